@@ -1,0 +1,550 @@
+//! Configuration, read as simvue 2.6.2 reads it (protocol doc §1): `simvue.toml` / `.simvue.toml`
+//! searched from the working directory upwards and then in the home directory, `[tool.simvue]` of
+//! the nearest `pyproject.toml` underneath it, and the `SIMVUE_*` environment variables on top.
+//!
+//! We only read the file, never write it, and accept every section 2.6.2 accepts (unknown keys are
+//! ignored rather than refused, so a file written for a newer client still works here).
+//! `SIMVUE_MODE` is ours: it lets a job script switch a compiled solver to `offline` or `disabled`
+//! without recompiling.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
+
+/// How a run is tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Sent live to a Simvue server.
+    Online,
+    /// Written to the offline cache for `simvue-sender` to upload later.
+    Offline,
+    /// Nothing is recorded; every call succeeds at once.
+    Disabled,
+}
+
+impl Mode {
+    /// Parses `online`, `offline` or `disabled` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "online" => Some(Mode::Online),
+            "offline" => Some(Mode::Offline),
+            "disabled" => Some(Mode::Disabled),
+            _ => None,
+        }
+    }
+
+    /// The mode's name as Simvue spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Online => "online",
+            Mode::Offline => "offline",
+            Mode::Disabled => "disabled",
+        }
+    }
+}
+
+/// The API token. Its `Debug` and `Display` never show the value, so it cannot leak into a log
+/// line or an error message by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token.
+    pub fn new(s: impl Into<String>) -> Token {
+        Token(s.into())
+    }
+
+    /// The secret itself, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Defaults for runs taken from the `[run]` section.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunDefaults {
+    /// `[run] name`.
+    pub name: Option<String>,
+    /// `[run] description`.
+    pub description: Option<String>,
+    /// `[run] tags`, appended to the tags given at init.
+    pub tags: Vec<String>,
+    /// `[run] folder`, used when init gives none.
+    pub folder: Option<String>,
+    /// Custom metadata: `[run] metadata` as a table of values (2.5 style) or its `custom` table
+    /// (2.6 style). Merged over init metadata, as the Python client does.
+    pub metadata: Vec<(String, Json)>,
+}
+
+/// The resolved configuration of a run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The tracking mode after `SIMVUE_MODE` was applied.
+    pub mode: Mode,
+    /// Server API base URL, always ending in `/api`.
+    pub url: Option<String>,
+    /// API token.
+    pub token: Option<Token>,
+    /// Offline cache directory.
+    pub cache_dir: PathBuf,
+    /// `[run]` defaults.
+    pub run: RunDefaults,
+    /// `[metrics] system_metrics_interval` in seconds, when set to a positive value.
+    pub system_metrics_interval: Option<u64>,
+    /// CA bundle for API calls (`[server.certificates] server_ca_cert`,
+    /// `SIMVUE_SERVER_CA_CERTIFICATE`).
+    pub server_ca_cert: Option<PathBuf>,
+    /// CA bundle for artifact storage (`[server.certificates] storage_ca_cert`,
+    /// `SIMVUE_STORAGE_CA_CERTIFICATE`).
+    pub storage_ca_cert: Option<PathBuf>,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// Where configuration comes from; the process environment in real use, a fixed map in tests.
+pub struct Sources<'a> {
+    /// Looks up an environment variable.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The working directory the search starts from.
+    pub cwd: PathBuf,
+    /// The user's home directory.
+    pub home: Option<PathBuf>,
+}
+
+impl Sources<'_> {
+    /// The real process environment, working directory and home.
+    pub fn process() -> Sources<'static> {
+        Sources {
+            env: &|k| std::env::var(k).ok().filter(|v| !v.is_empty()),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            home: home_dir(),
+        }
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+fn config_error(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, msg)
+}
+
+/// Finds the config file as simvue 2.6.2 does: `simvue.toml` in the cwd and each parent (stopping
+/// at an unreadable directory), then the same walk for `.simvue.toml`, then both in the home
+/// directory.
+pub fn find_config_file(cwd: &Path, home: Option<&Path>) -> Option<PathBuf> {
+    for name in ["simvue.toml", ".simvue.toml"] {
+        for dir in cwd.ancestors() {
+            if !readable(dir) {
+                break;
+            }
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    let home = home?;
+    ["simvue.toml", ".simvue.toml"]
+        .iter()
+        .map(|n| home.join(n))
+        .find(|p| p.is_file())
+}
+
+fn readable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated path.
+    unsafe { libc::access(c.as_ptr(), libc::R_OK) == 0 }
+}
+
+fn read_toml(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| config_error(format!("cannot read {}: {e}", path.display())))?;
+    text.parse::<toml::Table>()
+        .map_err(|e| config_error(format!("cannot parse {}: {e}", path.display())))
+}
+
+fn toml_to_json(v: &toml::Value) -> Json {
+    match v {
+        toml::Value::String(s) => Json::Str(s.clone()),
+        toml::Value::Integer(i) => Json::Int(*i),
+        toml::Value::Float(f) => Json::Float(*f),
+        toml::Value::Boolean(b) => Json::Bool(*b),
+        toml::Value::Datetime(d) => Json::Str(d.to_string()),
+        toml::Value::Array(a) => Json::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Json::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn str_key(table: Option<&toml::Table>, key: &str) -> Option<String> {
+    table?.get(key)?.as_str().map(str::to_owned)
+}
+
+fn expand_user(p: &str, home: Option<&Path>) -> PathBuf {
+    match (p.strip_prefix("~/"), home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ if p == "~" && home.is_some() => home.unwrap_or(Path::new("/")).to_path_buf(),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// Appends `/api` unless the URL already ends with it (`parameters.py:33-40`).
+pub fn normalise_url(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with("/api") {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/api")
+    }
+}
+
+/// The `[run] metadata` keys 2.6.2 uses to switch automatic metadata on and off; everything else
+/// in a 2.5-style `[run] metadata` table is a custom value.
+const METADATA_SWITCHES: [&str; 4] = ["environment", "git", "system", "record_shell_vars"];
+
+fn run_defaults(run: Option<&toml::Table>) -> RunDefaults {
+    let mut d = RunDefaults {
+        name: str_key(run, "name"),
+        description: str_key(run, "description"),
+        folder: str_key(run, "folder"),
+        ..RunDefaults::default()
+    };
+    if let Some(tags) = run.and_then(|r| r.get("tags")).and_then(|t| t.as_array()) {
+        d.tags = tags
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect();
+    }
+    if let Some(md) = run.and_then(|r| r.get("metadata")).and_then(|m| m.as_table()) {
+        for (k, v) in md {
+            if k == "custom" {
+                if let Some(custom) = v.as_table() {
+                    d.metadata
+                        .extend(custom.iter().map(|(k, v)| (k.clone(), toml_to_json(v))));
+                }
+            } else if !METADATA_SWITCHES.contains(&k.as_str()) {
+                d.metadata.push((k.clone(), toml_to_json(v)));
+            }
+        }
+    }
+    d
+}
+
+impl Config {
+    /// Loads the configuration for `requested` mode from the process environment.
+    pub fn load(requested: Mode) -> Result<Config> {
+        Config::load_from(requested, &Sources::process())
+    }
+
+    /// Loads the configuration for `requested` mode from explicit sources.
+    pub fn load_from(requested: Mode, src: &Sources<'_>) -> Result<Config> {
+        let env = |k: &str| (src.env)(k);
+        let mode = match env("SIMVUE_MODE") {
+            Some(m) => Mode::parse(&m).ok_or_else(|| {
+                config_error(format!(
+                    "SIMVUE_MODE={m:?} is not one of online, offline, disabled"
+                ))
+            })?,
+            None => requested,
+        };
+
+        let file = find_config_file(&src.cwd, src.home.as_deref());
+        let mut table = toml::Table::new();
+        if let Some(pyproject) = src
+            .cwd
+            .ancestors()
+            .map(|d| d.join("pyproject.toml"))
+            .find(|p| p.is_file())
+        {
+            // Non-secret defaults only, shallow-merged under simvue.toml (user.py:78-108, 215).
+            if let Ok(t) = read_toml(&pyproject) {
+                if let Some(tool) = t
+                    .get("tool")
+                    .and_then(|t| t.get("simvue"))
+                    .and_then(|s| s.as_table())
+                {
+                    table.extend(tool.clone());
+                }
+            }
+        }
+        if let Some(path) = &file {
+            table.extend(read_toml(path)?);
+        }
+
+        let server = table.get("server").and_then(|s| s.as_table());
+        let mut url = str_key(server, "url");
+        let mut token = str_key(server, "token");
+        if let Some(profile) = env("SIMVUE_SERVER_PROFILE") {
+            let p = table
+                .get("profiles")
+                .and_then(|p| p.get(&profile))
+                .and_then(|p| p.as_table());
+            match p {
+                Some(p) => {
+                    url = str_key(Some(p), "url").or(url);
+                    token = str_key(Some(p), "token").or(token);
+                }
+                None if mode == Mode::Online => {
+                    return Err(config_error(format!(
+                        "SIMVUE_SERVER_PROFILE names profile {profile:?}, which the config file does not define"
+                    )))
+                }
+                None => {}
+            }
+        }
+        url = env("SIMVUE_URL").or(url);
+        token = env("SIMVUE_TOKEN").or(token);
+
+        let certs = server
+            .and_then(|s| s.get("certificates"))
+            .and_then(|c| c.as_table());
+        let cert_path = |env_key: &str, key: &str| {
+            env(env_key)
+                .or_else(|| str_key(certs, key))
+                .map(|p| expand_user(&p, src.home.as_deref()))
+        };
+        let server_ca_cert = cert_path("SIMVUE_SERVER_CA_CERTIFICATE", "server_ca_cert");
+        let storage_ca_cert = cert_path("SIMVUE_STORAGE_CA_CERTIFICATE", "storage_ca_cert");
+
+        let offline = table.get("offline").and_then(|o| o.as_table());
+        let cache_dir = env("SIMVUE_OFFLINE_DIRECTORY")
+            .or_else(|| str_key(offline, "cache"))
+            .map(|p| expand_user(&p, src.home.as_deref()))
+            .or_else(|| src.home.as_ref().map(|h| h.join(".simvue")))
+            .unwrap_or_else(|| PathBuf::from(".simvue"));
+
+        let system_metrics_interval = table
+            .get("metrics")
+            .and_then(|m| m.get("system_metrics_interval"))
+            .and_then(|v| v.as_integer())
+            .filter(|&i| i > 0)
+            .map(|i| i as u64);
+
+        let run = run_defaults(table.get("run").and_then(|r| r.as_table()));
+        if let Some(folder) = &run.folder {
+            crate::validate::folder(folder)
+                .map_err(|e| config_error(format!("[run] folder: {e}")))?;
+        }
+
+        if mode == Mode::Online {
+            if url.is_none() {
+                return Err(config_error(
+                    "online mode needs a server URL: set SIMVUE_URL or [server] url in simvue.toml",
+                ));
+            }
+            if token.is_none() {
+                return Err(config_error(
+                    "online mode needs an API token: set SIMVUE_TOKEN or [server] token in simvue.toml",
+                ));
+            }
+        }
+
+        Ok(Config {
+            mode,
+            url: url.map(|u| normalise_url(&u)),
+            token: token.map(Token::new),
+            cache_dir,
+            run,
+            system_metrics_interval,
+            server_ca_cert,
+            storage_ca_cert,
+            file,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(
+        mode: Mode,
+        env: &[(&str, &str)],
+        cwd: &Path,
+        home: Option<&Path>,
+    ) -> Result<Config> {
+        let map: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| map.get(k).cloned();
+        Config::load_from(
+            mode,
+            &Sources {
+                env: &lookup,
+                cwd: cwd.to_path_buf(),
+                home: home.map(Path::to_path_buf),
+            },
+        )
+    }
+
+    fn tempdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "simvue-config-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn offline_needs_no_url_or_token_and_defaults_to_home_cache() {
+        let home = tempdir("home1");
+        let cwd = tempdir("cwd1");
+        let c = load(Mode::Offline, &[], &cwd, Some(&home)).unwrap();
+        assert_eq!(c.mode, Mode::Offline);
+        assert_eq!(c.cache_dir, home.join(".simvue"));
+        assert!(c.url.is_none() && c.token.is_none());
+    }
+
+    #[test]
+    fn online_without_url_is_a_config_error() {
+        let cwd = tempdir("cwd2");
+        let e = load(Mode::Online, &[], &cwd, None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("SIMVUE_URL"));
+    }
+
+    #[test]
+    fn simvue_mode_overrides_the_compiled_mode() {
+        let cwd = tempdir("cwd3");
+        let c = load(Mode::Online, &[("SIMVUE_MODE", "disabled")], &cwd, None).unwrap();
+        assert_eq!(c.mode, Mode::Disabled);
+        let e = load(Mode::Online, &[("SIMVUE_MODE", "sideways")], &cwd, None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+    }
+
+    #[test]
+    fn reads_a_2_6_2_file_from_a_parent_directory_with_env_on_top() {
+        let root = tempdir("tree");
+        let cwd = root.join("a/b");
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::fs::write(
+            root.join("simvue.toml"),
+            r#"
+[server]
+url = "https://simvue.example.org"
+token = "file-token"
+env = "prod"
+
+[server.certificates]
+server_ca_cert = "/etc/ssl/site-ca.pem"
+
+[offline]
+cache = "/tmp/simvue-cache-from-file"
+
+[run]
+folder = "/campaign"
+tags = ["from-config"]
+
+[run.metadata]
+environment = false
+git = false
+system = true
+record_shell_vars = ["SLURM_*"]
+
+[run.metadata.custom]
+site = "archer2"
+
+[metrics]
+system_metrics_interval = 15
+
+[profiles.other]
+url = "https://other.example.org/api"
+token = "other-token"
+"#,
+        )
+        .unwrap();
+        let c = load(Mode::Online, &[], &cwd, None).unwrap();
+        assert_eq!(c.url.as_deref(), Some("https://simvue.example.org/api"));
+        assert_eq!(c.token.as_ref().unwrap().expose(), "file-token");
+        assert_eq!(c.cache_dir, PathBuf::from("/tmp/simvue-cache-from-file"));
+        assert_eq!(c.run.folder.as_deref(), Some("/campaign"));
+        assert_eq!(c.run.tags, vec!["from-config"]);
+        assert_eq!(
+            c.run.metadata,
+            vec![("site".to_string(), Json::Str("archer2".into()))]
+        );
+        assert_eq!(c.system_metrics_interval, Some(15));
+        assert_eq!(
+            c.server_ca_cert,
+            Some(PathBuf::from("/etc/ssl/site-ca.pem"))
+        );
+
+        let c = load(
+            Mode::Online,
+            &[
+                ("SIMVUE_SERVER_PROFILE", "other"),
+                ("SIMVUE_OFFLINE_DIRECTORY", "/tmp/env-cache"),
+            ],
+            &cwd,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.url.as_deref(), Some("https://other.example.org/api"));
+        assert_eq!(c.cache_dir, PathBuf::from("/tmp/env-cache"));
+
+        let c = load(
+            Mode::Online,
+            &[("SIMVUE_URL", "http://127.0.0.1:9"), ("SIMVUE_TOKEN", "t")],
+            &cwd,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://127.0.0.1:9/api"));
+        assert_eq!(c.token.as_ref().unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn simvue_toml_beats_dot_simvue_toml_even_further_up() {
+        let root = tempdir("prio");
+        let cwd = root.join("x");
+        std::fs::create_dir_all(&cwd).unwrap();
+        std::fs::write(cwd.join(".simvue.toml"), "[offline]\ncache = \"/dot\"\n").unwrap();
+        std::fs::write(root.join("simvue.toml"), "[offline]\ncache = \"/plain\"\n").unwrap();
+        let c = load(Mode::Offline, &[], &cwd, None).unwrap();
+        assert_eq!(c.cache_dir, PathBuf::from("/plain"));
+    }
+
+    #[test]
+    fn a_broken_file_is_a_clear_error() {
+        let cwd = tempdir("broken");
+        std::fs::write(cwd.join("simvue.toml"), "[server\nurl=").unwrap();
+        let e = load(Mode::Offline, &[], &cwd, None).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(e.message.contains("simvue.toml"));
+    }
+
+    #[test]
+    fn the_token_never_formats() {
+        let t = Token::new("super-secret-value");
+        assert!(!format!("{t:?} {t}").contains("super-secret"));
+    }
+}

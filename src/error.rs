@@ -1,0 +1,84 @@
+//! The error type of the safe core. Every kind maps to one numbered C result code in
+//! `ffi::result`; the numbers live there so that the core knows nothing about C.
+
+use std::fmt;
+
+/// What went wrong, coarsely: enough for a caller to decide what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A required argument was missing (a NULL pointer from C).
+    NullArgument,
+    /// A string was not valid UTF-8.
+    InvalidUtf8,
+    /// An argument had an unacceptable value: an empty or ill-formed name, NaN where a number is
+    /// needed, a malformed timestamp or JSON document.
+    InvalidArgument,
+    /// An integer that should name an enumeration member did not.
+    UnknownEnum,
+    /// The run was already closed.
+    Closed,
+    /// The call is not allowed in the run's current state (for example `log_metrics` before
+    /// `init`, or `config` after it).
+    State,
+    /// The configuration (files or environment) is unusable.
+    Config,
+    /// A file could not be read or written.
+    Io,
+    /// An output buffer was too small; the required size was reported.
+    BufferTooSmall,
+    /// The requested object (a run to reconnect to) does not exist.
+    NotFound,
+    /// The feature is not available in this build or mode.
+    Unsupported,
+    /// Work done in the background on behalf of the run failed (reported by the next call
+    /// when `suppress_errors` is off, and at close).
+    Background,
+    /// A panic was caught at the C boundary.
+    Panic,
+}
+
+/// An error from the library: a kind and a message for humans. Messages never contain the API
+/// token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// The kind of failure.
+    pub kind: ErrorKind,
+    /// A description of what failed and why.
+    pub message: String,
+}
+
+impl Error {
+    /// Creates an error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for an [`ErrorKind::InvalidArgument`] error.
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Shorthand for an [`ErrorKind::State`] error.
+    pub fn state(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::State, message)
+    }
+
+    /// Wraps an I/O error with what was being done.
+    pub fn io(what: impl fmt::Display, err: std::io::Error) -> Error {
+        Error::new(ErrorKind::Io, format!("{what}: {err}"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The result type of the core.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,306 @@
+//! The JSON value tree every wire object is built into, and a writer that produces byte-for-byte
+//! what Python's `json.dump(obj, f, indent=2)` produces.
+//!
+//! serde_json cannot be used for the offline cache: it writes `null` for NaN and ±Infinity, while
+//! metric values may legitimately be non-finite and Python writes them as `NaN`, `Infinity` and
+//! `-Infinity` (which `simvue-sender`'s `json.load` reads back). Objects keep insertion order, as
+//! Python dicts do, so the files we write read like the Python client's.
+
+use std::fmt::Write as _;
+
+/// A JSON value that, unlike `serde_json::Value`, can hold non-finite floats.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    /// `null` (Python `None`).
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer, written without a decimal point.
+    Int(i64),
+    /// A float, written as Python's `repr` writes it (`1.0`, `1e-05`, `NaN`, `Infinity`).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A list.
+    Array(Vec<Json>),
+    /// A dict, in insertion order.
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// An empty object.
+    pub fn object() -> Json {
+        Json::Object(Vec::new())
+    }
+
+    /// Sets `key` to `value` in an object, replacing an existing entry in place (so the key keeps
+    /// its position, as a Python dict does). Does nothing on a non-object.
+    pub fn set(&mut self, key: &str, value: Json) {
+        if let Json::Object(entries) = self {
+            if let Some(entry) = entries.iter_mut().find(|(k, _)| k == key) {
+                entry.1 = value;
+            } else {
+                entries.push((key.to_owned(), value));
+            }
+        }
+    }
+
+    /// Builder form of [`Json::set`].
+    pub fn with(mut self, key: &str, value: impl Into<Json>) -> Json {
+        self.set(key, value.into());
+        self
+    }
+
+    /// Looks up `key` in an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The entries of an object, or `None` for other values.
+    pub fn as_object(&self) -> Option<&[(String, Json)]> {
+        match self {
+            Json::Object(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The string inside a `Json::Str`.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Merges `other` into `self` the way deepmerge does for the Python client's offline files:
+    /// objects are merged key by key, recursively; anything else replaces the old value.
+    pub fn merge(&mut self, other: &Json) {
+        match (self, other) {
+            (Json::Object(mine), Json::Object(theirs)) => {
+                for (key, value) in theirs {
+                    match mine.iter_mut().find(|(k, _)| k == key) {
+                        Some((_, existing)) => existing.merge(value),
+                        None => mine.push((key.clone(), value.clone())),
+                    }
+                }
+            }
+            (this, other) => *this = other.clone(),
+        }
+    }
+
+    /// Converts a parsed `serde_json::Value` (which never holds non-finite numbers).
+    pub fn from_serde(value: &serde_json::Value) -> Json {
+        match value {
+            serde_json::Value::Null => Json::Null,
+            serde_json::Value::Bool(b) => Json::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Json::Int(i),
+                None => Json::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Json::Str(s.clone()),
+            serde_json::Value::Array(a) => Json::Array(a.iter().map(Json::from_serde).collect()),
+            serde_json::Value::Object(o) => Json::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Json::from_serde(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Writes the value as `json.dumps(value, indent=2)` does (ASCII only, no trailing newline).
+    pub fn to_python_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        write_value(&mut out, self, 0);
+        out
+    }
+}
+
+impl From<&str> for Json {
+    fn from(s: &str) -> Json {
+        Json::Str(s.to_owned())
+    }
+}
+impl From<String> for Json {
+    fn from(s: String) -> Json {
+        Json::Str(s)
+    }
+}
+impl From<bool> for Json {
+    fn from(b: bool) -> Json {
+        Json::Bool(b)
+    }
+}
+impl From<i64> for Json {
+    fn from(i: i64) -> Json {
+        Json::Int(i)
+    }
+}
+impl From<f64> for Json {
+    fn from(f: f64) -> Json {
+        Json::Float(f)
+    }
+}
+impl<T: Into<Json>> From<Option<T>> for Json {
+    fn from(o: Option<T>) -> Json {
+        o.map_or(Json::Null, Into::into)
+    }
+}
+impl<T: Into<Json>> From<Vec<T>> for Json {
+    fn from(v: Vec<T>) -> Json {
+        Json::Array(v.into_iter().map(Into::into).collect())
+    }
+}
+
+fn write_indent(out: &mut String, level: usize) {
+    out.push('\n');
+    for _ in 0..level {
+        out.push_str("  ");
+    }
+}
+
+fn write_value(out: &mut String, value: &Json, level: usize) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(true) => out.push_str("true"),
+        Json::Bool(false) => out.push_str("false"),
+        Json::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Json::Float(f) => write_python_float(out, *f),
+        Json::Str(s) => write_python_string(out, s),
+        Json::Array(items) if items.is_empty() => out.push_str("[]"),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_indent(out, level + 1);
+                write_value(out, item, level + 1);
+            }
+            write_indent(out, level);
+            out.push(']');
+        }
+        Json::Object(entries) if entries.is_empty() => out.push_str("{}"),
+        Json::Object(entries) => {
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_indent(out, level + 1);
+                write_python_string(out, key);
+                out.push_str(": ");
+                write_value(out, item, level + 1);
+            }
+            write_indent(out, level);
+            out.push('}');
+        }
+    }
+}
+
+/// Writes a float as Python's `float.__repr__` does: shortest round-trip digits, always with a
+/// `.0` or an exponent so it reads back as a float, a two-digit signed exponent (`1e-05`,
+/// `1e+16`), and `NaN` / `Infinity` / `-Infinity` for non-finite values.
+pub fn write_python_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("NaN");
+    } else if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+    } else {
+        // Rust's Debug formatting switches to scientific notation at the same thresholds as
+        // Python's repr (exponent < -4 or >= 16) and prints the same shortest digits.
+        let s = format!("{f:?}");
+        match s.split_once('e') {
+            Some((mantissa, exp)) => {
+                let (sign, digits) = match exp.strip_prefix('-') {
+                    Some(d) => ('-', d),
+                    None => ('+', exp),
+                };
+                let _ = write!(out, "{mantissa}e{sign}{digits:0>2}");
+            }
+            None => out.push_str(&s),
+        }
+    }
+}
+
+/// Writes a string as Python's json module does with `ensure_ascii=True`.
+fn write_python_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(f: f64) -> String {
+        let mut s = String::new();
+        write_python_float(&mut s, f);
+        s
+    }
+
+    #[test]
+    fn floats_match_python_repr() {
+        assert_eq!(float(1.0), "1.0");
+        assert_eq!(float(0.1), "0.1");
+        assert_eq!(float(-2.5), "-2.5");
+        assert_eq!(float(1e-5), "1e-05");
+        assert_eq!(float(0.0001), "0.0001");
+        assert_eq!(float(1e16), "1e+16");
+        assert_eq!(float(1.5e300), "1.5e+300");
+        assert_eq!(float(1234567890123456.0), "1234567890123456.0");
+        assert_eq!(float(0.36787944117144233), "0.36787944117144233");
+        assert_eq!(float(f64::NAN), "NaN");
+        assert_eq!(float(f64::INFINITY), "Infinity");
+        assert_eq!(float(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn layout_matches_json_dump_indent_2() {
+        let v = Json::object()
+            .with("obj_type", "Metrics")
+            .with("list", vec![Json::Int(1), Json::Float(2.0)])
+            .with("empty", Json::object())
+            .with("none", Json::Null)
+            .with("text", "caf\u{e9} \"q\" \u{1F600}\n");
+        let expected = "{\n  \"obj_type\": \"Metrics\",\n  \"list\": [\n    1,\n    2.0\n  ],\n  \"empty\": {},\n  \"none\": null,\n  \"text\": \"caf\\u00e9 \\\"q\\\" \\ud83d\\ude00\\n\"\n}";
+        assert_eq!(v.to_python_json(), expected);
+    }
+
+    #[test]
+    fn merge_is_deep_for_objects_and_replaces_the_rest() {
+        let mut a = Json::object()
+            .with("m", Json::object().with("x", 1i64).with("y", 2i64))
+            .with("tags", vec!["a"]);
+        let b = Json::object()
+            .with("m", Json::object().with("y", 3i64).with("z", 4i64))
+            .with("tags", vec!["b"]);
+        a.merge(&b);
+        let expected = Json::object()
+            .with("m", Json::object().with("x", 1i64).with("y", 3i64).with("z", 4i64))
+            .with("tags", vec!["b"]);
+        assert_eq!(a, expected);
+    }
+}

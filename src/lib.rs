@@ -1,0 +1,5 @@
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod time;
+pub mod validate;

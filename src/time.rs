@@ -1,0 +1,180 @@
+//! Timestamps in the Simvue wire format: UTC wall-clock time written `YYYY-MM-DDTHH:MM:SS.ffffff`
+//! with no zone suffix (the Python client's `DATETIME_FORMAT`, protocol doc §4.2).
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A UTC instant with microsecond precision, stored as microseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time.
+    pub fn now() -> Timestamp {
+        Timestamp::from_system_time(SystemTime::now())
+    }
+
+    /// Converts a `SystemTime`, truncating to the microsecond.
+    pub fn from_system_time(t: SystemTime) -> Timestamp {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(d.as_micros() as i64),
+            Err(e) => Timestamp(-(e.duration().as_micros() as i64)),
+        }
+    }
+
+    /// Parses the formats the Python client accepts for a user-supplied timestamp:
+    /// `YYYY-MM-DD hh:mm:ss[.ffffff]` with a space or `T` between date and time, and an optional
+    /// trailing `Z`. Up to six fractional digits. The value is taken as UTC wall-clock time, as
+    /// simvue 2.6.2 does (it never shifts a naive timestamp).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let s = s.strip_suffix('Z').unwrap_or(s);
+        let b = s.as_bytes();
+        if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
+            return None;
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let num = |range: std::ops::Range<usize>| -> Option<i64> {
+            let part = &s[range];
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse().ok()
+            } else {
+                None
+            }
+        };
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut micros = 0i64;
+        if b.len() > 19 {
+            let frac = &s[19..];
+            let digits = frac.strip_prefix('.')?;
+            if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
+                return None;
+            }
+            micros = digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32);
+        }
+        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+            return None;
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let secs = days * 86_400 + hour * 3600 + minute * 60 + second;
+        Some(Timestamp(secs * 1_000_000 + micros))
+    }
+
+    /// Seconds since the Unix epoch as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.rem_euclid(1_000_000);
+        let secs = self.0.div_euclid(1_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+            y,
+            m,
+            d,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            micros
+        )
+    }
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if is_leap(y) => 29,
+        _ => 28,
+    }
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days: exact for the proleptic Gregorian calendar.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_python() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000");
+        // 2026-11-26T22:08:19.979312 from the reference cache.
+        let t = Timestamp::parse("2026-11-26T22:08:19.979312").unwrap();
+        assert_eq!(t.to_string(), "2026-11-26T22:08:19.979312");
+        assert_eq!(t.0, 1_795_730_899_979_312);
+    }
+
+    #[test]
+    fn parses_the_accepted_forms() {
+        let a = Timestamp::parse("2024-02-29 23:59:59.5").unwrap();
+        assert_eq!(a.to_string(), "2024-02-29T23:59:59.500000");
+        let b = Timestamp::parse("2024-02-29T23:59:59Z").unwrap();
+        assert_eq!(b.to_string(), "2024-02-29T23:59:59.000000");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "2023-02-29 00:00:00",
+            "2024-13-01 00:00:00",
+            "2024-01-01 24:00:00",
+            "2024-01-01 00:00:00.1234567",
+            "2024-01-01 00:00:00.",
+            "2024/01/01 00:00:00",
+            "2024-01-01 00:00:00+02:00",
+            "yesterday",
+        ] {
+            assert!(Timestamp::parse(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn round_trips_across_the_calendar() {
+        let mut t = -2_000_000_000_000_000i64;
+        while t < 4_000_000_000_000_000 {
+            let ts = Timestamp(t);
+            assert_eq!(Timestamp::parse(&ts.to_string()), Some(ts));
+            t += 86_399_999_937;
+        }
+    }
+}
