@@ -3,3 +3,7 @@ pub mod error;
 pub mod json;
 pub mod time;
 pub mod validate;
+pub mod model;
+pub mod ids;
+pub mod offline;
+pub mod sink;

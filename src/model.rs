@@ -1,0 +1,560 @@
+//! The wire model: the objects a Simvue server receives (folder, run, alert, metrics batch, events
+//! batch). Each builds into a [`Json`] tree whose keys and key order are those of simvue 2.6.2
+//! (`../shared/reference/python-offline-cache/`). The offline sink writes these trees as cache
+//! files; the online sink (a later issue) will post the same trees.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::json::Json;
+use crate::time::Timestamp;
+
+/// Run status values (`api/objects/run.py:41-43`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Created but not started (`init(running=false)`).
+    Created,
+    /// Running.
+    Running,
+    /// Finished normally.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Stopped by the user or an abort.
+    Terminated,
+    /// Lost contact (set by the server, or by the client after an internal failure).
+    Lost,
+}
+
+impl Status {
+    /// The status as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Terminated => "terminated",
+            Status::Lost => "lost",
+        }
+    }
+
+    /// Parses a status name.
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Created,
+            Status::Running,
+            Status::Completed,
+            Status::Failed,
+            Status::Terminated,
+            Status::Lost,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
+    /// Whether the run has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Status::Completed | Status::Failed | Status::Terminated | Status::Lost
+        )
+    }
+}
+
+/// A folder (`POST /api/folders`, `folders/<id>.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folder {
+    /// Absolute folder path, starting with `/`.
+    pub path: String,
+    /// Folder metadata from `set_folder_details`, if any.
+    pub metadata: Option<Json>,
+    /// Folder tags, if set.
+    pub tags: Option<Vec<String>>,
+    /// Folder description, if set.
+    pub description: Option<String>,
+}
+
+impl Folder {
+    /// A folder with only a path.
+    pub fn new(path: &str) -> Folder {
+        Folder {
+            path: path.to_owned(),
+            metadata: None,
+            tags: None,
+            description: None,
+        }
+    }
+
+    /// The folder as the Python client writes it offline.
+    pub fn to_json(&self) -> Json {
+        let mut j = Json::object()
+            .with("obj_type", "Folder")
+            .with("path", self.path.as_str());
+        if let Some(m) = &self.metadata {
+            j.set("metadata", m.clone());
+        }
+        if let Some(t) = &self.tags {
+            j.set("tags", t.clone().into());
+        }
+        if let Some(d) = &self.description {
+            j.set("description", d.as_str().into());
+        }
+        j
+    }
+}
+
+/// The full state of a run (`POST /api/runs`, `runs/<id>.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    /// Folder path.
+    pub folder: String,
+    /// Host description, present once the run has started.
+    pub system: Option<Json>,
+    /// Current status.
+    pub status: Status,
+    /// Description, if given.
+    pub description: Option<String>,
+    /// Run name.
+    pub name: String,
+    /// Tags, without duplicates, in the order first given.
+    pub tags: Vec<String>,
+    /// Metadata object.
+    pub metadata: Json,
+    /// Seconds without a heartbeat before the server marks the run lost.
+    pub heartbeat_timeout: Option<u64>,
+    /// Ids of the alerts attached to the run.
+    pub alerts: Vec<String>,
+    /// When the run object was created.
+    pub created: Timestamp,
+    /// When the run started.
+    pub started: Option<Timestamp>,
+    /// When the run reached a terminal status.
+    pub endtime: Option<Timestamp>,
+}
+
+impl RunRecord {
+    /// The run as the Python client writes it offline, keys in 2.6.2's order.
+    pub fn to_json(&self) -> Json {
+        let mut j = Json::object()
+            .with("obj_type", "Run")
+            .with("folder", self.folder.as_str());
+        // `system` is null for a run created without starting (run.py:836-837).
+        j.set("system", self.system.clone().unwrap_or(Json::Null));
+        j.set("status", self.status.as_str().into());
+        if let Some(d) = &self.description {
+            j.set("description", d.as_str().into());
+        }
+        j = j
+            .with("name", self.name.as_str())
+            .with(
+                "visibility",
+                Json::object()
+                    .with("tenant", false)
+                    .with("public", false)
+                    .with("users", Json::Array(Vec::new())),
+            )
+            .with("ttl", Json::Null)
+            .with("tags", self.tags.clone())
+            .with(
+                "heartbeat_timeout",
+                self.heartbeat_timeout.map(|t| Json::Int(t as i64)),
+            )
+            .with("alerts", self.alerts.clone())
+            .with("created", self.created.to_string())
+            .with("notifications", Json::object().with("state", "none"))
+            .with("metadata", self.metadata.clone());
+        if let Some(s) = self.started {
+            j.set("started", s.to_string().into());
+        }
+        if let Some(e) = self.endtime {
+            j.set("endtime", e.to_string().into());
+        }
+        j
+    }
+
+    /// Rebuilds a run from a cache file written by us or by the Python client (for reconnect).
+    pub fn from_json(j: &Json) -> Result<RunRecord> {
+        let str_of = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_owned);
+        let ts_of = |k: &str| str_of(k).and_then(|s| Timestamp::parse(&s));
+        let list_of = |k: &str| match j.get(k) {
+            Some(Json::Array(items)) => items
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(RunRecord {
+            folder: str_of("folder").ok_or_else(|| Error::invalid("cached run has no folder"))?,
+            system: j.get("system").filter(|s| **s != Json::Null).cloned(),
+            status: str_of("status")
+                .and_then(|s| Status::parse(&s))
+                .unwrap_or(Status::Created),
+            description: str_of("description"),
+            name: str_of("name").unwrap_or_default(),
+            tags: list_of("tags"),
+            metadata: j.get("metadata").cloned().unwrap_or_else(Json::object),
+            heartbeat_timeout: match j.get("heartbeat_timeout") {
+                Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
+                _ => None,
+            },
+            alerts: list_of("alerts"),
+            created: ts_of("created").unwrap_or_else(Timestamp::now),
+            started: ts_of("started"),
+            endtime: ts_of("endtime"),
+        })
+    }
+}
+
+/// What an alert watches (`source` plus its definition).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertRule {
+    /// `is above` / `is below` a threshold.
+    Threshold {
+        /// Metric name.
+        metric: String,
+        /// True for `is above`, false for `is below`.
+        above: bool,
+        /// The threshold.
+        threshold: f64,
+        /// Averaging window in seconds.
+        window: u64,
+    },
+    /// `is inside range` / `is outside range`.
+    Range {
+        /// Metric name.
+        metric: String,
+        /// True for `is inside range`, false for `is outside range`.
+        inside: bool,
+        /// Lower limit.
+        low: f64,
+        /// Upper limit.
+        high: f64,
+        /// Averaging window in seconds.
+        window: u64,
+    },
+    /// An event message matching a pattern.
+    Events {
+        /// Text to look for.
+        pattern: String,
+    },
+}
+
+/// An alert definition (`POST /api/alerts`, `alerts/<id>.json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Alert name.
+    pub name: String,
+    /// What triggers it.
+    pub rule: AlertRule,
+    /// How often the server evaluates it, in seconds.
+    pub frequency: u64,
+    /// `true` sends e-mail notifications (`"email"`), `false` none.
+    pub notify_email: bool,
+}
+
+impl Alert {
+    /// The alert as simvue 2.6.2 writes it offline: the definition both under `alert` and at the
+    /// top level (the sender rebuilds the alert from the top-level keys, protocol doc §8.5).
+    pub fn to_json(&self) -> Json {
+        let notification = if self.notify_email { "email" } else { "none" };
+        let (obj_type, source, definition) = match &self.rule {
+            AlertRule::Threshold {
+                metric,
+                above,
+                threshold,
+                window,
+            } => (
+                "MetricsThresholdAlert",
+                "metrics",
+                Json::object()
+                    .with("rule", if *above { "is above" } else { "is below" })
+                    .with("frequency", self.frequency as i64)
+                    .with("window", *window as i64)
+                    .with("metric", metric.as_str())
+                    .with("aggregation", "average")
+                    .with("threshold", *threshold),
+            ),
+            AlertRule::Range {
+                metric,
+                inside,
+                low,
+                high,
+                window,
+            } => (
+                "MetricsRangeAlert",
+                "metrics",
+                Json::object()
+                    .with(
+                        "rule",
+                        if *inside {
+                            "is inside range"
+                        } else {
+                            "is outside range"
+                        },
+                    )
+                    .with("frequency", self.frequency as i64)
+                    .with("window", *window as i64)
+                    .with("metric", metric.as_str())
+                    .with("aggregation", "average")
+                    .with("range_low", *low)
+                    .with("range_high", *high),
+            ),
+            AlertRule::Events { pattern } => (
+                "EventsAlert",
+                "events",
+                Json::object()
+                    .with("pattern", pattern.as_str())
+                    .with("frequency", self.frequency as i64),
+            ),
+        };
+        let mut j = Json::object()
+            .with("obj_type", obj_type)
+            .with("name", self.name.as_str())
+            .with("description", Json::Null)
+            .with("notification", notification)
+            .with("source", source);
+        // 2.6.2's range alert stages `enabled` before `alert`; the others after it.
+        if matches!(self.rule, AlertRule::Range { .. }) {
+            j = j.with("enabled", true).with("alert", definition.clone());
+        } else {
+            j = j.with("alert", definition.clone()).with("enabled", true);
+        }
+        if let Json::Object(entries) = definition {
+            for (k, v) in entries {
+                j.set(&k, v);
+            }
+        }
+        j.with("abort", false)
+    }
+}
+
+/// One `log_metrics` call (`MetricSet`, `models.py:87-92`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSet {
+    /// Seconds since the run started (or as given).
+    pub time: f64,
+    /// When the values were logged.
+    pub timestamp: Timestamp,
+    /// Step number.
+    pub step: u64,
+    /// Metric names (shared, since the same names recur every step) and values.
+    pub values: Vec<(Arc<str>, f64)>,
+}
+
+impl MetricSet {
+    /// The item as it appears in a metrics batch.
+    pub fn to_json(&self) -> Json {
+        Json::Object(vec![
+            ("time".into(), Json::Float(self.time)),
+            ("timestamp".into(), Json::Str(self.timestamp.to_string())),
+            ("step".into(), Json::Int(self.step as i64)),
+            (
+                "values".into(),
+                Json::Object(
+                    self.values
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Json::Float(*v)))
+                        .collect(),
+                ),
+            ),
+        ])
+    }
+}
+
+/// Event severity (`log_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// debug
+    Debug,
+    /// info (the default)
+    Info,
+    /// warning
+    Warning,
+    /// error
+    Error,
+    /// critical
+    Critical,
+}
+
+impl LogLevel {
+    /// The level as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+        }
+    }
+}
+
+/// One `log_event` call (`EventSet`, `models.py:115-121`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSet {
+    /// The message.
+    pub message: String,
+    /// Its severity.
+    pub log_level: LogLevel,
+    /// When it was logged.
+    pub timestamp: Timestamp,
+}
+
+impl EventSet {
+    /// The item as it appears in an events batch.
+    pub fn to_json(&self) -> Json {
+        Json::object()
+            .with("message", self.message.as_str())
+            .with("log_level", self.log_level.as_str())
+            .with("timestamp", self.timestamp.to_string())
+    }
+}
+
+/// A metrics batch for one run (`obj_type` `Metrics`).
+pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
+    Json::object()
+        .with("obj_type", "Metrics")
+        .with("run", run_id)
+        .with(
+            "metrics",
+            Json::Array(items.iter().map(MetricSet::to_json).collect()),
+        )
+}
+
+/// An events batch for one run (`obj_type` `Events`).
+pub fn events_batch(run_id: &str, items: &[EventSet]) -> Json {
+    Json::object()
+        .with("obj_type", "Events")
+        .with("run", run_id)
+        .with(
+            "events",
+            Json::Array(items.iter().map(EventSet::to_json).collect()),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference_text(path: &str) -> String {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/python-offline-cache/"
+        );
+        std::fs::read_to_string(format!("{dir}{path}")).unwrap()
+    }
+
+    fn reference(path: &str) -> serde_json::Value {
+        serde_json::from_str(&reference_text(path)).unwrap()
+    }
+
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn ours(j: &Json) -> serde_json::Value {
+        serde_json::from_str(&j.to_python_json()).unwrap()
+    }
+
+    #[test]
+    fn alerts_match_the_reference_files_exactly() {
+        let threshold = Alert {
+            name: "residual-too-high".into(),
+            rule: AlertRule::Threshold {
+                metric: "residual".into(),
+                above: true,
+                threshold: 1.0,
+                window: 1,
+            },
+            frequency: 1,
+            notify_email: false,
+        };
+        let range = Alert {
+            name: "temp-out-of-range".into(),
+            rule: AlertRule::Range {
+                metric: "t_max".into(),
+                inside: false,
+                low: 0.0,
+                high: 100.0,
+                window: 1,
+            },
+            frequency: 1,
+            notify_email: false,
+        };
+        let events = Alert {
+            name: "diverged".into(),
+            rule: AlertRule::Events {
+                pattern: "diverged".into(),
+            },
+            frequency: 1,
+            notify_email: false,
+        };
+        for (alert, file) in [
+            (threshold, "alerts/offline_e38d413a-e9e5-11f1-a0c5-02fc00000001.json"),
+            (range, "alerts/offline_e38da80a-e9e5-11f1-a0c5-02fc00000001.json"),
+            (events, "alerts/offline_e38df530-e9e5-11f1-a0c5-02fc00000001.json"),
+        ] {
+            // Byte for byte: same keys, same order, same number formatting.
+            assert_eq!(alert.to_json().to_python_json(), reference_text(file), "{file}");
+        }
+    }
+
+    #[test]
+    fn run_and_folder_have_the_reference_keys() {
+        let run = RunRecord {
+            folder: "/examples/heat".into(),
+            system: Some(Json::object()),
+            status: Status::Completed,
+            description: Some("d".into()),
+            name: "n".into(),
+            tags: vec!["a".into()],
+            metadata: Json::object(),
+            heartbeat_timeout: Some(180),
+            alerts: vec![],
+            created: Timestamp(0),
+            started: Some(Timestamp(1)),
+            endtime: Some(Timestamp(2)),
+        };
+        let r = reference("runs/offline_e37ee734-e9e5-11f1-a0c5-02fc00000001.json");
+        assert_eq!(keys(&ours(&run.to_json())), keys(&r));
+        let back = RunRecord::from_json(&Json::from_serde(&ours(&run.to_json()))).unwrap();
+        assert_eq!(back, run);
+
+        let mut folder = Folder::new("/examples/heat");
+        folder.metadata = Some(Json::object().with("project", "demo"));
+        folder.tags = Some(vec!["examples".into()]);
+        folder.description = Some("Example runs".into());
+        assert_eq!(
+            folder.to_json().to_python_json(),
+            reference_text("folders/offline_e37eafe4-e9e5-11f1-a0c5-02fc00000001.json")
+        );
+    }
+
+    #[test]
+    fn event_batches_match_the_reference() {
+        let e = EventSet {
+            message: "converged after 3 steps".into(),
+            log_level: LogLevel::Info,
+            timestamp: Timestamp::parse("2026-11-26T22:08:19.979312").unwrap(),
+        };
+        assert_eq!(
+            events_batch("offline_e37ee734-e9e5-11f1-a0c5-02fc00000001", &[e]).to_python_json(),
+            reference_text("events/offline_e39c8956-e9e5-11f1-abfb-02fc00000001.json")
+        );
+    }
+
+    #[test]
+    fn metric_sets_write_non_finite_values_as_python_does() {
+        let m = MetricSet {
+            time: 0.5,
+            timestamp: Timestamp(0),
+            step: 3,
+            values: vec![("nan_check".into(), f64::NAN), ("inf_check".into(), f64::INFINITY)],
+        };
+        let text = m.to_json().to_python_json();
+        assert!(text.contains("\"nan_check\": NaN"), "{text}");
+        assert!(text.contains("\"inf_check\": Infinity"), "{text}");
+        assert!(text.starts_with("{\n  \"time\": 0.5,\n  \"timestamp\": \"1970-01-01T00:00:00.000000\",\n  \"step\": 3,"));
+    }
+}

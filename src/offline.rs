@@ -1,0 +1,165 @@
+//! The offline sink: writes exactly the cache simvue 2.6.2 writes (protocol doc §8), so that the
+//! unmodified `simvue-sender` uploads it from a login node.
+//!
+//! Every file is written to a temporary name (`.<stem>.json.tmp<n>`, which never matches the
+//! sender's `*.json` glob) and renamed into place, so a process killed at any moment leaves only
+//! complete files. Files the sender owns (`server_ids/`, `sender.lock`, `version.json`) are only
+//! ever read.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::json::Json;
+use crate::model::{self, Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::sink::Sink;
+
+/// Writes cache files under one cache directory.
+#[derive(Debug)]
+pub struct OfflineSink {
+    root: PathBuf,
+    tmp_counter: AtomicU64,
+}
+
+impl OfflineSink {
+    /// Uses (and creates, with parents) the cache directory `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Result<OfflineSink> {
+        let root = root.into();
+        fs::create_dir_all(&root)
+            .map_err(|e| Error::io(format!("cannot create cache directory {}", root.display()), e))?;
+        Ok(OfflineSink {
+            root,
+            tmp_counter: AtomicU64::new(0),
+        })
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of `<kind>/<id>.<ext>` in the cache.
+    pub fn path(&self, kind: &str, id: &str, ext: &str) -> PathBuf {
+        self.root.join(kind).join(format!("{id}.{ext}"))
+    }
+
+    /// Writes `json` to `<kind>/<id>.json` atomically.
+    pub fn write_object(&self, kind: &str, id: &str, json: &Json) -> Result<()> {
+        let dir = self.root.join(kind);
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        let target = dir.join(format!("{id}.json"));
+        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{id}.json.tmp{}-{n}", std::process::id()));
+        let text = json.to_python_json();
+        let write = || -> std::io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            drop(f);
+            fs::rename(&tmp, &target)
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(format!("cannot write {}", target.display()), e)
+        })
+    }
+
+    /// Creates `runs/<id>.<marker>` if missing and sets its modification time to now, as
+    /// `Path.touch()` does.
+    fn touch(&self, id: &str, marker: &str) -> Result<()> {
+        let path = self.path("runs", id, marker);
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(format!("cannot touch {}", path.display()), e))?;
+        f.set_modified(std::time::SystemTime::now())
+            .map_err(|e| Error::io(format!("cannot touch {}", path.display()), e))
+    }
+
+    /// Whether the sender has already created run `id` on a server (`server_ids/<id>.txt`).
+    pub fn uploaded(&self, id: &str) -> bool {
+        self.path("server_ids", id, "txt").is_file()
+    }
+
+    /// Reads back `runs/<id>.json`, if it is still in the cache (the sender deletes it after
+    /// uploading).
+    pub fn read_run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let path = self.path("runs", id, "json");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(format!("{} is not valid JSON: {e}", path.display())))?;
+        RunRecord::from_json(&Json::from_serde(&value)).map(Some)
+    }
+
+    /// Whether run `id` was closed (`runs/<id>.closed`).
+    pub fn is_closed(&self, id: &str) -> bool {
+        self.path("runs", id, "closed").exists()
+    }
+}
+
+impl Sink for OfflineSink {
+    fn create_folder(&self, folder: &Folder) -> Result<String> {
+        let id = ids::offline_id();
+        self.write_object("folders", &id, &folder.to_json())?;
+        Ok(id)
+    }
+
+    fn update_folder(&self, id: &str, folder: &Folder) -> Result<()> {
+        self.write_object("folders", id, &folder.to_json())
+    }
+
+    fn create_run(&self, run: &RunRecord) -> Result<String> {
+        let id = ids::offline_id();
+        self.write_object("runs", &id, &run.to_json())?;
+        Ok(id)
+    }
+
+    fn update_run(&self, id: &str, full: &RunRecord, _patch: &Json) -> Result<()> {
+        // Offline files always carry the whole state (protocol doc §8.6 item 2).
+        self.write_object("runs", id, &full.to_json())
+    }
+
+    fn create_alert(&self, alert: &Alert) -> Result<String> {
+        let id = ids::offline_id();
+        self.write_object("alerts", &id, &alert.to_json())?;
+        Ok(id)
+    }
+
+    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
+        self.write_object(
+            "metrics",
+            &ids::offline_id(),
+            &model::metrics_batch(run_id, batch),
+        )
+    }
+
+    fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()> {
+        self.write_object(
+            "events",
+            &ids::offline_id(),
+            &model::events_batch(run_id, batch),
+        )
+    }
+
+    fn heartbeat(&self, run_id: &str) -> Result<()> {
+        self.touch(run_id, "heartbeat")
+    }
+
+    fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()> {
+        // The sender cleans up a run's mappings only when it processes a run JSON while
+        // `.closed` exists, so the marker must come after the final JSON (§8.6 item 1); a run
+        // that never left `created` gets no marker, as in the Python client.
+        if final_status_written {
+            self.touch(run_id, "closed")?;
+        }
+        Ok(())
+    }
+}
