@@ -13,8 +13,8 @@ static NODE: Lazy<[u8; 6]> = Lazy::new(|| {
 });
 
 /// The RFC 4122 clock sequence, which keeps ids unique when two are made in the same 100 ns tick.
-static CONTEXT: Lazy<uuid::timestamp::context::Context> =
-    Lazy::new(|| uuid::timestamp::context::Context::new(random_u64() as u16));
+static CONTEXT: Lazy<uuid::ContextV1> =
+    Lazy::new(|| uuid::ContextV1::new(random_u64() as u16));
 
 /// A new offline id, `offline_<uuid1>`.
 pub fn offline_id() -> String {

@@ -7,3 +7,6 @@ pub mod model;
 pub mod ids;
 pub mod offline;
 pub mod sink;
+pub mod system;
+pub mod dispatch;
+pub mod monitor;

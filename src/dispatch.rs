@@ -1,0 +1,624 @@
+//! Bounded metric and event queues and the background thread that drains them into a sink.
+//!
+//! The caller's thread only validates, stamps and enqueues; everything else (formatting,
+//! writing files, heartbeats, resource sampling) happens on the dispatcher thread. Each queue
+//! holds at most `capacity` items (one item is one `log_metrics` or `log_event` call). When a
+//! queue is full, a blocking queue makes the caller wait for the dispatcher; a non-blocking
+//! queue drops the item and counts it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{EventSet, LogLevel, MetricSet};
+use crate::monitor::{self, Monitor};
+use crate::sink::Sink;
+use crate::time::Timestamp;
+use crate::validate;
+
+/// The most items sent in one batch (`MAX_BUFFER_SIZE` of the Python client).
+pub const MAX_BATCH: usize = 16_000;
+
+/// How the dispatcher behaves.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Items each queue may hold.
+    pub capacity: usize,
+    /// Wait for room (true) or drop (false) when a queue is full.
+    pub blocking: bool,
+    /// Longest time an item waits before it is written when the queue is not filling up.
+    pub flush_interval: Duration,
+    /// Time between heartbeats.
+    pub heartbeat_interval: Duration,
+    /// Time between resource samples; `None` disables them.
+    pub resources_interval: Option<Duration>,
+    /// Process whose tree is sampled.
+    pub pid: u32,
+}
+
+/// Counters of what happened to logged items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Metric sets accepted into the queue.
+    pub metrics_queued: u64,
+    /// Metric sets dropped because the queue was full.
+    pub metrics_dropped: u64,
+    /// Metric sets written to the sink (including resource samples).
+    pub metrics_sent: u64,
+    /// Metric sets the sink failed to take.
+    pub metrics_failed: u64,
+    /// Events accepted into the queue.
+    pub events_queued: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+    /// Events written to the sink.
+    pub events_sent: u64,
+    /// Events the sink failed to take.
+    pub events_failed: u64,
+}
+
+/// Metric names already validated, so that a solver logging the same names every step pays a
+/// byte comparison per name instead of validation and hashing.
+#[derive(Default)]
+struct NameCache {
+    last: Vec<Arc<str>>,
+    known: HashMap<Box<str>, Arc<str>>,
+}
+
+impl NameCache {
+    /// Makes `self.last` the validated names of `names`, in order.
+    fn resolve(&mut self, names: &[&str]) -> Result<()> {
+        if names.len() == self.last.len()
+            && names
+                .iter()
+                .zip(&self.last)
+                .all(|(a, b)| a.as_bytes() == b.as_bytes())
+        {
+            return Ok(());
+        }
+        let mut resolved = Vec::with_capacity(names.len());
+        for &name in names {
+            let arc = match self.known.get(name) {
+                Some(a) => a.clone(),
+                None => {
+                    validate::metric_name(name)?;
+                    let a: Arc<str> = Arc::from(name);
+                    self.known.insert(name.into(), a.clone());
+                    a
+                }
+            };
+            resolved.push(arc);
+        }
+        let mut seen = HashSet::with_capacity(names.len());
+        if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
+            return Err(Error::invalid(format!(
+                "metric name {dup:?} is given twice in one call"
+            )));
+        }
+        self.last = resolved;
+        Ok(())
+    }
+}
+
+struct Queues {
+    metrics: VecDeque<MetricSet>,
+    events: VecDeque<EventSet>,
+    names: NameCache,
+    step: u64,
+    stop: bool,
+}
+
+struct Shared {
+    q: Mutex<Queues>,
+    /// Wakes the dispatcher (a queue reached its threshold, or stop).
+    work: Condvar,
+    /// Wakes callers waiting for room in a blocking queue.
+    space: Condvar,
+    capacity: usize,
+    threshold: usize,
+    blocking: bool,
+    pid: AtomicU32,
+    metrics_queued: AtomicU64,
+    metrics_dropped: AtomicU64,
+    metrics_sent: AtomicU64,
+    metrics_failed: AtomicU64,
+    events_queued: AtomicU64,
+    events_dropped: AtomicU64,
+    events_sent: AtomicU64,
+    events_failed: AtomicU64,
+}
+
+/// The queues of one run and their dispatcher thread.
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    start: Timestamp,
+}
+
+/// Optional overrides of one `log_metrics` call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricOptions {
+    /// Step to record instead of the automatic counter.
+    pub step: Option<u64>,
+    /// Time in seconds to record instead of the time since the run started.
+    pub time: Option<f64>,
+    /// Timestamp to record instead of now.
+    pub timestamp: Option<Timestamp>,
+}
+
+impl Dispatcher {
+    /// Starts the dispatcher thread for run `run_id`, writing into `sink`. Metric times count
+    /// from `start`. Failures of the sink are passed to `on_error` on the dispatcher thread.
+    pub fn start(
+        run_id: String,
+        sink: Arc<dyn Sink>,
+        settings: DispatchSettings,
+        start: Timestamp,
+        on_error: Box<dyn Fn(Error) + Send>,
+    ) -> Result<Dispatcher> {
+        let capacity = settings.capacity.max(1);
+        let shared = Arc::new(Shared {
+            q: Mutex::new(Queues {
+                metrics: VecDeque::new(),
+                events: VecDeque::new(),
+                names: NameCache::default(),
+                step: 0,
+                stop: false,
+            }),
+            work: Condvar::new(),
+            space: Condvar::new(),
+            capacity,
+            threshold: (capacity / 2).clamp(1, MAX_BATCH),
+            blocking: settings.blocking,
+            pid: AtomicU32::new(settings.pid),
+            metrics_queued: AtomicU64::new(0),
+            metrics_dropped: AtomicU64::new(0),
+            metrics_sent: AtomicU64::new(0),
+            metrics_failed: AtomicU64::new(0),
+            events_queued: AtomicU64::new(0),
+            events_dropped: AtomicU64::new(0),
+            events_sent: AtomicU64::new(0),
+            events_failed: AtomicU64::new(0),
+        });
+        let worker = Worker {
+            shared: shared.clone(),
+            sink,
+            run_id,
+            settings,
+            start,
+            on_error,
+        };
+        let thread = std::thread::Builder::new()
+            .name("simvue-dispatch".into())
+            .spawn(move || worker.run())
+            .map_err(|e| Error::io("cannot start the dispatcher thread", e))?;
+        Ok(Dispatcher {
+            shared,
+            thread: Mutex::new(Some(thread)),
+            start,
+        })
+    }
+
+    /// Queues one metric set. `names` and `values` have the same length.
+    pub fn log_metrics(&self, names: &[&str], values: &[f64], opts: MetricOptions) -> Result<()> {
+        debug_assert_eq!(names.len(), values.len());
+        if names.is_empty() {
+            return Err(Error::invalid("log_metrics needs at least one metric"));
+        }
+        if let Some(t) = opts.time {
+            validate::finite("metric time", t)?;
+        }
+        let timestamp = opts.timestamp.unwrap_or_else(Timestamp::now);
+        let s = &*self.shared;
+        let mut q = s.q.lock();
+        q.names.resolve(names)?;
+        if q.metrics.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.metrics.len())? {
+            s.metrics_dropped.fetch_add(1, Ordering::Relaxed);
+            q.step += 1;
+            return Ok(());
+        }
+        let step = opts.step.unwrap_or(q.step);
+        q.step += 1;
+        let item = MetricSet {
+            time: opts
+                .time
+                .unwrap_or_else(|| (Timestamp::now().0 - self.start.0) as f64 / 1e6),
+            timestamp,
+            step,
+            values: q.names.last.iter().cloned().zip(values.iter().copied()).collect(),
+        };
+        q.metrics.push_back(item);
+        s.metrics_queued.fetch_add(1, Ordering::Relaxed);
+        if q.metrics.len() == s.threshold {
+            s.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues one event.
+    pub fn log_event(&self, message: &str, level: LogLevel, timestamp: Option<Timestamp>) -> Result<()> {
+        let item = EventSet {
+            message: message.to_owned(),
+            log_level: level,
+            timestamp: timestamp.unwrap_or_else(Timestamp::now),
+        };
+        let s = &*self.shared;
+        let mut q = s.q.lock();
+        if q.events.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.events.len())? {
+            s.events_dropped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        q.events.push_back(item);
+        s.events_queued.fetch_add(1, Ordering::Relaxed);
+        if q.events.len() == s.threshold {
+            s.work.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Called with a full queue: waits for room when blocking and returns true once there is
+    /// some; returns false when the item must be dropped.
+    #[cold]
+    fn wait_for_room(
+        &self,
+        q: &mut parking_lot::MutexGuard<'_, Queues>,
+        len: impl Fn(&Queues) -> usize,
+    ) -> Result<bool> {
+        let s = &*self.shared;
+        if !s.blocking {
+            return Ok(false);
+        }
+        while len(q) >= s.capacity {
+            if q.stop {
+                return Err(Error::new(ErrorKind::Closed, "the run was closed"));
+            }
+            s.work.notify_one();
+            s.space.wait(q);
+        }
+        Ok(true)
+    }
+
+    /// Changes the monitored process.
+    pub fn set_pid(&self, pid: u32) {
+        self.shared.pid.store(pid, Ordering::Relaxed);
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        let s = &*self.shared;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            metrics_queued: get(&s.metrics_queued),
+            metrics_dropped: get(&s.metrics_dropped),
+            metrics_sent: get(&s.metrics_sent),
+            metrics_failed: get(&s.metrics_failed),
+            events_queued: get(&s.events_queued),
+            events_dropped: get(&s.events_dropped),
+            events_sent: get(&s.events_sent),
+            events_failed: get(&s.events_failed),
+        }
+    }
+
+    /// Writes everything still queued, stops the thread and waits for it. Idempotent.
+    pub fn finish(&self) {
+        {
+            let mut q = self.shared.q.lock();
+            q.stop = true;
+        }
+        self.shared.work.notify_all();
+        self.shared.space.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    sink: Arc<dyn Sink>,
+    run_id: String,
+    settings: DispatchSettings,
+    start: Timestamp,
+    on_error: Box<dyn Fn(Error) + Send>,
+}
+
+impl Worker {
+    fn run(self) {
+        let s = &*self.shared;
+        let mut monitor = self
+            .settings
+            .resources_interval
+            .map(|_| Monitor::new(s.pid.load(Ordering::Relaxed)));
+        let mut resource_step = 0u64;
+        let now = Instant::now();
+        let mut next_heartbeat = now;
+        // Like the Python client, the first sample comes about a second after the start.
+        let mut next_sample = now
+            + self
+                .settings
+                .resources_interval
+                .map_or(Duration::MAX / 4, |i| i.min(Duration::from_secs(1)));
+        let mut last_flush = now;
+        loop {
+            let (mut metrics, events, done) = {
+                let mut q = s.q.lock();
+                loop {
+                    let now = Instant::now();
+                    let pending = !q.metrics.is_empty() || !q.events.is_empty();
+                    let flush_due = last_flush + self.settings.flush_interval;
+                    if q.stop
+                        || q.metrics.len() >= s.threshold
+                        || q.events.len() >= s.threshold
+                        || (pending && now >= flush_due)
+                        || now >= next_heartbeat
+                        || now >= next_sample
+                    {
+                        break;
+                    }
+                    let mut deadline = next_heartbeat.min(next_sample);
+                    if pending {
+                        deadline = deadline.min(flush_due);
+                    }
+                    s.work.wait_until(&mut q, deadline);
+                }
+                let m: Vec<MetricSet> = {
+                    let n = q.metrics.len().min(MAX_BATCH);
+                    q.metrics.drain(..n).collect()
+                };
+                let e: Vec<EventSet> = {
+                    let n = q.events.len().min(MAX_BATCH);
+                    q.events.drain(..n).collect()
+                };
+                (m, e, q.stop && q.metrics.is_empty() && q.events.is_empty())
+            };
+            if !metrics.is_empty() || !events.is_empty() {
+                s.space.notify_all();
+                last_flush = Instant::now();
+            }
+
+            let now = Instant::now();
+            if let (Some(m), Some(interval)) = (monitor.as_mut(), self.settings.resources_interval) {
+                if now >= next_sample {
+                    next_sample = now + interval;
+                    m.set_pid(s.pid.load(Ordering::Relaxed));
+                    if let Some((cpu, mem)) = m.sample() {
+                        let timestamp = Timestamp::now();
+                        metrics.push(MetricSet {
+                            time: (timestamp.0 - self.start.0) as f64 / 1e6,
+                            timestamp,
+                            step: resource_step,
+                            values: vec![
+                                (Arc::from(monitor::CPU_PERCENT), cpu),
+                                (Arc::from(monitor::MEMORY_MIB), mem),
+                            ],
+                        });
+                        resource_step += 1;
+                    }
+                }
+            }
+            if !metrics.is_empty() {
+                let n = metrics.len() as u64;
+                match self.sink.send_metrics(&self.run_id, &metrics) {
+                    Ok(()) => s.metrics_sent.fetch_add(n, Ordering::Relaxed),
+                    Err(e) => {
+                        (self.on_error)(e);
+                        s.metrics_failed.fetch_add(n, Ordering::Relaxed)
+                    }
+                };
+            }
+            if !events.is_empty() {
+                let n = events.len() as u64;
+                match self.sink.send_events(&self.run_id, &events) {
+                    Ok(()) => s.events_sent.fetch_add(n, Ordering::Relaxed),
+                    Err(e) => {
+                        (self.on_error)(e);
+                        s.events_failed.fetch_add(n, Ordering::Relaxed)
+                    }
+                };
+            }
+            if done {
+                break;
+            }
+            if now >= next_heartbeat {
+                next_heartbeat = now + self.settings.heartbeat_interval;
+                if let Err(e) = self.sink.heartbeat(&self.run_id) {
+                    (self.on_error)(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Json;
+    use crate::model::{Alert, Folder, RunRecord};
+    use std::sync::Barrier;
+
+    /// A sink that records batches and can be held shut to make the queue fill up.
+    #[derive(Default)]
+    struct Recorder {
+        metrics: Mutex<Vec<MetricSet>>,
+        events: Mutex<Vec<EventSet>>,
+        heartbeats: AtomicU64,
+        gate: Mutex<Option<Arc<Barrier>>>,
+    }
+
+    impl Sink for Recorder {
+        fn create_folder(&self, _: &Folder) -> Result<String> {
+            unreachable!()
+        }
+        fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
+            unreachable!()
+        }
+        fn create_run(&self, _: &RunRecord) -> Result<String> {
+            unreachable!()
+        }
+        fn update_run(&self, _: &str, _: &RunRecord, _: &Json) -> Result<()> {
+            unreachable!()
+        }
+        fn create_alert(&self, _: &Alert) -> Result<String> {
+            unreachable!()
+        }
+        fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
+            let gate = self.gate.lock().take();
+            if let Some(g) = gate {
+                g.wait(); // the test knows the dispatcher is now busy
+                g.wait(); // ... until the test lets it go
+            }
+            self.metrics.lock().extend_from_slice(batch);
+            Ok(())
+        }
+        fn send_events(&self, _: &str, batch: &[EventSet]) -> Result<()> {
+            self.events.lock().extend_from_slice(batch);
+            Ok(())
+        }
+        fn heartbeat(&self, _: &str) -> Result<()> {
+            self.heartbeats.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        fn close_run(&self, _: &str, _: bool) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn settings(capacity: usize, blocking: bool) -> DispatchSettings {
+        DispatchSettings {
+            capacity,
+            blocking,
+            flush_interval: Duration::from_millis(50),
+            heartbeat_interval: Duration::from_secs(3600),
+            resources_interval: None,
+            pid: std::process::id(),
+        }
+    }
+
+    fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
+        Dispatcher::start(
+            "run".into(),
+            sink,
+            settings(capacity, blocking),
+            Timestamp::now(),
+            Box::new(|e| panic!("sink error {e}")),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn blocking_queue_loses_nothing_under_pressure() {
+        let sink = Arc::new(Recorder::default());
+        let d = start(sink.clone(), 16, true);
+        let n = 20_000u64;
+        for i in 0..n {
+            d.log_metrics(&["x", "y"], &[i as f64, -(i as f64)], MetricOptions::default())
+                .unwrap();
+            if i % 7 == 0 {
+                d.log_event(&format!("e{i}"), LogLevel::Info, None).unwrap();
+            }
+        }
+        d.finish();
+        let got = sink.metrics.lock();
+        assert_eq!(got.len() as u64, n);
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.step, i as u64);
+            assert_eq!(m.values[0].1, i as f64);
+            assert_eq!(&*m.values[1].0, "y");
+        }
+        assert_eq!(sink.events.lock().len() as u64, n.div_ceil(7));
+        let st = d.stats();
+        assert_eq!((st.metrics_dropped, st.events_dropped), (0, 0));
+        assert_eq!(st.metrics_sent, n);
+    }
+
+    #[test]
+    fn non_blocking_queue_counts_exactly_what_it_drops() {
+        let sink = Arc::new(Recorder::default());
+        let gate = Arc::new(Barrier::new(2));
+        *sink.gate.lock() = Some(gate.clone());
+        let capacity = 10;
+        let d = start(sink.clone(), capacity, false);
+        // Fill to the threshold so the dispatcher takes a first batch and then hangs in the sink.
+        for _ in 0..capacity / 2 {
+            d.log_metrics(&["x"], &[1.0], MetricOptions::default()).unwrap();
+        }
+        gate.wait();
+        // The dispatcher is stuck: exactly `capacity` more fit, the other 90 are dropped.
+        for _ in 0..100 {
+            d.log_metrics(&["x"], &[2.0], MetricOptions::default()).unwrap();
+        }
+        assert_eq!(d.stats().metrics_dropped, 100 - capacity as u64);
+        gate.wait();
+        d.finish();
+        let st = d.stats();
+        let written = sink.metrics.lock().len() as u64;
+        assert_eq!(written, (capacity / 2 + capacity) as u64);
+        assert_eq!(written + st.metrics_dropped, 105);
+        // The automatic step counts dropped calls too, so gaps show where data was lost.
+        assert_eq!(sink.metrics.lock().last().unwrap().step, 5 + capacity as u64 - 1);
+    }
+
+    #[test]
+    fn options_override_step_time_and_timestamp_but_the_counter_still_advances() {
+        let sink = Arc::new(Recorder::default());
+        let d = start(sink.clone(), 100, true);
+        let ts = Timestamp::parse("2024-05-01 12:00:00.25").unwrap();
+        d.log_metrics(&["a"], &[1.0], MetricOptions { step: Some(10), time: Some(2.5), timestamp: Some(ts) })
+            .unwrap();
+        d.log_metrics(&["a"], &[2.0], MetricOptions::default()).unwrap();
+        d.finish();
+        let got = sink.metrics.lock();
+        assert_eq!((got[0].step, got[0].time, got[0].timestamp), (10, 2.5, ts));
+        assert_eq!(got[1].step, 1);
+        assert!(got[1].time >= 0.0 && got[1].time < 60.0);
+    }
+
+    #[test]
+    fn bad_metric_input_is_refused_and_nothing_is_queued() {
+        let sink = Arc::new(Recorder::default());
+        let d = start(sink.clone(), 100, true);
+        let opts = MetricOptions::default();
+        assert_eq!(d.log_metrics(&["bad,name"], &[1.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(d.log_metrics(&[""], &[1.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(d.log_metrics(&["a", "a"], &[1.0, 2.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(d.log_metrics(&[], &[], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
+        let nan_time = MetricOptions { time: Some(f64::NAN), ..opts };
+        assert_eq!(d.log_metrics(&["a"], &[1.0], nan_time).unwrap_err().kind, ErrorKind::InvalidArgument);
+        // Values may be non-finite, as in the Python client.
+        d.log_metrics(&["a", "b"], &[f64::NAN, f64::INFINITY], opts).unwrap();
+        d.finish();
+        assert_eq!(sink.metrics.lock().len(), 1);
+        assert_eq!(d.stats().metrics_queued, 1);
+    }
+
+    #[test]
+    fn heartbeats_and_resource_samples_come_from_the_dispatcher() {
+        let sink = Arc::new(Recorder::default());
+        let mut st = settings(100, true);
+        st.heartbeat_interval = Duration::from_millis(100);
+        st.resources_interval = Some(Duration::from_millis(200));
+        let d = Dispatcher::start("run".into(), sink.clone(), st, Timestamp::now(), Box::new(|e| panic!("{e}"))).unwrap();
+        std::thread::sleep(Duration::from_millis(750));
+        d.finish();
+        assert!(sink.heartbeats.load(Ordering::Relaxed) >= 3);
+        let m = sink.metrics.lock();
+        assert!(m.len() >= 2, "{} samples", m.len());
+        for (i, s) in m.iter().enumerate() {
+            assert_eq!(s.step, i as u64);
+            assert_eq!(&*s.values[0].0, monitor::CPU_PERCENT);
+            assert_eq!(&*s.values[1].0, monitor::MEMORY_MIB);
+            assert!(s.values[1].1 > 0.5);
+        }
+    }
+}
