@@ -1,12 +1,32 @@
+//! libsimvue: a native client for the [Simvue](https://simvue.io) simulation tracking and
+//! monitoring service, with a C ABI for C, C++ and Fortran solvers.
+//!
+//! The crate is a safe Rust core (everything but [`ffi`]) and a thin C skin over it. The core
+//! tracks a [`run::Run`] as the Python client `simvue` 2.6.2 does: in `offline` mode it writes
+//! the same on-disk cache that `simvue-sender` uploads; in `disabled` mode it does nothing.
+//!
+//! Layout: [`config`] reads `simvue.toml` and the environment; [`run`] is the API;
+//! [`dispatch`] queues and batches metrics and events on a background thread; [`model`] is the
+//! wire model; [`sink`] / [`offline`] are where objects go; [`monitor`] samples resources.
+
 pub mod config;
+pub mod dispatch;
 pub mod error;
-pub mod json;
-pub mod time;
-pub mod validate;
-pub mod model;
+pub mod ffi;
 pub mod ids;
+pub mod json;
+pub mod model;
+pub mod monitor;
 pub mod offline;
+pub mod run;
 pub mod sink;
 pub mod system;
-pub mod dispatch;
-pub mod monitor;
+pub mod time;
+pub mod validate;
+
+pub use config::Mode;
+pub use error::{Error, ErrorKind, Result};
+pub use run::Run;
+
+/// The library version, from Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
