@@ -239,7 +239,10 @@ fn run_defaults(run: Option<&toml::Table>) -> RunDefaults {
             .filter_map(|t| t.as_str().map(str::to_owned))
             .collect();
     }
-    if let Some(md) = run.and_then(|r| r.get("metadata")).and_then(|m| m.as_table()) {
+    if let Some(md) = run
+        .and_then(|r| r.get("metadata"))
+        .and_then(|m| m.as_table())
+    {
         for (k, v) in md {
             if k == "custom" {
                 if let Some(custom) = v.as_table() {
@@ -382,12 +385,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load(
-        mode: Mode,
-        env: &[(&str, &str)],
-        cwd: &Path,
-        home: Option<&Path>,
-    ) -> Result<Config> {
+    fn load(mode: Mode, env: &[(&str, &str)], cwd: &Path, home: Option<&Path>) -> Result<Config> {
         let map: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -230,7 +230,13 @@ impl Dispatcher {
                 .unwrap_or_else(|| (Timestamp::now().0 - self.start.0) as f64 / 1e6),
             timestamp,
             step,
-            values: q.names.last.iter().cloned().zip(values.iter().copied()).collect(),
+            values: q
+                .names
+                .last
+                .iter()
+                .cloned()
+                .zip(values.iter().copied())
+                .collect(),
         };
         q.metrics.push_back(item);
         s.metrics_queued.fetch_add(1, Ordering::Relaxed);
@@ -241,7 +247,12 @@ impl Dispatcher {
     }
 
     /// Queues one event.
-    pub fn log_event(&self, message: &str, level: LogLevel, timestamp: Option<Timestamp>) -> Result<()> {
+    pub fn log_event(
+        &self,
+        message: &str,
+        level: LogLevel,
+        timestamp: Option<Timestamp>,
+    ) -> Result<()> {
         let item = EventSet {
             message: message.to_owned(),
             log_level: level,
@@ -388,7 +399,8 @@ impl Worker {
             }
 
             let now = Instant::now();
-            if let (Some(m), Some(interval)) = (monitor.as_mut(), self.settings.resources_interval) {
+            if let (Some(m), Some(interval)) = (monitor.as_mut(), self.settings.resources_interval)
+            {
                 if now >= next_sample {
                     next_sample = now + interval;
                     m.set_pid(s.pid.load(Ordering::Relaxed));
@@ -522,8 +534,12 @@ mod tests {
         let d = start(sink.clone(), 16, true);
         let n = 20_000u64;
         for i in 0..n {
-            d.log_metrics(&["x", "y"], &[i as f64, -(i as f64)], MetricOptions::default())
-                .unwrap();
+            d.log_metrics(
+                &["x", "y"],
+                &[i as f64, -(i as f64)],
+                MetricOptions::default(),
+            )
+            .unwrap();
             if i % 7 == 0 {
                 d.log_event(&format!("e{i}"), LogLevel::Info, None).unwrap();
             }
@@ -551,12 +567,14 @@ mod tests {
         let d = start(sink.clone(), capacity, false);
         // Fill to the threshold so the dispatcher takes a first batch and then hangs in the sink.
         for _ in 0..capacity / 2 {
-            d.log_metrics(&["x"], &[1.0], MetricOptions::default()).unwrap();
+            d.log_metrics(&["x"], &[1.0], MetricOptions::default())
+                .unwrap();
         }
         gate.wait();
         // The dispatcher is stuck: exactly `capacity` more fit, the other 90 are dropped.
         for _ in 0..100 {
-            d.log_metrics(&["x"], &[2.0], MetricOptions::default()).unwrap();
+            d.log_metrics(&["x"], &[2.0], MetricOptions::default())
+                .unwrap();
         }
         assert_eq!(d.stats().metrics_dropped, 100 - capacity as u64);
         gate.wait();
@@ -566,7 +584,10 @@ mod tests {
         assert_eq!(written, (capacity / 2 + capacity) as u64);
         assert_eq!(written + st.metrics_dropped, 105);
         // The automatic step counts dropped calls too, so gaps show where data was lost.
-        assert_eq!(sink.metrics.lock().last().unwrap().step, 5 + capacity as u64 - 1);
+        assert_eq!(
+            sink.metrics.lock().last().unwrap().step,
+            5 + capacity as u64 - 1
+        );
     }
 
     #[test]
@@ -574,9 +595,18 @@ mod tests {
         let sink = Arc::new(Recorder::default());
         let d = start(sink.clone(), 100, true);
         let ts = Timestamp::parse("2024-05-01 12:00:00.25").unwrap();
-        d.log_metrics(&["a"], &[1.0], MetricOptions { step: Some(10), time: Some(2.5), timestamp: Some(ts) })
+        d.log_metrics(
+            &["a"],
+            &[1.0],
+            MetricOptions {
+                step: Some(10),
+                time: Some(2.5),
+                timestamp: Some(ts),
+            },
+        )
+        .unwrap();
+        d.log_metrics(&["a"], &[2.0], MetricOptions::default())
             .unwrap();
-        d.log_metrics(&["a"], &[2.0], MetricOptions::default()).unwrap();
         d.finish();
         let got = sink.metrics.lock();
         assert_eq!((got[0].step, got[0].time, got[0].timestamp), (10, 2.5, ts));
@@ -589,14 +619,35 @@ mod tests {
         let sink = Arc::new(Recorder::default());
         let d = start(sink.clone(), 100, true);
         let opts = MetricOptions::default();
-        assert_eq!(d.log_metrics(&["bad,name"], &[1.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(d.log_metrics(&[""], &[1.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(d.log_metrics(&["a", "a"], &[1.0, 2.0], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
-        assert_eq!(d.log_metrics(&[], &[], opts).unwrap_err().kind, ErrorKind::InvalidArgument);
-        let nan_time = MetricOptions { time: Some(f64::NAN), ..opts };
-        assert_eq!(d.log_metrics(&["a"], &[1.0], nan_time).unwrap_err().kind, ErrorKind::InvalidArgument);
+        assert_eq!(
+            d.log_metrics(&["bad,name"], &[1.0], opts).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            d.log_metrics(&[""], &[1.0], opts).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            d.log_metrics(&["a", "a"], &[1.0, 2.0], opts)
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            d.log_metrics(&[], &[], opts).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+        let nan_time = MetricOptions {
+            time: Some(f64::NAN),
+            ..opts
+        };
+        assert_eq!(
+            d.log_metrics(&["a"], &[1.0], nan_time).unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
         // Values may be non-finite, as in the Python client.
-        d.log_metrics(&["a", "b"], &[f64::NAN, f64::INFINITY], opts).unwrap();
+        d.log_metrics(&["a", "b"], &[f64::NAN, f64::INFINITY], opts)
+            .unwrap();
         d.finish();
         assert_eq!(sink.metrics.lock().len(), 1);
         assert_eq!(d.stats().metrics_queued, 1);
@@ -608,7 +659,14 @@ mod tests {
         let mut st = settings(100, true);
         st.heartbeat_interval = Duration::from_millis(100);
         st.resources_interval = Some(Duration::from_millis(200));
-        let d = Dispatcher::start("run".into(), sink.clone(), st, Timestamp::now(), Box::new(|e| panic!("{e}"))).unwrap();
+        let d = Dispatcher::start(
+            "run".into(),
+            sink.clone(),
+            st,
+            Timestamp::now(),
+            Box::new(|e| panic!("{e}")),
+        )
+        .unwrap();
         std::thread::sleep(Duration::from_millis(750));
         d.finish();
         assert!(sink.heartbeats.load(Ordering::Relaxed) >= 3);

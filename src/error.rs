@@ -33,6 +33,8 @@ pub enum ErrorKind {
     /// Work done in the background on behalf of the run failed (reported by the next call
     /// when `suppress_errors` is off, and at close).
     Background,
+    /// A handle passed in is not a live object (freed, or not a handle at all).
+    InvalidHandle,
     /// A panic was caught at the C boundary.
     Panic,
 }

@@ -13,8 +13,7 @@ static NODE: Lazy<[u8; 6]> = Lazy::new(|| {
 });
 
 /// The RFC 4122 clock sequence, which keeps ids unique when two are made in the same 100 ns tick.
-static CONTEXT: Lazy<uuid::ContextV1> =
-    Lazy::new(|| uuid::ContextV1::new(random_u64() as u16));
+static CONTEXT: Lazy<uuid::ContextV1> = Lazy::new(|| uuid::ContextV1::new(random_u64() as u16));
 
 /// A new offline id, `offline_<uuid1>`.
 pub fn offline_id() -> String {
@@ -41,12 +40,13 @@ pub fn random_u64() -> u64 {
 
 const ADJECTIVES: &[&str] = &[
     "able", "agile", "amber", "ancient", "arctic", "azure", "bold", "brave", "brisk", "bright",
-    "calm", "clever", "cosmic", "crisp", "curious", "daring", "dense", "eager", "early", "electric",
-    "elegant", "fast", "fierce", "fluid", "focal", "gentle", "golden", "grand", "green", "happy",
-    "hidden", "humble", "icy", "jolly", "keen", "kinetic", "lively", "lucid", "lunar", "mellow",
-    "mighty", "modal", "nimble", "noble", "orbital", "patient", "polar", "proud", "quick", "quiet",
-    "radiant", "rapid", "robust", "serene", "sharp", "silent", "smooth", "solar", "stable", "steady",
-    "swift", "tidal", "vast", "vivid", "warm", "wise", "young", "zonal",
+    "calm", "clever", "cosmic", "crisp", "curious", "daring", "dense", "eager", "early",
+    "electric", "elegant", "fast", "fierce", "fluid", "focal", "gentle", "golden", "grand",
+    "green", "happy", "hidden", "humble", "icy", "jolly", "keen", "kinetic", "lively", "lucid",
+    "lunar", "mellow", "mighty", "modal", "nimble", "noble", "orbital", "patient", "polar",
+    "proud", "quick", "quiet", "radiant", "rapid", "robust", "serene", "sharp", "silent", "smooth",
+    "solar", "stable", "steady", "swift", "tidal", "vast", "vivid", "warm", "wise", "young",
+    "zonal",
 ];
 
 const NOUNS: &[&str] = &[

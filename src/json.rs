@@ -299,7 +299,13 @@ mod tests {
             .with("tags", vec!["b"]);
         a.merge(&b);
         let expected = Json::object()
-            .with("m", Json::object().with("x", 1i64).with("y", 3i64).with("z", 4i64))
+            .with(
+                "m",
+                Json::object()
+                    .with("x", 1i64)
+                    .with("y", 3i64)
+                    .with("z", 4i64),
+            )
             .with("tags", vec!["b"]);
         assert_eq!(a, expected);
     }

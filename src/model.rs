@@ -491,12 +491,25 @@ mod tests {
             notify_email: false,
         };
         for (alert, file) in [
-            (threshold, "alerts/offline_e38d413a-e9e5-11f1-a0c5-02fc00000001.json"),
-            (range, "alerts/offline_e38da80a-e9e5-11f1-a0c5-02fc00000001.json"),
-            (events, "alerts/offline_e38df530-e9e5-11f1-a0c5-02fc00000001.json"),
+            (
+                threshold,
+                "alerts/offline_e38d413a-e9e5-11f1-a0c5-02fc00000001.json",
+            ),
+            (
+                range,
+                "alerts/offline_e38da80a-e9e5-11f1-a0c5-02fc00000001.json",
+            ),
+            (
+                events,
+                "alerts/offline_e38df530-e9e5-11f1-a0c5-02fc00000001.json",
+            ),
         ] {
             // Byte for byte: same keys, same order, same number formatting.
-            assert_eq!(alert.to_json().to_python_json(), reference_text(file), "{file}");
+            assert_eq!(
+                alert.to_json().to_python_json(),
+                reference_text(file),
+                "{file}"
+            );
         }
     }
 
@@ -550,11 +563,16 @@ mod tests {
             time: 0.5,
             timestamp: Timestamp(0),
             step: 3,
-            values: vec![("nan_check".into(), f64::NAN), ("inf_check".into(), f64::INFINITY)],
+            values: vec![
+                ("nan_check".into(), f64::NAN),
+                ("inf_check".into(), f64::INFINITY),
+            ],
         };
         let text = m.to_json().to_python_json();
         assert!(text.contains("\"nan_check\": NaN"), "{text}");
         assert!(text.contains("\"inf_check\": Infinity"), "{text}");
-        assert!(text.starts_with("{\n  \"time\": 0.5,\n  \"timestamp\": \"1970-01-01T00:00:00.000000\",\n  \"step\": 3,"));
+        assert!(text.starts_with(
+            "{\n  \"time\": 0.5,\n  \"timestamp\": \"1970-01-01T00:00:00.000000\",\n  \"step\": 3,"
+        ));
     }
 }

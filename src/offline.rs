@@ -28,8 +28,12 @@ impl OfflineSink {
     /// Uses (and creates, with parents) the cache directory `root`.
     pub fn new(root: impl Into<PathBuf>) -> Result<OfflineSink> {
         let root = root.into();
-        fs::create_dir_all(&root)
-            .map_err(|e| Error::io(format!("cannot create cache directory {}", root.display()), e))?;
+        fs::create_dir_all(&root).map_err(|e| {
+            Error::io(
+                format!("cannot create cache directory {}", root.display()),
+                e,
+            )
+        })?;
         Ok(OfflineSink {
             root,
             tmp_counter: AtomicU64::new(0),

@@ -273,7 +273,9 @@ impl Active {
             );
         }
         let final_status = self.record.lock().status;
-        let closed = self.sink.close_run(&self.id, final_status != Status::Created);
+        let closed = self
+            .sink
+            .close_run(&self.id, final_status != Status::Created);
         result.and(closed)
     }
 }
@@ -390,7 +392,9 @@ impl Run {
                 return Err(Error::invalid("queue_size must be at least 1"));
             }
             if opts.resources_metrics_interval == Some(0) {
-                return Err(Error::invalid("resources_metrics_interval must be at least 1 second"));
+                return Err(Error::invalid(
+                    "resources_metrics_interval must be at least 1 second",
+                ));
             }
             let s = &mut c.settings;
             if let Some(v) = opts.suppress_errors {
@@ -463,7 +467,12 @@ impl Run {
             .unwrap_or_else(|| "/".to_owned());
         validate::folder(&folder)?;
         let mut tags: Vec<String> = Vec::new();
-        for t in opts.tags.iter().copied().chain(config.run.tags.iter().map(String::as_str)) {
+        for t in opts
+            .tags
+            .iter()
+            .copied()
+            .chain(config.run.tags.iter().map(String::as_str))
+        {
             validate::non_empty("tag", t)?;
             if !tags.iter().any(|x| x == t) {
                 tags.push(t.to_owned());
@@ -476,7 +485,11 @@ impl Run {
             Some(_) => return Err(Error::invalid("metadata must be a JSON object")),
             None => Json::object(),
         };
-        for (k, v) in c.staged_metadata.drain(..).chain(config.run.metadata.iter().cloned()) {
+        for (k, v) in c
+            .staged_metadata
+            .drain(..)
+            .chain(config.run.metadata.iter().cloned())
+        {
             metadata.set(&k, v);
         }
         let name = match opts.name.or(config.run.name.as_deref()) {
@@ -492,7 +505,11 @@ impl Run {
         let folder_rec = Folder::new(&folder);
         let folder_id = sink.create_folder(&folder_rec)?;
         let now = Timestamp::now();
-        let status = if opts.running { Status::Running } else { Status::Created };
+        let status = if opts.running {
+            Status::Running
+        } else {
+            Status::Created
+        };
         let record = RunRecord {
             folder,
             system: opts.running.then(system::system_info),
@@ -570,7 +587,9 @@ impl Run {
         let r = (|| {
             let mut c = self.control.lock();
             if !matches!(c.phase, Phase::New) {
-                return Err(Error::state("reconnect needs a run that is not yet initialised"));
+                return Err(Error::state(
+                    "reconnect needs a run that is not yet initialised",
+                ));
             }
             validate::non_empty("run id", run_id)?;
             let config = self.config_ok()?;
@@ -582,7 +601,9 @@ impl Run {
             }
             let offline = OfflineSink::new(&config.cache_dir)?;
             if offline.is_closed(run_id) {
-                return Err(Error::state(format!("run {run_id} was closed and cannot be reconnected")));
+                return Err(Error::state(format!(
+                    "run {run_id} was closed and cannot be reconnected"
+                )));
             }
             let mut record = match offline.read_run(run_id)? {
                 Some(r) => r,
@@ -603,7 +624,10 @@ impl Run {
                 None => {
                     return Err(Error::new(
                         ErrorKind::NotFound,
-                        format!("no run {run_id} in the offline cache {}", config.cache_dir.display()),
+                        format!(
+                            "no run {run_id} in the offline cache {}",
+                            config.cache_dir.display()
+                        ),
                     ))
                 }
             };
@@ -707,7 +731,9 @@ impl Run {
                         c.staged_metadata.extend(entries.iter().cloned());
                         return Ok(());
                     }
-                    Phase::Closed => return Err(Error::new(ErrorKind::Closed, "the run is closed")),
+                    Phase::Closed => {
+                        return Err(Error::new(ErrorKind::Closed, "the run is closed"))
+                    }
                     Phase::Active(_) => {}
                 }
             }
@@ -772,7 +798,9 @@ impl Run {
         self.reporter.take_background()?;
         match &a.dispatcher {
             Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts),
-            _ => Err(Error::state("metrics can only be logged while the run is running")),
+            _ => Err(Error::state(
+                "metrics can only be logged while the run is running",
+            )),
         }
     }
 
@@ -795,8 +823,12 @@ impl Run {
             let a = self.active()?;
             self.reporter.take_background()?;
             match &a.dispatcher {
-                Some(d) if a.accepting.load(Ordering::Acquire) => d.log_event(message, level, timestamp),
-                _ => Err(Error::state("events can only be logged while the run is running")),
+                Some(d) if a.accepting.load(Ordering::Acquire) => {
+                    d.log_event(message, level, timestamp)
+                }
+                _ => Err(Error::state(
+                    "events can only be logged while the run is running",
+                )),
             }
         })();
         self.reporter.check(r)
@@ -809,7 +841,10 @@ impl Run {
             return Ok(());
         }
         let r = (|| {
-            if !matches!(status, Status::Completed | Status::Failed | Status::Terminated) {
+            if !matches!(
+                status,
+                Status::Completed | Status::Failed | Status::Terminated
+            ) {
                 return Err(Error::invalid(format!(
                     "status {} cannot be set by the user; use completed, failed or terminated",
                     status.as_str()
@@ -845,7 +880,9 @@ impl Run {
                     c.phase = Phase::New;
                     return Err(Error::state("the run was never initialised"));
                 }
-                Phase::Closed => return Err(Error::new(ErrorKind::Closed, "the run is already closed")),
+                Phase::Closed => {
+                    return Err(Error::new(ErrorKind::Closed, "the run is already closed"))
+                }
             };
             drop(c);
             let r = active.finish();
@@ -940,7 +977,9 @@ impl Run {
             let id = a.sink.create_alert(&alert)?;
             alerts.push((alert, id.clone()));
             let ids: Vec<String> = alerts.iter().map(|(_, id)| id.clone()).collect();
-            a.update(Json::object().with("alerts", ids.clone()), |r| r.alerts = ids)?;
+            a.update(Json::object().with("alerts", ids.clone()), |r| {
+                r.alerts = ids
+            })?;
             Ok(id)
         })();
         self.reporter.check(r)
@@ -970,11 +1009,15 @@ impl Drop for Run {
 fn build_alert(o: &AlertOptions<'_>) -> Result<Alert> {
     validate::name("alert name", o.name)?;
     if o.frequency == 0 {
-        return Err(Error::invalid("alert frequency must be a positive number of seconds"));
+        return Err(Error::invalid(
+            "alert frequency must be a positive number of seconds",
+        ));
     }
     let window = o.window.unwrap_or(o.frequency);
     if window == 0 {
-        return Err(Error::invalid("alert window must be a positive number of seconds"));
+        return Err(Error::invalid(
+            "alert window must be a positive number of seconds",
+        ));
     }
     let rule = if o.source_events {
         let pattern = o
@@ -994,9 +1037,9 @@ fn build_alert(o: &AlertOptions<'_>) -> Result<Alert> {
             .ok_or_else(|| Error::invalid("a metrics alert needs a rule"))?;
         match rule {
             AlertRuleKind::IsAbove | AlertRuleKind::IsBelow => {
-                let threshold = o
-                    .threshold
-                    .ok_or_else(|| Error::invalid("rules 'is above' and 'is below' need a threshold"))?;
+                let threshold = o.threshold.ok_or_else(|| {
+                    Error::invalid("rules 'is above' and 'is below' need a threshold")
+                })?;
                 validate::finite("alert threshold", threshold)?;
                 AlertRule::Threshold {
                     metric: metric.to_owned(),

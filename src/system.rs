@@ -36,7 +36,9 @@ fn cpu_model(arch: &str) -> String {
 /// Describes this host and process.
 pub fn system_info() -> Json {
     let u = uname();
-    let get = |f: fn(&libc::utsname) -> &[libc::c_char]| u.as_ref().map(|u| field(f(u))).unwrap_or_default();
+    let get = |f: fn(&libc::utsname) -> &[libc::c_char]| {
+        u.as_ref().map(|u| field(f(u))).unwrap_or_default()
+    };
     let arch = get(|u| &u.machine);
     Json::object()
         .with(
@@ -72,7 +74,16 @@ mod tests {
             s.get("platform").and_then(|p| p.get("system")),
             Some(&crate::json::Json::Str("Linux".into()))
         );
-        assert!(!s.get("hostname").and_then(|h| h.as_str()).unwrap().is_empty());
-        assert!(!s.get("cpu").and_then(|c| c.get("arch")).and_then(|a| a.as_str()).unwrap().is_empty());
+        assert!(!s
+            .get("hostname")
+            .and_then(|h| h.as_str())
+            .unwrap()
+            .is_empty());
+        assert!(!s
+            .get("cpu")
+            .and_then(|c| c.get("arch"))
+            .and_then(|a| a.as_str())
+            .unwrap()
+            .is_empty());
     }
 }

@@ -59,7 +59,9 @@ pub fn finite(what: &str, value: f64) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
-        Err(Error::invalid(format!("{what} must be finite, got {value}")))
+        Err(Error::invalid(format!(
+            "{what} must be finite, got {value}"
+        )))
     }
 }
 

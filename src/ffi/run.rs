@@ -1,0 +1,863 @@
+//! `simvue_run`: the C face of [`crate::run::Run`].
+
+use std::ffi::c_char;
+
+use super::{cstr, guard, opt_cstr, simvue_result, str_array, write_str};
+use crate::config::Mode;
+use crate::dispatch::MetricOptions;
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
+use crate::model::{LogLevel, Status};
+use crate::run::{AlertOptions, AlertRuleKind, ConfigOptions, InitOptions, Run};
+use crate::time::Timestamp;
+
+/// Track the run live on a Simvue server.
+pub const SIMVUE_MODE_ONLINE: i32 = 0;
+/// Write the run to the offline cache for `simvue-sender` to upload later.
+pub const SIMVUE_MODE_OFFLINE: i32 = 1;
+/// Record nothing; every call succeeds at once.
+pub const SIMVUE_MODE_DISABLED: i32 = 2;
+
+/// Final status `completed`.
+pub const SIMVUE_STATUS_COMPLETED: i32 = 0;
+/// Final status `failed`.
+pub const SIMVUE_STATUS_FAILED: i32 = 1;
+/// Final status `terminated`.
+pub const SIMVUE_STATUS_TERMINATED: i32 = 2;
+
+/// Alert on metric values.
+pub const SIMVUE_ALERT_SOURCE_METRICS: i32 = 0;
+/// Alert on event messages.
+pub const SIMVUE_ALERT_SOURCE_EVENTS: i32 = 1;
+
+/// Metrics rule `is above` (uses `threshold`).
+pub const SIMVUE_ALERT_RULE_IS_ABOVE: i32 = 0;
+/// Metrics rule `is below` (uses `threshold`).
+pub const SIMVUE_ALERT_RULE_IS_BELOW: i32 = 1;
+/// Metrics rule `is outside range` (uses `range_low`, `range_high`).
+pub const SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE: i32 = 2;
+/// Metrics rule `is inside range` (uses `range_low`, `range_high`).
+pub const SIMVUE_ALERT_RULE_IS_INSIDE_RANGE: i32 = 3;
+
+/// No notification when the alert fires.
+pub const SIMVUE_NOTIFICATION_NONE: i32 = 0;
+/// E-mail notification when the alert fires.
+pub const SIMVUE_NOTIFICATION_EMAIL: i32 = 1;
+
+/// Event level `debug`.
+pub const SIMVUE_LOG_DEBUG: i32 = 0;
+/// Event level `info` (the default of `simvue_run_log_event`).
+pub const SIMVUE_LOG_INFO: i32 = 1;
+/// Event level `warning`.
+pub const SIMVUE_LOG_WARNING: i32 = 2;
+/// Event level `error`.
+pub const SIMVUE_LOG_ERROR: i32 = 3;
+/// Event level `critical`.
+pub const SIMVUE_LOG_CRITICAL: i32 = 4;
+
+/// `simvue_run_log_metrics_ex` flag: record the given `step` instead of the automatic one.
+pub const SIMVUE_METRICS_STEP: u32 = 1;
+/// `simvue_run_log_metrics_ex` flag: record the given `time` instead of seconds since init.
+pub const SIMVUE_METRICS_TIME: u32 = 2;
+
+/// In `simvue_run_config`: leave this setting as it is.
+pub const SIMVUE_KEEP: i64 = -1;
+
+const MAGIC: u64 = 0x5349_4D56_5545_5255; // "SIMVUERU"
+
+/// An opaque run handle. Create it with `simvue_run_new`, release it with `simvue_run_free`.
+pub struct simvue_run {
+    magic: u64,
+    run: Run,
+}
+
+/// Turns a handle into a reference, checking for NULL and for pointers that are not (or no
+/// longer) run handles.
+///
+/// # Safety
+/// `p` is NULL or a pointer returned by `simvue_run_new` and not yet freed.
+unsafe fn run_ref<'a>(p: *const simvue_run) -> Result<&'a Run> {
+    if p.is_null() {
+        return Err(Error::new(ErrorKind::NullArgument, "run handle is NULL"));
+    }
+    let h = &*p;
+    if h.magic != MAGIC {
+        return Err(Error::new(
+            ErrorKind::InvalidHandle,
+            "not a simvue run handle (already freed?)",
+        ));
+    }
+    Ok(&h.run)
+}
+
+fn flag(v: i32, what: &str) -> Result<Option<bool>> {
+    match v {
+        -1 => Ok(None),
+        0 => Ok(Some(false)),
+        1 => Ok(Some(true)),
+        _ => Err(Error::new(
+            ErrorKind::UnknownEnum,
+            format!("{what} must be 0, 1 or -1 (keep), got {v}"),
+        )),
+    }
+}
+
+fn count(v: i64, what: &str) -> Result<Option<u64>> {
+    match v {
+        SIMVUE_KEEP => Ok(None),
+        v if v > 0 => Ok(Some(v as u64)),
+        v => Err(Error::invalid(format!(
+            "{what} must be positive or SIMVUE_KEEP (-1), got {v}"
+        ))),
+    }
+}
+
+fn parse_json_object(text: &str, what: &str) -> Result<Json> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid(format!("{what} is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(Error::invalid(format!("{what} must be a JSON object")));
+    }
+    Ok(Json::from_serde(&v))
+}
+
+fn parse_timestamp(ts: Option<&str>) -> Result<Option<Timestamp>> {
+    ts.map(|s| {
+        Timestamp::parse(s).ok_or_else(|| {
+            Error::invalid(format!(
+                "timestamp {s:?} is not of the form YYYY-MM-DD hh:mm:ss[.ffffff]"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// Creates a run handle in `mode` (`SIMVUE_MODE_ONLINE`, `SIMVUE_MODE_OFFLINE` or
+/// `SIMVUE_MODE_DISABLED`) and stores it in `*out`. The environment variable `SIMVUE_MODE`
+/// (`online`, `offline` or `disabled`) overrides `mode`, so a job script can switch a compiled
+/// solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
+/// by `simvue_run_init`.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_new(mode: i32, out: *mut *mut simvue_run) -> simvue_result {
+    guard(|| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
+        }
+        let mode = match mode {
+            SIMVUE_MODE_ONLINE => Mode::Online,
+            SIMVUE_MODE_OFFLINE => Mode::Offline,
+            SIMVUE_MODE_DISABLED => Mode::Disabled,
+            m => {
+                return Err(Error::new(
+                    ErrorKind::UnknownEnum,
+                    format!("{m} is not a SIMVUE_MODE_* value"),
+                ))
+            }
+        };
+        *out = Box::into_raw(Box::new(simvue_run {
+            magic: MAGIC,
+            run: Run::new(mode),
+        }));
+        Ok(())
+    })
+}
+
+/// Closes the run if it is still open (status `completed` if it was running), then releases
+/// the handle. NULL is ignored. The handle must not be used afterwards.
+///
+/// # Safety
+/// `run` is NULL or a handle from `simvue_run_new` that was not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_free(run: *mut simvue_run) {
+    let _ = guard(|| {
+        if run_ref(run).is_ok() {
+            (*run).magic = 0;
+            drop(Box::from_raw(run));
+        }
+        Ok(())
+    });
+}
+
+/// Configures the run; call it before `simvue_run_init`. Pass -1 (`SIMVUE_KEEP`) for any
+/// setting to leave it at its default. Flags are 0 or 1.
+///
+/// - `suppress_errors` (default 1): errors are printed to stderr and the solver goes on; with
+///   0 nothing is printed and background failures are returned by the next call.
+/// - `queue_blocking` (default 0): wait when a queue is full instead of dropping the item.
+/// - `queue_size` (default 10000): items each of the metrics and events queues holds.
+/// - `disable_resources_metrics` (default 0): turn off CPU and memory sampling.
+/// - `resources_metrics_interval` (default 30): seconds between resource samples.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_config(
+    run: *mut simvue_run,
+    suppress_errors: i32,
+    queue_blocking: i32,
+    queue_size: i64,
+    disable_resources_metrics: i32,
+    resources_metrics_interval: i64,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        run.config(ConfigOptions {
+            suppress_errors: flag(suppress_errors, "suppress_errors")?,
+            queue_blocking: flag(queue_blocking, "queue_blocking")?,
+            queue_size: count(queue_size, "queue_size")?.map(|v| v as usize),
+            disable_resources_metrics: flag(
+                disable_resources_metrics,
+                "disable_resources_metrics",
+            )?,
+            resources_metrics_interval: count(
+                resources_metrics_interval,
+                "resources_metrics_interval",
+            )?,
+        })
+    })
+}
+
+/// Initialises the run. Every pointer argument may be NULL for "not given":
+///
+/// - `name`: the run name; a random `<adjective>-<noun>` when NULL.
+/// - `metadata_json`: a JSON object of metadata (`{"nx": 64, "scheme": "ftcs"}`); keys set with
+///   `simvue_run_set_metadata_*` before init are added to it.
+/// - `tags`, `n_tags`: an array of tag strings.
+/// - `description`: free text.
+/// - `folder`: folder path starting with `/` (default `/`).
+/// - `running`: 1 to start the run now, 0 to only create it (`created`; start it later with
+///   `simvue_run_reconnect` on a new handle).
+///
+/// # Safety
+/// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `tags` is NULL or holds
+/// `n_tags` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_init(
+    run: *mut simvue_run,
+    name: *const c_char,
+    metadata_json: *const c_char,
+    tags: *const *const c_char,
+    n_tags: usize,
+    description: *const c_char,
+    folder: *const c_char,
+    running: i32,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let name = opt_cstr(name, "name")?;
+        let metadata = opt_cstr(metadata_json, "metadata_json")?
+            .map(|m| parse_json_object(m, "metadata_json"))
+            .transpose()?;
+        let tags = str_array(tags, n_tags, "tags")?;
+        let description = opt_cstr(description, "description")?;
+        let folder = opt_cstr(folder, "folder")?;
+        let running = flag(running, "running")?
+            .ok_or_else(|| Error::new(ErrorKind::UnknownEnum, "running must be 0 or 1"))?;
+        run.init(InitOptions {
+            name,
+            metadata,
+            tags: &tags,
+            description,
+            folder,
+            running,
+        })
+    })
+}
+
+/// Copies the run's name into `buf` (`len` bytes, NUL-terminated). `*needed` (if not NULL)
+/// receives the name's length without the NUL, also when the buffer is too small
+/// (`SIMVUE_ERROR_BUFFER_TOO_SMALL`). Before init: `SIMVUE_ERROR_STATE`. A disabled run's
+/// name is empty.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `buf` is NULL or holds `len` bytes; `needed` is NULL or
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_name(
+    run: *const simvue_run,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        let name = if run.is_disabled() {
+            String::new()
+        } else {
+            run.name()
+                .ok_or_else(|| Error::state("the run is not initialised: call init first"))?
+        };
+        write_str(&name, buf, len, needed)
+    })
+}
+
+/// Copies the run's id into `buf`, as `simvue_run_name` does. Offline ids look like
+/// `offline_<uuid>`; keep the id to reconnect to the run later.
+///
+/// # Safety
+/// As `simvue_run_name`.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_id(
+    run: *const simvue_run,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        let id = if run.is_disabled() {
+            String::new()
+        } else {
+            run.id()
+                .ok_or_else(|| Error::state("the run is not initialised: call init first"))?
+        };
+        write_str(&id, buf, len, needed)
+    })
+}
+
+/// Sets the process whose tree (the process and its children) is sampled for resource
+/// metrics; by default the calling process.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_pid(run: *mut simvue_run, pid: i64) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        let pid =
+            u32::try_from(pid).map_err(|_| Error::invalid(format!("{pid} is not a process id")))?;
+        run.set_pid(pid)
+    })
+}
+
+/// Reconnects a new, uninitialised handle to an existing run that is `created` (or was left
+/// `running`), and starts it. Offline, `run_id` is the `offline_...` id of a run in the cache.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `run_id` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_reconnect(
+    run: *mut simvue_run,
+    run_id: *const c_char,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        run.reconnect(cstr(run_id, "run_id")?)
+    })
+}
+
+/// Adds or replaces metadata from a JSON object. Before init the keys are kept for init.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `metadata_json` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_update_metadata(
+    run: *mut simvue_run,
+    metadata_json: *const c_char,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let md = parse_json_object(cstr(metadata_json, "metadata_json")?, "metadata_json")?;
+        run.update_metadata(md)
+    })
+}
+
+unsafe fn set_metadata(
+    run: *mut simvue_run,
+    key: *const c_char,
+    value: impl FnOnce() -> Result<Json>,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let key = cstr(key, "key")?;
+        run.set_metadata(key, value()?)
+    })
+}
+
+/// Sets one metadata key to a string value (before init: kept for init; after: updated).
+///
+/// # Safety
+/// `run` is NULL or a live handle; `key` and `value` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metadata_string(
+    run: *mut simvue_run,
+    key: *const c_char,
+    value: *const c_char,
+) -> simvue_result {
+    set_metadata(run, key, || Ok(Json::Str(cstr(value, "value")?.to_owned())))
+}
+
+/// Sets one metadata key to an integer value.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `key` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metadata_int(
+    run: *mut simvue_run,
+    key: *const c_char,
+    value: i64,
+) -> simvue_result {
+    set_metadata(run, key, || Ok(Json::Int(value)))
+}
+
+/// Sets one metadata key to a floating-point value; NaN and infinities are refused.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `key` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metadata_double(
+    run: *mut simvue_run,
+    key: *const c_char,
+    value: f64,
+) -> simvue_result {
+    set_metadata(run, key, || Ok(Json::Float(value)))
+}
+
+/// Sets one metadata key to a boolean value (0 or 1).
+///
+/// # Safety
+/// `run` is NULL or a live handle; `key` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metadata_bool(
+    run: *mut simvue_run,
+    key: *const c_char,
+    value: i32,
+) -> simvue_result {
+    set_metadata(run, key, || match value {
+        0 | 1 => Ok(Json::Bool(value == 1)),
+        v => Err(Error::new(
+            ErrorKind::UnknownEnum,
+            format!("a boolean must be 0 or 1, got {v}"),
+        )),
+    })
+}
+
+/// Adds tags to the run (keeping the ones it has).
+///
+/// # Safety
+/// `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_update_tags(
+    run: *mut simvue_run,
+    tags: *const *const c_char,
+    n_tags: usize,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let tags = str_array(tags, n_tags, "tags")?;
+        run.update_tags(&tags)
+    })
+}
+
+/// Converts `n` C strings for the hot path without a heap allocation for up to 32 names.
+unsafe fn with_names<R>(
+    names: *const *const c_char,
+    n: usize,
+    f: impl FnOnce(&[&str]) -> Result<R>,
+) -> Result<R> {
+    if n == 0 || names.is_null() {
+        return if n == 0 {
+            f(&[])
+        } else {
+            Err(Error::new(
+                ErrorKind::NullArgument,
+                format!("names is NULL but n is {n}"),
+            ))
+        };
+    }
+    let ptrs = std::slice::from_raw_parts(names, n);
+    if n <= 32 {
+        let mut buf: [&str; 32] = [""; 32];
+        for (i, &p) in ptrs.iter().enumerate() {
+            buf[i] = cstr(p, "metric name")?;
+        }
+        f(&buf[..n])
+    } else {
+        let v = str_array(names, n, "names")?;
+        f(&v)
+    }
+}
+
+unsafe fn log_metrics_impl(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+    opts: impl FnOnce() -> Result<MetricOptions>,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        if values.is_null() && n > 0 {
+            return Err(Error::new(
+                ErrorKind::NullArgument,
+                format!("values is NULL but n is {n}"),
+            ));
+        }
+        let values = if n == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(values, n)
+        };
+        let opts = opts()?;
+        with_names(names, n, |names| run.log_metrics(names, values, opts))
+    })
+}
+
+/// Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step
+/// counts up by one each call, the time is seconds since init and the timestamp is now (UTC).
+/// Values may be NaN or infinite. Names may use letters, digits, whitespace and `-_/.:=><+()%`.
+/// The call only queues the values; a background thread writes them.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `names` and `values` are NULL or hold `n` elements.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_log_metrics(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+) -> simvue_result {
+    log_metrics_impl(run, names, values, n, || Ok(MetricOptions::default()))
+}
+
+/// Logs one metric (a shorthand for `simvue_run_log_metrics` with `n = 1`).
+///
+/// # Safety
+/// `run` is NULL or a live handle; `name` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_log_metric(
+    run: *mut simvue_run,
+    name: *const c_char,
+    value: f64,
+) -> simvue_result {
+    log_metrics_impl(run, &name, &value, 1, || Ok(MetricOptions::default()))
+}
+
+/// Logs one set of metrics with overrides. `flags` is a combination of `SIMVUE_METRICS_STEP`
+/// (record `step`, which must be >= 0, instead of the automatic step) and `SIMVUE_METRICS_TIME`
+/// (record `time`, which must be finite, instead of seconds since init); `timestamp`, when not
+/// NULL, replaces now: `YYYY-MM-DD hh:mm:ss.ffffff` (or with `T`), UTC. The automatic step
+/// counter advances either way, as in the Python client.
+///
+/// # Safety
+/// As `simvue_run_log_metrics`; `timestamp` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_log_metrics_ex(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+    flags: u32,
+    step: i64,
+    time: f64,
+    timestamp: *const c_char,
+) -> simvue_result {
+    log_metrics_impl(run, names, values, n, || {
+        if flags & !(SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME) != 0 {
+            return Err(Error::new(
+                ErrorKind::UnknownEnum,
+                format!("flags {flags:#x} has bits other than SIMVUE_METRICS_STEP and SIMVUE_METRICS_TIME"),
+            ));
+        }
+        let step = if flags & SIMVUE_METRICS_STEP != 0 {
+            Some(
+                u64::try_from(step)
+                    .map_err(|_| Error::invalid(format!("step must be >= 0, got {step}")))?,
+            )
+        } else {
+            None
+        };
+        let time = (flags & SIMVUE_METRICS_TIME != 0).then_some(time);
+        Ok(MetricOptions {
+            step,
+            time,
+            timestamp: parse_timestamp(opt_cstr(timestamp, "timestamp")?)?,
+        })
+    })
+}
+
+/// Logs an event message at level `info`. `timestamp` is NULL for now, or
+/// `YYYY-MM-DD hh:mm:ss.ffffff` (UTC).
+///
+/// # Safety
+/// `run` is NULL or a live handle; `message` and `timestamp` are NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_log_event(
+    run: *mut simvue_run,
+    message: *const c_char,
+    timestamp: *const c_char,
+) -> simvue_result {
+    simvue_run_log_event_level(run, message, SIMVUE_LOG_INFO, timestamp)
+}
+
+/// Logs an event message at a level (`SIMVUE_LOG_DEBUG` ... `SIMVUE_LOG_CRITICAL`).
+///
+/// # Safety
+/// As `simvue_run_log_event`.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_log_event_level(
+    run: *mut simvue_run,
+    message: *const c_char,
+    level: i32,
+    timestamp: *const c_char,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let message = cstr(message, "message")?;
+        let level = match level {
+            SIMVUE_LOG_DEBUG => LogLevel::Debug,
+            SIMVUE_LOG_INFO => LogLevel::Info,
+            SIMVUE_LOG_WARNING => LogLevel::Warning,
+            SIMVUE_LOG_ERROR => LogLevel::Error,
+            SIMVUE_LOG_CRITICAL => LogLevel::Critical,
+            l => {
+                return Err(Error::new(
+                    ErrorKind::UnknownEnum,
+                    format!("{l} is not a SIMVUE_LOG_* level"),
+                ))
+            }
+        };
+        let ts = parse_timestamp(opt_cstr(timestamp, "timestamp")?)?;
+        run.log_event_level(message, level, ts)
+    })
+}
+
+/// Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
+/// `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        let status = match status {
+            SIMVUE_STATUS_COMPLETED => Status::Completed,
+            SIMVUE_STATUS_FAILED => Status::Failed,
+            SIMVUE_STATUS_TERMINATED => Status::Terminated,
+            s => {
+                return Err(Error::new(
+                    ErrorKind::UnknownEnum,
+                    format!("{s} is not a SIMVUE_STATUS_* value"),
+                ))
+            }
+        };
+        run.set_status(status)
+    })
+}
+
+/// Closes the run: writes everything still queued, sets a running run `completed` and ends
+/// it. Later calls on the handle return `SIMVUE_ERROR_CLOSED`; release it with
+/// `simvue_run_free`. A run never closed is closed at process exit.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_close(run: *mut simvue_run) -> simvue_result {
+    guard(|| run_ref(run)?.close())
+}
+
+/// Sets metadata (a JSON object), tags and a description on a folder: the run's folder when
+/// `path` is NULL (or equal to it), otherwise the folder at `path`. NULL leaves a field as it
+/// is; `tags` NULL with `n_tags` 0 leaves the tags, non-NULL with 0 clears them.
+///
+/// # Safety
+/// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `tags` is NULL or holds
+/// `n_tags` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_folder_details(
+    run: *mut simvue_run,
+    path: *const c_char,
+    metadata_json: *const c_char,
+    tags: *const *const c_char,
+    n_tags: usize,
+    description: *const c_char,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let path = opt_cstr(path, "path")?;
+        let metadata = opt_cstr(metadata_json, "metadata_json")?
+            .map(|m| parse_json_object(m, "metadata_json"))
+            .transpose()?;
+        let tags = if tags.is_null() && n_tags == 0 {
+            None
+        } else {
+            Some(str_array(tags, n_tags, "tags")?)
+        };
+        let description = opt_cstr(description, "description")?;
+        run.set_folder_details(path, metadata, tags.as_deref(), description)
+    })
+}
+
+/// Defines an alert and attaches it to the run (the seed's `add_alert`).
+///
+/// - `source`: `SIMVUE_ALERT_SOURCE_METRICS` or `SIMVUE_ALERT_SOURCE_EVENTS`.
+/// - `frequency`: seconds between evaluations (> 0). `window`: averaging window in seconds;
+///   0 or less means the same as `frequency`.
+/// - Metrics alerts: `rule` (`SIMVUE_ALERT_RULE_*`), `metric`, and `threshold` for
+///   above/below or `range_low` < `range_high` for the range rules; the numbers a rule does not
+///   use are ignored.
+/// - Events alerts: `pattern`; `rule`, `metric` and the numbers are ignored.
+/// - `notification`: `SIMVUE_NOTIFICATION_NONE` or `SIMVUE_NOTIFICATION_EMAIL`.
+///
+/// The alert's id is copied into `id_buf` (`id_len` bytes) when `id_buf` is not NULL. Adding
+/// the same alert twice attaches it once.
+///
+/// # Safety
+/// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
+/// holds `id_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_add_alert(
+    run: *mut simvue_run,
+    name: *const c_char,
+    source: i32,
+    frequency: i64,
+    window: i64,
+    rule: i32,
+    metric: *const c_char,
+    threshold: f64,
+    range_low: f64,
+    range_high: f64,
+    notification: i32,
+    pattern: *const c_char,
+    id_buf: *mut c_char,
+    id_len: usize,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        let name = cstr(name, "name")?;
+        let source_events = match source {
+            SIMVUE_ALERT_SOURCE_METRICS => false,
+            SIMVUE_ALERT_SOURCE_EVENTS => true,
+            s => {
+                return Err(Error::new(
+                    ErrorKind::UnknownEnum,
+                    format!("{s} is not a SIMVUE_ALERT_SOURCE_* value"),
+                ))
+            }
+        };
+        let notify_email = match notification {
+            SIMVUE_NOTIFICATION_NONE => false,
+            SIMVUE_NOTIFICATION_EMAIL => true,
+            n => {
+                return Err(Error::new(
+                    ErrorKind::UnknownEnum,
+                    format!("{n} is not a SIMVUE_NOTIFICATION_* value"),
+                ))
+            }
+        };
+        let frequency = u64::try_from(frequency)
+            .ok()
+            .filter(|&f| f > 0)
+            .ok_or_else(|| {
+                Error::invalid(format!("frequency must be positive, got {frequency}"))
+            })?;
+        let (rule, metric, pattern) = if source_events {
+            (None, None, Some(cstr(pattern, "pattern")?))
+        } else {
+            let rule = match rule {
+                SIMVUE_ALERT_RULE_IS_ABOVE => AlertRuleKind::IsAbove,
+                SIMVUE_ALERT_RULE_IS_BELOW => AlertRuleKind::IsBelow,
+                SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE => AlertRuleKind::IsOutsideRange,
+                SIMVUE_ALERT_RULE_IS_INSIDE_RANGE => AlertRuleKind::IsInsideRange,
+                r => {
+                    return Err(Error::new(
+                        ErrorKind::UnknownEnum,
+                        format!("{r} is not a SIMVUE_ALERT_RULE_* value"),
+                    ))
+                }
+            };
+            (Some(rule), Some(cstr(metric, "metric")?), None)
+        };
+        let id = run.add_alert(AlertOptions {
+            name,
+            source_events,
+            frequency,
+            window: (window > 0).then_some(window as u64),
+            rule,
+            metric,
+            threshold: Some(threshold),
+            range_low: Some(range_low),
+            range_high: Some(range_high),
+            notify_email,
+            pattern,
+        })?;
+        if !id_buf.is_null() {
+            write_str(&id, id_buf, id_len, std::ptr::null_mut())?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads how many metric sets and events were dropped so far because a queue was full
+/// (only without `queue_blocking`). Either out-pointer may be NULL.
+///
+/// # Safety
+/// `run` is NULL or a live handle; the out-pointers are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_dropped(
+    run: *const simvue_run,
+    metrics: *mut u64,
+    events: *mut u64,
+) -> simvue_result {
+    guard(|| {
+        let st = run_ref(run)?.stats();
+        if !metrics.is_null() {
+            *metrics = st.metrics_dropped;
+        }
+        if !events.is_null() {
+            *events = st.events_dropped;
+        }
+        Ok(())
+    })
+}
+
+/// Writes 1 to `*out` when the run suppresses errors (the default) and 0 otherwise. Language
+/// bindings use it to decide whether an error without a status argument stops the program.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_suppress_errors(
+    run: *const simvue_run,
+    out: *mut i32,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
+        }
+        *out = i32::from(run.suppress_errors());
+        Ok(())
+    })
+}
