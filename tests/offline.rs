@@ -1,0 +1,369 @@
+//! End-to-end tests of offline mode through the safe Rust API: what lands in the cache, in what
+//! order, and what survives a process that forgets to close its run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use simvue::config::{Config, Mode, Sources};
+use simvue::dispatch::MetricOptions;
+use simvue::json::Json;
+use simvue::model::Status;
+use simvue::run::{AlertOptions, AlertRuleKind, ConfigOptions, InitOptions, Run};
+use simvue::ErrorKind;
+
+fn temp_cache(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("simvue-it-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn offline_run(cache: &Path) -> Run {
+    let cache_s = cache.to_string_lossy().into_owned();
+    let env = move |k: &str| (k == "SIMVUE_OFFLINE_DIRECTORY").then(|| cache_s.clone());
+    let config = Config::load_from(
+        Mode::Offline,
+        &Sources {
+            env: &env,
+            cwd: std::env::temp_dir(),
+            home: None,
+        },
+    );
+    let run = Run::with_config(Mode::Offline, config);
+    run.config(ConfigOptions {
+        queue_blocking: Some(true),
+        disable_resources_metrics: Some(true),
+        suppress_errors: Some(false),
+        ..Default::default()
+    })
+    .unwrap();
+    run
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn all_metric_sets(cache: &Path) -> Vec<serde_json::Value> {
+    let mut sets = Vec::new();
+    for f in files(&cache.join("metrics")) {
+        let j = read_json(&cache.join("metrics").join(f));
+        sets.extend(j["metrics"].as_array().unwrap().iter().cloned());
+    }
+    sets.sort_by_key(|m| m["step"].as_u64().unwrap());
+    sets
+}
+
+#[test]
+fn a_whole_run_lands_in_the_cache_with_the_python_layout() {
+    let cache = temp_cache("whole");
+    let run = offline_run(&cache);
+    run.set_metadata("nx", Json::Int(64)).unwrap();
+    run.init(InitOptions {
+        name: Some("it-run"),
+        metadata: Some(Json::object().with("scheme", "ftcs")),
+        tags: &["a", "b", "a"],
+        description: Some("integration"),
+        folder: Some("/it/folder"),
+        running: true,
+    })
+    .unwrap();
+    let id = run.id().unwrap();
+    assert!(id.starts_with("offline_"));
+    assert_eq!(run.name().as_deref(), Some("it-run"));
+    let alert_id = run
+        .add_alert(AlertOptions {
+            name: "too-hot",
+            source_events: false,
+            frequency: 2,
+            window: None,
+            rule: Some(AlertRuleKind::IsAbove),
+            metric: Some("t"),
+            threshold: Some(10.0),
+            range_low: None,
+            range_high: None,
+            notify_email: true,
+            pattern: None,
+        })
+        .unwrap();
+    for i in 0..1000 {
+        run.log_metrics(
+            &["t", "r"],
+            &[i as f64, 1.0 / (i + 1) as f64],
+            MetricOptions::default(),
+        )
+        .unwrap();
+    }
+    run.log_event("hello", None).unwrap();
+    run.update_tags(&["c", "b"]).unwrap();
+    run.update_metadata(Json::object().with("iterations", 1000i64))
+        .unwrap();
+    run.set_folder_details(
+        None,
+        Some(Json::object().with("project", "p")),
+        Some(&["x"]),
+        Some("d"),
+    )
+    .unwrap();
+    run.close().unwrap();
+
+    let runs = cache.join("runs");
+    assert_eq!(
+        files(&runs),
+        vec![
+            format!("{id}.closed"),
+            format!("{id}.heartbeat"),
+            format!("{id}.json")
+        ]
+    );
+    let r = read_json(&runs.join(format!("{id}.json")));
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["folder"], "/it/folder");
+    assert_eq!(r["tags"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(
+        r["metadata"],
+        serde_json::json!({"scheme": "ftcs", "nx": 64, "iterations": 1000})
+    );
+    assert_eq!(r["alerts"], serde_json::json!([alert_id]));
+    assert!(r["endtime"].is_string() && r["started"].is_string());
+
+    let alert = read_json(&cache.join("alerts").join(format!("{alert_id}.json")));
+    assert_eq!(alert["notification"], "email");
+    assert_eq!(
+        alert["alert"]["window"], 2,
+        "window defaults to the frequency"
+    );
+
+    let folders = files(&cache.join("folders"));
+    assert_eq!(folders.len(), 1);
+    let f = read_json(&cache.join("folders").join(&folders[0]));
+    assert_eq!(f["metadata"]["project"], "p");
+
+    let sets = all_metric_sets(&cache);
+    assert_eq!(sets.len(), 1000);
+    for (i, m) in sets.iter().enumerate() {
+        assert_eq!(m["step"], i as u64);
+        assert_eq!(m["values"]["t"], i as f64);
+        assert_eq!(m["run"], serde_json::Value::Null, "items carry no run key");
+    }
+    let ev = files(&cache.join("events"));
+    assert_eq!(ev.len(), 1);
+    let e = read_json(&cache.join("events").join(&ev[0]));
+    assert_eq!(e["run"], id.as_str());
+    assert_eq!(e["events"][0]["message"], "hello");
+
+    // Closed: every call now says so, and nothing more is written.
+    assert_eq!(
+        run.log_metrics(&["t"], &[1.0], MetricOptions::default())
+            .unwrap_err()
+            .kind,
+        ErrorKind::Closed
+    );
+    assert_eq!(run.close().unwrap_err().kind, ErrorKind::Closed);
+    assert_eq!(all_metric_sets(&cache).len(), 1000);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn sender_files_in_the_cache_are_left_alone() {
+    let cache = temp_cache("sender");
+    std::fs::create_dir_all(cache.join("server_ids")).unwrap();
+    std::fs::write(cache.join("server_ids/offline_x.txt"), "abc").unwrap();
+    std::fs::write(cache.join("sender.lock"), "999999").unwrap();
+    std::fs::write(
+        cache.join("version.json"),
+        r#"{"server": "1.2.3", "nosim": "None"}"#,
+    )
+    .unwrap();
+    let run = offline_run(&cache);
+    run.init(InitOptions::default()).unwrap();
+    run.close().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(cache.join("server_ids/offline_x.txt")).unwrap(),
+        "abc"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cache.join("sender.lock")).unwrap(),
+        "999999"
+    );
+    assert!(std::fs::read_to_string(cache.join("version.json"))
+        .unwrap()
+        .contains("None"));
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn an_unnamed_run_gets_an_adjective_noun_name_and_created_runs_reconnect() {
+    let cache = temp_cache("reconnect");
+    let run = offline_run(&cache);
+    run.init(InitOptions {
+        running: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let name = run.name().unwrap();
+    assert_eq!(name.split('-').count(), 2, "{name}");
+    let id = run.id().unwrap();
+    assert_eq!(run.status(), Some(Status::Created));
+    // A created run accepts no metrics, and closing it leaves no `.closed` marker.
+    assert_eq!(
+        run.log_metrics(&["x"], &[1.0], MetricOptions::default())
+            .unwrap_err()
+            .kind,
+        ErrorKind::State
+    );
+    run.close().unwrap();
+    assert!(!cache.join(format!("runs/{id}.closed")).exists());
+    let r = read_json(&cache.join(format!("runs/{id}.json")));
+    assert_eq!(r["status"], "created");
+    assert!(r["system"].is_null());
+
+    let again = offline_run(&cache);
+    again.reconnect(&id).unwrap();
+    assert_eq!(again.name(), Some(name));
+    again
+        .log_metrics(&["x"], &[1.0], MetricOptions::default())
+        .unwrap();
+    again.close().unwrap();
+    let r = read_json(&cache.join(format!("runs/{id}.json")));
+    assert_eq!(r["status"], "completed");
+    assert!(r["system"]["hostname"].is_string());
+    assert!(cache.join(format!("runs/{id}.closed")).exists());
+    assert_eq!(all_metric_sets(&cache).len(), 1);
+
+    // A closed run cannot be reconnected; an unknown one is not found.
+    assert_eq!(
+        offline_run(&cache).reconnect(&id).unwrap_err().kind,
+        ErrorKind::State
+    );
+    assert_eq!(
+        offline_run(&cache)
+            .reconnect("offline_nope")
+            .unwrap_err()
+            .kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        offline_run(&cache).reconnect("../etc").unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn set_status_ends_logging_but_keeps_what_was_logged() {
+    let cache = temp_cache("status");
+    let run = offline_run(&cache);
+    run.init(InitOptions::default()).unwrap();
+    for i in 0..10 {
+        run.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+            .unwrap();
+    }
+    run.set_status(Status::Failed).unwrap();
+    assert_eq!(
+        run.log_event("late", None).unwrap_err().kind,
+        ErrorKind::State
+    );
+    assert_eq!(
+        run.set_status(Status::Running).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    run.close().unwrap();
+    let id = run.id().unwrap();
+    let r = read_json(&cache.join(format!("runs/{id}.json")));
+    assert_eq!(r["status"], "failed");
+    assert!(cache.join(format!("runs/{id}.closed")).exists());
+    assert_eq!(all_metric_sets(&cache).len(), 10);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn a_broken_config_file_is_reported_at_init() {
+    let dir = temp_cache("broken-config");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("simvue.toml"), "[server\n").unwrap();
+    let env = |_: &str| None;
+    let config = Config::load_from(
+        Mode::Offline,
+        &Sources {
+            env: &env,
+            cwd: dir.clone(),
+            home: None,
+        },
+    );
+    let run = Run::with_config(Mode::Offline, config);
+    let e = run.init(InitOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Config);
+    assert!(e.message.contains("simvue.toml"), "{}", e.message);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The child half of `a_forgotten_run_is_closed_at_exit`: logs, then exits without closing.
+#[test]
+fn child_forgets_to_close() {
+    let Ok(cache) = std::env::var("SIMVUE_IT_CHILD_CACHE") else {
+        return; // only meaningful when started by the parent test
+    };
+    let run = offline_run(Path::new(&cache));
+    run.init(InitOptions::default()).unwrap();
+    for i in 0..500 {
+        run.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+            .unwrap();
+    }
+    run.log_event("about to exit", None).unwrap();
+    std::mem::forget(run);
+    std::process::exit(0);
+}
+
+#[test]
+fn a_forgotten_run_is_closed_at_exit() {
+    let cache = temp_cache("atexit");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_forgets_to_close",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SIMVUE_IT_CHILD_CACHE", &cache)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let runs = files(&cache.join("runs"));
+    let json = runs.iter().find(|f| f.ends_with(".json")).unwrap();
+    let r = read_json(&cache.join("runs").join(json));
+    assert_eq!(r["status"], "completed");
+    assert!(runs.iter().any(|f| f.ends_with(".closed")));
+    assert_eq!(all_metric_sets(&cache).len(), 500);
+    assert_eq!(files(&cache.join("events")).len(), 1);
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
+#[test]
+fn metrics_are_batched_about_once_per_flush_interval() {
+    let cache = temp_cache("batching");
+    let run = offline_run(&cache);
+    run.set_flush_interval(Duration::from_millis(100)).unwrap();
+    run.init(InitOptions::default()).unwrap();
+    for i in 0..5 {
+        run.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    // Written by the dispatcher on its own, before close.
+    assert_eq!(all_metric_sets(&cache).len(), 5);
+    run.close().unwrap();
+    let _ = std::fs::remove_dir_all(&cache);
+}
