@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing libsimvue needs on a fresh Debian machine: a C compiler,
+# CMake, valgrind and Python's venv module from Debian; the Rust toolchain must already be there.
+# Only installs what is missing, and only as root (otherwise it says what to install).
+set -euo pipefail
+
+missing=()
+command -v cc >/dev/null || missing+=(gcc)
+command -v c++ >/dev/null || missing+=(g++)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "setup: please install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required" >&2; exit 1; }
