@@ -213,7 +213,8 @@ impl Dispatcher {
         if let Some(t) = opts.time {
             validate::finite("metric time", t)?;
         }
-        let timestamp = opts.timestamp.unwrap_or_else(Timestamp::now);
+        // One clock read serves both the timestamp and the time since start.
+        let now = Timestamp::now();
         let s = &*self.shared;
         let mut q = s.q.lock();
         q.names.resolve(names)?;
@@ -227,8 +228,8 @@ impl Dispatcher {
         let item = MetricSet {
             time: opts
                 .time
-                .unwrap_or_else(|| (Timestamp::now().0 - self.start.0) as f64 / 1e6),
-            timestamp,
+                .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
+            timestamp: opts.timestamp.unwrap_or(now),
             step,
             values: q
                 .names
