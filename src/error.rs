@@ -33,6 +33,12 @@ pub enum ErrorKind {
     /// Work done in the background on behalf of the run failed (reported by the next call
     /// when `suppress_errors` is off, and at close).
     Background,
+    /// The server could not be reached (refused, timed out, DNS, TLS) after the retries.
+    Network,
+    /// The server answered with an error status.
+    Server,
+    /// The server refused the token (HTTP 401).
+    Auth,
     /// A handle passed in is not a live object (freed, or not a handle at all).
     InvalidHandle,
     /// A panic was caught at the C boundary.

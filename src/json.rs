@@ -113,7 +113,15 @@ impl Json {
     /// Writes the value as `json.dumps(value, indent=2)` does (ASCII only, no trailing newline).
     pub fn to_python_json(&self) -> String {
         let mut out = String::with_capacity(256);
-        write_value(&mut out, self, 0);
+        write_value(&mut out, self, Some(0));
+        out
+    }
+
+    /// Writes the value on one line (`json.dumps(value, separators=(",", ":"))`), for request
+    /// bodies.
+    pub fn to_compact_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        write_value(&mut out, self, None);
         out
     }
 }
@@ -154,14 +162,18 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
     }
 }
 
-fn write_indent(out: &mut String, level: usize) {
-    out.push('\n');
-    for _ in 0..level {
-        out.push_str("  ");
+fn write_indent(out: &mut String, level: Option<usize>) {
+    if let Some(level) = level {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str("  ");
+        }
     }
 }
 
-fn write_value(out: &mut String, value: &Json, level: usize) {
+/// Writes `value`; `level` is the indentation depth, or `None` for compact output.
+fn write_value(out: &mut String, value: &Json, level: Option<usize>) {
+    let inner = level.map(|l| l + 1);
     match value {
         Json::Null => out.push_str("null"),
         Json::Bool(true) => out.push_str("true"),
@@ -178,8 +190,8 @@ fn write_value(out: &mut String, value: &Json, level: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_indent(out, level + 1);
-                write_value(out, item, level + 1);
+                write_indent(out, inner);
+                write_value(out, item, inner);
             }
             write_indent(out, level);
             out.push(']');
@@ -191,10 +203,10 @@ fn write_value(out: &mut String, value: &Json, level: usize) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_indent(out, level + 1);
+                write_indent(out, inner);
                 write_python_string(out, key);
-                out.push_str(": ");
-                write_value(out, item, level + 1);
+                out.push_str(if level.is_some() { ": " } else { ":" });
+                write_value(out, item, inner);
             }
             write_indent(out, level);
             out.push('}');
@@ -287,6 +299,14 @@ mod tests {
             .with("text", "caf\u{e9} \"q\" \u{1F600}\n");
         let expected = "{\n  \"obj_type\": \"Metrics\",\n  \"list\": [\n    1,\n    2.0\n  ],\n  \"empty\": {},\n  \"none\": null,\n  \"text\": \"caf\\u00e9 \\\"q\\\" \\ud83d\\ude00\\n\"\n}";
         assert_eq!(v.to_python_json(), expected);
+    }
+
+    #[test]
+    fn compact_output_has_no_whitespace() {
+        let v = Json::object()
+            .with("a", vec![Json::Int(1), Json::Null])
+            .with("b", Json::object());
+        assert_eq!(v.to_compact_json(), r#"{"a":[1,null],"b":{}}"#);
     }
 
     #[test]

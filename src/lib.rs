@@ -17,6 +17,7 @@ pub mod ids;
 pub mod json;
 pub mod model;
 pub mod monitor;
+pub mod msgpack;
 pub mod offline;
 pub mod run;
 pub mod sink;

@@ -56,6 +56,12 @@ pub enum simvue_result {
     SIMVUE_ERROR_BACKGROUND = 12,
     /// The handle is not a live simvue handle.
     SIMVUE_ERROR_INVALID_HANDLE = 13,
+    /// The server could not be reached after the retries.
+    SIMVUE_ERROR_NETWORK = 14,
+    /// The server answered with an error status.
+    SIMVUE_ERROR_SERVER = 15,
+    /// The server refused the API token.
+    SIMVUE_ERROR_AUTH = 16,
     /// An internal error (a caught panic). Please report it.
     SIMVUE_ERROR_PANIC = 99,
 }
@@ -77,6 +83,9 @@ impl simvue_result {
             ErrorKind::Unsupported => SIMVUE_ERROR_UNSUPPORTED,
             ErrorKind::Background => SIMVUE_ERROR_BACKGROUND,
             ErrorKind::InvalidHandle => SIMVUE_ERROR_INVALID_HANDLE,
+            ErrorKind::Network => SIMVUE_ERROR_NETWORK,
+            ErrorKind::Server => SIMVUE_ERROR_SERVER,
+            ErrorKind::Auth => SIMVUE_ERROR_AUTH,
             ErrorKind::Panic => SIMVUE_ERROR_PANIC,
         }
     }
@@ -98,6 +107,9 @@ impl simvue_result {
             SIMVUE_ERROR_UNSUPPORTED => c"SIMVUE_ERROR_UNSUPPORTED",
             SIMVUE_ERROR_BACKGROUND => c"SIMVUE_ERROR_BACKGROUND",
             SIMVUE_ERROR_INVALID_HANDLE => c"SIMVUE_ERROR_INVALID_HANDLE",
+            SIMVUE_ERROR_NETWORK => c"SIMVUE_ERROR_NETWORK",
+            SIMVUE_ERROR_SERVER => c"SIMVUE_ERROR_SERVER",
+            SIMVUE_ERROR_AUTH => c"SIMVUE_ERROR_AUTH",
             SIMVUE_ERROR_PANIC => c"SIMVUE_ERROR_PANIC",
         }
     }
@@ -260,6 +272,9 @@ pub extern "C" fn simvue_result_name(code: i32) -> *const c_char {
         SIMVUE_ERROR_UNSUPPORTED,
         SIMVUE_ERROR_BACKGROUND,
         SIMVUE_ERROR_INVALID_HANDLE,
+        SIMVUE_ERROR_NETWORK,
+        SIMVUE_ERROR_SERVER,
+        SIMVUE_ERROR_AUTH,
         SIMVUE_ERROR_PANIC,
     ];
     all.iter()
