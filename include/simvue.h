@@ -186,6 +186,18 @@ typedef enum simvue_result {
    */
   SIMVUE_ERROR_INVALID_HANDLE = 13,
   /**
+   * The server could not be reached after the retries.
+   */
+  SIMVUE_ERROR_NETWORK = 14,
+  /**
+   * The server answered with an error status.
+   */
+  SIMVUE_ERROR_SERVER = 15,
+  /**
+   * The server refused the API token.
+   */
+  SIMVUE_ERROR_AUTH = 16,
+  /**
    * An internal error (a caught panic). Please report it.
    */
   SIMVUE_ERROR_PANIC = 99,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod ffi;
+pub mod http;
 pub mod ids;
 pub mod json;
 pub mod model;
