@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EventSet, LogLevel, MetricSet};
 use crate::monitor::{self, Monitor};
-use crate::sink::Sink;
+use crate::sink::{retryable, Sink};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -39,6 +39,8 @@ pub struct DispatchSettings {
     pub resources_interval: Option<Duration>,
     /// Process whose tree is sampled.
     pub pid: u32,
+    /// Time between polls for an abort requested from the web UI; `None`: never.
+    pub abort_interval: Option<Duration>,
 }
 
 /// Counters of what happened to logged items.
@@ -50,7 +52,9 @@ pub struct Stats {
     pub metrics_dropped: u64,
     /// Metric sets written to the sink (including resource samples).
     pub metrics_sent: u64,
-    /// Metric sets the sink failed to take.
+    /// Metric sets that could not be delivered and were written to the offline cache instead.
+    pub metrics_spilled: u64,
+    /// Metric sets lost (not delivered and not spilled).
     pub metrics_failed: u64,
     /// Events accepted into the queue.
     pub events_queued: u64,
@@ -58,7 +62,9 @@ pub struct Stats {
     pub events_dropped: u64,
     /// Events written to the sink.
     pub events_sent: u64,
-    /// Events the sink failed to take.
+    /// Events written to the offline cache instead of the sink.
+    pub events_spilled: u64,
+    /// Events lost.
     pub events_failed: u64,
 }
 
@@ -126,10 +132,12 @@ struct Shared {
     metrics_queued: AtomicU64,
     metrics_dropped: AtomicU64,
     metrics_sent: AtomicU64,
+    metrics_spilled: AtomicU64,
     metrics_failed: AtomicU64,
     events_queued: AtomicU64,
     events_dropped: AtomicU64,
     events_sent: AtomicU64,
+    events_spilled: AtomicU64,
     events_failed: AtomicU64,
 }
 
@@ -160,6 +168,7 @@ impl Dispatcher {
         settings: DispatchSettings,
         start: Timestamp,
         on_error: Box<dyn Fn(Error) + Send>,
+        on_abort: Box<dyn Fn() + Send>,
     ) -> Result<Dispatcher> {
         let capacity = settings.capacity.max(1);
         let shared = Arc::new(Shared {
@@ -179,10 +188,12 @@ impl Dispatcher {
             metrics_queued: AtomicU64::new(0),
             metrics_dropped: AtomicU64::new(0),
             metrics_sent: AtomicU64::new(0),
+            metrics_spilled: AtomicU64::new(0),
             metrics_failed: AtomicU64::new(0),
             events_queued: AtomicU64::new(0),
             events_dropped: AtomicU64::new(0),
             events_sent: AtomicU64::new(0),
+            events_spilled: AtomicU64::new(0),
             events_failed: AtomicU64::new(0),
         });
         let worker = Worker {
@@ -192,6 +203,7 @@ impl Dispatcher {
             settings,
             start,
             on_error,
+            on_abort,
         };
         let thread = std::thread::Builder::new()
             .name("simvue-dispatch".into())
@@ -312,10 +324,12 @@ impl Dispatcher {
             metrics_queued: get(&s.metrics_queued),
             metrics_dropped: get(&s.metrics_dropped),
             metrics_sent: get(&s.metrics_sent),
+            metrics_spilled: get(&s.metrics_spilled),
             metrics_failed: get(&s.metrics_failed),
             events_queued: get(&s.events_queued),
             events_dropped: get(&s.events_dropped),
             events_sent: get(&s.events_sent),
+            events_spilled: get(&s.events_spilled),
             events_failed: get(&s.events_failed),
         }
     }
@@ -347,9 +361,167 @@ struct Worker {
     settings: DispatchSettings,
     start: Timestamp,
     on_error: Box<dyn Fn(Error) + Send>,
+    on_abort: Box<dyn Fn() + Send>,
 }
 
+/// A batch on its way to the sink.
+enum Batch {
+    Metrics(Vec<MetricSet>),
+    Events(Vec<EventSet>),
+}
+
+impl Batch {
+    fn len(&self) -> u64 {
+        match self {
+            Batch::Metrics(m) => m.len() as u64,
+            Batch::Events(e) => e.len() as u64,
+        }
+    }
+}
+
+/// A batch whose delivery failed and waits for another attempt.
+struct Pending {
+    batch: Batch,
+    attempts: u32,
+    next_at: Instant,
+}
+
+/// Batches waiting for a retry at most; beyond that the oldest is spilled, so a slow server
+/// never makes the queues (and so the solver) wait.
+const MAX_PENDING: usize = 8;
+
 impl Worker {
+    fn counters(&self, b: &Batch) -> (&AtomicU64, &AtomicU64, &AtomicU64) {
+        let s = &*self.shared;
+        match b {
+            Batch::Metrics(_) => (&s.metrics_sent, &s.metrics_spilled, &s.metrics_failed),
+            Batch::Events(_) => (&s.events_sent, &s.events_spilled, &s.events_failed),
+        }
+    }
+
+    fn send(&self, b: &Batch) -> Result<()> {
+        match b {
+            Batch::Metrics(m) => self.sink.send_metrics(&self.run_id, m),
+            Batch::Events(e) => self.sink.send_events(&self.run_id, e),
+        }
+    }
+
+    /// Puts an undeliverable batch into the offline cache (or counts it lost if even that
+    /// fails) and reports where it went.
+    fn spill(&self, b: Batch, cause: &Error) {
+        let (_, spilled, failed) = self.counters(&b);
+        let (what, r) = match &b {
+            Batch::Metrics(m) => ("metric sets", self.sink.spill_metrics(&self.run_id, m)),
+            Batch::Events(e) => ("events", self.sink.spill_events(&self.run_id, e)),
+        };
+        match r {
+            Ok(path) => {
+                spilled.fetch_add(b.len(), Ordering::Relaxed);
+                (self.on_error)(Error::new(
+                    cause.kind,
+                    format!(
+                        "{}; {} {what} were written to {} for simvue-sender to upload",
+                        cause.message,
+                        b.len(),
+                        path.display()
+                    ),
+                ));
+            }
+            Err(e) => {
+                failed.fetch_add(b.len(), Ordering::Relaxed);
+                (self.on_error)(Error::new(
+                    cause.kind,
+                    format!(
+                        "{}; {} {what} were lost: {}",
+                        cause.message,
+                        b.len(),
+                        e.message
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// First delivery of a fresh batch.
+    fn deliver(&self, b: Batch, pending: &mut VecDeque<Pending>) {
+        let policy = self.sink.retry_policy();
+        if policy.is_some() && self.sink.degraded() {
+            let cause = Error::new(ErrorKind::Network, "the server is unreachable");
+            return self.spill(b, &cause);
+        }
+        match self.send(&b) {
+            Ok(()) => {
+                self.counters(&b).0.fetch_add(b.len(), Ordering::Relaxed);
+            }
+            Err(e) => match policy {
+                Some((attempts, backoff)) if retryable(&e) && attempts > 1 => {
+                    pending.push_back(Pending {
+                        batch: b,
+                        attempts: 1,
+                        next_at: Instant::now() + backoff,
+                    });
+                    while pending.len() > MAX_PENDING {
+                        if let Some(oldest) = pending.pop_front() {
+                            self.spill(oldest.batch, &e);
+                        }
+                    }
+                }
+                Some(_) => {
+                    if retryable(&e) {
+                        self.sink.mark_degraded();
+                    }
+                    self.spill(b, &e);
+                }
+                None => {
+                    self.counters(&b).2.fetch_add(b.len(), Ordering::Relaxed);
+                    (self.on_error)(e);
+                }
+            },
+        }
+    }
+
+    /// Retries the pending batches that are due (all of them, once, when `last` is set).
+    fn retry(&self, pending: &mut VecDeque<Pending>, last: bool) {
+        let Some((max_attempts, backoff)) = self.sink.retry_policy() else {
+            return;
+        };
+        let now = Instant::now();
+        let mut keep = VecDeque::new();
+        while let Some(mut p) = pending.pop_front() {
+            if !last && p.next_at > now {
+                keep.push_back(p);
+                continue;
+            }
+            if self.sink.degraded() {
+                let cause = Error::new(ErrorKind::Network, "the server is unreachable");
+                self.spill(p.batch, &cause);
+                continue;
+            }
+            match self.send(&p.batch) {
+                Ok(()) => {
+                    self.counters(&p.batch)
+                        .0
+                        .fetch_add(p.batch.len(), Ordering::Relaxed);
+                }
+                Err(e) if retryable(&e) && !last && p.attempts + 1 < max_attempts => {
+                    p.attempts += 1;
+                    p.next_at = now
+                        + backoff
+                            .saturating_mul(1 << (p.attempts - 1).min(16))
+                            .min(Duration::from_secs(10));
+                    keep.push_back(p);
+                }
+                Err(e) => {
+                    if retryable(&e) {
+                        self.sink.mark_degraded();
+                    }
+                    self.spill(p.batch, &e);
+                }
+            }
+        }
+        *pending = keep;
+    }
+
     fn run(self) {
         let s = &*self.shared;
         let mut monitor = self
@@ -359,31 +531,38 @@ impl Worker {
         let mut resource_step = 0u64;
         let now = Instant::now();
         let mut next_heartbeat = now;
+        let mut next_abort_poll = self.settings.abort_interval.map(|_| now);
+        let mut aborted = false;
         // Like the Python client, the first sample comes about a second after the start.
-        let mut next_sample = now
-            + self
-                .settings
-                .resources_interval
-                .map_or(Duration::MAX / 4, |i| i.min(Duration::from_secs(1)));
+        let far = now + Duration::from_secs(86_400 * 365);
+        let mut next_sample = self
+            .settings
+            .resources_interval
+            .map_or(far, |i| now + i.min(Duration::from_secs(1)));
         let mut last_flush = now;
+        let mut pending: VecDeque<Pending> = VecDeque::new();
         loop {
             let (mut metrics, events, done) = {
                 let mut q = s.q.lock();
                 loop {
                     let now = Instant::now();
-                    let pending = !q.metrics.is_empty() || !q.events.is_empty();
+                    let queued = !q.metrics.is_empty() || !q.events.is_empty();
                     let flush_due = last_flush + self.settings.flush_interval;
+                    let retry_due = pending.iter().map(|p| p.next_at).min().unwrap_or(far);
+                    let poll_due = next_abort_poll.unwrap_or(far);
                     if q.stop
                         || q.metrics.len() >= s.threshold
                         || q.events.len() >= s.threshold
-                        || (pending && now >= flush_due)
+                        || (queued && now >= flush_due)
                         || now >= next_heartbeat
                         || now >= next_sample
+                        || now >= retry_due
+                        || now >= poll_due
                     {
                         break;
                     }
-                    let mut deadline = next_heartbeat.min(next_sample);
-                    if pending {
+                    let mut deadline = next_heartbeat.min(next_sample).min(retry_due).min(poll_due);
+                    if queued {
                         deadline = deadline.min(flush_due);
                     }
                     s.work.wait_until(&mut q, deadline);
@@ -424,33 +603,31 @@ impl Worker {
                     }
                 }
             }
+            self.retry(&mut pending, false);
             if !metrics.is_empty() {
-                let n = metrics.len() as u64;
-                match self.sink.send_metrics(&self.run_id, &metrics) {
-                    Ok(()) => s.metrics_sent.fetch_add(n, Ordering::Relaxed),
-                    Err(e) => {
-                        (self.on_error)(e);
-                        s.metrics_failed.fetch_add(n, Ordering::Relaxed)
-                    }
-                };
+                self.deliver(Batch::Metrics(metrics), &mut pending);
             }
             if !events.is_empty() {
-                let n = events.len() as u64;
-                match self.sink.send_events(&self.run_id, &events) {
-                    Ok(()) => s.events_sent.fetch_add(n, Ordering::Relaxed),
-                    Err(e) => {
-                        (self.on_error)(e);
-                        s.events_failed.fetch_add(n, Ordering::Relaxed)
-                    }
-                };
+                self.deliver(Batch::Events(events), &mut pending);
             }
             if done {
+                self.retry(&mut pending, true);
                 break;
             }
             if now >= next_heartbeat {
                 next_heartbeat = now + self.settings.heartbeat_interval;
                 if let Err(e) = self.sink.heartbeat(&self.run_id) {
                     (self.on_error)(e);
+                }
+            }
+            if let (Some(at), Some(interval)) = (next_abort_poll, self.settings.abort_interval) {
+                if now >= at {
+                    next_abort_poll = Some(now + interval);
+                    // A failed poll is not worth a message: the heartbeat reports outages.
+                    if !aborted && self.sink.abort_requested(&self.run_id).unwrap_or(false) {
+                        aborted = true;
+                        (self.on_abort)();
+                    }
                 }
             }
         }
@@ -481,7 +658,7 @@ mod tests {
         fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
             unreachable!()
         }
-        fn create_run(&self, _: &RunRecord) -> Result<String> {
+        fn create_run(&self, _: &mut RunRecord) -> Result<String> {
             unreachable!()
         }
         fn update_run(&self, _: &str, _: &RunRecord, _: &Json) -> Result<()> {
@@ -522,6 +699,7 @@ mod tests {
             heartbeat_interval: Duration::from_secs(3600),
             resources_interval: None,
             pid: std::process::id(),
+            abort_interval: None,
         }
     }
 
@@ -532,6 +710,7 @@ mod tests {
             settings(capacity, blocking),
             Timestamp::now(),
             Box::new(|e| panic!("sink error {e}")),
+            Box::new(|| {}),
         )
         .unwrap()
     }
@@ -675,6 +854,7 @@ mod tests {
             st,
             Timestamp::now(),
             Box::new(|e| panic!("{e}")),
+            Box::new(|| {}),
         )
         .unwrap();
         std::thread::sleep(Duration::from_millis(750));

@@ -68,15 +68,24 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca {
         let certs = rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("cannot read CA bundle {}: {e}", path.display()))
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot read CA bundle {}: {e}", path.display()),
+            )
         })?;
         let mut n = 0;
         for cert in certs {
             let cert = cert.map_err(|e| {
-                Error::new(ErrorKind::Config, format!("bad certificate in {}: {e}", path.display()))
+                Error::new(
+                    ErrorKind::Config,
+                    format!("bad certificate in {}: {e}", path.display()),
+                )
             })?;
             roots.add(cert).map_err(|e| {
-                Error::new(ErrorKind::Config, format!("unusable certificate in {}: {e}", path.display()))
+                Error::new(
+                    ErrorKind::Config,
+                    format!("unusable certificate in {}: {e}", path.display()),
+                )
             })?;
             n += 1;
         }
@@ -93,7 +102,11 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
 /// The site CA for `which` ("server" or "storage"): configured file first, then the variables
 /// Python's requests honours.
 pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
-    let configured = if storage { &config.storage_ca_cert } else { &config.server_ca_cert };
+    let configured = if storage {
+        &config.storage_ca_cert
+    } else {
+        &config.server_ca_cert
+    };
     configured.clone().or_else(|| {
         ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
             .iter()
@@ -115,7 +128,10 @@ pub fn agent(ca: Option<&Path>, timeout: Duration) -> Result<ureq::Agent> {
         .tls_config(Arc::new(tls))
         .try_proxy_from_env(true)
         .timeout(timeout)
-        .user_agent(&format!("libsimvue/{} (Simvue C/Fortran client)", crate::VERSION))
+        .user_agent(&format!(
+            "libsimvue/{} (Simvue C/Fortran client)",
+            crate::VERSION
+        ))
         .build())
 }
 
@@ -173,10 +189,18 @@ pub fn interpret(
         Err(ureq::Error::Status(code, r)) => (code, r),
         Err(ureq::Error::Transport(t)) => {
             use ureq::ErrorKind as K;
-            let retryable = matches!(t.kind(), K::ConnectionFailed | K::Io | K::Dns | K::ProxyConnect);
+            let retryable = matches!(
+                t.kind(),
+                K::ConnectionFailed | K::Io | K::Dns | K::ProxyConnect
+            );
+            let kind = if retryable {
+                ErrorKind::Network
+            } else {
+                ErrorKind::Config
+            };
             // ureq's message names the URL and the cause, never the headers.
             return Err(Failure {
-                error: Error::new(ErrorKind::Network, format!("{what}: {t}")),
+                error: Error::new(kind, format!("{what}: {t}")),
                 retryable,
                 status: None,
                 body: None,
@@ -184,7 +208,10 @@ pub fn interpret(
         }
     };
     let mut text = String::new();
-    let read = response.into_reader().take(64 << 20).read_to_string(&mut text);
+    let read = response
+        .into_reader()
+        .take(64 << 20)
+        .read_to_string(&mut text);
     let json = if text.trim().is_empty() {
         Some(serde_json::Value::Null)
     } else {
@@ -193,14 +220,20 @@ pub fn interpret(
     if ok.contains(&status) {
         if let Err(e) = read {
             return Err(Failure {
-                error: Error::new(ErrorKind::Network, format!("{what}: reading the answer failed: {e}")),
+                error: Error::new(
+                    ErrorKind::Network,
+                    format!("{what}: reading the answer failed: {e}"),
+                ),
                 retryable: true,
                 status: Some(status),
                 body: None,
             });
         }
         return json.ok_or_else(|| Failure {
-            error: Error::new(ErrorKind::Server, format!("{what}: the answer ({status}) is not JSON")),
+            error: Error::new(
+                ErrorKind::Server,
+                format!("{what}: the answer ({status}) is not JSON"),
+            ),
             retryable: false,
             status: Some(status),
             body: None,
@@ -214,10 +247,20 @@ pub fn interpret(
             other => other.to_string(),
         })
         .unwrap_or_else(|| text.chars().take(200).collect());
-    let kind = if status == 401 { ErrorKind::Auth } else { ErrorKind::Server };
+    // An overloaded or restarting server (502/503/504) is a network condition: retried, then
+    // spilled.
+    let retryable = matches!(status, 502..=504);
+    let kind = match status {
+        401 => ErrorKind::Auth,
+        _ if retryable => ErrorKind::Network,
+        _ => ErrorKind::Server,
+    };
     Err(Failure {
-        error: Error::new(kind, format!("{what} failed with status {status}: {detail}")),
-        retryable: matches!(status, 502..=504),
+        error: Error::new(
+            kind,
+            format!("{what} failed with status {status}: {detail}"),
+        ),
+        retryable,
         status: Some(status),
         body: json,
     })

@@ -20,6 +20,7 @@ pub mod model;
 pub mod monitor;
 pub mod msgpack;
 pub mod offline;
+pub mod online;
 pub mod run;
 pub mod sink;
 pub mod system;

@@ -102,6 +102,19 @@ impl Folder {
         }
         j
     }
+
+    /// The body of `POST /api/folders` (no `obj_type`).
+    pub fn to_online_json(&self) -> Json {
+        strip(self.to_json(), &["obj_type"])
+    }
+}
+
+/// Removes local-only keys (`_local_only_args` of the Python client, `base.py:203`).
+fn strip(mut j: Json, keys: &[&str]) -> Json {
+    if let Json::Object(entries) = &mut j {
+        entries.retain(|(k, _)| !keys.contains(&k.as_str()));
+    }
+    j
 }
 
 /// The full state of a run (`POST /api/runs`, `runs/<id>.json`).
@@ -169,6 +182,19 @@ impl RunRecord {
         }
         if let Some(e) = self.endtime {
             j.set("endtime", e.to_string().into());
+        }
+        j
+    }
+
+    /// The body of `POST /api/runs`: no `obj_type`, `created` or `started` (never sent online,
+    /// protocol doc §3.1), and no `name` when the server is to choose it.
+    pub fn to_online_json(&self) -> Json {
+        let mut j = strip(
+            self.to_json(),
+            &["obj_type", "created", "started", "endtime"],
+        );
+        if self.name.is_empty() {
+            j = strip(j, &["name"]);
         }
         j
     }
@@ -327,6 +353,29 @@ impl Alert {
         }
         j.with("abort", false)
     }
+
+    /// The body of `POST /api/alerts`: the common keys and the definition under `alert`, without
+    /// the top-level copies that only the offline file carries (protocol doc §7.3).
+    pub fn to_online_json(&self) -> Json {
+        let Json::Object(entries) = self.to_json() else {
+            unreachable!("alerts are objects")
+        };
+        const COMMON: [&str; 7] = [
+            "name",
+            "description",
+            "notification",
+            "source",
+            "alert",
+            "enabled",
+            "abort",
+        ];
+        Json::Object(
+            entries
+                .into_iter()
+                .filter(|(k, _)| COMMON.contains(&k.as_str()))
+                .collect(),
+        )
+    }
 }
 
 /// One `log_metrics` call (`MetricSet`, `models.py:87-92`).
@@ -422,7 +471,7 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
         )
 }
 
-/// An events batch for one run (`obj_type` `Events`).
+/// An events batch for one run as the offline file holds it (`obj_type` `Events`).
 pub fn events_batch(run_id: &str, items: &[EventSet]) -> Json {
     Json::object()
         .with("obj_type", "Events")
@@ -431,6 +480,11 @@ pub fn events_batch(run_id: &str, items: &[EventSet]) -> Json {
             "events",
             Json::Array(items.iter().map(EventSet::to_json).collect()),
         )
+}
+
+/// An events batch as `POST /api/events` carries it.
+pub fn events_payload(run_id: &str, items: &[EventSet]) -> Json {
+    strip(events_batch(run_id, items), &["obj_type"])
 }
 
 #[cfg(test)]

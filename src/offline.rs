@@ -120,7 +120,7 @@ impl Sink for OfflineSink {
         self.write_object("folders", id, &folder.to_json())
     }
 
-    fn create_run(&self, run: &RunRecord) -> Result<String> {
+    fn create_run(&self, run: &mut RunRecord) -> Result<String> {
         let id = ids::offline_id();
         self.write_object("runs", &id, &run.to_json())?;
         Ok(id)

@@ -510,7 +510,7 @@ impl Run {
         } else {
             Status::Created
         };
-        let record = RunRecord {
+        let mut record = RunRecord {
             folder,
             system: opts.running.then(system::system_info),
             status,
@@ -524,7 +524,7 @@ impl Run {
             started: opts.running.then_some(now),
             endtime: None,
         };
-        let id = sink.create_run(&record)?;
+        let id = sink.create_run(&mut record)?;
         let active = self.activate(&mut c, id, sink, record, Some((folder_id, folder_rec)), now)?;
         self.active
             .set(active)
@@ -556,9 +556,11 @@ impl Run {
                     resources_interval: (!s.disable_resources_metrics)
                         .then(|| Duration::from_secs(s.resources_metrics_interval)),
                     pid: c.pid,
+                    abort_interval: None,
                 },
                 start,
                 Box::new(move |e| reporter.background(e)),
+                Box::new(|| {}),
             )?)
         } else {
             None

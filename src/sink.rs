@@ -2,7 +2,10 @@
 //! hand them to a sink: the offline sink writes them as cache files; an online sink posts them.
 //! Falling back from one to the other is a change of sink, not a second code path.
 
-use crate::error::Result;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
 
@@ -13,8 +16,8 @@ pub trait Sink: Send + Sync {
     fn create_folder(&self, folder: &Folder) -> Result<String>;
     /// Replaces what is known of folder `id` with `folder`.
     fn update_folder(&self, id: &str, folder: &Folder) -> Result<()>;
-    /// Creates a run and returns its id.
-    fn create_run(&self, run: &RunRecord) -> Result<String>;
+    /// Creates a run and returns its id. The sink may fill in what the server chose (the name).
+    fn create_run(&self, run: &mut RunRecord) -> Result<String>;
     /// Updates run `id`. `full` is the whole new state; `patch` holds only the changed fields
     /// (what a partial `PUT /api/runs/{id}` carries).
     fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()>;
@@ -29,4 +32,40 @@ pub trait Sink: Send + Sync {
     /// Records that the run has ended and nothing more will be written for it. Called after the
     /// final `update_run`.
     fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()>;
+
+    /// How failed batches are retried: attempts and the wait after the first failure (doubled
+    /// each time). `None`: failures are final (a local sink).
+    fn retry_policy(&self) -> Option<(u32, Duration)> {
+        None
+    }
+
+    /// True while the destination is known to be unreachable: batches go straight to
+    /// [`Sink::spill_metrics`] / [`Sink::spill_events`].
+    fn degraded(&self) -> bool {
+        false
+    }
+
+    /// Records that the destination stayed unreachable past the retries.
+    fn mark_degraded(&self) {}
+
+    /// Keeps a batch that could not be delivered somewhere `simvue-sender` will find it, and
+    /// says where.
+    fn spill_metrics(&self, _run_id: &str, _batch: &[MetricSet]) -> Result<PathBuf> {
+        Err(Error::new(ErrorKind::Unsupported, "this sink cannot spill"))
+    }
+
+    /// As [`Sink::spill_metrics`], for events.
+    fn spill_events(&self, _run_id: &str, _batch: &[EventSet]) -> Result<PathBuf> {
+        Err(Error::new(ErrorKind::Unsupported, "this sink cannot spill"))
+    }
+
+    /// Whether an abort of the run was requested (from the web UI).
+    fn abort_requested(&self, _run_id: &str) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Whether an error is worth another attempt: the network or an overloaded server.
+pub fn retryable(e: &Error) -> bool {
+    e.kind == ErrorKind::Network
 }

@@ -1,0 +1,471 @@
+//! The online sink: the same wire objects as the offline sink, sent to a Simvue server as
+//! simvue 2.6.2 sends them (protocol doc §3-§7, endpoint table §13).
+//!
+//! Faults never reach the solver: a failed request is retried with backoff (502/503/504,
+//! timeouts, refused connections); when the server stays unreachable the data is written to the
+//! offline cache in the form `simvue-sender` uploads, keyed by the online run id, and the sink
+//! marks itself degraded, so that later writes go straight to the cache until a probe finds the
+//! server again. Metrics and events are retried on the dispatcher thread (see
+//! [`crate::dispatch`]); run updates made by the caller retry here.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{self, Body, Failure, Http};
+use crate::ids;
+use crate::json::Json;
+use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::msgpack;
+use crate::offline::OfflineSink;
+use crate::sink::Sink;
+
+/// Server API versions this client speaks (`1.1.0 <= v < 2.0.0`, `config/user.py:45-46`).
+pub const SUPPORTED: ((u64, u64, u64), (u64, u64, u64)) = ((1, 1, 0), (2, 0, 0));
+
+/// How requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+    /// How long after giving up the server is tried again.
+    pub probe_after: Duration,
+}
+
+impl RetryPolicy {
+    /// From `SIMVUE_HTTP_RETRIES` (default 5 attempts) and `SIMVUE_HTTP_BACKOFF` (seconds before
+    /// the first retry, default 0.5; then 1, 2, 4 ...).
+    pub fn from_env() -> RetryPolicy {
+        let attempts = std::env::var("SIMVUE_HTTP_RETRIES")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| *v >= 1)
+            .unwrap_or(5);
+        let backoff = std::env::var("SIMVUE_HTTP_BACKOFF")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v >= 0.0 && v.is_finite())
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_millis(500));
+        RetryPolicy {
+            attempts,
+            backoff,
+            max_backoff: Duration::from_secs(10),
+            probe_after: Duration::from_secs(15),
+        }
+    }
+
+    /// The wait after attempt number `attempt` (1-based) failed.
+    pub fn wait_after(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
+            .min(self.max_backoff)
+    }
+}
+
+/// Parses `major.minor.patch` (ignoring pre-release and build suffixes).
+fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.trim().split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// Sends a run's objects to a Simvue server.
+pub struct OnlineSink {
+    http: Http,
+    cache_dir: PathBuf,
+    fallback: Mutex<Option<OfflineSink>>,
+    policy: RetryPolicy,
+    /// Until when writes go straight to the cache (the server failed recently).
+    degraded_until: Mutex<Option<Instant>>,
+    /// Our offline alias for each run whose state had to be spilled (online id -> alias).
+    aliases: Mutex<Vec<(String, String)>>,
+}
+
+impl OnlineSink {
+    /// Connects to the configured server: checks that the token is accepted and the server
+    /// version is supported (`GET /api/version`).
+    pub fn connect(config: &Config) -> Result<OnlineSink> {
+        let (Some(url), Some(token)) = (&config.url, &config.token) else {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "online mode needs SIMVUE_URL and SIMVUE_TOKEN (or [server] url and token)",
+            ));
+        };
+        let ca = http::site_ca(config, false);
+        let sink = OnlineSink {
+            http: Http::new(url, token, ca.as_deref(), http::default_timeout())?,
+            cache_dir: config.cache_dir.clone(),
+            fallback: Mutex::new(None),
+            policy: RetryPolicy::from_env(),
+            degraded_until: Mutex::new(None),
+            aliases: Mutex::new(Vec::new()),
+        };
+        let v = sink
+            .call("GET", "/version", Body::Empty, &[200])
+            .map_err(|e| match e.kind {
+                ErrorKind::Auth => Error::new(
+                    ErrorKind::Auth,
+                    format!("the server at {url} refused the API token (401)"),
+                ),
+                _ => e,
+            })?;
+        let version = v.get("version").and_then(|v| v.as_str()).unwrap_or("");
+        match parse_version(version) {
+            Some(ver) if ver >= SUPPORTED.0 && ver < SUPPORTED.1 => Ok(sink),
+            _ => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "the server at {url} reports API version {version:?}; this client supports 1.1.0 <= version < 2.0.0"
+                ),
+            )),
+        }
+    }
+
+    /// The offline cache used when the server cannot be reached.
+    pub fn fallback(&self) -> Result<parking_lot::MappedMutexGuard<'_, OfflineSink>> {
+        let mut slot = self.fallback.lock();
+        if slot.is_none() {
+            *slot = Some(OfflineSink::new(&self.cache_dir)?);
+        }
+        Ok(parking_lot::MutexGuard::map(slot, |s| {
+            s.as_mut().expect("just set")
+        }))
+    }
+
+    /// True while the server is considered unreachable.
+    pub fn degraded(&self) -> bool {
+        let mut d = self.degraded_until.lock();
+        match *d {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                *d = None; // time to probe again
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn mark_degraded(&self) {
+        *self.degraded_until.lock() = Some(Instant::now() + self.policy.probe_after);
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    /// One attempt.
+    pub fn attempt(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        ok: &[u16],
+    ) -> std::result::Result<serde_json::Value, Failure> {
+        self.http.request(method, path, body, ok)
+    }
+
+    /// A request with retries on the calling thread; gives up at once while degraded.
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+        ok: &[u16],
+    ) -> Result<serde_json::Value> {
+        self.call_with(method, path, &body, ok).map_err(|f| f.error)
+    }
+
+    fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Body<'_>,
+        ok: &[u16],
+    ) -> std::result::Result<serde_json::Value, Failure> {
+        if self.degraded() {
+            return Err(Failure {
+                error: Error::new(
+                    ErrorKind::Network,
+                    format!("{method} {path}: the server is unreachable"),
+                ),
+                retryable: true,
+                status: None,
+                body: None,
+            });
+        }
+        let mut attempt = 1;
+        loop {
+            match self.http.request(method, path, body.reborrow(), ok) {
+                Ok(v) => return Ok(v),
+                Err(f) if f.retryable && attempt < self.policy.attempts => {
+                    std::thread::sleep(self.policy.wait_after(attempt));
+                    attempt += 1;
+                }
+                Err(f) => {
+                    if f.retryable {
+                        self.mark_degraded();
+                    }
+                    return Err(f);
+                }
+            }
+        }
+    }
+
+    /// Creates an object (`POST`), taking a 409 that carries `id` as the existing object, as
+    /// the Python client does for folders and alerts (protocol doc §2.2).
+    fn create(&self, path: &str, body: &Json) -> Result<String> {
+        let id_of = |v: &serde_json::Value| v.get("id").and_then(|i| i.as_str()).map(str::to_owned);
+        match self.call_with("POST", path, &Body::Json(body), &[200, 201]) {
+            Ok(v) => id_of(&v).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Server,
+                    format!("POST {path}: the answer has no id"),
+                )
+            }),
+            Err(f) if f.status == Some(409) => f.body.as_ref().and_then(id_of).ok_or(f.error),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// The offline alias under which run `id`'s state is spilled, creating its
+    /// `server_ids/<alias>.txt` mapping so that the sender updates the online run.
+    fn alias(&self, online_id: &str) -> Result<String> {
+        let mut aliases = self.aliases.lock();
+        if let Some((_, a)) = aliases.iter().find(|(o, _)| o == online_id) {
+            return Ok(a.clone());
+        }
+        let alias = ids::offline_id();
+        let off = self.fallback()?;
+        let dir = off.root().join("server_ids");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        // The sender reads the mapping without stripping whitespace: no newline.
+        std::fs::write(dir.join(format!("{alias}.txt")), online_id)
+            .map_err(|e| Error::io("cannot write the server id mapping", e))?;
+        aliases.push((online_id.to_owned(), alias.clone()));
+        Ok(alias)
+    }
+
+    /// Writes the run's full state to the cache for the sender to `PUT` later.
+    fn spill_run(&self, online_id: &str, full: &RunRecord, cause: Error) -> Result<()> {
+        let alias = self.alias(online_id)?;
+        let mut json = full.to_json();
+        // Alert ids in the run are online ids the sender cannot map; they are already attached.
+        if let Json::Object(entries) = &mut json {
+            entries.retain(|(k, _)| k != "alerts");
+        }
+        let off = self.fallback()?;
+        off.write_object("runs", &alias, &json)?;
+        Err(Error::new(
+            ErrorKind::Network,
+            format!(
+                "{}; the run's state was written to {} for simvue-sender",
+                cause.message,
+                off.path("runs", &alias, "json").display()
+            ),
+        ))
+    }
+
+    /// Writes a metrics batch to the cache, keyed by the online run id.
+    pub fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
+        let off = self.fallback()?;
+        off.send_metrics(run_id, batch)?;
+        Ok(off.root().join("metrics"))
+    }
+
+    /// Writes an events batch to the cache, keyed by the online run id.
+    pub fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf> {
+        let off = self.fallback()?;
+        off.send_events(run_id, batch)?;
+        Ok(off.root().join("events"))
+    }
+
+    /// Sends one metrics batch, one attempt.
+    pub fn try_metrics(
+        &self,
+        run_id: &str,
+        batch: &[MetricSet],
+    ) -> std::result::Result<(), Failure> {
+        let mut body = Vec::with_capacity(64 + batch.len() * 96);
+        msgpack::encode_metrics(run_id, batch, &mut body);
+        self.attempt("POST", "/metrics", Body::Msgpack(&body), &[200])
+            .map(|_| ())
+    }
+
+    /// Sends one events batch, one attempt.
+    pub fn try_events(&self, run_id: &str, batch: &[EventSet]) -> std::result::Result<(), Failure> {
+        let mut body = Vec::with_capacity(64 + batch.len() * 96);
+        msgpack::encode(&crate::model::events_payload(run_id, batch), &mut body);
+        self.attempt("POST", "/events", Body::Msgpack(&body), &[200])
+            .map(|_| ())
+    }
+
+    /// Whether the server asked for the run to be aborted (`GET /api/runs/{id}/abort`).
+    pub fn abort_requested(&self, run_id: &str) -> Result<bool> {
+        let v = self
+            .attempt("GET", &format!("/runs/{run_id}/abort"), Body::Empty, &[200])
+            .map_err(|f| f.error)?;
+        Ok(v.get("status").and_then(|s| s.as_bool()).unwrap_or(false))
+    }
+}
+
+impl<'a> Body<'a> {
+    /// Borrows the body again for another attempt.
+    pub fn reborrow(&self) -> Body<'_> {
+        match self {
+            Body::Empty => Body::Empty,
+            Body::Json(j) => Body::Json(j),
+            Body::Msgpack(b) => Body::Msgpack(b),
+            Body::Raw(b, ct) => Body::Raw(b, ct),
+        }
+    }
+}
+
+impl Sink for OnlineSink {
+    fn create_folder(&self, folder: &Folder) -> Result<String> {
+        self.create("/folders", &folder.to_online_json())
+    }
+
+    fn update_folder(&self, id: &str, folder: &Folder) -> Result<()> {
+        let mut body = folder.to_online_json();
+        if let Json::Object(entries) = &mut body {
+            entries.retain(|(k, _)| k != "path");
+        }
+        self.call(
+            "PUT",
+            &format!("/folders/{id}"),
+            Body::Json(&body),
+            &[200, 409],
+        )
+        .map(|_| ())
+    }
+
+    fn create_run(&self, run: &mut RunRecord) -> Result<String> {
+        let id = self.create("/runs", &run.to_online_json())?;
+        // The server may have chosen the name (run.py:796).
+        let v = self.call("GET", &format!("/runs/{id}"), Body::Empty, &[200])?;
+        if let Some(name) = v.get("name").and_then(|n| n.as_str()) {
+            run.name = name.to_owned();
+        }
+        Ok(id)
+    }
+
+    fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()> {
+        match self.call(
+            "PUT",
+            &format!("/runs/{id}"),
+            Body::Json(patch),
+            &[200, 409],
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::Network => self.spill_run(id, full, e),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_alert(&self, alert: &Alert) -> Result<String> {
+        self.create("/alerts?deduplicate=True", &alert.to_online_json())
+    }
+
+    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
+        self.try_metrics(run_id, batch).map_err(|f| f.error)
+    }
+
+    fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()> {
+        self.try_events(run_id, batch).map_err(|f| f.error)
+    }
+
+    fn heartbeat(&self, run_id: &str) -> Result<()> {
+        if self.degraded() {
+            return Ok(());
+        }
+        self.attempt(
+            "PUT",
+            &format!("/runs/{run_id}/heartbeat"),
+            Body::Empty,
+            &[200],
+        )
+        .map(|_| ())
+        .map_err(|f| f.error)
+    }
+
+    fn retry_policy(&self) -> Option<(u32, Duration)> {
+        Some((self.policy.attempts, self.policy.backoff))
+    }
+
+    fn degraded(&self) -> bool {
+        OnlineSink::degraded(self)
+    }
+
+    fn mark_degraded(&self) {
+        OnlineSink::mark_degraded(self)
+    }
+
+    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
+        OnlineSink::spill_metrics(self, run_id, batch)
+    }
+
+    fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf> {
+        OnlineSink::spill_events(self, run_id, batch)
+    }
+
+    fn abort_requested(&self, run_id: &str) -> Result<bool> {
+        OnlineSink::abort_requested(self, run_id)
+    }
+
+    fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()> {
+        // If the final state had to be spilled, mark the alias closed so the sender cleans up
+        // its mapping after uploading it (protocol doc §8.6 item 1).
+        let alias = self
+            .aliases
+            .lock()
+            .iter()
+            .find(|(o, _)| o == run_id)
+            .map(|(_, a)| a.clone());
+        match alias {
+            Some(a) => self.fallback()?.close_run(&a, final_status_written),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_parsed_and_bounded() {
+        assert_eq!(parse_version("1.2.16"), Some((1, 2, 16)));
+        assert_eq!(parse_version("1.3.0-rc1"), Some((1, 3, 0)));
+        assert_eq!(parse_version("2.1"), Some((2, 1, 0)));
+        assert_eq!(parse_version("v3"), None);
+        let ok = |v: &str| parse_version(v).is_some_and(|v| v >= SUPPORTED.0 && v < SUPPORTED.1);
+        assert!(ok("1.1.0") && ok("1.9.99"));
+        assert!(!ok("1.0.9") && !ok("2.0.0"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(3),
+            probe_after: Duration::from_secs(1),
+        };
+        let waits: Vec<u128> = (1..=5).map(|a| p.wait_after(a).as_millis()).collect();
+        assert_eq!(waits, vec![500, 1000, 2000, 3000, 3000]);
+    }
+}
