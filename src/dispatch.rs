@@ -661,6 +661,9 @@ mod tests {
         fn create_run(&self, _: &mut RunRecord) -> Result<String> {
             unreachable!()
         }
+        fn load_run(&self, _: &str) -> Result<RunRecord> {
+            unreachable!()
+        }
         fn update_run(&self, _: &str, _: &RunRecord, _: &Json) -> Result<()> {
             unreachable!()
         }

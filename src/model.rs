@@ -199,6 +199,24 @@ impl RunRecord {
         j
     }
 
+    /// A run known only by its id: created, in `/`, with nothing else known.
+    pub fn placeholder() -> RunRecord {
+        RunRecord {
+            folder: "/".into(),
+            system: None,
+            status: Status::Created,
+            description: None,
+            name: String::new(),
+            tags: Vec::new(),
+            metadata: Json::object(),
+            heartbeat_timeout: None,
+            alerts: Vec::new(),
+            created: Timestamp::now(),
+            started: None,
+            endtime: None,
+        }
+    }
+
     /// Rebuilds a run from a cache file written by us or by the Python client (for reconnect).
     pub fn from_json(j: &Json) -> Result<RunRecord> {
         let str_of = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_owned);
@@ -224,7 +242,23 @@ impl RunRecord {
                 Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
                 _ => None,
             },
-            alerts: list_of("alerts"),
+            alerts: match j.get("alerts") {
+                // The server lists attached alerts as objects (`alerts[i].alert.id`).
+                Some(Json::Array(items)) => items
+                    .iter()
+                    .filter_map(|a| {
+                        a.as_str()
+                            .or_else(|| {
+                                a.get("alert")
+                                    .and_then(|x| x.get("id"))
+                                    .and_then(Json::as_str)
+                            })
+                            .or_else(|| a.get("id").and_then(Json::as_str))
+                            .map(str::to_owned)
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
             created: ts_of("created").unwrap_or_else(Timestamp::now),
             started: ts_of("started"),
             endtime: ts_of("endtime"),

@@ -126,6 +126,23 @@ impl Sink for OfflineSink {
         Ok(id)
     }
 
+    fn load_run(&self, id: &str) -> Result<RunRecord> {
+        if self.is_closed(id) {
+            return Err(Error::state(format!(
+                "run {id} was closed and cannot be reconnected"
+            )));
+        }
+        match self.read_run(id)? {
+            Some(r) => Ok(r),
+            // Uploaded by the sender already: what we write now updates the online run.
+            None if self.uploaded(id) => Ok(RunRecord::placeholder()),
+            None => Err(Error::new(
+                crate::error::ErrorKind::NotFound,
+                format!("no run {id} in the offline cache {}", self.root.display()),
+            )),
+        }
+    }
+
     fn update_run(&self, id: &str, full: &RunRecord, _patch: &Json) -> Result<()> {
         // Offline files always carry the whole state (protocol doc §8.6 item 2).
         self.write_object("runs", id, &full.to_json())

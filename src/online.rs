@@ -363,6 +363,17 @@ impl Sink for OnlineSink {
         Ok(id)
     }
 
+    fn load_run(&self, id: &str) -> Result<RunRecord> {
+        match self.call_with("GET", &format!("/runs/{id}"), &Body::Empty, &[200]) {
+            Ok(v) => RunRecord::from_json(&Json::from_serde(&v)),
+            Err(f) if f.status == Some(404) => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the server has no run {id}"),
+            )),
+            Err(f) => Err(f.error),
+        }
+    }
+
     fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()> {
         match self.call(
             "PUT",

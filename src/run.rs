@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Alert, AlertRule, Folder, LogLevel, RunRecord, Status};
 use crate::offline::OfflineSink;
+use crate::online::OnlineSink;
 use crate::sink::Sink;
 use crate::time::Timestamp;
 use crate::{ids, system, validate};
@@ -428,14 +429,29 @@ impl Run {
         self.config.as_ref().map_err(Clone::clone)
     }
 
-    fn make_sink(&self) -> Result<Arc<dyn Sink>> {
+    /// The sink for the run's mode. Online, a server that cannot be reached at all (after the
+    /// retries) does not stop the run: it is recorded offline instead, and the returned warning
+    /// says where, so that nothing is lost to the network.
+    fn make_sink(&self) -> Result<(Arc<dyn Sink>, Option<Error>)> {
         let config = self.config_ok()?;
         match self.mode {
-            Mode::Offline => Ok(Arc::new(OfflineSink::new(&config.cache_dir)?)),
-            Mode::Online => Err(Error::new(
-                ErrorKind::Unsupported,
-                "online mode is not available in this version of libsimvue yet; use offline mode (SIMVUE_MODE=offline) and upload with simvue-sender",
-            )),
+            Mode::Offline => Ok((Arc::new(OfflineSink::new(&config.cache_dir)?), None)),
+            Mode::Online => match OnlineSink::connect(config) {
+                Ok(sink) => Ok((Arc::new(sink), None)),
+                Err(e) if e.kind == ErrorKind::Network => {
+                    let off = OfflineSink::new(&config.cache_dir)?;
+                    let warning = Error::new(
+                        ErrorKind::Network,
+                        format!(
+                            "{}; the run is recorded offline in {} instead: upload it with simvue-sender",
+                            e.message,
+                            config.cache_dir.display()
+                        ),
+                    );
+                    Ok((Arc::new(off), Some(warning)))
+                }
+                Err(e) => Err(e),
+            },
             Mode::Disabled => unreachable!("disabled runs have no sink"),
         }
     }
@@ -492,16 +508,18 @@ impl Run {
         {
             metadata.set(&k, v);
         }
-        let name = match opts.name.or(config.run.name.as_deref()) {
-            Some(n) => n.to_owned(),
-            None => ids::random_name(),
-        };
         let description = opts
             .description
             .map(str::to_owned)
             .or_else(|| config.run.description.clone());
 
-        let sink = self.make_sink()?;
+        let (sink, warning) = self.make_sink()?;
+        // Online, the server names an unnamed run; offline, we do (randomname in Python).
+        let name = match opts.name.or(config.run.name.as_deref()) {
+            Some(n) => n.to_owned(),
+            None if self.mode == Mode::Online && warning.is_none() => String::new(),
+            None => ids::random_name(),
+        };
         let folder_rec = Folder::new(&folder);
         let folder_id = sink.create_folder(&folder_rec)?;
         let now = Timestamp::now();
@@ -528,7 +546,8 @@ impl Run {
         let active = self.activate(&mut c, id, sink, record, Some((folder_id, folder_rec)), now)?;
         self.active
             .set(active)
-            .map_err(|_| Error::state("the run is already initialised"))
+            .map_err(|_| Error::state("the run is already initialised"))?;
+        warning.map_or(Ok(()), Err)
     }
 
     /// Builds the active state, starting the dispatcher for a running run.
@@ -580,8 +599,8 @@ impl Run {
         Ok(active)
     }
 
-    /// Reconnects to an existing run that is `created` or was left `running`, and starts it.
-    /// Offline, `run_id` is the `offline_...` id of a run in the cache.
+    /// Reconnects to an existing run that is `created` (or was left `running`), and starts it.
+    /// Offline, `run_id` is the `offline_...` id of a run in the cache; online, the server's id.
     pub fn reconnect(&self, run_id: &str) -> Result<()> {
         if self.is_disabled() {
             return Ok(());
@@ -594,45 +613,17 @@ impl Run {
                 ));
             }
             validate::non_empty("run id", run_id)?;
-            let config = self.config_ok()?;
-            if self.mode != Mode::Offline {
-                self.make_sink()?;
-            }
-            if run_id.contains(['/', '\\']) || run_id.starts_with('.') {
+            if !run_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 return Err(Error::invalid(format!("{run_id:?} is not a run id")));
             }
-            let offline = OfflineSink::new(&config.cache_dir)?;
-            if offline.is_closed(run_id) {
-                return Err(Error::state(format!(
-                    "run {run_id} was closed and cannot be reconnected"
-                )));
+            let (sink, warning) = self.make_sink()?;
+            if let Some(w) = warning {
+                return Err(w);
             }
-            let mut record = match offline.read_run(run_id)? {
-                Some(r) => r,
-                None if offline.uploaded(run_id) => RunRecord {
-                    folder: "/".into(),
-                    system: None,
-                    status: Status::Created,
-                    description: None,
-                    name: String::new(),
-                    tags: Vec::new(),
-                    metadata: Json::object(),
-                    heartbeat_timeout: Some(HEARTBEAT_TIMEOUT),
-                    alerts: Vec::new(),
-                    created: Timestamp::now(),
-                    started: None,
-                    endtime: None,
-                },
-                None => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!(
-                            "no run {run_id} in the offline cache {}",
-                            config.cache_dir.display()
-                        ),
-                    ))
-                }
-            };
+            let mut record = sink.load_run(run_id)?;
             if record.status.is_terminal() {
                 return Err(Error::state(format!(
                     "run {run_id} has status {} and cannot be reconnected",
@@ -643,7 +634,6 @@ impl Run {
             record.status = Status::Running;
             record.system = Some(system::system_info());
             record.started.get_or_insert(now);
-            let sink: Arc<dyn Sink> = Arc::new(offline);
             sink.update_run(
                 run_id,
                 &record,

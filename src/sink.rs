@@ -18,6 +18,8 @@ pub trait Sink: Send + Sync {
     fn update_folder(&self, id: &str, folder: &Folder) -> Result<()>;
     /// Creates a run and returns its id. The sink may fill in what the server chose (the name).
     fn create_run(&self, run: &mut RunRecord) -> Result<String>;
+    /// Reads back the state of run `id`, for reconnecting to it.
+    fn load_run(&self, id: &str) -> Result<RunRecord>;
     /// Updates run `id`. `full` is the whole new state; `patch` holds only the changed fields
     /// (what a partial `PUT /api/runs/{id}` carries).
     fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()>;
