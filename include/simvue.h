@@ -208,6 +208,12 @@ typedef enum simvue_result {
  */
 typedef struct simvue_run simvue_run;
 
+/**
+ * A function the library calls once, on its background thread, when an abort of the run is
+ * requested from the Simvue web UI. `user_data` is what was registered with it.
+ */
+typedef void (*simvue_abort_callback)(void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -562,6 +568,38 @@ enum simvue_result simvue_run_dropped(const struct simvue_run *run,
  * `run` is NULL or a live handle; `out` is NULL or writable.
  */
 enum simvue_result simvue_run_suppress_errors(const struct simvue_run *run, int32_t *out);
+
+/**
+ * Registers `callback` (or removes it, with NULL), called once with `user_data` on the
+ * library's background thread when an abort is requested from the web UI (online runs). The
+ * callback should only set a flag or similar; it must not call into the run. The library
+ * never stops the process itself; see also `simvue_run_abort_requested`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
+ * `user_data` for as long as the run is open.
+ */
+enum simvue_result simvue_run_set_abort_callback(struct simvue_run *run,
+                                                 simvue_abort_callback callback,
+                                                 void *user_data);
+
+/**
+ * Writes 1 to `*out` if an abort of the run was requested from the web UI, else 0. Cheap
+ * enough to call every time step.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int32_t *out);
+
+/**
+ * Sets how often (in seconds, > 0) an online run asks the server whether an abort was
+ * requested; default 30. Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
 
 #ifdef __cplusplus
 }  // extern "C"

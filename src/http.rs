@@ -110,7 +110,7 @@ pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
     configured.clone().or_else(|| {
         ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
             .iter()
-            .filter_map(|k| std::env::var_os(k))
+            .filter_map(std::env::var_os)
             .find(|v| !v.is_empty())
             .map(std::path::PathBuf::from)
     })

@@ -69,6 +69,17 @@ pub struct Settings {
     pub resources_metrics_interval: u64,
     /// Longest time a logged item waits before it is written (1 s, like the Python client).
     pub flush_interval: Duration,
+    /// Time between polls for an abort requested from the web UI (online only; default 30 s,
+    /// twice as often as the Python client's heartbeat-paced poll).
+    pub abort_poll_interval: Duration,
+}
+
+/// An abort requested from the web UI: a flag the solver can poll and an optional callback,
+/// called once on the dispatcher thread. The library never kills the process itself.
+#[derive(Default)]
+struct Abort {
+    requested: AtomicBool,
+    callback: Mutex<Option<Box<dyn Fn() + Send>>>,
 }
 
 /// Arguments of [`Run::init`].
@@ -314,6 +325,7 @@ pub struct Run {
     control: Mutex<Control>,
     active: OnceCell<Arc<Active>>,
     reporter: Arc<Reporter>,
+    abort: Arc<Abort>,
 }
 
 impl Run {
@@ -343,6 +355,7 @@ impl Run {
                     disable_resources_metrics: false,
                     resources_metrics_interval: interval,
                     flush_interval: Duration::from_secs(1),
+                    abort_poll_interval: Duration::from_secs(30),
                 },
                 staged_metadata: Vec::new(),
                 pid: std::process::id(),
@@ -350,6 +363,7 @@ impl Run {
             }),
             active: OnceCell::new(),
             reporter: Arc::new(Reporter::new()),
+            abort: Arc::new(Abort::default()),
         }
     }
 
@@ -423,6 +437,31 @@ impl Run {
         }
         c.settings.flush_interval = interval.max(Duration::from_millis(1));
         Ok(())
+    }
+
+    /// Sets how often an online run asks the server whether an abort was requested. Before
+    /// `init`.
+    pub fn set_abort_poll_interval(&self, interval: Duration) -> Result<()> {
+        let mut c = self.control.lock();
+        if !matches!(c.phase, Phase::New) {
+            return Err(Error::state(
+                "the abort poll interval must be set before init",
+            ));
+        }
+        c.settings.abort_poll_interval = interval.max(Duration::from_millis(10));
+        Ok(())
+    }
+
+    /// Registers a function called once (on the background thread) when an abort of the run
+    /// is requested from the web UI. It should make the solver stop soon, for example by
+    /// setting a flag; it must not call back into the run.
+    pub fn set_abort_callback(&self, callback: Option<Box<dyn Fn() + Send>>) {
+        *self.abort.callback.lock() = callback;
+    }
+
+    /// Whether an abort of the run was requested from the web UI.
+    pub fn abort_requested(&self) -> bool {
+        self.abort.requested.load(Ordering::Acquire)
     }
 
     fn config_ok(&self) -> Result<&Config> {
@@ -564,6 +603,7 @@ impl Run {
         let dispatcher = if running {
             let s = &c.settings;
             let reporter = self.reporter.clone();
+            let abort = self.abort.clone();
             Some(Dispatcher::start(
                 id.clone(),
                 sink.clone(),
@@ -575,11 +615,16 @@ impl Run {
                     resources_interval: (!s.disable_resources_metrics)
                         .then(|| Duration::from_secs(s.resources_metrics_interval)),
                     pid: c.pid,
-                    abort_interval: None,
+                    abort_interval: (self.mode == Mode::Online).then_some(s.abort_poll_interval),
                 },
                 start,
                 Box::new(move |e| reporter.background(e)),
-                Box::new(|| {}),
+                Box::new(move || {
+                    abort.requested.store(true, Ordering::Release);
+                    if let Some(cb) = abort.callback.lock().as_ref() {
+                        cb();
+                    }
+                }),
             )?)
         } else {
             None

@@ -861,3 +861,84 @@ pub unsafe extern "C" fn simvue_run_suppress_errors(
         Ok(())
     })
 }
+
+/// A function the library calls once, on its background thread, when an abort of the run is
+/// requested from the Simvue web UI. `user_data` is what was registered with it.
+pub type simvue_abort_callback = Option<unsafe extern "C" fn(user_data: *mut std::ffi::c_void)>;
+
+struct CallbackData(*mut std::ffi::c_void);
+// SAFETY: the pointer is only handed back to the caller's own callback; making that safe to
+// call from another thread is the caller's contract, as documented.
+unsafe impl Send for CallbackData {}
+
+/// Registers `callback` (or removes it, with NULL), called once with `user_data` on the
+/// library's background thread when an abort is requested from the web UI (online runs). The
+/// callback should only set a flag or similar; it must not call into the run. The library
+/// never stops the process itself; see also `simvue_run_abort_requested`.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `callback` must be safe to call from another thread with
+/// `user_data` for as long as the run is open.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_abort_callback(
+    run: *mut simvue_run,
+    callback: simvue_abort_callback,
+    user_data: *mut std::ffi::c_void,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        let data = CallbackData(user_data);
+        run.set_abort_callback(callback.map(|cb| {
+            Box::new(move || {
+                let d = &data;
+                // SAFETY: per this function's contract.
+                unsafe { cb(d.0) }
+            }) as Box<dyn Fn() + Send>
+        }));
+        Ok(())
+    })
+}
+
+/// Writes 1 to `*out` if an abort of the run was requested from the web UI, else 0. Cheap
+/// enough to call every time step.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_abort_requested(
+    run: *const simvue_run,
+    out: *mut i32,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
+        }
+        *out = i32::from(run.abort_requested());
+        Ok(())
+    })
+}
+
+/// Sets how often (in seconds, > 0) an online run asks the server whether an abort was
+/// requested; default 30. Before `simvue_run_init`.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_abort_poll_interval(
+    run: *mut simvue_run,
+    seconds: f64,
+) -> simvue_result {
+    guard(|| {
+        let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return Err(Error::invalid(format!(
+                "the interval must be a positive number of seconds, got {seconds}"
+            )));
+        }
+        run.set_abort_poll_interval(std::time::Duration::from_secs_f64(seconds))
+    })
+}
