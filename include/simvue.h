@@ -124,6 +124,11 @@
 #define SIMVUE_KEEP -1
 
 /**
+ * Size of a buffer that holds any run or alert id with its NUL.
+ */
+#define SIMVUE_ID_BUFFER_SIZE 64
+
+/**
  * Result codes of every fallible function. The numbers are part of the ABI and are never
  * reused.
  */
@@ -249,7 +254,8 @@ size_t simvue_last_error_message(char *buf, size_t len);
 
 /**
  * Creates a run handle in `mode` (`SIMVUE_MODE_ONLINE`, `SIMVUE_MODE_OFFLINE` or
- * `SIMVUE_MODE_DISABLED`) and stores it in `*out`. The environment variable `SIMVUE_MODE`
+ * `SIMVUE_MODE_DISABLED`) and stores it in `*out`. In disabled mode every later call on the
+ * handle returns `SIMVUE_OK` without looking at its arguments (only a NULL handle is an error). The environment variable `SIMVUE_MODE`
  * (`online`, `offline` or `disabled`) overrides `mode`, so a job script can switch a compiled
  * solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
  * by `simvue_run_init`.
@@ -257,7 +263,8 @@ size_t simvue_last_error_message(char *buf, size_t len);
  * # Safety
  * `out` is NULL or writable.
  */
-enum simvue_result simvue_run_new(int32_t mode, struct simvue_run **out);
+enum simvue_result simvue_run_new(int32_t mode,
+                                  struct simvue_run **out);
 
 /**
  * Closes the run if it is still open (status `completed` if it was running), then releases
@@ -491,8 +498,9 @@ enum simvue_result simvue_run_set_status(struct simvue_run *run, int32_t status)
 
 /**
  * Closes the run: writes everything still queued, sets a running run `completed` and ends
- * it. Later calls on the handle return `SIMVUE_ERROR_CLOSED`; release it with
- * `simvue_run_free`. A run never closed is closed at process exit.
+ * it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
+ * (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
+ * handle with `simvue_run_free`. A run never closed is closed at process exit.
  *
  * # Safety
  * `run` is NULL or a live handle.
@@ -527,8 +535,8 @@ enum simvue_result simvue_run_set_folder_details(struct simvue_run *run,
  * - Events alerts: `pattern`; `rule`, `metric` and the numbers are ignored.
  * - `notification`: `SIMVUE_NOTIFICATION_NONE` or `SIMVUE_NOTIFICATION_EMAIL`.
  *
- * The alert's id is copied into `id_buf` (`id_len` bytes) when `id_buf` is not NULL. Adding
- * the same alert twice attaches it once.
+ * The alert's id is copied into `id_buf` when it is not NULL; `id_len` must then be at least
+ * `SIMVUE_ID_BUFFER_SIZE`. Adding the same alert twice attaches it once.
  *
  * # Safety
  * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or

@@ -540,9 +540,11 @@ impl Run {
             Some(_) => return Err(Error::invalid("metadata must be a JSON object")),
             None => Json::object(),
         };
+        // Staged keys are cleared only once init has succeeded, so a failed init loses none.
         for (k, v) in c
             .staged_metadata
-            .drain(..)
+            .iter()
+            .cloned()
             .chain(config.run.metadata.iter().cloned())
         {
             metadata.set(&k, v);
@@ -583,6 +585,7 @@ impl Run {
         };
         let id = sink.create_run(&mut record)?;
         let active = self.activate(&mut c, id, sink, record, Some((folder_id, folder_rec)), now)?;
+        c.staged_metadata.clear();
         self.active
             .set(active)
             .map_err(|_| Error::state("the run is already initialised"))?;

@@ -28,6 +28,9 @@ impl Timestamp {
     /// simvue 2.6.2 does (it never shifts a naive timestamp).
     pub fn parse(s: &str) -> Option<Timestamp> {
         let s = s.strip_suffix('Z').unwrap_or(s);
+        if !s.is_ascii() {
+            return None; // and so every byte index below is a character boundary
+        }
         let b = s.as_bytes();
         if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
             return None;
@@ -55,7 +58,8 @@ impl Timestamp {
             }
             micros = digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32);
         }
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        // Python's datetime starts at year 1.
+        if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
             return None;
         }
         if hour > 23 || minute > 59 || second > 59 {
@@ -163,6 +167,9 @@ mod tests {
             "2024/01/01 00:00:00",
             "2024-01-01 00:00:00+02:00",
             "yesterday",
+            "0000-01-01 00:00:00",
+            "2024-01-01 00:00:0\u{e9}",
+            "2024-01-01 00:00:00.\u{e9}",
         ] {
             assert!(Timestamp::parse(bad).is_none(), "{bad:?} accepted");
         }

@@ -132,8 +132,23 @@ fn parse_timestamp(ts: Option<&str>) -> Result<Option<Timestamp>> {
     .transpose()
 }
 
+/// A disabled run's name and id are empty; the call succeeds whatever the buffer.
+unsafe fn disabled_empty_string(buf: *mut c_char, len: usize, needed: *mut usize) -> Result<()> {
+    if !needed.is_null() {
+        *needed = 0;
+    }
+    if !buf.is_null() && len > 0 {
+        *buf = 0;
+    }
+    Ok(())
+}
+
+/// Size of a buffer that holds any run or alert id with its NUL.
+pub const SIMVUE_ID_BUFFER_SIZE: usize = 64;
+
 /// Creates a run handle in `mode` (`SIMVUE_MODE_ONLINE`, `SIMVUE_MODE_OFFLINE` or
-/// `SIMVUE_MODE_DISABLED`) and stores it in `*out`. The environment variable `SIMVUE_MODE`
+/// `SIMVUE_MODE_DISABLED`) and stores it in `*out`. In disabled mode every later call on the
+/// handle returns `SIMVUE_OK` without looking at its arguments (only a NULL handle is an error). The environment variable `SIMVUE_MODE`
 /// (`online`, `offline` or `disabled`) overrides `mode`, so a job script can switch a compiled
 /// solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
 /// by `simvue_run_init`.
@@ -204,6 +219,9 @@ pub unsafe extern "C" fn simvue_run_config(
 ) -> simvue_result {
     guard(|| {
         let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
         run.config(ConfigOptions {
             suppress_errors: flag(suppress_errors, "suppress_errors")?,
             queue_blocking: flag(queue_blocking, "queue_blocking")?,
@@ -287,12 +305,12 @@ pub unsafe extern "C" fn simvue_run_name(
 ) -> simvue_result {
     guard(|| {
         let run = run_ref(run)?;
-        let name = if run.is_disabled() {
-            String::new()
-        } else {
-            run.name()
-                .ok_or_else(|| Error::state("the run is not initialised: call init first"))?
-        };
+        if run.is_disabled() {
+            return disabled_empty_string(buf, len, needed);
+        }
+        let name = run
+            .name()
+            .ok_or_else(|| Error::state("the run is not initialised: call init first"))?;
         write_str(&name, buf, len, needed)
     })
 }
@@ -311,12 +329,12 @@ pub unsafe extern "C" fn simvue_run_id(
 ) -> simvue_result {
     guard(|| {
         let run = run_ref(run)?;
-        let id = if run.is_disabled() {
-            String::new()
-        } else {
-            run.id()
-                .ok_or_else(|| Error::state("the run is not initialised: call init first"))?
-        };
+        if run.is_disabled() {
+            return disabled_empty_string(buf, len, needed);
+        }
+        let id = run
+            .id()
+            .ok_or_else(|| Error::state("the run is not initialised: call init first"))?;
         write_str(&id, buf, len, needed)
     })
 }
@@ -330,6 +348,9 @@ pub unsafe extern "C" fn simvue_run_id(
 pub unsafe extern "C" fn simvue_run_set_pid(run: *mut simvue_run, pid: i64) -> simvue_result {
     guard(|| {
         let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
         let pid =
             u32::try_from(pid).map_err(|_| Error::invalid(format!("{pid} is not a process id")))?;
         run.set_pid(pid)
@@ -655,6 +676,9 @@ pub unsafe extern "C" fn simvue_run_log_event_level(
 pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32) -> simvue_result {
     guard(|| {
         let run = run_ref(run)?;
+        if run.is_disabled() {
+            return Ok(());
+        }
         let status = match status {
             SIMVUE_STATUS_COMPLETED => Status::Completed,
             SIMVUE_STATUS_FAILED => Status::Failed,
@@ -671,8 +695,9 @@ pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32
 }
 
 /// Closes the run: writes everything still queued, sets a running run `completed` and ends
-/// it. Later calls on the handle return `SIMVUE_ERROR_CLOSED`; release it with
-/// `simvue_run_free`. A run never closed is closed at process exit.
+/// it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
+/// (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
+/// handle with `simvue_run_free`. A run never closed is closed at process exit.
 ///
 /// # Safety
 /// `run` is NULL or a live handle.
@@ -727,8 +752,8 @@ pub unsafe extern "C" fn simvue_run_set_folder_details(
 /// - Events alerts: `pattern`; `rule`, `metric` and the numbers are ignored.
 /// - `notification`: `SIMVUE_NOTIFICATION_NONE` or `SIMVUE_NOTIFICATION_EMAIL`.
 ///
-/// The alert's id is copied into `id_buf` (`id_len` bytes) when `id_buf` is not NULL. Adding
-/// the same alert twice attaches it once.
+/// The alert's id is copied into `id_buf` when it is not NULL; `id_len` must then be at least
+/// `SIMVUE_ID_BUFFER_SIZE`. Adding the same alert twice attaches it once.
 ///
 /// # Safety
 /// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
@@ -754,6 +779,13 @@ pub unsafe extern "C" fn simvue_run_add_alert(
         let run = run_ref(run)?;
         if run.is_disabled() {
             return Ok(());
+        }
+        if !id_buf.is_null() && id_len < SIMVUE_ID_BUFFER_SIZE {
+            // Checked first, so that a too small buffer creates no alert.
+            return Err(Error::new(
+                ErrorKind::BufferTooSmall,
+                format!("id_buf must hold SIMVUE_ID_BUFFER_SIZE ({SIMVUE_ID_BUFFER_SIZE}) bytes, got {id_len}"),
+            ));
         }
         let name = cstr(name, "name")?;
         let source_events = match source {

@@ -1,0 +1,1035 @@
+/*
+ * test_api: every function of the C API given bad input must return its specific result code
+ * and leave a non-empty message for simvue_last_error_message, and bad calls must not lose
+ * data already logged.
+ *
+ * Each expected failure is checked after "priming" the last error with a different, known
+ * error (simvue_run_new with mode -12345), so that a stale message cannot pass for a new one.
+ *
+ * Checks for library bugs that are known and not fixed yet are compiled only with
+ * test_regressions() holds checks for bugs this suite found.
+ *
+ * Prints "N passed, M failed" and exits non-zero when a check failed.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "simvue.h"
+
+static int n_passed;
+static int n_failed;
+
+static void check_(int ok, const char *what, int line) {
+    if (ok) {
+        n_passed++;
+    } else {
+        n_failed++;
+        printf("FAIL (line %d): %s\n", line, what);
+    }
+}
+#define CHECK(cond) check_((cond) != 0, #cond, __LINE__)
+
+#define SENTINEL_MODE (-12345)
+#define SENTINEL_TEXT "-12345"
+
+/* Sets the calling thread's last error to a known one that no check below expects. */
+static void prime_last_error(void) {
+    simvue_run *dummy = NULL;
+    (void)simvue_run_new(SENTINEL_MODE, &dummy);
+}
+
+static void expect_(simvue_result got, simvue_result want, const char *call, int line) {
+    char msg[1024];
+    size_t len = simvue_last_error_message(msg, sizeof msg);
+    int ok;
+    if (want == SIMVUE_OK) {
+        ok = got == SIMVUE_OK;
+    } else {
+        ok = got == want && simvue_last_error() == want && len > 0 && msg[0] != '\0' &&
+             strstr(msg, SENTINEL_TEXT) == NULL;
+    }
+    if (ok) {
+        n_passed++;
+    } else {
+        n_failed++;
+        printf("FAIL (line %d): %s\n  returned %s, expected %s; last error %s: \"%s\"\n", line,
+               call, simvue_result_name((int32_t)got), simvue_result_name((int32_t)want),
+               simvue_result_name((int32_t)simvue_last_error()), msg);
+    }
+}
+/* EXPECT(code, call): the call returns `code`; for an error code, the last error is that code
+ * and has a fresh non-empty message. */
+#define EXPECT(want, ...)                                                                         \
+    do {                                                                                          \
+        prime_last_error();                                                                       \
+        expect_((__VA_ARGS__), (want), #__VA_ARGS__, __LINE__);                                   \
+    } while (0)
+
+/* Strings that are not UTF-8. */
+static const char BAD[] = "\xff\xfe";
+static const char BAD_TRUNCATED[] = "ok\xc3";
+
+/* ------------------------------------------------------------------------------------------ */
+/* Files */
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf) {
+        buf[len] = '\0';
+    }
+    return buf;
+}
+
+static size_t count_substr(const char *text, const char *needle) {
+    size_t n = 0;
+    size_t k = strlen(needle);
+    for (const char *p = strstr(text, needle); p; p = strstr(p + k, needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* Counts `needle` in the <dir>/<sub>/NAME.json files (not the hidden temporaries); *files gets the
+ * number of files read. */
+static size_t count_in_json_files(const char *dir, const char *sub, const char *needle,
+                                  int *files) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    size_t total = 0;
+    *files = 0;
+    DIR *d = opendir(path);
+    if (!d) {
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 5, ".json") != 0) {
+            continue;
+        }
+        char file[4096 + 256];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        char *text = read_file(file);
+        if (text) {
+            total += count_substr(text, needle);
+            (*files)++;
+            free(text);
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+/* Whether `json` has `"key": value` (value given as JSON text) anywhere, any spacing. */
+static int json_has(const char *json, const char *key, const char *value) {
+    char quoted[256];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    for (const char *p = strstr(json, quoted); p; p = strstr(p + 1, quoted)) {
+        const char *q = p + strlen(quoted);
+        while (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r') {
+            q++;
+        }
+        if (*q != ':') {
+            continue;
+        }
+        q++;
+        while (*q == ' ' || *q == '\n' || *q == '\t' || *q == '\r') {
+            q++;
+        }
+        if (strncmp(q, value, strlen(value)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+                    continue;
+                }
+                char child[4096];
+                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+                remove_tree(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static char tmp_root[1024];
+
+/* A fresh, not yet existing path under the test's temporary folder. */
+static void fresh_path(char *out, size_t len, const char *name) {
+    snprintf(out, len, "%s/%s", tmp_root, name);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Functions that need no run */
+
+static void test_static_functions(void) {
+    /* Nothing failed yet on this thread. */
+    CHECK(simvue_last_error() == SIMVUE_OK);
+    CHECK(simvue_last_error_message(NULL, 0) == 0);
+
+    CHECK(simvue_version() != NULL);
+    CHECK(strcmp(simvue_version(), SIMVUE_VERSION) == 0);
+    char numeric[64];
+    snprintf(numeric, sizeof numeric, "%d.%d.%d", SIMVUE_VERSION_MAJOR, SIMVUE_VERSION_MINOR,
+             SIMVUE_VERSION_PATCH);
+    CHECK(strncmp(SIMVUE_VERSION, numeric, strlen(numeric)) == 0);
+
+    static const struct {
+        simvue_result code;
+        const char *name;
+    } known[] = {
+        {SIMVUE_OK, "SIMVUE_OK"},
+        {SIMVUE_ERROR_NULL_ARGUMENT, "SIMVUE_ERROR_NULL_ARGUMENT"},
+        {SIMVUE_ERROR_INVALID_UTF8, "SIMVUE_ERROR_INVALID_UTF8"},
+        {SIMVUE_ERROR_INVALID_ARGUMENT, "SIMVUE_ERROR_INVALID_ARGUMENT"},
+        {SIMVUE_ERROR_UNKNOWN_ENUM, "SIMVUE_ERROR_UNKNOWN_ENUM"},
+        {SIMVUE_ERROR_CLOSED, "SIMVUE_ERROR_CLOSED"},
+        {SIMVUE_ERROR_STATE, "SIMVUE_ERROR_STATE"},
+        {SIMVUE_ERROR_CONFIG, "SIMVUE_ERROR_CONFIG"},
+        {SIMVUE_ERROR_IO, "SIMVUE_ERROR_IO"},
+        {SIMVUE_ERROR_BUFFER_TOO_SMALL, "SIMVUE_ERROR_BUFFER_TOO_SMALL"},
+        {SIMVUE_ERROR_NOT_FOUND, "SIMVUE_ERROR_NOT_FOUND"},
+        {SIMVUE_ERROR_UNSUPPORTED, "SIMVUE_ERROR_UNSUPPORTED"},
+        {SIMVUE_ERROR_BACKGROUND, "SIMVUE_ERROR_BACKGROUND"},
+        {SIMVUE_ERROR_INVALID_HANDLE, "SIMVUE_ERROR_INVALID_HANDLE"},
+        {SIMVUE_ERROR_PANIC, "SIMVUE_ERROR_PANIC"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const char *name = simvue_result_name((int32_t)known[i].code);
+        if (!(name && strcmp(name, known[i].name) == 0)) {
+            printf("  simvue_result_name(%d) = %s\n", (int)known[i].code, name ? name : "NULL");
+        }
+        CHECK(name && strcmp(name, known[i].name) == 0);
+    }
+    static const int32_t unknown[] = {-1, 100, 98, 1000, INT32_MAX, INT32_MIN};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        const char *name = simvue_result_name(unknown[i]);
+        CHECK(name && strcmp(name, "SIMVUE_UNKNOWN_RESULT") == 0);
+    }
+    /* Every code below 99 that is not listed in the header is unknown too. */
+    for (int32_t c = 0; c < 99; c++) {
+        const char *name = simvue_result_name(c);
+        CHECK(name != NULL && strncmp(name, "SIMVUE_", 7) == 0);
+    }
+
+    /* simvue_run_new: unknown modes and a NULL out-pointer. */
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new(7, &run));
+    CHECK(run == NULL);
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new(-1, &run));
+    CHECK(run == NULL);
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new(3, &run));
+    CHECK(run == NULL);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_new(SIMVUE_MODE_OFFLINE, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_new(SIMVUE_MODE_DISABLED, NULL));
+
+    /* simvue_last_error_message: length, truncation, NUL termination. */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new(7, &run));
+    size_t full = simvue_last_error_message(NULL, 0);
+    CHECK(full > 3);
+    char big[1024];
+    CHECK(simvue_last_error_message(big, sizeof big) == full);
+    CHECK(strlen(big) == full);
+    char small[4] = {'x', 'x', 'x', 'x'};
+    CHECK(simvue_last_error_message(small, sizeof small) == full);
+    CHECK(small[3] == '\0' && strlen(small) == 3 && strncmp(small, big, 3) == 0);
+    char one[1] = {'x'};
+    CHECK(simvue_last_error_message(one, 1) == full);
+    CHECK(one[0] == '\0');
+    char untouched[2] = {'y', 'y'};
+    CHECK(simvue_last_error_message(untouched, 0) == full);
+    CHECK(untouched[0] == 'y');
+
+    /* A successful call does not reset the last error. */
+    prime_last_error();
+    simvue_run *ok = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_DISABLED, &ok));
+    CHECK(simvue_last_error() == SIMVUE_ERROR_UNKNOWN_ENUM);
+    simvue_run_free(ok);
+
+    /* simvue_run_free(NULL) is harmless. */
+    simvue_run_free(NULL);
+    CHECK(1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* NULL handle: every function that takes one. */
+
+static void test_null_handle(void) {
+    const char *names[] = {"x"};
+    const double values[] = {1.0};
+    const char *tags[] = {"t"};
+    char buf[64];
+    size_t needed = 12345;
+    uint64_t m = 7, e = 7;
+    int32_t flag = 7;
+
+    simvue_run_free(NULL);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_config(NULL, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_init(NULL, "n", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_name(NULL, buf, sizeof buf, &needed));
+    CHECK(needed == 12345);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_id(NULL, buf, sizeof buf, &needed));
+    CHECK(needed == 12345);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_pid(NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_reconnect(NULL, "offline_x"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_metadata(NULL, "{}"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_string(NULL, "k", "v"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_int(NULL, "k", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_double(NULL, "k", 1.0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_bool(NULL, "k", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_tags(NULL, tags, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(NULL, names, values, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metric(NULL, "x", 1.0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metrics_ex(NULL, names, values, 1, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_event(NULL, "m", NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_event_level(NULL, "m", 1, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_status(NULL, SIMVUE_STATUS_COMPLETED));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_close(NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_set_folder_details(NULL, NULL, "{}", NULL, 0, "d"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_add_alert(NULL, "a", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_ABOVE, "x", 1.0, 0.0, 0.0,
+                                SIMVUE_NOTIFICATION_NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_dropped(NULL, &m, &e));
+    CHECK(m == 7 && e == 7);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_suppress_errors(NULL, &flag));
+    CHECK(flag == 7);
+}
+
+/* A pointer that is not a run handle (zeroed memory, so no magic number) is refused. */
+static void test_invalid_handle(void) {
+    static uint64_t fake[8192]; /* zero-filled and larger than any simvue_run */
+    simvue_run *run = (simvue_run *)(void *)fake;
+    int32_t flag = 7;
+    EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_log_metric(run, "x", 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_suppress_errors(run, &flag));
+    CHECK(flag == 7);
+    simvue_run_free(run); /* ignored */
+    CHECK(fake[0] == 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bad metric and event calls on a running run; none of them may queue anything. Each call
+ * picks one case, so that a loop interleaves them with good calls. */
+
+#define N_BAD_METRIC_CASES 32
+static void bad_metric_call(simvue_run *run, int k) {
+    const char *one[] = {"loss"};
+    const char *two[] = {"loss", "acc"};
+    const char *dup[] = {"loss", "loss"};
+    const char *empty[] = {""};
+    const char *comma[] = {"a,b"};
+    const char *star[] = {"x*y"};
+    const char *nonascii[] = {"na\xc3\xafve"};
+    const char *bad[] = {BAD};
+    const char *truncated[] = {BAD_TRUNCATED};
+    const char *null_name[] = {"loss", NULL};
+    const double v[2] = {1.0, 2.0};
+    switch (k) {
+    case 0: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, NULL, v, 1)); break;
+    case 1: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, one, NULL, 1)); break;
+    case 2: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, NULL, NULL, 3)); break;
+    case 3: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, null_name, v, 2)); break;
+    case 4: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, empty, v, 1)); break;
+    case 5: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, comma, v, 1)); break;
+    case 6: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, star, v, 1)); break;
+    case 7: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, nonascii, v, 1)); break;
+    case 8: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metrics(run, bad, v, 1)); break;
+    case 9: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metrics(run, truncated, v, 1)); break;
+    case 10: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, dup, v, 2)); break;
+    case 11: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, NULL, NULL, 0)); break;
+    case 12: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metric(run, NULL, 1.0)); break;
+    case 13: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metric(run, "", 1.0)); break;
+    case 14: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metric(run, "a;b", 1.0)); break;
+    case 15: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metric(run, BAD, 1.0)); break;
+    case 16: EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_metrics_ex(run, two, v, 2, 4, 0, 0.0, NULL)); break;
+    case 17: EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_metrics_ex(run, two, v, 2, 0x80000000u, 0, 0.0, NULL)); break;
+    case 18: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, SIMVUE_METRICS_STEP, -1, 0.0, NULL)); break;
+    case 19: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME, INT64_MIN, 0.0, NULL)); break;
+    case 20: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, SIMVUE_METRICS_TIME, 0, NAN, NULL)); break;
+    case 21: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, SIMVUE_METRICS_TIME, 0, INFINITY, NULL)); break;
+    case 22: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, SIMVUE_METRICS_TIME, 0, -INFINITY, NULL)); break;
+    case 23: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "yesterday")); break;
+    case 24: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "")); break;
+    case 25: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2024-13-01 00:00:00")); break;
+    case 26: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2023-02-29 00:00:00")); break;
+    case 27: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2024-01-01 24:00:00")); break;
+    case 28: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2024-01-01 00:00:00.1234567")); break;
+    case 29: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2024-01-01 00:00:00.")); break;
+    case 30: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, "2024/01/01 00:00:00")); break;
+    case 31: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metrics_ex(run, two, v, 2, 0, 0, 0.0, BAD)); break;
+    default: break;
+    }
+}
+
+#define N_BAD_EVENT_CASES 10
+static void bad_event_call(simvue_run *run, int k) {
+    switch (k) {
+    case 0: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_event(run, NULL, NULL)); break;
+    case 1: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_event(run, BAD, NULL)); break;
+    case 2: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_event(run, "m", BAD)); break;
+    case 3: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_event(run, "m", "now")); break;
+    case 4: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_event(run, "m", "2024-01-32 00:00:00")); break;
+    case 5: EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_event_level(run, "m", 42, NULL)); break;
+    case 6: EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_event_level(run, "m", -1, NULL)); break;
+    case 7: EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_event_level(run, NULL, SIMVUE_LOG_ERROR, NULL)); break;
+    case 8: EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_event_level(run, BAD_TRUNCATED, SIMVUE_LOG_ERROR, NULL)); break;
+    case 9: EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_event_level(run, "m", SIMVUE_LOG_DEBUG, "2024-01-01 00:60:00")); break;
+    default: break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bad metadata, tags, folder and alert calls (before and after init). */
+
+static void bad_metadata_calls(simvue_run *run) {
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_metadata(run, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_update_metadata(run, BAD));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "{"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, ""));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "{\"a\": 1} x"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "{'a': 1}"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "[1, 2]"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "42"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "\"text\""));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "null"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_metadata(run, "{\"\": 1}"));
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_string(run, NULL, "v"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_string(run, "bad_s", NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_string(run, "", "v"));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metadata_string(run, BAD, "v"));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metadata_string(run, "bad_s", BAD));
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_int(run, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_int(run, "", 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metadata_int(run, BAD, 1));
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_double(run, NULL, 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_double(run, "", 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metadata_double(run, BAD, 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_double(run, "bad_d", NAN));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_double(run, "bad_d", INFINITY));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_double(run, "bad_d", -INFINITY));
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_bool(run, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metadata_bool(run, "", 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metadata_bool(run, BAD, 1));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_metadata_bool(run, "bad_b", 2));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_metadata_bool(run, "bad_b", -1));
+}
+
+static void bad_tag_calls(simvue_run *run) {
+    const char *empty[] = {""};
+    const char *bad[] = {"ok", BAD};
+    const char *null_tag[] = {"ok", NULL};
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_tags(run, NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_tags(run, null_tag, 2));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_update_tags(run, empty, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_update_tags(run, bad, 2));
+}
+
+static void bad_folder_calls(simvue_run *run) {
+    const char *empty[] = {""};
+    const char *bad[] = {BAD};
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_set_folder_details(run, "relative/path", NULL, NULL, 0, "d"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_folder_details(run, "", NULL, NULL, 0, "d"));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_folder_details(run, BAD, NULL, NULL, 0, "d"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_folder_details(run, NULL, "{", NULL, 0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_folder_details(run, NULL, "[1]", NULL, 0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_folder_details(run, NULL, "3.5", NULL, 0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_folder_details(run, NULL, BAD, NULL, 0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_folder_details(run, NULL, NULL, NULL, 2, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_folder_details(run, NULL, NULL, empty, 1, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_folder_details(run, NULL, NULL, bad, 1, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_folder_details(run, NULL, NULL, NULL, 0, BAD));
+}
+
+/* A metrics alert with one argument changed; the base is valid. */
+#define ALERT(name, source, freq, rule, metric, thr, lo, hi, notif, pattern, buf, len)           \
+    simvue_run_add_alert(run, name, source, freq, 1, rule, metric, thr, lo, hi, notif, pattern,  \
+                         buf, len)
+static void bad_alert_calls(simvue_run *run) {
+    const int32_t M = SIMVUE_ALERT_SOURCE_METRICS, E = SIMVUE_ALERT_SOURCE_EVENTS;
+    const int32_t ABOVE = SIMVUE_ALERT_RULE_IS_ABOVE, INSIDE = SIMVUE_ALERT_RULE_IS_INSIDE_RANGE;
+    const int32_t OUTSIDE = SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, NONE = SIMVUE_NOTIFICATION_NONE;
+    /* name */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, ALERT(NULL, M, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("", M, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("bad,name", M, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, ALERT(BAD, M, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    /* enumerations */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", 2, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", -1, 1, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", M, 1, 4, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", M, 1, -1, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", M, 1, ABOVE, "x", 1.0, 0.0, 0.0, 2, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", M, 1, ABOVE, "x", 1.0, 0.0, 0.0, -1, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, ALERT("a", E, 1, ABOVE, NULL, 0.0, 0.0, 0.0, 9, "p", NULL, 0));
+    /* frequency */
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 0, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, -5, ABOVE, "x", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    /* metric */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, ALERT("a", M, 1, ABOVE, NULL, 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, ABOVE, "", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, ABOVE, "a,b", 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, ALERT("a", M, 1, ABOVE, BAD, 1.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    /* numbers */
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, ABOVE, "x", NAN, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, SIMVUE_ALERT_RULE_IS_BELOW, "x", INFINITY, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, INSIDE, "x", 0.0, NAN, 1.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, INSIDE, "x", 0.0, 0.0, NAN, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, OUTSIDE, "x", 0.0, -INFINITY, 1.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, OUTSIDE, "x", 0.0, 2.0, 1.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", M, 1, OUTSIDE, "x", 0.0, 1.0, 1.0, NONE, NULL, NULL, 0));
+    /* events alerts */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, ALERT("a", E, 1, 0, NULL, 0.0, 0.0, 0.0, NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, ALERT("a", E, 1, 0, NULL, 0.0, 0.0, 0.0, NONE, "", NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, ALERT("a", E, 1, 0, NULL, 0.0, 0.0, 0.0, NONE, BAD, NULL, 0));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The offline run: bad calls in every state, interleaved with good ones, and the cache checked
+ * afterwards. */
+
+#define N_GOOD_METRIC_SETS 100
+#define N_GOOD_EVENTS 10
+
+static void test_offline_run(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    CHECK(run != NULL);
+    if (!run) {
+        return;
+    }
+
+    /* --- before init --------------------------------------------------------------------- */
+    int32_t flag = 7;
+    EXPECT(SIMVUE_OK, simvue_run_suppress_errors(run, &flag));
+    CHECK(flag == 1); /* the default */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_suppress_errors(run, NULL));
+
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_config(run, 2, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_config(run, 0, 2, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_config(run, 0, -2, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 2, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_config(run, 0, 1, 0, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_config(run, 0, 1, -5, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, -7));
+    /* A refused config changed nothing. */
+    flag = 7;
+    EXPECT(SIMVUE_OK, simvue_run_suppress_errors(run, &flag));
+    CHECK(flag == 1);
+    /* Quiet (errors are returned, not printed), blocking queues, no resource sampling. */
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_OK, simvue_run_suppress_errors(run, &flag));
+    CHECK(flag == 0);
+
+    char buf[256];
+    size_t needed = 12345;
+    const char *names2[] = {"loss", "acc"};
+    const double values2[] = {1.0, 2.0};
+    const char *tag1[] = {"t1"};
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_name(run, buf, sizeof buf, &needed));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_id(run, buf, sizeof buf, &needed));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_update_tags(run, tag1, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_metrics(run, names2, values2, 2));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_metric(run, "loss", 1.0));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_metrics_ex(run, names2, values2, 2, SIMVUE_METRICS_STEP, 3, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_event(run, "m", NULL));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_event_level(run, "m", SIMVUE_LOG_WARNING, NULL));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_status(run, SIMVUE_STATUS_FAILED));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_folder_details(run, NULL, "{}", NULL, 0, "d"));
+    EXPECT(SIMVUE_ERROR_STATE,
+           simvue_run_add_alert(run, "a", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_ABOVE, "x", 1.0, 0.0, 0.0,
+                                SIMVUE_NOTIFICATION_NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_close(run));
+    uint64_t dm = 7, de = 7;
+    EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
+    EXPECT(SIMVUE_OK, simvue_run_dropped(run, NULL, NULL));
+
+    /* set_pid: only real process ids. */
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_pid(run, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_pid(run, -5));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_pid(run, (int64_t)1 << 40));
+    EXPECT(SIMVUE_OK, simvue_run_set_pid(run, (int64_t)getpid()));
+
+    /* reconnect: bad ids (a run id never contains '/' nor starts with '.'). */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_reconnect(run, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_reconnect(run, BAD));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_reconnect(run, ""));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_reconnect(run, "../runs/x"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_reconnect(run, ".hidden"));
+    EXPECT(SIMVUE_ERROR_NOT_FOUND, simvue_run_reconnect(run, "offline_no-such-run"));
+
+    /* Metadata before init is kept for init; bad metadata is refused and not kept. */
+    bad_metadata_calls(run);
+    EXPECT(SIMVUE_OK, simvue_run_set_metadata_int(run, "staged_int", 42));
+    EXPECT(SIMVUE_OK, simvue_run_update_metadata(run, "{\"staged_json\": \"yes\"}"));
+
+    /* init: bad arguments, none of which may leave the run half-initialised. */
+    const char *tags_ok[] = {"alpha", "beta"};
+    const char *tags_null[] = {"alpha", NULL};
+    const char *tags_empty[] = {"alpha", ""};
+    const char *tags_bad[] = {BAD};
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_init(run, BAD, NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "bad,name", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", "{", NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", "[1]", NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", "true", NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_init(run, "n", BAD, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_init(run, "n", NULL, NULL, 2, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_init(run, "n", NULL, tags_null, 2, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", NULL, tags_empty, 2, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_init(run, "n", NULL, tags_bad, 1, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_init(run, "n", NULL, NULL, 0, BAD, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", NULL, NULL, 0, NULL, "no/slash", 1));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_init(run, "n", NULL, NULL, 0, NULL, "", 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_init(run, "n", NULL, NULL, 0, NULL, BAD, 1));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, 2));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, -1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_name(run, buf, sizeof buf, NULL));
+
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "api-test", "{\"init_key\": 1}", tags_ok, 2,
+                                      "bad-input test", "/tests/c", 1));
+
+    /* --- initialised and running ------------------------------------------------------- */
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_config(run, SIMVUE_KEEP, SIMVUE_KEEP, SIMVUE_KEEP, SIMVUE_KEEP, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_init(run, "again", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_reconnect(run, "offline_x"));
+
+    /* name and id: NULL and too small buffers. */
+    const char *expected_name = "api-test";
+    needed = 12345;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_name(run, NULL, 0, &needed));
+    CHECK(needed == strlen(expected_name));
+    char tiny[4] = {'z', 'z', 'z', 'z'};
+    needed = 12345;
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL, simvue_run_name(run, tiny, sizeof tiny, &needed));
+    CHECK(needed == strlen(expected_name));
+    CHECK(tiny[0] == 'z'); /* written only on success */
+    char exact[8]; /* strlen("api-test") == 8: no room for the NUL */
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL, simvue_run_name(run, exact, sizeof exact, &needed));
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL, simvue_run_name(run, tiny, 0, NULL));
+    needed = 0;
+    EXPECT(SIMVUE_OK, simvue_run_name(run, buf, strlen(expected_name) + 1, &needed));
+    CHECK(strcmp(buf, expected_name) == 0 && needed == strlen(expected_name));
+
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, &needed));
+    CHECK(strncmp(id, "offline_", 8) == 0 && needed == strlen(id));
+    needed = 0;
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL, simvue_run_id(run, tiny, sizeof tiny, &needed));
+    CHECK(needed == strlen(id));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_id(run, NULL, 10, &needed));
+
+    /* 100 good metric sets of every kind (and 10 events), each followed by bad calls. */
+    const char *loss[] = {"loss"};
+    for (int i = 0; i < N_GOOD_METRIC_SETS; i++) {
+        double v[2] = {(double)i, 0.5 * i};
+        if (i == 50) {
+            v[0] = NAN; /* values may be NaN or infinite (Python writes NaN, Infinity) */
+            v[1] = INFINITY;
+        } else if (i == 51) {
+            v[0] = -INFINITY;
+        } else if (i == 52) {
+            v[0] = NAN;
+        }
+        switch (i % 5) {
+        case 0: EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, names2, v, 2)); break;
+        case 1: EXPECT(SIMVUE_OK, simvue_run_log_metric(run, "loss", v[0])); break;
+        case 2:
+            EXPECT(SIMVUE_OK, simvue_run_log_metrics_ex(run, names2, v, 2, SIMVUE_METRICS_STEP,
+                                                        1000 + i, 0.0, NULL));
+            break;
+        case 3:
+            EXPECT(SIMVUE_OK, simvue_run_log_metrics_ex(run, loss, v, 1, SIMVUE_METRICS_TIME, 0,
+                                                        0.25 * i, "2024-02-29 23:59:59.5"));
+            break;
+        default:
+            EXPECT(SIMVUE_OK, simvue_run_log_metrics_ex(run, names2, v, 2,
+                                                        SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME,
+                                                        i, 1.0, "2024-01-01T00:00:00Z"));
+            break;
+        }
+        bad_metric_call(run, i % N_BAD_METRIC_CASES);
+        bad_metric_call(run, (i + 7) % N_BAD_METRIC_CASES);
+        bad_event_call(run, i % N_BAD_EVENT_CASES);
+        if (i % (N_GOOD_METRIC_SETS / N_GOOD_EVENTS) == 0) {
+            EXPECT(SIMVUE_OK, simvue_run_log_event_level(run, "good event", SIMVUE_LOG_INFO, NULL));
+        }
+    }
+    /* Long name lists take another path (more than 32 names). */
+    {
+        char storage[40][16];
+        const char *many[40];
+        double vals[40];
+        for (int k = 0; k < 40; k++) {
+            snprintf(storage[k], sizeof storage[k], "m%d", k);
+            many[k] = storage[k];
+            vals[k] = k;
+        }
+        many[35] = "bad,name";
+        EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, many, vals, 40));
+        many[35] = NULL;
+        EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, many, vals, 40));
+        many[35] = BAD;
+        EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metrics(run, many, vals, 40));
+        many[35] = storage[0];
+        EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, many, vals, 40));
+    }
+
+    bad_metadata_calls(run);
+    EXPECT(SIMVUE_OK, simvue_run_set_metadata_double(run, "good_double", 0.125));
+    EXPECT(SIMVUE_OK, simvue_run_set_metadata_bool(run, "good_bool", 1));
+    bad_tag_calls(run);
+    EXPECT(SIMVUE_OK, simvue_run_update_tags(run, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_update_tags(run, tag1, 1));
+    bad_folder_calls(run);
+    EXPECT(SIMVUE_OK, simvue_run_set_folder_details(run, NULL, "{\"project\": \"api\"}", NULL, 0,
+                                                    "C API tests"));
+    bad_alert_calls(run);
+    /* Arguments a rule does not use are ignored, even when they would be bad. */
+    EXPECT(SIMVUE_OK, simvue_run_add_alert(run, "events-alert", SIMVUE_ALERT_SOURCE_EVENTS, 1, 0,
+                                           42, NULL, NAN, NAN, NAN, SIMVUE_NOTIFICATION_NONE,
+                                           "diverged", NULL, 0));
+    char alert_id[128];
+    EXPECT(SIMVUE_OK, simvue_run_add_alert(run, "above-alert", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                           SIMVUE_ALERT_RULE_IS_ABOVE, "loss", 10.0, NAN, NAN,
+                                           SIMVUE_NOTIFICATION_EMAIL, NULL, alert_id,
+                                           sizeof alert_id));
+    CHECK(strncmp(alert_id, "offline_", 8) == 0);
+    char alert_id2[128];
+    EXPECT(SIMVUE_OK, simvue_run_add_alert(run, "above-alert", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                           SIMVUE_ALERT_RULE_IS_ABOVE, "loss", 10.0, NAN, NAN,
+                                           SIMVUE_NOTIFICATION_EMAIL, NULL, alert_id2,
+                                           sizeof alert_id2));
+    CHECK(strcmp(alert_id, alert_id2) == 0);
+    /* Same name, different definition. */
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_add_alert(run, "above-alert", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_BELOW, "loss", 10.0, 0.0, 0.0,
+                                SIMVUE_NOTIFICATION_EMAIL, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL,
+           simvue_run_add_alert(run, "above-alert", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_ABOVE, "loss", 10.0, NAN, NAN,
+                                SIMVUE_NOTIFICATION_EMAIL, NULL, tiny, sizeof tiny));
+    /* A too small id buffer is refused before anything is created. */
+    int alerts_before = 0, alerts_after = 0, alert_files = 0;
+    count_in_json_files(cache, "alerts", "\"obj_type\"", &alert_files);
+    alerts_before = alert_files;
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL,
+           simvue_run_add_alert(run, "new-alert-tiny-buffer", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_ABOVE, "loss", 10.0, NAN, NAN,
+                                SIMVUE_NOTIFICATION_EMAIL, NULL, tiny, SIMVUE_ID_BUFFER_SIZE - 1));
+    count_in_json_files(cache, "alerts", "\"obj_type\"", &alert_files);
+    alerts_after = alert_files;
+    CHECK(alerts_before > 0 && alerts_after == alerts_before);
+
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_status(run, 9));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_status(run, -1));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_status(run, 3));
+
+    /* Blocking queues drop nothing. */
+    EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
+
+    /* After set_status, metrics and events are refused (what was logged is still written). */
+    EXPECT(SIMVUE_OK, simvue_run_set_status(run, SIMVUE_STATUS_COMPLETED));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_metric(run, "loss", 1.0));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_metrics(run, names2, values2, 2));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_log_event(run, "late", NULL));
+
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+
+    /* --- closed ------------------------------------------------------------------------ */
+    /* Changing calls report SIMVUE_ERROR_CLOSED; config and reconnect, which are only allowed
+     * on a new handle, report SIMVUE_ERROR_STATE. */
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_reconnect(run, id));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_pid(run, (int64_t)getpid()));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_update_metadata(run, "{\"late\": 1}"));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_string(run, "late", "v"));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_int(run, "late", 1));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_double(run, "late", 1.0));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_bool(run, "late", 0));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_update_tags(run, tag1, 1));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics(run, names2, values2, 2));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metric(run, "loss", 1.0));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics_ex(run, names2, values2, 2, SIMVUE_METRICS_STEP, 1, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_event(run, "late", NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_event_level(run, "late", SIMVUE_LOG_CRITICAL, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_status(run, SIMVUE_STATUS_FAILED));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_folder_details(run, NULL, "{}", NULL, 0, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_add_alert(run, "late-alert", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
+                                SIMVUE_ALERT_RULE_IS_ABOVE, "x", 1.0, 0.0, 0.0,
+                                SIMVUE_NOTIFICATION_NONE, NULL, NULL, 0));
+    /* Bad arguments are still reported as such on a closed run. */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, NULL, values2, 2));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_status(run, 9));
+    /* Queries keep working on a closed run (the header does not say otherwise for them):
+     * the name and id, the dropped counts and the error policy. */
+    EXPECT(SIMVUE_OK, simvue_run_name(run, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, expected_name) == 0);
+    EXPECT(SIMVUE_OK, simvue_run_id(run, buf, sizeof buf, NULL));
+    CHECK(strcmp(buf, id) == 0);
+    EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
+    EXPECT(SIMVUE_OK, simvue_run_suppress_errors(run, &flag));
+    simvue_run_free(run);
+
+    /* A closed run cannot be reconnected. */
+    simvue_run *again = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &again));
+    EXPECT(SIMVUE_OK, simvue_run_config(again, 0, SIMVUE_KEEP, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_reconnect(again, id));
+    simvue_run_free(again);
+
+    /* --- the cache: nothing lost, nothing extra ------------------------------------------- */
+    int files = 0;
+    size_t steps = count_in_json_files(cache, "metrics", "\"step\":", &files);
+    if (steps != N_GOOD_METRIC_SETS) {
+        printf("  metric sets written: %zu in %d files, expected %d\n", steps, files,
+               N_GOOD_METRIC_SETS);
+    }
+    CHECK(steps == N_GOOD_METRIC_SETS);
+    CHECK(count_in_json_files(cache, "metrics", "NaN", &files) == 2);
+    CHECK(count_in_json_files(cache, "metrics", "-Infinity", &files) == 1);
+    CHECK(count_in_json_files(cache, "metrics", "Infinity", &files) == 2);
+    CHECK(count_in_json_files(cache, "metrics", "\"step\": 1002", &files) +
+              count_in_json_files(cache, "metrics", "\"step\":1002", &files) == 1);
+    size_t events = count_in_json_files(cache, "events", "\"message\":", &files);
+    if (events != N_GOOD_EVENTS) {
+        printf("  events written: %zu, expected %d\n", events, N_GOOD_EVENTS);
+    }
+    CHECK(events == N_GOOD_EVENTS);
+    CHECK(count_in_json_files(cache, "alerts", "\"name\":", &files) == 2);
+    CHECK(files == 2);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL);
+    if (json) {
+        CHECK(json_has(json, "status", "\"completed\""));
+        CHECK(json_has(json, "name", "\"api-test\""));
+        CHECK(json_has(json, "folder", "\"/tests/c\""));
+        CHECK(json_has(json, "init_key", "1"));
+        CHECK(json_has(json, "staged_int", "42"));
+        CHECK(json_has(json, "staged_json", "\"yes\""));
+        CHECK(json_has(json, "good_double", "0.125"));
+        CHECK(json_has(json, "good_bool", "true"));
+        /* Nothing from the refused calls. */
+        CHECK(strstr(json, "bad_s") == NULL && strstr(json, "bad_d") == NULL &&
+              strstr(json, "bad_b") == NULL && strstr(json, "\"late\"") == NULL);
+        CHECK(strstr(json, "\"t1\"") != NULL && strstr(json, "\"alpha\"") != NULL);
+        free(json);
+    }
+    snprintf(path, sizeof path, "%s/runs/%s.closed", cache, id);
+    CHECK(path_exists(path));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration problems are reported by init. */
+
+static void test_config_errors(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-config");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+
+    /* An unknown SIMVUE_MODE. */
+    setenv("SIMVUE_MODE", "sideways", 1);
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    unsetenv("SIMVUE_MODE");
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, SIMVUE_KEEP, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_CONFIG, simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_close(run));
+    simvue_run_free(run);
+
+    /* Online without a server URL or token. */
+    run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_ONLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, SIMVUE_KEEP, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_CONFIG, simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, 1));
+    simvue_run_free(run);
+    CHECK(!path_exists(cache));
+}
+
+/* simvue_run_free on a running run closes it first (status completed), and a handle that was
+ * only created is released without writing anything. */
+static void test_free_without_close(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-free");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+
+    simvue_run *unused = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &unused));
+    simvue_run_free(unused);
+    CHECK(!path_exists(cache));
+
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "freed", NULL, NULL, 0, NULL, NULL, 1));
+    for (int i = 0; i < 10; i++) {
+        EXPECT(SIMVUE_OK, simvue_run_log_metric(run, "x", i));
+        EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metric(run, "x|y", i));
+    }
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    simvue_run_free(run);
+
+    int files = 0;
+    CHECK(count_in_json_files(cache, "metrics", "\"step\":", &files) == 10);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "status", "\"completed\""));
+    free(json);
+}
+
+/* Regressions: bugs found by this suite and fixed. */
+static void test_regressions(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-bugs");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+
+    /* Metadata staged before a failed init must survive for the next init: make the cache
+     * folder a file so that init fails with SIMVUE_ERROR_IO, then fix it and retry. */
+    FILE *f = fopen(cache, "w");
+    if (f) {
+        fclose(f);
+    }
+    EXPECT(SIMVUE_OK, simvue_run_set_metadata_int(run, "staged_bug", 7));
+    EXPECT(SIMVUE_ERROR_IO, simvue_run_init(run, "bugs", NULL, NULL, 0, NULL, NULL, 1));
+    unlink(cache);
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "bugs", NULL, NULL, 0, NULL, NULL, 1));
+
+    /* A malformed timestamp with a multi-byte character at byte 18 must be refused, not
+     * panic. */
+    const char *one[] = {"x"};
+    const double v[] = {1.0};
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metrics_ex(run, one, v, 1, 0, 0, 0.0, "2024-01-01 00:00:0\xc3\xa9"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_event(run, "m", "2024-01-01 00:00:0\xc3\xa9"));
+
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "staged_bug", "7"));
+    free(json);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    /* Isolate the test from the caller's environment and simvue.toml files. */
+    unsetenv("SIMVUE_MODE");
+    unsetenv("SIMVUE_URL");
+    unsetenv("SIMVUE_TOKEN");
+    unsetenv("SIMVUE_SERVER_PROFILE");
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(tmp_root, sizeof tmp_root, "%s/simvue-test-api-XXXXXX",
+             tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    setenv("HOME", tmp_root, 1);
+    if (chdir(tmp_root) != 0) {
+        perror("chdir");
+        return 2;
+    }
+
+    test_static_functions();
+    test_null_handle();
+    test_invalid_handle();
+    test_offline_run();
+    test_config_errors();
+    test_free_without_close();
+    test_regressions();
+
+    if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
+        remove_tree(tmp_root);
+    } else {
+        printf("files kept in %s\n", tmp_root);
+    }
+    printf("%d passed, %d failed\n", n_passed, n_failed);
+    return n_failed == 0 ? 0 : 1;
+}
