@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmark of simvue_run_log_metrics (and run init/close), optionally against the Python
+# client. Not a test: it prints figures and exits 0.
+#
+# Usage (from the repository root):  bash bench/run.sh
+#   SIMVUE_PYREF=/path/to/venv/bin/python   also run bench/bench_python.py with that
+#                                           interpreter (simvue 2.6.2) and print ratios
+#   BENCH_C_ARGS="n3 n100 runs"             override the C benchmark's sizes
+#                                           (default 1000000 100000 50)
+#   BENCH_PY_ARGS="n3 n100 runs"            override the Python sizes (default 20000 2000 10)
+#   CC=...                                  C compiler (default cc)
+set -u
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 0
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== cargo build --release"
+if ! cargo build --release; then
+    echo "bench: cargo build --release failed; no figures" >&2
+    exit 0
+fi
+
+echo "== building bench/bench_log_metrics.c"
+bin="$tmp/bench_log_metrics"
+if ! "${CC:-cc}" -std=c99 -O2 -Wall -Iinclude bench/bench_log_metrics.c \
+        -L"$root/target/release" -lsimvue -Wl,-rpath,"$root/target/release" -o "$bin"; then
+    echo "bench: compiling the C benchmark failed; no figures" >&2
+    exit 0
+fi
+
+echo "== C benchmark (libsimvue)"
+# shellcheck disable=SC2086
+if ! BENCH_KV="$tmp/c.kv" "$bin" ${BENCH_C_ARGS:-}; then
+    echo "bench: the C benchmark failed" >&2
+    exit 0
+fi
+
+if [ -z "${SIMVUE_PYREF:-}" ]; then
+    echo "(SIMVUE_PYREF is not set: skipping the Python client benchmark)"
+    exit 0
+fi
+
+echo
+echo "== Python client benchmark ($SIMVUE_PYREF)"
+# shellcheck disable=SC2086
+if ! BENCH_KV="$tmp/py.kv" "$SIMVUE_PYREF" bench/bench_python.py ${BENCH_PY_ARGS:-20000 2000 10}; then
+    echo "bench: the Python benchmark failed" >&2
+    exit 0
+fi
+
+echo
+echo "== ratio python / libsimvue (higher = libsimvue faster)"
+awk '
+    FNR == NR { c[$1] = $2; next }
+    { py[$1] = $2 }
+    END {
+        n = split("m3_call_ns:log_metrics 3 values, call cost|m3_flush_ns:log_metrics 3 values, including flush|m100_call_ns:log_metrics 100 values, call cost|m100_flush_ns:log_metrics 100 values, including flush|init_close_us:run init + close", rows, "|")
+        for (i = 1; i <= n; i++) {
+            split(rows[i], kv, ":")
+            k = kv[1]
+            if ((k in c) && (k in py) && c[k] > 0)
+                printf "  %-46s %12.0fx\n", kv[2], py[k] / c[k]
+            else
+                printf "  %-46s %12s\n", kv[2], "n/a"
+        }
+    }' "$tmp/c.kv" "$tmp/py.kv"
+exit 0
