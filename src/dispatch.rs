@@ -69,36 +69,47 @@ pub struct Stats {
 }
 
 /// Metric names already validated, so that a solver logging the same names every step pays a
-/// byte comparison per name instead of validation and hashing.
+/// byte comparison per name instead of validation and hashing. Names are numbered; the queue
+/// stores numbers, so logging touches no reference counts shared with the dispatcher thread.
 #[derive(Default)]
 struct NameCache {
-    last: Vec<Arc<str>>,
-    known: HashMap<Box<str>, Arc<str>>,
+    /// Every name seen, by number (append-only).
+    table: Vec<Arc<str>>,
+    /// The numbers of the names of the last call.
+    last: Vec<u32>,
+    known: HashMap<Box<str>, u32>,
 }
 
 impl NameCache {
-    /// Makes `self.last` the validated names of `names`, in order.
+    /// Makes `self.last` the numbers of the validated `names`, in order.
+    #[inline]
     fn resolve(&mut self, names: &[&str]) -> Result<()> {
         if names.len() == self.last.len()
             && names
                 .iter()
                 .zip(&self.last)
-                .all(|(a, b)| a.as_bytes() == b.as_bytes())
+                .all(|(a, &b)| a.as_bytes() == self.table[b as usize].as_bytes())
         {
             return Ok(());
         }
+        self.resolve_slow(names)
+    }
+
+    #[cold]
+    fn resolve_slow(&mut self, names: &[&str]) -> Result<()> {
         let mut resolved = Vec::with_capacity(names.len());
         for &name in names {
-            let arc = match self.known.get(name) {
-                Some(a) => a.clone(),
+            let id = match self.known.get(name) {
+                Some(&id) => id,
                 None => {
                     validate::metric_name(name)?;
-                    let a: Arc<str> = Arc::from(name);
-                    self.known.insert(name.into(), a.clone());
-                    a
+                    let id = self.table.len() as u32;
+                    self.table.push(Arc::from(name));
+                    self.known.insert(name.into(), id);
+                    id
                 }
             };
-            resolved.push(arc);
+            resolved.push(id);
         }
         let mut seen = HashSet::with_capacity(names.len());
         if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
@@ -111,8 +122,58 @@ impl NameCache {
     }
 }
 
+/// One queued `log_metrics` call; its values are `values[previous end..end]` of its block.
+struct SetHeader {
+    time: f64,
+    timestamp: Timestamp,
+    step: u64,
+    end: usize,
+}
+
+/// Queued metric sets: headers and all values in two flat arrays. The dispatcher swaps the
+/// whole block for an empty one that keeps its capacity, so that in the steady state logging
+/// allocates nothing.
+#[derive(Default)]
+struct MetricBlock {
+    sets: Vec<SetHeader>,
+    values: Vec<(u32, f64)>,
+}
+
+impl MetricBlock {
+    fn clear(&mut self) {
+        self.sets.clear();
+        self.values.clear();
+    }
+
+    /// The sets as wire objects, in batches of at most [`MAX_BATCH`].
+    fn to_batches(&self, names: &[Arc<str>]) -> Vec<Vec<MetricSet>> {
+        let mut start = 0;
+        self.sets
+            .chunks(MAX_BATCH)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|h| {
+                        let values = self.values[start..h.end]
+                            .iter()
+                            .map(|&(id, v)| (names[id as usize].clone(), v))
+                            .collect();
+                        start = h.end;
+                        MetricSet {
+                            time: h.time,
+                            timestamp: h.timestamp,
+                            step: h.step,
+                            values,
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 struct Queues {
-    metrics: VecDeque<MetricSet>,
+    metrics: MetricBlock,
     events: VecDeque<EventSet>,
     names: NameCache,
     step: u64,
@@ -173,7 +234,7 @@ impl Dispatcher {
         let capacity = settings.capacity.max(1);
         let shared = Arc::new(Shared {
             q: Mutex::new(Queues {
-                metrics: VecDeque::new(),
+                metrics: MetricBlock::default(),
                 events: VecDeque::new(),
                 names: NameCache::default(),
                 step: 0,
@@ -230,32 +291,32 @@ impl Dispatcher {
         let s = &*self.shared;
         let mut q = s.q.lock();
         q.names.resolve(names)?;
-        if q.metrics.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.metrics.len())? {
+        if q.metrics.sets.len() >= s.capacity
+            && !self.wait_for_room(&mut q, |q| q.metrics.sets.len())?
+        {
             s.metrics_dropped.fetch_add(1, Ordering::Relaxed);
             q.step += 1;
             return Ok(());
         }
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
-        let item = MetricSet {
+        let q = &mut *q;
+        let block = &mut q.metrics;
+        block
+            .values
+            .extend(q.names.last.iter().copied().zip(values.iter().copied()));
+        block.sets.push(SetHeader {
             time: opts
                 .time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
             timestamp: opts.timestamp.unwrap_or(now),
             step,
-            values: q
-                .names
-                .last
-                .iter()
-                .cloned()
-                .zip(values.iter().copied())
-                .collect(),
-        };
-        q.metrics.push_back(item);
+            end: block.values.len(),
+        });
         s.metrics_queued.fetch_add(1, Ordering::Relaxed);
         // Wake the dispatcher when the queue stops being empty (it then sleeps until the flush
         // deadline) and when it reaches the threshold (it writes at once).
-        let len = q.metrics.len();
+        let len = block.sets.len();
         if len == 1 || len == s.threshold {
             s.work.notify_one();
         }
@@ -541,17 +602,19 @@ impl Worker {
             .map_or(far, |i| now + i.min(Duration::from_secs(1)));
         let mut last_flush = now;
         let mut pending: VecDeque<Pending> = VecDeque::new();
+        let mut spare = MetricBlock::default();
+        let mut names: Vec<Arc<str>> = Vec::new();
         loop {
-            let (mut metrics, events, done) = {
+            let (events, done) = {
                 let mut q = s.q.lock();
                 loop {
                     let now = Instant::now();
-                    let queued = !q.metrics.is_empty() || !q.events.is_empty();
+                    let queued = !q.metrics.sets.is_empty() || !q.events.is_empty();
                     let flush_due = last_flush + self.settings.flush_interval;
                     let retry_due = pending.iter().map(|p| p.next_at).min().unwrap_or(far);
                     let poll_due = next_abort_poll.unwrap_or(far);
                     if q.stop
-                        || q.metrics.len() >= s.threshold
+                        || q.metrics.sets.len() >= s.threshold
                         || q.events.len() >= s.threshold
                         || (queued && now >= flush_due)
                         || now >= next_heartbeat
@@ -567,17 +630,20 @@ impl Worker {
                     }
                     s.work.wait_until(&mut q, deadline);
                 }
-                let m: Vec<MetricSet> = {
-                    let n = q.metrics.len().min(MAX_BATCH);
-                    q.metrics.drain(..n).collect()
-                };
+                // Take every queued metric set at once, leaving an empty block with capacity.
+                spare.clear();
+                std::mem::swap(&mut spare, &mut q.metrics);
+                if names.len() < q.names.table.len() {
+                    names.extend_from_slice(&q.names.table[names.len()..]);
+                }
                 let e: Vec<EventSet> = {
                     let n = q.events.len().min(MAX_BATCH);
                     q.events.drain(..n).collect()
                 };
-                (m, e, q.stop && q.metrics.is_empty() && q.events.is_empty())
+                (e, q.stop && q.events.is_empty())
             };
-            if !metrics.is_empty() || !events.is_empty() {
+            let mut batches = spare.to_batches(&names);
+            if !batches.is_empty() || !events.is_empty() {
                 s.space.notify_all();
                 last_flush = Instant::now();
             }
@@ -590,7 +656,11 @@ impl Worker {
                     m.set_pid(s.pid.load(Ordering::Relaxed));
                     if let Some((cpu, mem)) = m.sample() {
                         let timestamp = Timestamp::now();
-                        metrics.push(MetricSet {
+                        if batches.is_empty() {
+                            batches.push(Vec::new());
+                        }
+                        let last = batches.len() - 1;
+                        batches[last].push(MetricSet {
                             time: (timestamp.0 - self.start.0) as f64 / 1e6,
                             timestamp,
                             step: resource_step,
@@ -604,8 +674,8 @@ impl Worker {
                 }
             }
             self.retry(&mut pending, false);
-            if !metrics.is_empty() {
-                self.deliver(Batch::Metrics(metrics), &mut pending);
+            for batch in batches {
+                self.deliver(Batch::Metrics(batch), &mut pending);
             }
             if !events.is_empty() {
                 self.deliver(Batch::Events(events), &mut pending);

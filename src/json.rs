@@ -240,7 +240,7 @@ pub fn write_python_float(out: &mut String, f: f64) {
 }
 
 /// Writes a string as Python's json module does with `ensure_ascii=True`.
-fn write_python_string(out: &mut String, s: &str) {
+pub fn write_python_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -52,13 +52,17 @@ impl OfflineSink {
 
     /// Writes `json` to `<kind>/<id>.json` atomically.
     pub fn write_object(&self, kind: &str, id: &str, json: &Json) -> Result<()> {
+        self.write_text(kind, id, &json.to_python_json())
+    }
+
+    /// Writes `text` to `<kind>/<id>.json` atomically: a temporary name, then a rename.
+    pub fn write_text(&self, kind: &str, id: &str, text: &str) -> Result<()> {
         let dir = self.root.join(kind);
         fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         let target = dir.join(format!("{id}.json"));
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{id}.json.tmp{}-{n}", std::process::id()));
-        let text = json.to_python_json();
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
@@ -155,10 +159,10 @@ impl Sink for OfflineSink {
     }
 
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
-        self.write_object(
+        self.write_text(
             "metrics",
             &ids::offline_id(),
-            &model::metrics_batch(run_id, batch),
+            &model::metrics_batch_text(run_id, batch),
         )
     }
 

@@ -204,7 +204,12 @@ pub(crate) unsafe fn str_array<'a>(
     std::slice::from_raw_parts(p, n)
         .iter()
         .enumerate()
-        .map(|(i, &s)| cstr(s, &format!("{what}[{i}]")))
+        .map(|(i, &s)| {
+            // The element's name is formatted only for an error message.
+            cstr(s, what).map_err(|e| {
+                Error::new(e.kind, e.message.replacen(what, &format!("{what}[{i}]"), 1))
+            })
+        })
         .collect()
 }
 
