@@ -224,17 +224,21 @@ pub fn write_python_float(out: &mut String, f: f64) {
         out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
     } else {
         // Rust's Debug formatting switches to scientific notation at the same thresholds as
-        // Python's repr (exponent < -4 or >= 16) and prints the same shortest digits.
-        let s = format!("{f:?}");
-        match s.split_once('e') {
-            Some((mantissa, exp)) => {
-                let (sign, digits) = match exp.strip_prefix('-') {
-                    Some(d) => ('-', d),
-                    None => ('+', exp),
-                };
-                let _ = write!(out, "{mantissa}e{sign}{digits:0>2}");
+        // Python's repr (exponent < -4 or >= 16) and prints the same shortest digits; only the
+        // exponent needs Python's sign and two digits. Written in place: this is per value.
+        let start = out.len();
+        let _ = write!(out, "{f:?}");
+        if let Some(e) = out[start..].find('e') {
+            let e = start + e;
+            let negative = out.as_bytes().get(e + 1) == Some(&b'-');
+            let digits_at = if negative { e + 2 } else { e + 1 };
+            let ndigits = out.len() - digits_at;
+            if !negative {
+                out.insert(digits_at, '+');
             }
-            None => out.push_str(&s),
+            if ndigits < 2 {
+                out.insert(if negative { digits_at } else { digits_at + 1 }, '0');
+            }
         }
     }
 }

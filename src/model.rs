@@ -505,11 +505,25 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
         )
 }
 
+/// Appends the decimal digits of `v` (cheaper than `write!` on a hot path).
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
 /// The text of a metrics batch file, exactly `metrics_batch(run_id, items).to_python_json()`
 /// but written straight from the items: the offline writer's hot path.
 pub fn metrics_batch_text(run_id: &str, items: &[MetricSet]) -> String {
     use crate::json::{write_python_float, write_python_string};
-    use std::fmt::Write as _;
     let values: usize = items.iter().map(|m| m.values.len()).sum();
     let mut out = String::with_capacity(128 + items.len() * 150 + values * 40);
     out.push_str("{\n  \"obj_type\": \"Metrics\",\n  \"run\": ");
@@ -522,11 +536,11 @@ pub fn metrics_batch_text(run_id: &str, items: &[MetricSet]) -> String {
             ",\n    {\n      \"time\": "
         });
         write_python_float(&mut out, m.time);
-        let _ = write!(
-            out,
-            ",\n      \"timestamp\": \"{}\",\n      \"step\": {},\n      \"values\": {{",
-            m.timestamp, m.step
-        );
+        out.push_str(",\n      \"timestamp\": \"");
+        out.push_str(std::str::from_utf8(&m.timestamp.to_bytes()).unwrap_or_default());
+        out.push_str("\",\n      \"step\": ");
+        push_u64(&mut out, m.step);
+        out.push_str(",\n      \"values\": {");
         for (j, (k, v)) in m.values.iter().enumerate() {
             out.push_str(if j == 0 { "\n        " } else { ",\n        " });
             write_python_string(&mut out, k);

@@ -45,16 +45,15 @@ pub fn encode_metrics(run_id: &str, items: &[MetricSet], out: &mut Vec<u8>) {
     write_str(out, run_id);
     write_str(out, "metrics");
     let _ = rmp::encode::write_array_len(out, items.len() as u32);
-    let mut ts = String::with_capacity(32);
     for m in items {
         let _ = rmp::encode::write_map_len(out, 4);
         write_str(out, "time");
         let _ = rmp::encode::write_f64(out, m.time);
         write_str(out, "timestamp");
-        ts.clear();
-        use std::fmt::Write as _;
-        let _ = write!(ts, "{}", m.timestamp);
-        write_str(out, &ts);
+        write_str(
+            out,
+            std::str::from_utf8(&m.timestamp.to_bytes()).unwrap_or_default(),
+        );
         write_str(out, "step");
         let _ = rmp::encode::write_uint(out, m.step);
         write_str(out, "values");

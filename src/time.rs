@@ -76,24 +76,57 @@ impl Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let micros = self.0.rem_euclid(1_000_000);
+impl Timestamp {
+    /// The wire form, `YYYY-MM-DDTHH:MM:SS.ffffff`, as 26 ASCII bytes. Every metric set carries
+    /// one, so this avoids the formatting machinery and converts the date only when the day
+    /// changes (per thread).
+    pub fn to_bytes(self) -> [u8; 26] {
+        thread_local! {
+            static DAY: std::cell::Cell<(i64, [u8; 11])> = const { std::cell::Cell::new((i64::MIN, [0; 11])) };
+        }
+        let micros = self.0.rem_euclid(1_000_000) as u32;
         let secs = self.0.div_euclid(1_000_000);
         let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60,
-            micros
-        )
+        let sod = secs.rem_euclid(86_400) as u32;
+        let mut b = [0u8; 26];
+        let date = DAY.with(|cache| {
+            let (day, text) = cache.get();
+            if day == days {
+                return text;
+            }
+            let (y, m, d) = civil_from_days(days);
+            let mut t = *b"0000-00-00T";
+            let y = y.clamp(0, 9999) as u32;
+            t[..2].copy_from_slice(&two_digits(y / 100));
+            t[2..4].copy_from_slice(&two_digits(y % 100));
+            t[5..7].copy_from_slice(&two_digits(m as u32));
+            t[8..10].copy_from_slice(&two_digits(d as u32));
+            cache.set((days, t));
+            t
+        });
+        b[..11].copy_from_slice(&date);
+        b[11..13].copy_from_slice(&two_digits(sod / 3600));
+        b[13] = b':';
+        b[14..16].copy_from_slice(&two_digits((sod / 60) % 60));
+        b[16] = b':';
+        b[17..19].copy_from_slice(&two_digits(sod % 60));
+        b[19] = b'.';
+        b[20..22].copy_from_slice(&two_digits(micros / 10_000));
+        b[22..24].copy_from_slice(&two_digits((micros / 100) % 100));
+        b[24..26].copy_from_slice(&two_digits(micros % 100));
+        b
+    }
+}
+
+fn two_digits(v: u32) -> [u8; 2] {
+    [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.to_bytes();
+        // The bytes are ASCII digits and separators.
+        f.write_str(std::str::from_utf8(&b).unwrap_or("0000-00-00T00:00:00.000000"))
     }
 }
 

@@ -166,8 +166,14 @@ pub(crate) unsafe fn cstr<'a>(p: *const c_char, what: &str) -> Result<&'a str> {
             format!("{what} is NULL"),
         ));
     }
-    CStr::from_ptr(p)
-        .to_str()
+    let bytes = CStr::from_ptr(p).to_bytes();
+    // Names are nearly always ASCII, which is valid UTF-8; checking that is much cheaper than
+    // the general validation, and this runs for every metric name of every call.
+    if bytes.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        return Ok(std::str::from_utf8_unchecked(bytes));
+    }
+    std::str::from_utf8(bytes)
         .map_err(|_| Error::new(ErrorKind::InvalidUtf8, format!("{what} is not valid UTF-8")))
 }
 

@@ -506,11 +506,14 @@ unsafe fn with_names<R>(
     }
     let ptrs = std::slice::from_raw_parts(names, n);
     if n <= 32 {
-        let mut buf: [&str; 32] = [""; 32];
-        for (i, &p) in ptrs.iter().enumerate() {
-            buf[i] = cstr(p, "metric name")?;
+        // Not zeroed: only the first `n` entries are written and read.
+        let mut buf = [std::mem::MaybeUninit::<&str>::uninit(); 32];
+        for (slot, &p) in buf.iter_mut().zip(ptrs) {
+            slot.write(cstr(p, "metric name")?);
         }
-        f(&buf[..n])
+        // SAFETY: the loop initialised the first `n` entries (it returns early otherwise).
+        let names = std::slice::from_raw_parts(buf.as_ptr().cast::<&str>(), n);
+        f(names)
     } else {
         let v = str_array(names, n, "names")?;
         f(&v)
