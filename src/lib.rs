@@ -16,6 +16,8 @@ pub mod ffi;
 pub mod http;
 pub mod ids;
 pub mod json;
+pub mod mime;
+mod mime_table;
 pub mod model;
 pub mod monitor;
 pub mod msgpack;
