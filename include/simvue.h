@@ -129,6 +129,33 @@
 #define SIMVUE_ID_BUFFER_SIZE 64
 
 /**
+ * Category `input`: something the run reads (an input deck).
+ */
+#define SIMVUE_CATEGORY_INPUT 0
+
+/**
+ * Category `output`: something the run produced (refused while the run is only created).
+ */
+#define SIMVUE_CATEGORY_OUTPUT 1
+
+/**
+ * Category `code`: source code.
+ */
+#define SIMVUE_CATEGORY_CODE 2
+
+/**
+ * Save flag: copy the file into the offline cache now and save the copy, so that later
+ * changes to the file are not saved.
+ */
+#define SIMVUE_SAVE_SNAPSHOT 1
+
+/**
+ * Save flag: return only once the save is complete (uploaded online, recorded offline), with
+ * its outcome; otherwise saving happens on a background thread and `close` waits for it.
+ */
+#define SIMVUE_SAVE_WAIT 2
+
+/**
  * Result codes of every fallible function. The numbers are part of the ABI and are never
  * reused.
  */
@@ -608,6 +635,77 @@ enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int3
  * `run` is NULL or a live handle.
  */
 enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
+
+/**
+ * Saves a file with the run (the seed's `save`).
+ *
+ * - `category`: `SIMVUE_CATEGORY_INPUT`, `_OUTPUT` or `_CODE`.
+ * - `filetype`: a MIME type, or NULL to guess it from the file name as Python's `mimetypes`
+ *   does; it must be one the Python client accepts.
+ * - `preserve_path`: 1 to name the artifact by its path relative to the working directory
+ *   (a file outside it is refused), 0 for its base name.
+ * - `name`: the artifact's name, or NULL for the derived one.
+ * - `flags`: `SIMVUE_SAVE_SNAPSHOT`, `SIMVUE_SAVE_WAIT`, or 0.
+ *
+ * The file is checked now (missing, a directory, unreadable: an error); it is hashed and
+ * saved on a background thread, streamed in chunks, so large files never sit in memory.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save(struct simvue_run *run,
+                                   const char *filename,
+                                   int32_t category,
+                                   const char *filetype,
+                                   int32_t preserve_path,
+                                   const char *name,
+                                   uint32_t flags);
+
+/**
+ * Saves every regular file below `directory` (the seed's `save_directory`); arguments as
+ * `simvue_run_save`. A file that cannot be saved is reported and does not stop the others;
+ * the result then is the first failure's code and the message says how many failed.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save_directory(struct simvue_run *run,
+                                             const char *directory,
+                                             int32_t category,
+                                             const char *filetype,
+                                             int32_t preserve_path,
+                                             uint32_t flags);
+
+/**
+ * Saves `n` files and directories (the seed's `save_all`); as `simvue_run_save_directory`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `paths` is NULL or holds `n` string pointers.
+ */
+enum simvue_result simvue_run_save_all(struct simvue_run *run,
+                                       const char *const *paths,
+                                       size_t n,
+                                       int32_t category,
+                                       const char *filetype,
+                                       int32_t preserve_path,
+                                       uint32_t flags);
+
+/**
+ * Saves `size` bytes from memory as an artifact called `name` (the C counterpart of saving
+ * a Python object): a field the solver holds, a JSON summary. The bytes are copied before the
+ * call returns. `filetype` is a MIME type or NULL (`application/octet-stream`); `flags` may
+ * hold `SIMVUE_SAVE_WAIT`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `data` is NULL (only with `size` 0) or holds `size` bytes.
+ */
+enum simvue_result simvue_run_save_bytes(struct simvue_run *run,
+                                         const char *name,
+                                         const void *data,
+                                         size_t size,
+                                         int32_t category,
+                                         const char *filetype,
+                                         uint32_t flags);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -755,6 +755,14 @@ mod tests {
             self.events.lock().extend_from_slice(batch);
             Ok(())
         }
+        fn save_artifact(
+            &self,
+            _: &str,
+            _: &crate::artifact::Artifact,
+            _: crate::artifact::Category,
+        ) -> Result<()> {
+            unreachable!()
+        }
         fn heartbeat(&self, _: &str) -> Result<()> {
             self.heartbeats.fetch_add(1, Ordering::Relaxed);
             Ok(())

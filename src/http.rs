@@ -265,3 +265,87 @@ pub fn interpret(
         body: json,
     })
 }
+
+/// Uploads to artifact storage: no token, the storage CA, a timeout of 10 s plus 1 s per MiB
+/// (`artifact/base.py:35-36`).
+pub struct Storage {
+    agent: ureq::Agent,
+}
+
+impl Storage {
+    /// A client for storage URLs.
+    pub fn new(ca: Option<&Path>) -> Result<Storage> {
+        Ok(Storage {
+            // The per-request timeout below replaces this one.
+            agent: agent(ca, Duration::from_secs(3600))?,
+        })
+    }
+
+    /// Sends the artifact's bytes to `url`: a multipart POST with `fields` first and the file
+    /// last when there are fields, a raw PUT otherwise. The content is streamed from disk.
+    pub fn upload(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+        artifact: &crate::artifact::Artifact,
+    ) -> std::result::Result<(), Failure> {
+        let io_failure = |e: Error| Failure {
+            error: e,
+            retryable: false,
+            status: None,
+            body: None,
+        };
+        let content = artifact.open().map_err(io_failure)?;
+        let timeout = Duration::from_secs(10 + artifact.size / (1 << 20));
+        let what = "artifact upload";
+        let result = if fields.is_empty() {
+            self.agent
+                .put(url)
+                .timeout(timeout)
+                .set("Content-Type", &artifact.mime_type)
+                .set("Content-Length", &artifact.size.to_string())
+                .send(content)
+        } else {
+            let boundary = format!(
+                "simvue{:016x}{:016x}",
+                crate::ids::random_u64(),
+                crate::ids::random_u64()
+            );
+            let mut head = String::new();
+            for (k, v) in fields {
+                head.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{v}\r\n",
+                    k.replace('"', "%22")
+                ));
+            }
+            head.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\r\n",
+                artifact.upload_filename().replace('"', "%22")
+            ));
+            let tail = format!("\r\n--{boundary}--\r\n");
+            let length = head.len() as u64 + artifact.size + tail.len() as u64;
+            let body = std::io::Cursor::new(head.into_bytes())
+                .chain(content.take(artifact.size))
+                .chain(std::io::Cursor::new(tail.into_bytes()));
+            self.agent
+                .post(url)
+                .timeout(timeout)
+                .set(
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={boundary}"),
+                )
+                .set("Content-Length", &length.to_string())
+                .send(body)
+        };
+        interpret(what, result, &[200, 201, 204])
+            .map(|_| ())
+            .or_else(|f| {
+                // Storage answers need not be JSON.
+                if f.status.is_some_and(|s| matches!(s, 200 | 201 | 204)) {
+                    Ok(())
+                } else {
+                    Err(f)
+                }
+            })
+    }
+}

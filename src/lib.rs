@@ -9,6 +9,7 @@
 //! [`dispatch`] queues and batches metrics and events on a background thread; [`model`] is the
 //! wire model; [`sink`] / [`offline`] are where objects go; [`monitor`] samples resources.
 
+pub mod artifact;
 pub mod config;
 pub mod dispatch;
 pub mod error;

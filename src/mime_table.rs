@@ -155,13 +155,7 @@ pub const TYPES: &[(&str, &str)] = &[
 ];
 
 /// Compression suffixes that `guess_type` looks through.
-pub const ENCODINGS: &[&str] = &[
-    ".Z",
-    ".br",
-    ".bz2",
-    ".gz",
-    ".xz",
-];
+pub const ENCODINGS: &[&str] = &[".Z", ".br", ".bz2", ".gz", ".xz"];
 
 /// Suffixes that stand for two (`.tgz` is `.tar.gz`).
 pub const SUFFIXES: &[(&str, &str)] = &[

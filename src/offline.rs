@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::artifact::{Artifact, Category, Content};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::json::Json;
@@ -57,15 +58,20 @@ impl OfflineSink {
 
     /// Writes `text` to `<kind>/<id>.json` atomically: a temporary name, then a rename.
     pub fn write_text(&self, kind: &str, id: &str, text: &str) -> Result<()> {
+        self.write_bytes(kind, id, "json", text.as_bytes())
+    }
+
+    /// Writes `bytes` to `<kind>/<id>.<ext>` atomically.
+    pub fn write_bytes(&self, kind: &str, id: &str, ext: &str, bytes: &[u8]) -> Result<()> {
         let dir = self.root.join(kind);
         fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        let target = dir.join(format!("{id}.json"));
+        let target = dir.join(format!("{id}.{ext}"));
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{id}.json.tmp{}-{n}", std::process::id()));
+        let tmp = dir.join(format!(".{id}.{ext}.tmp{}-{n}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(bytes)?;
             drop(f);
             fs::rename(&tmp, &target)
         };
@@ -86,6 +92,11 @@ impl OfflineSink {
             .map_err(|e| Error::io(format!("cannot touch {}", path.display()), e))?;
         f.set_modified(std::time::SystemTime::now())
             .map_err(|e| Error::io(format!("cannot touch {}", path.display()), e))
+    }
+
+    /// Where snapshot copies of saved files go (`<cache>/artifacts`, as the Python client).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root.join("artifacts")
     }
 
     /// Whether the sender has already created run `id` on a server (`server_ids/<id>.txt`).
@@ -171,6 +182,20 @@ impl Sink for OfflineSink {
             "events",
             &ids::offline_id(),
             &model::events_batch(run_id, batch),
+        )
+    }
+
+    fn save_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()> {
+        let id = ids::offline_id();
+        if let Content::Bytes(bytes) = &artifact.content {
+            // The sender reads `artifacts/<id>.object` for object artifacts (actions.py:384-389);
+            // written before the record that points at it.
+            self.write_bytes("artifacts", &id, "object", bytes)?;
+        }
+        self.write_object(
+            "artifacts",
+            &id,
+            &artifact.to_offline_json(run_id, category),
         )
     }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::artifact::{Artifact, Category};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Body, Failure, Http};
@@ -84,6 +85,7 @@ fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 /// Sends a run's objects to a Simvue server.
 pub struct OnlineSink {
     http: Http,
+    storage: http::Storage,
     cache_dir: PathBuf,
     fallback: Mutex<Option<OfflineSink>>,
     policy: RetryPolicy,
@@ -104,8 +106,10 @@ impl OnlineSink {
             ));
         };
         let ca = http::site_ca(config, false);
+        let storage_ca = http::site_ca(config, true);
         let sink = OnlineSink {
             http: Http::new(url, token, ca.as_deref(), http::default_timeout())?,
+            storage: http::Storage::new(storage_ca.as_deref())?,
             cache_dir: config.cache_dir.clone(),
             fallback: Mutex::new(None),
             policy: RetryPolicy::from_env(),
@@ -313,6 +317,76 @@ impl OnlineSink {
             .map(|_| ())
     }
 
+    /// The artifact flow of simvue 2.6.2 (protocol doc §6.1 and §0 item 4): create it with its
+    /// checksum, upload the bytes to the URL the server returns (multipart POST with the
+    /// returned `fields`, or a raw PUT when there are none; no token sent there), mark it
+    /// uploaded, attach it to the run.
+    fn upload_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()> {
+        let created = match self.call_with(
+            "POST",
+            "/artifacts",
+            &Body::Json(&artifact.to_online_json()),
+            &[200, 201],
+        ) {
+            Ok(v) => v,
+            Err(f)
+                if f.status == Some(409) && f.body.as_ref().and_then(|b| b.get("id")).is_some() =>
+            {
+                f.body.unwrap_or_default()
+            }
+            Err(f) => return Err(f.error),
+        };
+        let id = created
+            .get("id")
+            .and_then(|i| i.as_str())
+            .ok_or_else(|| Error::new(ErrorKind::Server, "POST /artifacts: the answer has no id"))?
+            .to_owned();
+        if let Some(url) = created
+            .get("url")
+            .and_then(|u| u.as_str())
+            .filter(|u| !u.is_empty())
+        {
+            let fields: Vec<(String, String)> = match created.get("fields") {
+                Some(serde_json::Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let mut attempt = 1;
+            loop {
+                match self.storage.upload(url, &fields, artifact) {
+                    Ok(()) => break,
+                    Err(f) if f.retryable && attempt < self.policy.attempts => {
+                        std::thread::sleep(self.policy.wait_after(attempt));
+                        attempt += 1; // and the whole file is sent again
+                    }
+                    Err(f) => return Err(f.error),
+                }
+            }
+        }
+        let uploaded = Json::object().with("uploaded", true);
+        self.call(
+            "PUT",
+            &format!("/artifacts/{id}"),
+            Body::Json(&uploaded),
+            &[200],
+        )?;
+        let attach = Json::object().with("category", category.as_str());
+        self.call(
+            "PUT",
+            &format!("/runs/{run_id}/artifacts/{id}"),
+            Body::Json(&attach),
+            &[200],
+        )?;
+        Ok(())
+    }
+
     /// Whether the server asked for the run to be aborted (`GET /api/runs/{id}/abort`).
     pub fn abort_requested(&self, run_id: &str) -> Result<bool> {
         let v = self
@@ -397,6 +471,34 @@ impl Sink for OnlineSink {
 
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()> {
         self.try_events(run_id, batch).map_err(|f| f.error)
+    }
+
+    fn save_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()> {
+        match self.upload_artifact(run_id, artifact, category) {
+            Ok(()) => {
+                // A snapshot copy is deleted once uploaded (file.py:205-207).
+                if let Some(copy) = artifact.staged_copy(&self.cache_dir.join("artifacts")) {
+                    let _ = std::fs::remove_file(copy);
+                }
+                Ok(())
+            }
+            Err(e) if e.kind == ErrorKind::Network => {
+                // Keep it for simvue-sender, attached through our alias of the online run.
+                let alias = self.alias(run_id)?;
+                let off = self.fallback()?;
+                off.save_artifact(&alias, artifact, category)?;
+                Err(Error::new(
+                    ErrorKind::Network,
+                    format!(
+                        "{}; artifact {:?} was recorded in {} for simvue-sender",
+                        e.message,
+                        artifact.name,
+                        off.root().join("artifacts").display()
+                    ),
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn heartbeat(&self, run_id: &str) -> Result<()> {

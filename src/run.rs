@@ -10,6 +10,7 @@
 //! logged by the library and a background failure is returned by the next call
 //! ([`ErrorKind::Background`]) and by `close`.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use once_cell::sync::{Lazy, OnceCell};
 use parking_lot::Mutex;
 
+use crate::artifact::{self, Artifact, Category, SaveOptions};
 use crate::config::{Config, Mode};
 use crate::dispatch::{DispatchSettings, Dispatcher, MetricOptions, Stats};
 use crate::error::{Error, ErrorKind, Result};
@@ -241,9 +243,89 @@ struct Active {
     /// True while metrics and events are accepted (status `running`).
     accepting: AtomicBool,
     finished: AtomicBool,
+    /// The background thread that hashes and uploads saved files, started by the first save.
+    uploads: Mutex<Option<Uploader>>,
+    reporter: Arc<Reporter>,
+    /// Where snapshot copies go (`<cache>/artifacts`).
+    staging: std::path::PathBuf,
+}
+
+/// One save handed to the upload thread; `done` gets the outcome when the caller waits.
+struct UploadJob {
+    artifact: Artifact,
+    category: Category,
+    done: Option<std::sync::mpsc::Sender<Result<()>>>,
+}
+
+struct Uploader {
+    jobs: std::sync::mpsc::Sender<UploadJob>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Active {
+    /// Hands an artifact to the upload thread (starting it if needed); with `wait`, returns
+    /// the outcome of this save.
+    fn enqueue_save(&self, artifact: Artifact, category: Category, wait: bool) -> Result<()> {
+        let (done, outcome) = if wait {
+            let (tx, rx) = std::sync::mpsc::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        {
+            let mut slot = self.uploads.lock();
+            if slot.is_none() {
+                let (jobs, rx) = std::sync::mpsc::channel::<UploadJob>();
+                let sink = self.sink.clone();
+                let id = self.id.clone();
+                let reporter = self.reporter.clone();
+                let thread = std::thread::Builder::new()
+                    .name("simvue-upload".into())
+                    .spawn(move || {
+                        for mut job in rx {
+                            let r = job.artifact.complete().and_then(|()| {
+                                sink.save_artifact(&id, &job.artifact, job.category)
+                            });
+                            match job.done {
+                                Some(tx) => {
+                                    let _ = tx.send(r);
+                                }
+                                None => {
+                                    if let Err(e) = r {
+                                        reporter.background(e);
+                                    }
+                                }
+                            }
+                        }
+                    })
+                    .map_err(|e| Error::io("cannot start the upload thread", e))?;
+                *slot = Some(Uploader { jobs, thread });
+            }
+            let up = slot.as_ref().expect("just started");
+            up.jobs
+                .send(UploadJob {
+                    artifact,
+                    category,
+                    done,
+                })
+                .map_err(|_| Error::state("the upload thread has stopped"))?;
+        }
+        match outcome {
+            Some(rx) => rx
+                .recv()
+                .unwrap_or_else(|_| Err(Error::state("the upload thread has stopped"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every queued save to finish.
+    fn finish_uploads(&self) {
+        if let Some(up) = self.uploads.lock().take() {
+            drop(up.jobs);
+            let _ = up.thread.join();
+        }
+    }
+
     /// Applies `change` to the run record and stores it, sending `patch` as the partial update.
     fn update(&self, patch: Json, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
         let mut rec = self.record.lock();
@@ -270,6 +352,7 @@ impl Active {
                 );
             }
         }
+        self.finish_uploads();
         let status = self.record.lock().status;
         let mut result = Ok(());
         if status == Status::Running {
@@ -641,6 +724,13 @@ impl Run {
             dispatcher,
             accepting: AtomicBool::new(running),
             finished: AtomicBool::new(false),
+            uploads: Mutex::new(None),
+            reporter: self.reporter.clone(),
+            staging: self
+                .config
+                .as_ref()
+                .map(|c| c.cache_dir.join("artifacts"))
+                .unwrap_or_default(),
         });
         register_live(&active);
         c.phase = Phase::Active(active.clone());
@@ -1025,6 +1115,152 @@ impl Run {
         self.reporter.check(r)
     }
 
+    /// Saves a file with the run (`save` of the seed). The file is checked now; it is hashed
+    /// and uploaded on a background thread unless `wait` is set, and `close` waits for it.
+    /// With `snapshot`, it is first copied into the cache, so later changes to it are not
+    /// saved. Output files are refused while the run is only `created`.
+    pub fn save_file(
+        &self,
+        path: &Path,
+        category: Category,
+        opts: SaveOptions<'_>,
+        wait: bool,
+    ) -> Result<()> {
+        if self.is_disabled() {
+            return Ok(());
+        }
+        let r = (|| {
+            let a = self.saving(category)?;
+            let snapshot = opts.snapshot.then_some(a.staging.as_path());
+            let artifact = artifact::prepare_file(path, &opts, snapshot)?;
+            a.enqueue_save(artifact, category, wait)
+        })();
+        self.reporter.check(r)
+    }
+
+    /// Saves every regular file below `dir`. A file that cannot be saved is reported and does
+    /// not stop the others; the error returned then names how many failed and the first cause.
+    pub fn save_directory(
+        &self,
+        dir: &Path,
+        category: Category,
+        opts: SaveOptions<'_>,
+        wait: bool,
+    ) -> Result<()> {
+        if self.is_disabled() {
+            return Ok(());
+        }
+        let r = (|| {
+            self.saving(category)?;
+            let files = artifact::files_below(dir)?;
+            // A name given for a directory would name every file the same.
+            let opts = SaveOptions { name: None, ..opts };
+            let failures: Vec<Error> = files
+                .iter()
+                .filter_map(|f| {
+                    self.reporter
+                        .check(self.save_file_quiet(f, category, &opts, wait))
+                        .err()
+                })
+                .collect();
+            summarise(files.len(), failures)
+        })();
+        self.reporter.check(r)
+    }
+
+    /// Saves a list of files and directories; as `save_directory`, failures are reported
+    /// together after the rest has been saved.
+    pub fn save_all(
+        &self,
+        paths: &[&Path],
+        category: Category,
+        opts: SaveOptions<'_>,
+        wait: bool,
+    ) -> Result<()> {
+        if self.is_disabled() {
+            return Ok(());
+        }
+        let r = (|| {
+            self.saving(category)?;
+            let opts = SaveOptions { name: None, ..opts };
+            let mut failures = Vec::new();
+            let mut total = 0;
+            for p in paths {
+                if p.is_dir() {
+                    match artifact::files_below(p) {
+                        Ok(files) => {
+                            total += files.len();
+                            failures.extend(files.iter().filter_map(|f| {
+                                self.reporter
+                                    .check(self.save_file_quiet(f, category, &opts, wait))
+                                    .err()
+                            }));
+                        }
+                        Err(e) => {
+                            total += 1;
+                            failures.push(e);
+                        }
+                    }
+                } else {
+                    total += 1;
+                    if let Err(e) = self
+                        .reporter
+                        .check(self.save_file_quiet(p, category, &opts, wait))
+                    {
+                        failures.push(e);
+                    }
+                }
+            }
+            summarise(total, failures)
+        })();
+        self.reporter.check(r)
+    }
+
+    /// Saves bytes held in memory under `name` (a field, a JSON summary): the C counterpart of
+    /// the Python client's saved objects.
+    pub fn save_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        category: Category,
+        mime_type: Option<&str>,
+        wait: bool,
+    ) -> Result<()> {
+        if self.is_disabled() {
+            return Ok(());
+        }
+        let r = (|| {
+            let a = self.saving(category)?;
+            let artifact = artifact::prepare_bytes(name, bytes, mime_type)?;
+            a.enqueue_save(artifact, category, wait)
+        })();
+        self.reporter.check(r)
+    }
+
+    fn save_file_quiet(
+        &self,
+        path: &Path,
+        category: Category,
+        opts: &SaveOptions<'_>,
+        wait: bool,
+    ) -> Result<()> {
+        let a = self.active()?;
+        let snapshot = opts.snapshot.then_some(a.staging.as_path());
+        let artifact = artifact::prepare_file(path, opts, snapshot)?;
+        a.enqueue_save(artifact, category, wait)
+    }
+
+    /// The active run, if it may save a file of `category` now.
+    fn saving(&self, category: Category) -> Result<&Arc<Active>> {
+        let a = self.active()?;
+        if category == Category::Output && a.record.lock().status == Status::Created {
+            return Err(Error::state(
+                "output files cannot be saved while the run is only created (run.py:2004)",
+            ));
+        }
+        Ok(a)
+    }
+
     /// What happened to logged items so far.
     pub fn stats(&self) -> Stats {
         self.active
@@ -1044,6 +1280,21 @@ impl Drop for Run {
             }
         }
     }
+}
+
+/// Turns the failures of a multi-file save into one error (the first cause, and how many).
+fn summarise(total: usize, failures: Vec<Error>) -> Result<()> {
+    let Some(first) = failures.first() else {
+        return Ok(());
+    };
+    Err(Error::new(
+        first.kind,
+        format!(
+            "{} of {total} files could not be saved (the others were); first: {}",
+            failures.len(),
+            first.message
+        ),
+    ))
 }
 
 fn build_alert(o: &AlertOptions<'_>) -> Result<Alert> {

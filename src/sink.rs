@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::artifact::{Artifact, Category};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
@@ -29,6 +30,8 @@ pub trait Sink: Send + Sync {
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()>;
     /// Stores one batch of events for run `run_id`.
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()>;
+    /// Records an artifact (its bytes included) and attaches it to run `run_id`.
+    fn save_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()>;
     /// Tells the server the run is alive.
     fn heartbeat(&self, run_id: &str) -> Result<()>;
     /// Records that the run has ended and nothing more will be written for it. Called after the

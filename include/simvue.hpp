@@ -1,0 +1,707 @@
+// libsimvue: header-only C++17 layer over the C API (simvue.h): RAII, std::string_view, maps
+// and initializer lists, exceptions. It adds no behaviour of its own: every call is one call of
+// the C API.
+//
+//     #include "simvue.hpp"
+//
+//     simvue::run run(simvue::mode::offline);       // SIMVUE_MODE=... overrides at run time
+//     run.config(simvue::config_options{}.set_queue_blocking(true));
+//     run.set_metadata("nx", 64);
+//     run.init("my-run", {{"scheme", "ftcs"}}, {"heat", "1d"}, "description", "/my/folder");
+//     run.log_metrics({{"residual", 1e-3}, {"t_max", 99.5}});
+//     run.log_event("converged");
+//     // leaving the scope closes the run: `completed`, or `failed` when an exception leaves it
+//
+// Errors. A failing call throws simvue::error (the result code and the library's message) when
+// the run's suppress_errors setting is off. With it on (the default, as in Simvue's Python
+// client) the solver goes on: the message is written to stderr (the first 20 of the process)
+// and the call returns. Creating a run, and any call on a moved-from run, always throw on
+// failure.
+//
+// Strings are std::string_view and need not be NUL-terminated; they must not contain NUL
+// characters. An optional string parameter that receives a default-constructed
+// std::string_view{} (data() == nullptr) is "not given"; "" is the empty string.
+#ifndef SIMVUE_HPP
+#define SIMVUE_HPP
+
+#include "simvue.h"
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+/// Calls the std::function<void()> behind `user_data` for simvue::run::set_abort_callback.
+extern "C" inline void simvue_hpp_abort_trampoline(void *user_data) {
+    try {
+        (*static_cast<std::function<void()> *>(user_data))();
+    } catch (...) {
+        // An exception must not cross into the library's thread.
+    }
+}
+
+namespace simvue {
+
+/// The library's version at run time (SIMVUE_VERSION is the header's).
+inline std::string_view version() noexcept { return simvue_version(); }
+
+/// A failed call: the C API's result code and message.
+class error : public std::runtime_error {
+public:
+    error(simvue_result code, const std::string &what) : std::runtime_error(what), code_(code) {}
+    /// The result code (SIMVUE_ERROR_...).
+    simvue_result code() const noexcept { return code_; }
+    /// The code's name, e.g. "SIMVUE_ERROR_CLOSED".
+    const char *code_name() const noexcept { return simvue_result_name(code_); }
+
+private:
+    simvue_result code_;
+};
+
+enum class mode : std::int32_t {
+    online = SIMVUE_MODE_ONLINE,
+    offline = SIMVUE_MODE_OFFLINE,
+    disabled = SIMVUE_MODE_DISABLED,
+};
+
+enum class status : std::int32_t {
+    completed = SIMVUE_STATUS_COMPLETED,
+    failed = SIMVUE_STATUS_FAILED,
+    terminated = SIMVUE_STATUS_TERMINATED,
+};
+
+enum class log_level : std::int32_t {
+    debug = SIMVUE_LOG_DEBUG,
+    info = SIMVUE_LOG_INFO,
+    warning = SIMVUE_LOG_WARNING,
+    error = SIMVUE_LOG_ERROR,
+    critical = SIMVUE_LOG_CRITICAL,
+};
+
+enum class alert_source : std::int32_t {
+    metrics = SIMVUE_ALERT_SOURCE_METRICS,
+    events = SIMVUE_ALERT_SOURCE_EVENTS,
+};
+
+enum class alert_rule : std::int32_t {
+    is_above = SIMVUE_ALERT_RULE_IS_ABOVE,
+    is_below = SIMVUE_ALERT_RULE_IS_BELOW,
+    is_outside_range = SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE,
+    is_inside_range = SIMVUE_ALERT_RULE_IS_INSIDE_RANGE,
+};
+
+enum class notification : std::int32_t {
+    none = SIMVUE_NOTIFICATION_NONE,
+    email = SIMVUE_NOTIFICATION_EMAIL,
+};
+
+/// A metadata value: a string, an integer, a floating-point number or a boolean, as JSON types.
+class value {
+public:
+    value(bool b) : v_(b) {}
+    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+    value(T i) : v_(static_cast<std::int64_t>(i)) {}
+    template <class T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+    value(T d) : v_(static_cast<double>(d)) {}
+    value(const char *s) : v_(std::string(s)) {}
+    value(std::string_view s) : v_(std::string(s)) {}
+    value(std::string s) : v_(std::move(s)) {}
+
+    /// The held alternative: std::string, std::int64_t, double or bool.
+    const std::variant<std::string, std::int64_t, double, bool> &get() const noexcept {
+        return v_;
+    }
+
+private:
+    std::variant<std::string, std::int64_t, double, bool> v_;
+};
+
+/// Metadata: key -> value.
+using metadata = std::map<std::string, value>;
+
+/// A list of strings (tags), from an initializer list of string views or a vector of strings.
+class strings {
+public:
+    strings() = default;
+    strings(std::initializer_list<std::string_view> l) : v_(l.begin(), l.end()) {}
+    strings(const std::vector<std::string> &v) : v_(v.begin(), v.end()) {}
+    const std::vector<std::string> &get() const noexcept { return v_; }
+
+private:
+    std::vector<std::string> v_;
+};
+
+/// What `run::config` changes; every setting left unset keeps its value.
+struct config_options {
+    std::optional<bool> suppress_errors;            ///< default true
+    std::optional<bool> queue_blocking;             ///< default false
+    std::optional<std::int64_t> queue_size;         ///< default 10000
+    std::optional<bool> disable_resources_metrics;  ///< default false
+    std::optional<std::int64_t> resources_metrics_interval; ///< seconds, default 30
+
+    config_options &set_suppress_errors(bool v) { suppress_errors = v; return *this; }
+    config_options &set_queue_blocking(bool v) { queue_blocking = v; return *this; }
+    config_options &set_queue_size(std::int64_t v) { queue_size = v; return *this; }
+    config_options &set_disable_resources_metrics(bool v) {
+        disable_resources_metrics = v;
+        return *this;
+    }
+    config_options &set_resources_metrics_interval(std::int64_t v) {
+        resources_metrics_interval = v;
+        return *this;
+    }
+};
+
+/// An alert definition for `run::add_alert` (see simvue_run_add_alert).
+struct alert {
+    std::string name;
+    alert_source source = alert_source::metrics;
+    std::int64_t frequency = 1;       ///< seconds between evaluations
+    std::int64_t window = 0;          ///< averaging window in seconds; 0: the frequency
+    alert_rule rule = alert_rule::is_above; ///< metrics alerts
+    std::string metric;               ///< metrics alerts
+    double threshold = 0.0;           ///< is_above / is_below
+    double range_low = 0.0;           ///< range rules
+    double range_high = 0.0;          ///< range rules
+    notification notify = notification::none;
+    std::string pattern;              ///< events alerts
+
+    /// A metrics alert with a threshold rule (is_above, is_below).
+    static alert threshold_rule(std::string name, std::string metric, alert_rule rule,
+                                double threshold, std::int64_t frequency = 1,
+                                std::int64_t window = 0) {
+        alert a;
+        a.name = std::move(name);
+        a.metric = std::move(metric);
+        a.rule = rule;
+        a.threshold = threshold;
+        a.frequency = frequency;
+        a.window = window;
+        return a;
+    }
+    /// A metrics alert with a range rule (is_outside_range, is_inside_range).
+    static alert range_rule(std::string name, std::string metric, alert_rule rule, double low,
+                            double high, std::int64_t frequency = 1, std::int64_t window = 0) {
+        alert a;
+        a.name = std::move(name);
+        a.metric = std::move(metric);
+        a.rule = rule;
+        a.range_low = low;
+        a.range_high = high;
+        a.frequency = frequency;
+        a.window = window;
+        return a;
+    }
+    /// An events alert on a message pattern.
+    static alert events(std::string name, std::string pattern, std::int64_t frequency = 1) {
+        alert a;
+        a.name = std::move(name);
+        a.source = alert_source::events;
+        a.pattern = std::move(pattern);
+        a.frequency = frequency;
+        return a;
+    }
+};
+
+/// Items dropped because a queue was full (`run::dropped`).
+struct dropped_counts {
+    std::uint64_t metrics = 0;
+    std::uint64_t events = 0;
+};
+
+namespace detail {
+
+inline std::string last_error_message() {
+    std::string msg(256, '\0');
+    std::size_t n = simvue_last_error_message(msg.data(), msg.size());
+    if (n >= msg.size()) {
+        msg.assign(n + 1, '\0');
+        n = simvue_last_error_message(msg.data(), msg.size());
+    }
+    msg.resize(n < msg.size() ? n : msg.size() - 1);
+    return msg;
+}
+
+/// Writes a suppressed failure to stderr, the first 20 of the process (as the library does).
+inline void print_suppressed(const char *op, simvue_result rc, const std::string &msg) {
+    static std::atomic<int> printed{0};
+    int n = printed.fetch_add(1, std::memory_order_relaxed);
+    if (n < 20) {
+        std::fprintf(stderr, "simvue: %s: %s (%s)\n", op, msg.c_str(), simvue_result_name(rc));
+    } else if (n == 20) {
+        std::fprintf(stderr, "simvue: further errors are not printed\n");
+    }
+}
+
+/// NUL-terminated copies of a few strings and the array of pointers to them, on the stack when
+/// they are small (log_metrics runs in time loops). `get` maps an element to a string_view
+/// that stays valid while the element does.
+class c_strings {
+public:
+    template <class It, class Get>
+    c_strings(It first, It last, Get get) {
+        std::size_t total = 0;
+        for (It it = first; it != last; ++it) {
+            total += get(*it).size() + 1;
+            ++n_;
+        }
+        char *buf = small_chars_.data();
+        if (total > small_chars_.size()) {
+            big_chars_.resize(total);
+            buf = big_chars_.data();
+        }
+        ptrs_ = small_ptrs_.data();
+        if (n_ > small_ptrs_.size()) {
+            big_ptrs_.resize(n_);
+            ptrs_ = big_ptrs_.data();
+        }
+        std::size_t i = 0;
+        for (It it = first; it != last; ++it, ++i) {
+            std::string_view s = get(*it);
+            ptrs_[i] = buf;
+            s.copy(buf, s.size());
+            buf[s.size()] = '\0';
+            buf += s.size() + 1;
+        }
+    }
+    c_strings(const c_strings &) = delete;
+    c_strings &operator=(const c_strings &) = delete;
+
+    const char *const *data() const noexcept { return n_ ? ptrs_ : nullptr; }
+    std::size_t size() const noexcept { return n_; }
+
+private:
+    std::size_t n_ = 0;
+    std::array<char, 512> small_chars_;
+    std::vector<char> big_chars_;
+    std::array<const char *, 32> small_ptrs_;
+    std::vector<const char *> big_ptrs_;
+    const char **ptrs_ = nullptr;
+};
+
+/// An optional string as the C API takes it: NULL when not given.
+class opt_c_string {
+public:
+    explicit opt_c_string(std::string_view s) : given_(s.data() != nullptr), s_(s) {}
+    const char *get() const noexcept { return given_ ? s_.c_str() : nullptr; }
+
+private:
+    bool given_;
+    std::string s_;
+};
+
+inline void append_json_string(std::string &out, std::string_view s) {
+    out += '"';
+    for (char c : s) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char esc[8];
+                std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(c));
+                out += esc;
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+}
+
+/// Metadata as the JSON object the C API takes. Doubles are written in their shortest
+/// round-trip form, always as JSON numbers with a fraction or exponent (so 0.0 stays a float);
+/// NaN and infinities have no JSON form: nullopt.
+inline std::optional<std::string> to_json(const metadata &md) {
+    std::string out = "{";
+    bool first = true;
+    for (const auto &[key, val] : md) {
+        if (!first) {
+            out += ", ";
+        }
+        first = false;
+        append_json_string(out, key);
+        out += ": ";
+        const auto &v = val.get();
+        if (const auto *s = std::get_if<std::string>(&v)) {
+            append_json_string(out, *s);
+        } else if (const auto *i = std::get_if<std::int64_t>(&v)) {
+            out += std::to_string(*i);
+        } else if (const auto *b = std::get_if<bool>(&v)) {
+            out += *b ? "true" : "false";
+        } else {
+            double d = std::get<double>(v);
+            if (!std::isfinite(d)) {
+                return std::nullopt;
+            }
+            char buf[32];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+            std::string_view num(buf, static_cast<std::size_t>(end - buf));
+            out += num;
+            if (ec == std::errc() && num.find_first_of(".e") == std::string_view::npos) {
+                out += ".0";
+            }
+        }
+    }
+    out += "}";
+    return out;
+}
+
+} // namespace detail
+
+/// A Simvue run (Simvue's `Run`). Closes itself when destroyed: with status `failed` when the
+/// scope is left through an exception, otherwise as simvue_run_free does (`completed` if it was
+/// running). Movable, not copyable.
+class run {
+public:
+    /// Creates a run in `m`; the environment variable SIMVUE_MODE overrides it.
+    explicit run(mode m) : exceptions_(std::uncaught_exceptions()) {
+        simvue_result rc = simvue_run_new(static_cast<std::int32_t>(m), &handle_);
+        if (rc != SIMVUE_OK) {
+            throw error(rc, "simvue::run: " + detail::last_error_message());
+        }
+    }
+
+    run(const run &) = delete;
+    run &operator=(const run &) = delete;
+
+    run(run &&other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          exceptions_(other.exceptions_),
+          started_(other.started_),
+          closed_(other.closed_),
+          callback_(std::move(other.callback_)) {}
+
+    run &operator=(run &&other) noexcept {
+        if (this != &other) {
+            release();
+            handle_ = std::exchange(other.handle_, nullptr);
+            exceptions_ = other.exceptions_;
+            started_ = other.started_;
+            closed_ = other.closed_;
+            callback_ = std::move(other.callback_);
+        }
+        return *this;
+    }
+
+    ~run() { release(); }
+
+    /// The C handle, for calls this layer does not wrap.
+    simvue_run *handle() const noexcept { return handle_; }
+
+    /// Configures the run (before init).
+    void config(const config_options &o) {
+        auto flag = [](const std::optional<bool> &b) -> std::int32_t {
+            return b ? (*b ? 1 : 0) : SIMVUE_KEEP;
+        };
+        check(simvue_run_config(handle_, flag(o.suppress_errors), flag(o.queue_blocking),
+                                o.queue_size.value_or(SIMVUE_KEEP),
+                                flag(o.disable_resources_metrics),
+                                o.resources_metrics_interval.value_or(SIMVUE_KEEP)),
+              "config");
+    }
+
+    /// Initialises the run. Every argument is optional: a random name, no metadata (keys set
+    /// with set_metadata before are added), no tags, no description, folder `/`, running.
+    void init(std::string_view name = {}, const metadata &md = {}, const strings &tags = {},
+              std::string_view description = {}, std::string_view folder = {},
+              bool running = true) {
+        detail::opt_c_string c_name(name), c_description(description), c_folder(folder);
+        std::optional<std::string> json;
+        if (!md.empty() && !(json = metadata_json(md, "init"))) {
+            return;
+        }
+        const auto &t = tags.get();
+        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
+        simvue_result rc = simvue_run_init(handle_, c_name.get(), json ? json->c_str() : nullptr,
+                                           c_tags.data(), c_tags.size(), c_description.get(),
+                                           c_folder.get(), running ? 1 : 0);
+        if (rc == SIMVUE_OK) {
+            started_ = true;
+        }
+        check(rc, "init");
+    }
+
+    /// The run's name (after init; empty for a disabled run).
+    std::string name() const { return get_string(simvue_run_name, "name"); }
+
+    /// The run's id (after init), to reconnect to it later.
+    std::string id() const { return get_string(simvue_run_id, "id"); }
+
+    /// Sets the process whose tree is sampled for resource metrics.
+    void set_pid(std::int64_t pid) { check(simvue_run_set_pid(handle_, pid), "set_pid"); }
+
+    /// Reconnects this new, uninitialised run to the run `run_id` and starts it.
+    void reconnect(std::string_view run_id) {
+        simvue_result rc = simvue_run_reconnect(handle_, std::string(run_id).c_str());
+        if (rc == SIMVUE_OK) {
+            started_ = true;
+        }
+        check(rc, "reconnect");
+    }
+
+    /// Adds or replaces metadata keys.
+    void update_metadata(const metadata &md) {
+        if (auto json = metadata_json(md, "update_metadata")) {
+            check(simvue_run_update_metadata(handle_, json->c_str()), "update_metadata");
+        }
+    }
+
+    /// Adds or replaces metadata given as a JSON object.
+    void update_metadata_json(std::string_view json) {
+        check(simvue_run_update_metadata(handle_, std::string(json).c_str()), "update_metadata");
+    }
+
+    /// Sets one metadata key (before init: kept for init).
+    void set_metadata(std::string_view key, const value &v) {
+        std::string k(key);
+        const auto &x = v.get();
+        simvue_result rc;
+        if (const auto *s = std::get_if<std::string>(&x)) {
+            rc = simvue_run_set_metadata_string(handle_, k.c_str(), s->c_str());
+        } else if (const auto *i = std::get_if<std::int64_t>(&x)) {
+            rc = simvue_run_set_metadata_int(handle_, k.c_str(), *i);
+        } else if (const auto *b = std::get_if<bool>(&x)) {
+            rc = simvue_run_set_metadata_bool(handle_, k.c_str(), *b ? 1 : 0);
+        } else {
+            rc = simvue_run_set_metadata_double(handle_, k.c_str(), std::get<double>(x));
+        }
+        check(rc, "set_metadata");
+    }
+
+    /// Adds tags.
+    void update_tags(const strings &tags) {
+        const auto &t = tags.get();
+        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
+        check(simvue_run_update_tags(handle_, c_tags.data(), c_tags.size()), "update_tags");
+    }
+
+    /// Logs one set of metrics, in the order given. `step` (>= 0), `time` and `timestamp`
+    /// (`YYYY-MM-DD hh:mm:ss.ffffff`, UTC) replace the automatic ones when given.
+    void log_metrics(std::initializer_list<std::pair<std::string_view, double>> metrics,
+                     std::optional<std::int64_t> step = std::nullopt,
+                     std::optional<double> time = std::nullopt,
+                     std::string_view timestamp = {}) {
+        log_metrics_range(metrics.begin(), metrics.end(), step, time, timestamp);
+    }
+
+    /// Logs one set of metrics from a map (in the map's key order).
+    void log_metrics(const std::map<std::string, double> &metrics,
+                     std::optional<std::int64_t> step = std::nullopt,
+                     std::optional<double> time = std::nullopt,
+                     std::string_view timestamp = {}) {
+        log_metrics_range(metrics.begin(), metrics.end(), step, time, timestamp);
+    }
+
+    /// Logs one metric.
+    void log_metric(std::string_view name, double v,
+                    std::optional<std::int64_t> step = std::nullopt,
+                    std::optional<double> time = std::nullopt, std::string_view timestamp = {}) {
+        log_metrics({{name, v}}, step, time, timestamp);
+    }
+
+    /// Logs an event message (at `level`, at `timestamp` or now).
+    void log_event(std::string_view message, log_level level = log_level::info,
+                   std::string_view timestamp = {}) {
+        detail::opt_c_string c_ts(timestamp);
+        check(simvue_run_log_event_level(handle_, std::string(message).c_str(),
+                                         static_cast<std::int32_t>(level), c_ts.get()),
+              "log_event");
+    }
+
+    /// Sets the final status.
+    void set_status(status s) {
+        check(simvue_run_set_status(handle_, static_cast<std::int32_t>(s)), "set_status");
+    }
+
+    /// Closes the run now (the destructor does it otherwise); queries keep working.
+    void close() {
+        simvue_result rc = simvue_run_close(handle_);
+        closed_ = closed_ || rc == SIMVUE_OK || rc == SIMVUE_ERROR_CLOSED;
+        check(rc, "close");
+    }
+
+    /// Sets metadata, tags and a description on the folder `path` (not given: the run's own).
+    /// A field not given is left as it is; empty tags clear the folder's tags.
+    void set_folder_details(std::string_view path = {}, const std::optional<metadata> &md = {},
+                            const std::optional<strings> &tags = {},
+                            std::string_view description = {}) {
+        detail::opt_c_string c_path(path), c_description(description);
+        std::optional<std::string> json;
+        if (md && !(json = metadata_json(*md, "set_folder_details"))) {
+            return;
+        }
+        static const std::vector<std::string> none;
+        const auto &t = tags ? tags->get() : none;
+        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
+        static const char *const empty[1] = {nullptr};
+        const char *const *tag_ptrs = tags ? (t.empty() ? empty : c_tags.data()) : nullptr;
+        check(simvue_run_set_folder_details(handle_, c_path.get(),
+                                            json ? json->c_str() : nullptr, tag_ptrs,
+                                            c_tags.size(), c_description.get()),
+              "set_folder_details");
+    }
+
+    /// Defines an alert and attaches it; returns its id (empty for a disabled run, or when the
+    /// failure was suppressed).
+    std::string add_alert(const alert &a) {
+        char id[SIMVUE_ID_BUFFER_SIZE] = {0};
+        simvue_result rc = simvue_run_add_alert(
+            handle_, a.name.c_str(), static_cast<std::int32_t>(a.source), a.frequency, a.window,
+            static_cast<std::int32_t>(a.rule), a.metric.c_str(), a.threshold, a.range_low,
+            a.range_high, static_cast<std::int32_t>(a.notify), a.pattern.c_str(), id,
+            sizeof id);
+        check(rc, "add_alert");
+        return rc == SIMVUE_OK ? std::string(id) : std::string();
+    }
+
+    /// Metric sets and events dropped so far because a queue was full.
+    dropped_counts dropped() const {
+        dropped_counts d;
+        check(simvue_run_dropped(handle_, &d.metrics, &d.events), "dropped");
+        return d;
+    }
+
+    /// Whether the run suppresses errors.
+    bool suppress_errors() const {
+        std::int32_t out = 1;
+        check(simvue_run_suppress_errors(handle_, &out), "suppress_errors");
+        return out != 0;
+    }
+
+    /// Calls `f` once, on the library's background thread, when an abort is requested from the
+    /// web UI (online runs); an empty function removes it. `f` should only set a flag.
+    void set_abort_callback(std::function<void()> f) {
+        auto holder = f ? std::make_unique<std::function<void()>>(std::move(f)) : nullptr;
+        simvue_result rc = simvue_run_set_abort_callback(
+            handle_, holder ? simvue_hpp_abort_trampoline : nullptr, holder.get());
+        if (rc == SIMVUE_OK) {
+            // The library no longer holds the previous one; the new one lives with the run.
+            callback_ = std::move(holder);
+        }
+        check(rc, "set_abort_callback");
+    }
+
+    /// Whether an abort was requested from the web UI.
+    bool abort_requested() const {
+        std::int32_t out = 0;
+        check(simvue_run_abort_requested(handle_, &out), "abort_requested");
+        return out != 0;
+    }
+
+    /// How often (seconds) an online run asks whether an abort was requested; before init.
+    void set_abort_poll_interval(double seconds) {
+        check(simvue_run_set_abort_poll_interval(handle_, seconds), "set_abort_poll_interval");
+    }
+
+private:
+    void release() noexcept {
+        if (handle_ == nullptr) {
+            return;
+        }
+        if (started_ && !closed_ && std::uncaught_exceptions() > exceptions_) {
+            // The run's scope is left through an exception: the run failed.
+            simvue_run_set_status(handle_, SIMVUE_STATUS_FAILED);
+        }
+        simvue_run_free(handle_); // closes the run if it is open
+        handle_ = nullptr;
+    }
+
+    void check(simvue_result rc, const char *op) const {
+        if (rc == SIMVUE_OK) {
+            return;
+        }
+        std::string msg = detail::last_error_message();
+        std::int32_t suppress = 0;
+        if (handle_ != nullptr && simvue_run_suppress_errors(handle_, &suppress) == SIMVUE_OK &&
+            suppress != 0) {
+            detail::print_suppressed(op, rc, msg);
+            return;
+        }
+        throw error(rc, std::string("simvue::run::") + op + ": " + msg);
+    }
+
+    std::optional<std::string> metadata_json(const metadata &md, const char *op) const {
+        std::optional<std::string> json = detail::to_json(md);
+        if (!json) {
+            // No JSON form: reported like the C API's own refusal of NaN metadata.
+            fail(SIMVUE_ERROR_INVALID_ARGUMENT, op, "metadata values must be finite numbers");
+        }
+        return json;
+    }
+
+    void fail(simvue_result rc, const char *op, const std::string &msg) const {
+        std::int32_t suppress = 0;
+        if (handle_ != nullptr && simvue_run_suppress_errors(handle_, &suppress) == SIMVUE_OK &&
+            suppress != 0) {
+            detail::print_suppressed(op, rc, msg);
+            return;
+        }
+        throw error(rc, std::string("simvue::run::") + op + ": " + msg);
+    }
+
+    template <class F>
+    std::string get_string(F f, const char *op) const {
+        std::string s(128, '\0');
+        std::size_t needed = 0;
+        simvue_result rc = f(handle_, s.data(), s.size(), &needed);
+        if (rc == SIMVUE_ERROR_BUFFER_TOO_SMALL) {
+            s.assign(needed + 1, '\0');
+            rc = f(handle_, s.data(), s.size(), &needed);
+        }
+        check(rc, op);
+        s.resize(rc == SIMVUE_OK ? needed : 0);
+        return s;
+    }
+
+    template <class It>
+    void log_metrics_range(It first, It last, std::optional<std::int64_t> step,
+                           std::optional<double> time, std::string_view timestamp) {
+        detail::c_strings names(first, last, [](const auto &kv) { return std::string_view(kv.first); });
+        std::array<double, 32> small;
+        std::vector<double> big;
+        double *values = small.data();
+        if (names.size() > small.size()) {
+            big.resize(names.size());
+            values = big.data();
+        }
+        std::size_t i = 0;
+        for (It it = first; it != last; ++it) {
+            values[i++] = it->second;
+        }
+        std::uint32_t flags = (step ? SIMVUE_METRICS_STEP : 0u) | (time ? SIMVUE_METRICS_TIME : 0u);
+        detail::opt_c_string c_ts(timestamp);
+        check(simvue_run_log_metrics_ex(handle_, names.data(), values, names.size(), flags,
+                                        step.value_or(0), time.value_or(0.0), c_ts.get()),
+              "log_metrics");
+    }
+
+    simvue_run *handle_ = nullptr;
+    int exceptions_ = 0;
+    bool started_ = false;
+    bool closed_ = false;
+    std::unique_ptr<std::function<void()>> callback_;
+};
+
+} // namespace simvue
+
+#endif // SIMVUE_HPP

@@ -1,0 +1,111 @@
+/* libsimvue: optional MPI helper, header-only (static inline), so that libsimvue itself never
+ * links MPI. Include it in a program compiled against MPI (mpicc, or CMake's MPI::MPI_C).
+ *
+ * One rank (rank 0 of the communicator) owns the run; the others hold no run at all. Each step,
+ * every rank calls simvue_mpi_log_reduced() with its own values of some metrics; rank 0 logs
+ * their minimum, maximum, mean and sum over the ranks. */
+#ifndef SIMVUE_MPI_H
+#define SIMVUE_MPI_H
+
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simvue.h"
+
+/** Number of metrics simvue_mpi_log_reduced() logs per name: `.min`, `.max`, `.mean`, `.sum`. */
+#define SIMVUE_MPI_STATISTICS 4
+
+/**
+ * Collective over `comm`: every rank passes its values of the `n` metrics `names` (the same
+ * names, in the same order, on every rank). Rank 0 of `comm` logs, as one set of metrics, for
+ * each name `<name>.min`, `<name>.max`, `<name>.mean` and `<name>.sum` of the values over the
+ * ranks, at `step` (>= 0; a negative step means the run's automatic step). The other ranks log
+ * nothing, write nothing, and may pass `run` = NULL.
+ *
+ * Returns on rank 0 what simvue_run_log_metrics_ex() returns; on the other ranks SIMVUE_OK.
+ * A failed reduction (only possible when `comm` does not abort on errors) or a failed memory
+ * allocation returns SIMVUE_ERROR_IO; no last-error message is set for those.
+ */
+static inline simvue_result simvue_mpi_log_reduced(simvue_run *run, MPI_Comm comm,
+                                                   const char *const *names,
+                                                   const double *values, size_t n,
+                                                   int64_t step) {
+    static const char *const suffix[SIMVUE_MPI_STATISTICS] = {".min", ".max", ".mean", ".sum"};
+    int rank = 0;
+    int size = 1;
+    size_t i;
+    size_t k;
+    size_t chars = 0;
+    double *send;
+    double *recv;
+    char *text = NULL;
+    const char **all_names = NULL;
+    double *all_values = NULL;
+    simvue_result rc = SIMVUE_OK;
+
+    if (n == 0) {
+        return SIMVUE_OK;
+    }
+    if (MPI_Comm_rank(comm, &rank) != MPI_SUCCESS || MPI_Comm_size(comm, &size) != MPI_SUCCESS) {
+        return SIMVUE_ERROR_IO;
+    }
+    /* One MAX reduction of (v, -v) gives the maximum and minus the minimum; one SUM the sum. */
+    send = (double *)malloc(sizeof(double) * 3 * n);
+    recv = (double *)malloc(sizeof(double) * 3 * n);
+    if (send == NULL || recv == NULL) {
+        free(send);
+        free(recv);
+        return SIMVUE_ERROR_IO;
+    }
+    for (i = 0; i < n; i++) {
+        send[i] = values[i];
+        send[n + i] = -values[i];
+        send[2 * n + i] = values[i];
+    }
+    if (MPI_Reduce(send, recv, (int)(2 * n), MPI_DOUBLE, MPI_MAX, 0, comm) != MPI_SUCCESS ||
+        MPI_Reduce(send + 2 * n, recv + 2 * n, (int)n, MPI_DOUBLE, MPI_SUM, 0, comm) !=
+            MPI_SUCCESS) {
+        rc = SIMVUE_ERROR_IO;
+    }
+    if (rank != 0 || rc != SIMVUE_OK) {
+        free(send);
+        free(recv);
+        return rc;
+    }
+
+    for (i = 0; i < n; i++) {
+        chars += SIMVUE_MPI_STATISTICS * (strlen(names[i]) + 6);
+    }
+    text = (char *)malloc(chars);
+    all_names = (const char **)malloc(sizeof(char *) * SIMVUE_MPI_STATISTICS * n);
+    all_values = (double *)malloc(sizeof(double) * SIMVUE_MPI_STATISTICS * n);
+    if (text == NULL || all_names == NULL || all_values == NULL) {
+        rc = SIMVUE_ERROR_IO;
+    } else {
+        char *p = text;
+        for (i = 0; i < n; i++) {
+            const double stats[SIMVUE_MPI_STATISTICS] = {-recv[n + i], recv[i],
+                                                         recv[2 * n + i] / size, recv[2 * n + i]};
+            size_t len = strlen(names[i]);
+            for (k = 0; k < SIMVUE_MPI_STATISTICS; k++) {
+                size_t j = SIMVUE_MPI_STATISTICS * i + k;
+                all_names[j] = p;
+                all_values[j] = stats[k];
+                memcpy(p, names[i], len);
+                strcpy(p + len, suffix[k]);
+                p += len + strlen(suffix[k]) + 1;
+            }
+        }
+        rc = simvue_run_log_metrics_ex(run, all_names, all_values, SIMVUE_MPI_STATISTICS * n,
+                                       step >= 0 ? SIMVUE_METRICS_STEP : 0, step, 0.0, NULL);
+    }
+    free(text);
+    free((void *)all_names);
+    free(all_values);
+    free(send);
+    free(recv);
+    return rc;
+}
+
+#endif /* SIMVUE_MPI_H */
