@@ -367,3 +367,168 @@ fn metrics_are_batched_about_once_per_flush_interval() {
     run.close().unwrap();
     let _ = std::fs::remove_dir_all(&cache);
 }
+
+mod saving {
+    use super::*;
+    use simvue::artifact::{Category, SaveOptions};
+
+    fn artifact_records(cache: &Path) -> Vec<serde_json::Value> {
+        files(&cache.join("artifacts"))
+            .into_iter()
+            .filter(|f| f.ends_with(".json"))
+            .map(|f| read_json(&cache.join("artifacts").join(f)))
+            .collect()
+    }
+
+    #[test]
+    fn files_buffers_and_snapshots_are_recorded_as_the_python_client_does() {
+        let cache = temp_cache("save");
+        let work = temp_cache("save-work");
+        std::fs::create_dir_all(&work).unwrap();
+        let deck = work.join("params.in");
+        std::fs::write(&deck, "nx = 64\nalpha = 0.01\n").unwrap();
+        let field = work.join("field.csv");
+        std::fs::write(&field, "x,u\n0,1\n").unwrap();
+
+        let run = offline_run(&cache);
+        run.init(InitOptions::default()).unwrap();
+        let id = run.id().unwrap();
+        run.save_file(&deck, Category::Input, SaveOptions::default(), false)
+            .unwrap();
+        let snap = SaveOptions {
+            snapshot: true,
+            ..Default::default()
+        };
+        run.save_file(&field, Category::Output, snap, true).unwrap();
+        std::fs::write(&field, "overwritten after save").unwrap();
+        run.save_bytes(
+            "summary.json",
+            b"{\"ok\": true}".to_vec(),
+            Category::Output,
+            Some("application/json"),
+            false,
+        )
+        .unwrap();
+        run.close().unwrap();
+
+        let records = artifact_records(&cache);
+        assert_eq!(records.len(), 3);
+        let by_name = |n: &str| records.iter().find(|r| r["name"] == n).unwrap().clone();
+
+        let d = by_name("params.in");
+        assert_eq!(d["obj_type"], "FileArtifact");
+        assert_eq!(
+            d["checksum"],
+            "b0d4991e697f9158b09a878b6a7ff5b0459f3b16436ad96221a999f083b9148f"
+        );
+        assert_eq!(d["size"], 21);
+        assert_eq!(d["mime_type"], "application/octet-stream");
+        assert_eq!(d["runs"][id.as_str()], "input");
+        assert_eq!(d["original_path"], deck.to_string_lossy().as_ref());
+        assert_eq!(d["storage"], serde_json::Value::Null);
+
+        let f = by_name("field.csv");
+        assert_eq!(f["mime_type"], "text/csv");
+        assert_eq!(f["runs"][id.as_str()], "output");
+        let copy = PathBuf::from(f["original_path"].as_str().unwrap());
+        assert_eq!(copy.parent().unwrap(), cache.join("artifacts"));
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), "x,u\n0,1\n");
+        assert_eq!(f["file_path"], field.to_string_lossy().as_ref());
+
+        let b = by_name("summary.json");
+        assert_eq!(b["obj_type"], "ObjectArtifact");
+        assert_eq!(b["original_path"], "");
+        assert_eq!(b["mime_type"], "application/json");
+        let object = files(&cache.join("artifacts"))
+            .into_iter()
+            .find(|f| f.ends_with(".object"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(cache.join("artifacts").join(object)).unwrap(),
+            b"{\"ok\": true}"
+        );
+        let _ = std::fs::remove_dir_all(&cache);
+        let _ = std::fs::remove_dir_all(&work);
+    }
+
+    #[test]
+    fn bad_saves_fail_clearly_and_lose_nothing_else() {
+        let cache = temp_cache("badsave");
+        let work = temp_cache("badsave-work");
+        std::fs::create_dir_all(work.join("dir/sub")).unwrap();
+        std::fs::write(work.join("dir/a.txt"), "a").unwrap();
+        std::fs::write(work.join("dir/sub/b.txt"), "b").unwrap();
+        let run = offline_run(&cache);
+        run.init(InitOptions::default()).unwrap();
+        run.log_metrics(&["x"], &[1.0], MetricOptions::default())
+            .unwrap();
+        let e = run
+            .save_file(
+                &work.join("missing"),
+                Category::Input,
+                SaveOptions::default(),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
+        let e = run
+            .save_file(
+                &work.join("dir"),
+                Category::Input,
+                SaveOptions::default(),
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidArgument);
+        assert!(e.message.contains("save_directory"), "{}", e.message);
+        let mime = SaveOptions {
+            mime_type: Some("text/unheard-of"),
+            ..Default::default()
+        };
+        assert_eq!(
+            run.save_file(&work.join("dir/a.txt"), Category::Input, mime, false)
+                .unwrap_err()
+                .kind,
+            ErrorKind::InvalidArgument
+        );
+        // save_all: one missing entry does not stop the others.
+        let paths = [work.join("dir"), work.join("nope")];
+        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let e = run
+            .save_all(&refs, Category::Code, SaveOptions::default(), true)
+            .unwrap_err();
+        assert!(e.message.starts_with("1 of 3 files"), "{}", e.message);
+        run.log_metrics(&["x"], &[2.0], MetricOptions::default())
+            .unwrap();
+        run.close().unwrap();
+        let names: Vec<String> = artifact_records(&cache)
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&"a.txt".into()) && names.contains(&"b.txt".into()));
+        assert_eq!(all_metric_sets(&cache).len(), 2);
+        let _ = std::fs::remove_dir_all(&cache);
+        let _ = std::fs::remove_dir_all(&work);
+    }
+
+    #[test]
+    fn output_files_wait_for_a_started_run() {
+        let cache = temp_cache("created-save");
+        let run = offline_run(&cache);
+        run.init(InitOptions {
+            running: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let e = run
+            .save_bytes("x", vec![1], Category::Output, None, true)
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::State);
+        run.save_bytes("x", vec![1], Category::Input, None, true)
+            .unwrap();
+        run.close().unwrap();
+        assert_eq!(artifact_records(&cache).len(), 1);
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+}
