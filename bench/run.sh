@@ -67,4 +67,14 @@ awk '
                 printf "  %-46s %12s\n", kv[2], "n/a"
         }
     }' "$tmp/c.kv" "$tmp/py.kv"
+
+echo
+echo "== upload throughput (online mode, local test server)"
+upload_bin="$tmp/bench_upload"
+if "${CC:-cc}" -std=c99 -O2 -Wall -Iinclude bench/bench_upload.c \
+        -L"$root/target/release" -lsimvue -Wl,-rpath,"$root/target/release" -o "$upload_bin"; then
+    "$SIMVUE_PYREF" bench/bench_upload.py "$upload_bin" || echo "bench: the upload benchmark failed" >&2
+else
+    echo "bench: compiling bench/bench_upload.c failed" >&2
+fi
 exit 0
