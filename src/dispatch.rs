@@ -228,7 +228,7 @@ impl Dispatcher {
         sink: Arc<dyn Sink>,
         settings: DispatchSettings,
         start: Timestamp,
-        on_error: Box<dyn Fn(Error) + Send>,
+        on_error: Box<dyn Fn(Error) + Send + Sync>,
         on_abort: Box<dyn Fn() + Send>,
     ) -> Result<Dispatcher> {
         let capacity = settings.capacity.max(1);
@@ -263,7 +263,7 @@ impl Dispatcher {
             run_id,
             settings,
             start,
-            on_error,
+            on_error: Arc::from(on_error),
             on_abort,
         };
         let thread = std::thread::Builder::new()
@@ -421,7 +421,7 @@ struct Worker {
     run_id: String,
     settings: DispatchSettings,
     start: Timestamp,
-    on_error: Box<dyn Fn(Error) + Send>,
+    on_error: Arc<dyn Fn(Error) + Send + Sync>,
     on_abort: Box<dyn Fn() + Send>,
 }
 
@@ -440,18 +440,41 @@ impl Batch {
     }
 }
 
-/// A batch whose delivery failed and waits for another attempt.
-struct Pending {
-    batch: Batch,
-    attempts: u32,
-    next_at: Instant,
+/// Batches handed from the dispatcher to the network thread, at most [`MAX_PENDING`]; beyond
+/// that the oldest is spilled to the offline cache, so a slow, hanging or vanished server never
+/// makes the queues (and so the solver) wait.
+#[derive(Default)]
+struct OutboxState {
+    batches: VecDeque<Batch>,
+    stop: bool,
 }
 
-/// Batches waiting for a retry at most; beyond that the oldest is spilled, so a slow server
-/// never makes the queues (and so the solver) wait.
+struct Outbox {
+    state: Mutex<OutboxState>,
+    /// Wakes the network thread.
+    ready: Condvar,
+    /// Wakes the dispatcher waiting for room.
+    room: Condvar,
+}
+
+/// Batches waiting for the network at most.
 const MAX_PENDING: usize = 8;
 
-impl Worker {
+/// With `queue_blocking`, how long the dispatcher waits for the network thread to make room
+/// before it decides the server is not keeping up and spills instead (so a hanging server
+/// stalls the solver once, for this long, and not for every batch).
+const MAX_STALL: Duration = Duration::from_secs(10);
+
+/// Delivers batches to a sink: counts, spills and reports. Shared by the dispatcher thread
+/// (local sinks, overflow) and the network thread (remote sinks).
+struct Delivery {
+    shared: Arc<Shared>,
+    sink: Arc<dyn Sink>,
+    run_id: String,
+    on_error: Arc<dyn Fn(Error) + Send + Sync>,
+}
+
+impl Delivery {
     fn counters(&self, b: &Batch) -> (&AtomicU64, &AtomicU64, &AtomicU64) {
         let s = &*self.shared;
         match b {
@@ -461,10 +484,14 @@ impl Worker {
     }
 
     fn send(&self, b: &Batch) -> Result<()> {
-        match b {
+        let r = match b {
             Batch::Metrics(m) => self.sink.send_metrics(&self.run_id, m),
             Batch::Events(e) => self.sink.send_events(&self.run_id, e),
+        };
+        if r.is_ok() {
+            self.counters(b).0.fetch_add(b.len(), Ordering::Relaxed);
         }
+        r
     }
 
     /// Puts an undeliverable batch into the offline cache (or counts it lost if even that
@@ -475,133 +502,217 @@ impl Worker {
             Batch::Metrics(m) => ("metric sets", self.sink.spill_metrics(&self.run_id, m)),
             Batch::Events(e) => ("events", self.sink.spill_events(&self.run_id, e)),
         };
-        match r {
+        let message = match r {
             Ok(path) => {
                 spilled.fetch_add(b.len(), Ordering::Relaxed);
-                (self.on_error)(Error::new(
-                    cause.kind,
-                    format!(
-                        "{}; {} {what} were written to {} for simvue-sender to upload",
-                        cause.message,
-                        b.len(),
-                        path.display()
-                    ),
-                ));
+                format!(
+                    "{}; {} {what} were written to {} for simvue-sender to upload",
+                    cause.message,
+                    b.len(),
+                    path.display()
+                )
             }
             Err(e) => {
                 failed.fetch_add(b.len(), Ordering::Relaxed);
-                (self.on_error)(Error::new(
-                    cause.kind,
-                    format!(
-                        "{}; {} {what} were lost: {}",
-                        cause.message,
-                        b.len(),
-                        e.message
-                    ),
-                ));
+                format!(
+                    "{}; {} {what} were lost: {}",
+                    cause.message,
+                    b.len(),
+                    e.message
+                )
             }
-        }
-    }
-
-    /// First delivery of a fresh batch.
-    fn deliver(&self, b: Batch, pending: &mut VecDeque<Pending>) {
-        let policy = self.sink.retry_policy();
-        if policy.is_some() && self.sink.degraded() {
-            let cause = Error::new(ErrorKind::Network, "the server is unreachable");
-            return self.spill(b, &cause);
-        }
-        match self.send(&b) {
-            Ok(()) => {
-                self.counters(&b).0.fetch_add(b.len(), Ordering::Relaxed);
-            }
-            Err(e) => match policy {
-                Some((attempts, backoff)) if retryable(&e) && attempts > 1 => {
-                    pending.push_back(Pending {
-                        batch: b,
-                        attempts: 1,
-                        next_at: Instant::now() + backoff,
-                    });
-                    while pending.len() > MAX_PENDING {
-                        if let Some(oldest) = pending.pop_front() {
-                            self.spill(oldest.batch, &e);
-                        }
-                    }
-                }
-                Some(_) => {
-                    if retryable(&e) {
-                        self.sink.mark_degraded();
-                    }
-                    self.spill(b, &e);
-                }
-                None => {
-                    self.counters(&b).2.fetch_add(b.len(), Ordering::Relaxed);
-                    (self.on_error)(e);
-                }
-            },
-        }
-    }
-
-    /// Retries the pending batches that are due (all of them, once, when `last` is set).
-    fn retry(&self, pending: &mut VecDeque<Pending>, last: bool) {
-        let Some((max_attempts, backoff)) = self.sink.retry_policy() else {
-            return;
         };
-        let now = Instant::now();
-        let mut keep = VecDeque::new();
-        while let Some(mut p) = pending.pop_front() {
-            if !last && p.next_at > now {
-                keep.push_back(p);
-                continue;
-            }
-            if self.sink.degraded() {
-                let cause = Error::new(ErrorKind::Network, "the server is unreachable");
-                self.spill(p.batch, &cause);
-                continue;
-            }
-            match self.send(&p.batch) {
-                Ok(()) => {
-                    self.counters(&p.batch)
-                        .0
-                        .fetch_add(p.batch.len(), Ordering::Relaxed);
-                }
-                Err(e) if retryable(&e) && !last && p.attempts + 1 < max_attempts => {
-                    p.attempts += 1;
-                    p.next_at = now
-                        + backoff
-                            .saturating_mul(1 << (p.attempts - 1).min(16))
-                            .min(Duration::from_secs(10));
-                    keep.push_back(p);
+        (self.on_error)(Error::new(cause.kind, message));
+    }
+
+    /// Delivers a batch to a local sink (no retries): a failure is final.
+    fn deliver_once(&self, b: Batch) {
+        if let Err(e) = self.send(&b) {
+            self.counters(&b).2.fetch_add(b.len(), Ordering::Relaxed);
+            (self.on_error)(e);
+        }
+    }
+
+    /// Delivers a batch to a remote sink: retried with backoff while the failure is
+    /// retryable, then spilled (and the sink marked degraded, so that what follows is spilled
+    /// at once until the server answers again).
+    fn deliver_with_retries(&self, b: Batch, attempts: u32, backoff: Duration) {
+        let unreachable = || Error::new(ErrorKind::Network, "the server is unreachable");
+        if self.sink.degraded() {
+            return self.spill(b, &unreachable());
+        }
+        let mut attempt = 1;
+        loop {
+            match self.send(&b) {
+                Ok(()) => return,
+                Err(e) if retryable(&e) && attempt < attempts => {
+                    std::thread::sleep(
+                        backoff
+                            .saturating_mul(1 << (attempt - 1).min(16))
+                            .min(Duration::from_secs(10)),
+                    );
+                    attempt += 1;
                 }
                 Err(e) => {
                     if retryable(&e) {
                         self.sink.mark_degraded();
                     }
-                    self.spill(p.batch, &e);
+                    return self.spill(b, &e);
                 }
             }
         }
-        *pending = keep;
     }
+}
 
-    fn run(self) {
+/// The network thread of a remote sink: sends batches from the outbox (with retries),
+/// heartbeats and abort polls, so that none of them ever holds up the queues.
+fn network_thread(
+    delivery: Delivery,
+    outbox: Arc<Outbox>,
+    policy: (u32, Duration),
+    heartbeat_interval: Duration,
+    abort_interval: Option<Duration>,
+    on_abort: Box<dyn Fn() + Send>,
+) {
+    let now = Instant::now();
+    let far = now + Duration::from_secs(86_400 * 365);
+    let mut next_heartbeat = now;
+    let mut next_poll = abort_interval.map_or(far, |_| now);
+    let mut aborted = false;
+    loop {
+        let (batch, stop) = {
+            let mut st = outbox.state.lock();
+            loop {
+                let now = Instant::now();
+                if !st.batches.is_empty() || st.stop || now >= next_heartbeat || now >= next_poll {
+                    break;
+                }
+                outbox
+                    .ready
+                    .wait_until(&mut st, next_heartbeat.min(next_poll));
+            }
+            let b = st.batches.pop_front();
+            outbox.room.notify_all();
+            (b, st.stop)
+        };
+        let had_batch = batch.is_some();
+        if let Some(b) = batch {
+            delivery.deliver_with_retries(b, policy.0, policy.1);
+        }
+        let now = Instant::now();
+        if now >= next_heartbeat {
+            next_heartbeat = now + heartbeat_interval;
+            if !delivery.sink.degraded() {
+                if let Err(e) = delivery.sink.heartbeat(&delivery.run_id) {
+                    (delivery.on_error)(e);
+                }
+            }
+        }
+        if let Some(interval) = abort_interval {
+            if now >= next_poll {
+                next_poll = now + interval;
+                // A failed poll is not worth a message: the heartbeat reports outages.
+                if !aborted
+                    && !delivery.sink.degraded()
+                    && delivery
+                        .sink
+                        .abort_requested(&delivery.run_id)
+                        .unwrap_or(false)
+                {
+                    aborted = true;
+                    on_abort();
+                }
+            }
+        }
+        if stop && !had_batch && outbox.state.lock().batches.is_empty() {
+            break;
+        }
+    }
+}
+
+impl Worker {
+    fn run(mut self) {
+        let on_abort = std::mem::replace(&mut self.on_abort, Box::new(|| {}));
         let s = &*self.shared;
+        let delivery = || Delivery {
+            shared: self.shared.clone(),
+            sink: self.sink.clone(),
+            run_id: self.run_id.clone(),
+            on_error: self.on_error.clone(),
+        };
+        let local = delivery();
+        // A remote sink gets its own network thread; a local one is written from here.
+        let outbox = Arc::new(Outbox {
+            state: Mutex::new(OutboxState::default()),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+        });
+        let mut net = self.sink.retry_policy().map(|policy| {
+            let (d, o) = (delivery(), outbox.clone());
+            let (hb, ab) = (
+                self.settings.heartbeat_interval,
+                self.settings.abort_interval,
+            );
+            std::thread::Builder::new()
+                .name("simvue-network".into())
+                .spawn(move || network_thread(d, o, policy, hb, ab, on_abort))
+        });
+        if let Some(Err(e)) = &net {
+            (self.on_error)(Error::new(
+                ErrorKind::Io,
+                format!("cannot start the network thread: {e}"),
+            ));
+        }
+        let remote = matches!(net, Some(Ok(_)));
+        let blocking = s.blocking;
+        let hand_over = |b: Batch| {
+            if !remote {
+                return local.deliver_once(b);
+            }
+            let unreachable = || Error::new(ErrorKind::Network, "the server is unreachable");
+            if self.sink.degraded() {
+                return local.spill(b, &unreachable());
+            }
+            let overflow = {
+                let mut st = outbox.state.lock();
+                st.batches.push_back(b);
+                outbox.ready.notify_one();
+                if blocking && st.batches.len() > MAX_PENDING {
+                    // The user asked for nothing to be dropped: let the queue fill up (and the
+                    // solver wait) while the server is merely slow.
+                    let deadline = Instant::now() + MAX_STALL;
+                    while st.batches.len() > MAX_PENDING && Instant::now() < deadline {
+                        outbox.room.wait_until(&mut st, deadline);
+                    }
+                    if st.batches.len() > MAX_PENDING {
+                        self.sink.mark_degraded();
+                    }
+                }
+                (st.batches.len() > MAX_PENDING)
+                    .then(|| st.batches.pop_front())
+                    .flatten()
+            };
+            if let Some(old) = overflow {
+                local.spill(
+                    old,
+                    &Error::new(ErrorKind::Network, "the server is not keeping up"),
+                );
+            }
+        };
         let mut monitor = self
             .settings
             .resources_interval
             .map(|_| Monitor::new(s.pid.load(Ordering::Relaxed)));
         let mut resource_step = 0u64;
         let now = Instant::now();
-        let mut next_heartbeat = now;
-        let mut next_abort_poll = self.settings.abort_interval.map(|_| now);
-        let mut aborted = false;
-        // Like the Python client, the first sample comes about a second after the start.
         let far = now + Duration::from_secs(86_400 * 365);
+        let mut next_heartbeat = if remote { far } else { now };
+        // Like the Python client, the first sample comes about a second after the start.
         let mut next_sample = self
             .settings
             .resources_interval
             .map_or(far, |i| now + i.min(Duration::from_secs(1)));
         let mut last_flush = now;
-        let mut pending: VecDeque<Pending> = VecDeque::new();
         let mut spare = MetricBlock::default();
         let mut names: Vec<Arc<str>> = Vec::new();
         loop {
@@ -611,20 +722,16 @@ impl Worker {
                     let now = Instant::now();
                     let queued = !q.metrics.sets.is_empty() || !q.events.is_empty();
                     let flush_due = last_flush + self.settings.flush_interval;
-                    let retry_due = pending.iter().map(|p| p.next_at).min().unwrap_or(far);
-                    let poll_due = next_abort_poll.unwrap_or(far);
                     if q.stop
                         || q.metrics.sets.len() >= s.threshold
                         || q.events.len() >= s.threshold
                         || (queued && now >= flush_due)
                         || now >= next_heartbeat
                         || now >= next_sample
-                        || now >= retry_due
-                        || now >= poll_due
                     {
                         break;
                     }
-                    let mut deadline = next_heartbeat.min(next_sample).min(retry_due).min(poll_due);
+                    let mut deadline = next_heartbeat.min(next_sample);
                     if queued {
                         deadline = deadline.min(flush_due);
                     }
@@ -673,15 +780,13 @@ impl Worker {
                     }
                 }
             }
-            self.retry(&mut pending, false);
             for batch in batches {
-                self.deliver(Batch::Metrics(batch), &mut pending);
+                hand_over(Batch::Metrics(batch));
             }
             if !events.is_empty() {
-                self.deliver(Batch::Events(events), &mut pending);
+                hand_over(Batch::Events(events));
             }
             if done {
-                self.retry(&mut pending, true);
                 break;
             }
             if now >= next_heartbeat {
@@ -690,16 +795,12 @@ impl Worker {
                     (self.on_error)(e);
                 }
             }
-            if let (Some(at), Some(interval)) = (next_abort_poll, self.settings.abort_interval) {
-                if now >= at {
-                    next_abort_poll = Some(now + interval);
-                    // A failed poll is not worth a message: the heartbeat reports outages.
-                    if !aborted && self.sink.abort_requested(&self.run_id).unwrap_or(false) {
-                        aborted = true;
-                        (self.on_abort)();
-                    }
-                }
-            }
+        }
+        // The network thread sends what is left (with retries) before it stops.
+        outbox.state.lock().stop = true;
+        outbox.ready.notify_all();
+        if let Some(Ok(t)) = net.take() {
+            let _ = t.join();
         }
     }
 }

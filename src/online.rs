@@ -267,10 +267,15 @@ impl OnlineSink {
     fn spill_run(&self, online_id: &str, full: &RunRecord, cause: Error) -> Result<()> {
         let alias = self.alias(online_id)?;
         let mut json = full.to_json();
-        // Alert ids in the run are online ids the sender cannot map; they are already attached.
-        if let Json::Object(entries) = &mut json {
-            entries.retain(|(k, _)| k != "alerts");
-        }
+        // The sender sends the run's whole alert list, made of the offline ids it can map
+        // (run.py on_reconnect): give each online alert an alias mapped to it, or the alerts
+        // already attached would be detached.
+        let alerts: Vec<String> = full
+            .alerts
+            .iter()
+            .map(|a| self.alias(a))
+            .collect::<Result<_>>()?;
+        json.set("alerts", alerts.into());
         let off = self.fallback()?;
         off.write_object("runs", &alias, &json)?;
         Err(Error::new(

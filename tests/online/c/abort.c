@@ -1,0 +1,61 @@
+/*
+ * abort: a solver that polls simvue_run_abort_requested every step and stops early when an
+ * abort is requested from the server; an abort callback sets a flag too.
+ *
+ * Usage: abort MAX_STEPS
+ * Output lines: run_id, then "aborted_at=<step> callback=<0|1> requested=<0|1>" or
+ * "finished_all", then status_rc, close_rc, DONE.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "simvue.h"
+
+static volatile sig_atomic_t callback_flag = 0;
+static void on_abort(void *user_data) {
+    callback_flag = 1;
+    *(volatile int *)user_data = 1;
+}
+
+int main(int argc, char **argv) {
+    int max_steps = argc > 1 ? atoi(argv[1]) : 3000;
+    static volatile int user_flag = 0;
+    simvue_run *run = NULL;
+    if (simvue_run_new(SIMVUE_MODE_ONLINE, &run) != SIMVUE_OK) return 3;
+    simvue_run_config(run, 1, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP);
+    simvue_result rc = simvue_run_set_abort_poll_interval(run, 0.2);
+    printf("poll_rc=%s\n", simvue_result_name(rc));
+    rc = simvue_run_set_abort_callback(run, on_abort, (void *)&user_flag);
+    printf("callback_rc=%s\n", simvue_result_name(rc));
+    rc = simvue_run_init(run, "abort-run", NULL, NULL, 0, NULL, "/abort", 1);
+    printf("init_rc=%s\n", simvue_result_name(rc));
+    char id[128];
+    if (simvue_run_id(run, id, sizeof id, NULL) == SIMVUE_OK) printf("run_id=%s\n", id);
+    fflush(stdout);
+    int n;
+    int stopped = 0;
+    for (n = 0; n < max_steps; n++) {
+        simvue_run_log_metric(run, "step_value", (double)n);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int32_t requested = 0;
+        simvue_run_abort_requested(run, &requested);
+        if (requested) {
+            printf("aborted_at=%d callback=%d user_flag=%d\n", n, (int)callback_flag, (int)user_flag);
+            stopped = 1;
+            break;
+        }
+    }
+    if (!stopped) printf("finished_all=%d\n", n);
+    fflush(stdout);
+    rc = simvue_run_set_status(run, stopped ? SIMVUE_STATUS_TERMINATED : SIMVUE_STATUS_COMPLETED);
+    printf("status_rc=%s\n", simvue_result_name(rc));
+    rc = simvue_run_close(run);
+    printf("close_rc=%s\n", simvue_result_name(rc));
+    simvue_run_free(run);
+    printf("DONE\n");
+    return 0;
+}

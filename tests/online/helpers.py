@@ -1,0 +1,119 @@
+"""Helpers for the online-mode tests (tests/online); the fixtures are in conftest.py.
+
+The C programs (``examples-c/heat1d.c`` and the small ones in ``tests/online/c/``) are compiled
+against ``libsimvue.so`` (``SIMVUE_LIB_DIR``, default ``<repo>/target/release``; build it with
+``cargo build --release``) and run against the in-process Simvue-compatible server of
+``tests/server/simvue_server.py``. Only 127.0.0.1 is ever contacted.
+
+``SIMVUE_PYREF``: a Python interpreter with ``simvue==2.6.2``; its ``simvue-sender`` uploads the
+offline caches. The tests that need it are skipped when it is unset.
+
+Every program runs with a temporary ``HOME``, without inherited ``SIMVUE_*`` or proxy variables,
+and with a distinctive API token (``TOKEN``) that must never show up in its output or files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ONLINE_DIR = Path(__file__).resolve().parent
+C_DIR = ONLINE_DIR / "c"
+
+sys.path.insert(0, str(REPO_ROOT / "tests" / "server"))
+from simvue_server import SimvueServer, make_jwt  # noqa: E402
+
+# A distinctive token: a JWT (simvue-sender decodes it and wants a future "exp") whose payload
+# and signature segments are unique strings we can grep for.
+TOKEN = make_jwt(subject="libsimvue-online-tests-CANARY-5b1e9d", exp_in=7 * 24 * 3600)
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy")
+
+NOTES: list[str] = []  # measurements printed at the end of the session
+
+
+def program_env(home: Path, cache: Path, url: str, *, token: str = TOKEN, mode: str = "online",
+                **extra: str) -> dict[str, str]:
+    """Environment of a tracked program: clean of SIMVUE_* and proxies, loopback only, short
+    timeouts and backoff so faults resolve quickly."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SIMVUE_") and k.lower() not in PROXY_VARS and k.lower() != "no_proxy"}
+    env.pop("PYTHONPATH", None)
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(
+        HOME=str(home),
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+        SIMVUE_MODE=mode,
+        SIMVUE_URL=url,
+        SIMVUE_TOKEN=token,
+        SIMVUE_OFFLINE_DIRECTORY=str(cache),
+        SIMVUE_HTTP_TIMEOUT="3",
+        SIMVUE_HTTP_RETRIES="4",
+        SIMVUE_HTTP_BACKOFF="0.05",
+    )
+    env.update(extra)
+    return env
+
+
+def run_program(cmd: list, *, cwd: Path, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def describe(res: subprocess.CompletedProcess) -> str:
+    return (f"cmd: {res.args}\nrc: {res.returncode}\nstdout:\n{res.stdout[-4000:]}\n"
+            f"stderr:\n{res.stderr[-4000:]}")
+
+
+def kv(stdout: str) -> dict[str, str]:
+    """``key=value`` lines of a test program's stdout (first occurrence wins)."""
+    out: dict[str, str] = {}
+    for line in stdout.splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out.setdefault(k.strip(), v)
+    return out
+
+
+def token_leaks(texts: dict[str, str], dirs: list[Path], token: str = TOKEN) -> list[str]:
+    """Where the token (or its payload/signature segment) appears: names of texts and files."""
+    parts = [token, *token.split(".")[1:]]
+    found = []
+    for name, text in texts.items():
+        if any(p in text for p in parts):
+            found.append(f"text {name}")
+    for d in dirs:
+        if not d.exists():
+            continue
+        for f in sorted(d.rglob("*")):
+            if f.is_file() and not f.is_symlink():
+                data = f.read_bytes()
+                if any(p.encode() in data for p in parts):
+                    found.append(f"file {f}")
+    return found
+
+
+def read_cache(cache: Path) -> dict[str, list[tuple[Path, dict]]]:
+    """``{kind: [(path, json)]}`` for every ``<kind>/*.json`` of an offline cache."""
+    out: dict[str, list[tuple[Path, dict]]] = {}
+    if not cache.exists():
+        return out
+    for kind_dir in sorted(p for p in cache.iterdir() if p.is_dir()):
+        for f in sorted(kind_dir.glob("*.json")):
+            out.setdefault(kind_dir.name, []).append((f, json.loads(f.read_text())))
+    return out
+
+
+def run_sender(sender: Path, cache: Path, srv: SimvueServer, work: Path) -> subprocess.CompletedProcess:
+    """The real ``simvue-sender -i <cache>`` against ``srv``; fails the test unless it exits 0."""
+    env = program_env(work / "sender-home", cache, srv.url, token=srv.token, mode="online")
+    env["PYTHONUNBUFFERED"] = "1"
+    res = run_program([sender, "-i", cache], cwd=work / "sender-cwd", env=env, timeout=120)
+    assert res.returncode == 0, f"simvue-sender failed\n{describe(res)}"
+    return res
