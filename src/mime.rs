@@ -81,9 +81,10 @@ pub fn guess(path: &Path) -> String {
         ext = e.to_owned();
     }
     let db = &*DB;
+    // Python looks the lowercased extension up, so the capitalised entries of some
+    // mime.types files are never matched.
     db.by_ext
-        .get(&ext)
-        .or_else(|| db.by_ext.get(&ext.to_lowercase()))
+        .get(&ext.to_lowercase())
         .cloned()
         .unwrap_or_else(|| DEFAULT.to_owned())
 }

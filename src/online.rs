@@ -91,8 +91,10 @@ pub struct OnlineSink {
     policy: RetryPolicy,
     /// Until when writes go straight to the cache (the server failed recently).
     degraded_until: Mutex<Option<Instant>>,
-    /// Our offline alias for each run whose state had to be spilled (online id -> alias).
+    /// Our offline alias for each online object the sender must refer to (online id -> alias).
     aliases: Mutex<Vec<(String, String)>>,
+    /// Runs whose state was spilled under their alias (and so need `.closed` at the end).
+    spilled_runs: Mutex<Vec<String>>,
 }
 
 impl OnlineSink {
@@ -115,6 +117,7 @@ impl OnlineSink {
             policy: RetryPolicy::from_env(),
             degraded_until: Mutex::new(None),
             aliases: Mutex::new(Vec::new()),
+            spilled_runs: Mutex::new(Vec::new()),
         };
         let v = sink
             .call("GET", "/version", Body::Empty, &[200])
@@ -278,6 +281,11 @@ impl OnlineSink {
         json.set("alerts", alerts.into());
         let off = self.fallback()?;
         off.write_object("runs", &alias, &json)?;
+        let mut spilled = self.spilled_runs.lock();
+        if !spilled.iter().any(|r| r == online_id) {
+            spilled.push(online_id.to_owned());
+        }
+        drop(spilled);
         Err(Error::new(
             ErrorKind::Network,
             format!(
@@ -547,6 +555,9 @@ impl Sink for OnlineSink {
     fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()> {
         // If the final state had to be spilled, mark the alias closed so the sender cleans up
         // its mapping after uploading it (protocol doc §8.6 item 1).
+        if !self.spilled_runs.lock().iter().any(|r| r == run_id) {
+            return Ok(());
+        }
         let alias = self
             .aliases
             .lock()
