@@ -9,7 +9,6 @@ fn main() {
     let part = |name: &str| std::env::var(name).unwrap();
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=src/ffi/simvue.map");
     // The shared library's SONAME (one per major version) and its export list: simvue_* only.
     println!(
         "cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimvue.so.{}",

@@ -111,6 +111,24 @@ enum class notification : std::int32_t {
     email = SIMVUE_NOTIFICATION_EMAIL,
 };
 
+/// Artifact categories (`run::save` and the others).
+enum class category : std::int32_t {
+    input = SIMVUE_CATEGORY_INPUT,
+    output = SIMVUE_CATEGORY_OUTPUT,
+    code = SIMVUE_CATEGORY_CODE,
+};
+
+/// Flags of `run::save` and the others; combine them with `|`.
+enum class save_flags : std::uint32_t {
+    none = 0,
+    snapshot = SIMVUE_SAVE_SNAPSHOT, ///< save a copy taken now
+    wait = SIMVUE_SAVE_WAIT,         ///< return once it is saved, with the outcome
+};
+
+constexpr save_flags operator|(save_flags a, save_flags b) noexcept {
+    return static_cast<save_flags>(static_cast<std::uint32_t>(a) | static_cast<std::uint32_t>(b));
+}
+
 /// A metadata value: a string, an integer, a floating-point number or a boolean, as JSON types.
 class value {
 public:
@@ -611,6 +629,59 @@ public:
     /// How often (seconds) an online run asks whether an abort was requested; before init.
     void set_abort_poll_interval(double seconds) {
         check(simvue_run_set_abort_poll_interval(handle_, seconds), "set_abort_poll_interval");
+    }
+
+    /// Saves the file `filename` as `c`. `filetype`: a MIME type (not given: guessed from the
+    /// name); `preserve_path`: name the artifact by its path relative to the working directory;
+    /// `name`: the artifact's name (not given: derived from the file's).
+    void save(std::string_view filename, category c, std::string_view filetype = {},
+              bool preserve_path = false, std::string_view name = {},
+              save_flags flags = save_flags::none) {
+        detail::opt_c_string c_type(filetype), c_name(name);
+        check(simvue_run_save(handle_, std::string(filename).c_str(), static_cast<std::int32_t>(c),
+                              c_type.get(), preserve_path ? 1 : 0, c_name.get(),
+                              static_cast<std::uint32_t>(flags)),
+              "save");
+    }
+
+    /// Saves every regular file below `directory`; as `save`.
+    void save_directory(std::string_view directory, category c, std::string_view filetype = {},
+                        bool preserve_path = false, save_flags flags = save_flags::none) {
+        detail::opt_c_string c_type(filetype);
+        check(simvue_run_save_directory(handle_, std::string(directory).c_str(),
+                                        static_cast<std::int32_t>(c), c_type.get(),
+                                        preserve_path ? 1 : 0, static_cast<std::uint32_t>(flags)),
+              "save_directory");
+    }
+
+    /// Saves the files and directories `paths`; as `save_directory`.
+    void save_all(const strings &paths, category c, std::string_view filetype = {},
+                  bool preserve_path = false, save_flags flags = save_flags::none) {
+        const auto &p = paths.get();
+        detail::c_strings c_paths(p.begin(), p.end(),
+                                  [](const std::string &s) { return std::string_view(s); });
+        detail::opt_c_string c_type(filetype);
+        check(simvue_run_save_all(handle_, c_paths.data(), c_paths.size(),
+                                  static_cast<std::int32_t>(c), c_type.get(),
+                                  preserve_path ? 1 : 0, static_cast<std::uint32_t>(flags)),
+              "save_all");
+    }
+
+    /// Saves `size` bytes at `data` as the artifact `name` (copied before the call returns).
+    /// `filetype`: a MIME type (not given: application/octet-stream); `flags` may hold `wait`.
+    void save_bytes(std::string_view name, const void *data, std::size_t size, category c,
+                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
+        detail::opt_c_string c_type(filetype);
+        check(simvue_run_save_bytes(handle_, std::string(name).c_str(), data, size,
+                                    static_cast<std::int32_t>(c), c_type.get(),
+                                    static_cast<std::uint32_t>(flags)),
+              "save_bytes");
+    }
+
+    /// Saves a string (text, JSON) as the artifact `name`.
+    void save_bytes(std::string_view name, std::string_view data, category c,
+                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
+        save_bytes(name, data.data(), data.size(), c, filetype, flags);
     }
 
 private:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing libsimvue needs on a fresh Debian machine: a C compiler,
-# CMake, valgrind and Python's venv module from Debian; the Rust toolchain must already be there.
+# CMake, valgrind and Python's venv module from Debian, and (optional) gfortran and OpenMPI; the
+# Rust toolchain must already be there.
 # Only installs what is missing, and only as root (otherwise it says what to install).
 set -euo pipefail
 
@@ -12,6 +13,19 @@ command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# Optional: the Fortran module and the MPI examples are built and tested only when these are
+# there; they are installed as root, and otherwise only mentioned.
+optional=()
+command -v gfortran >/dev/null || optional+=(gfortran)
+command -v mpicc >/dev/null || optional+=(libopenmpi-dev)
+command -v mpiexec >/dev/null || optional+=(openmpi-bin)
+if [ ${#optional[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        missing+=("${optional[@]}")
+    else
+        echo "setup: optional, for the Fortran module and the MPI examples: ${optional[*]}" >&2
+    fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

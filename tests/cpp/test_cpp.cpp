@@ -1,0 +1,203 @@
+// Tests of simvue.hpp (included twice, to check its include guard), against the offline cache
+// the runs write. Usage: test_cpp CACHE_DIR
+#include "simvue.hpp"
+#include "simvue.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+int failures = 0;
+int checks = 0;
+std::string cache;
+
+void check(bool ok, const std::string &what) {
+    checks++;
+    if (!ok) {
+        failures++;
+        std::printf("FAIL %s\n", what.c_str());
+    }
+}
+
+std::string run_json(const std::string &id) {
+    std::ifstream f(cache + "/runs/" + id + ".json");
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+bool has(const std::string &text, const std::string &part) {
+    return text.find(part) != std::string::npos;
+}
+
+simvue::run offline_run() {
+    simvue::run r(simvue::mode::offline);
+    r.config(simvue::config_options{}.set_disable_resources_metrics(true).set_queue_blocking(true));
+    return r;
+}
+
+// Returns the code of the simvue::error `f` throws, or -1 when it throws none.
+template <class F>
+int error_code(F f, std::string *what = nullptr) {
+    try {
+        f();
+    } catch (const simvue::error &e) {
+        if (what) {
+            *what = e.what();
+        }
+        return e.code();
+    }
+    return -1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: test_cpp CACHE_DIR\n");
+        return 2;
+    }
+    cache = argv[1];
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache.c_str(), 1);
+    unsetenv("SIMVUE_MODE");
+
+    check(simvue::version() == SIMVUE_VERSION, "version");
+
+    // Leaving the scope normally closes the run: completed.
+    std::string id;
+    {
+        simvue::run r = offline_run();
+        r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
+               {"cpp", "test"}, "a description", "/cpp");
+        id = r.id();
+        check(r.name() == "raii-ok", "name()");
+        r.log_metrics({{"b", 2.0}, {"a", 1}}, 3);
+        r.log_metrics(std::map<std::string, double>{{"z", 1.0}, {"y", 2.0}});
+        r.log_metric("c", 0.5, std::nullopt, 2.5, "2024-01-02 03:04:05.000006");
+        r.log_event("an event", simvue::log_level::warning);
+        r.update_tags({"more"});
+        r.set_metadata("later", std::string("x"));
+        r.set_folder_details({}, std::nullopt, simvue::strings{}, "folder text"); // clears tags
+        check(r.add_alert(simvue::alert::events("boom", "boom")).rfind("offline_", 0) == 0,
+              "add_alert returns the id");
+        const std::string input = cache + "-input.txt";
+        {
+            std::ofstream(input) << "hello\n";
+        }
+        r.save(input, simvue::category::input, {}, false, "input.txt");
+        r.save_all({input}, simvue::category::code, {}, false, simvue::save_flags::snapshot);
+        const double field[3] = {1.0, 2.0, 3.0};
+        r.save_bytes("field.bin", field, sizeof field, simvue::category::output);
+        r.save_bytes("summary.json", std::string_view("{\"ok\": true}"), simvue::category::output,
+                     "application/json", simvue::save_flags::wait);
+        r.set_abort_callback([] {});
+        r.set_abort_callback(nullptr);
+        check(!r.abort_requested() && r.suppress_errors(), "abort_requested, suppress_errors");
+        check(r.dropped().metrics == 0, "dropped");
+    }
+    std::string j = run_json(id);
+    check(has(j, "\"status\": \"completed\""), "scope exit: completed");
+    check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
+              has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
+          "metadata types and escapes: " + j);
+    check(has(j, "\"more\""), "update_tags");
+    std::string artifacts;
+    for (const auto &f : std::filesystem::directory_iterator(cache + "/artifacts")) {
+        if (f.path().extension() == ".json") {
+            std::ifstream in(f.path());
+            std::stringstream text;
+            text << in.rdbuf();
+            artifacts += text.str();
+        }
+    }
+    check(has(artifacts, "\"name\": \"input.txt\"") && has(artifacts, "\"name\": \"field.bin\"") &&
+              has(artifacts, "\"name\": \"summary.json\"") &&
+              has(artifacts, "\"name\": \"" + std::filesystem::path(cache + "-input.txt").filename().string() + "\""),
+          "saved artifacts: " + artifacts);
+
+    // Leaving the scope through an exception: failed.
+    try {
+        simvue::run r = offline_run();
+        r.init("raii-throw");
+        id = r.id();
+        throw std::runtime_error("solver blew up");
+    } catch (const std::runtime_error &) {
+    }
+    check(has(run_json(id), "\"status\": \"failed\""), "exception: failed");
+
+    // An exception after an explicit close leaves the status alone.
+    try {
+        simvue::run r = offline_run();
+        r.init("closed-then-throw");
+        id = r.id();
+        r.set_status(simvue::status::terminated);
+        r.close();
+        throw std::runtime_error("late");
+    } catch (const std::runtime_error &) {
+    }
+    check(has(run_json(id), "\"status\": \"terminated\""), "closed before the exception");
+
+    // suppress_errors off: errors throw simvue::error with the code and message.
+    {
+        simvue::run r = offline_run();
+        r.config(simvue::config_options{}.set_suppress_errors(false));
+        check(!r.suppress_errors(), "suppress_errors off");
+        r.init("throwing");
+        std::string what;
+        check(error_code([&] { r.log_metric("", 1.0); }, &what) == SIMVUE_ERROR_INVALID_ARGUMENT,
+              "empty metric name throws INVALID_ARGUMENT");
+        check(has(what, "log_metrics"), "what() names the call: " + what);
+        check(error_code([&] {
+                  r.update_metadata({{"x", std::numeric_limits<double>::quiet_NaN()}});
+              }) == SIMVUE_ERROR_INVALID_ARGUMENT,
+              "NaN metadata throws");
+        r.close();
+        check(error_code([&] { r.log_metric("x", 1.0); }, &what) == SIMVUE_ERROR_CLOSED,
+              "closed run throws CLOSED");
+        check(has(what, "closed"), "message: " + what);
+        check(r.name() == "throwing", "queries work after close");
+    }
+
+    // suppress_errors on (the default): printed, no exception.
+    {
+        simvue::run r = offline_run();
+        r.init("suppressed");
+        r.close();
+        check(error_code([&] { r.log_metric("x", 1.0); }) == -1, "suppressed: no exception");
+    }
+
+    // Moving: the moved-from run has no handle and always throws.
+    {
+        simvue::run a = offline_run();
+        a.init("moved");
+        id = a.id();
+        simvue::run b(std::move(a));
+        check(a.handle() == nullptr && b.handle() != nullptr, "move constructor");
+        check(error_code([&] { a.log_metric("x", 1.0); }) == SIMVUE_ERROR_NULL_ARGUMENT,
+              "moved-from run throws");
+        simvue::run c(simvue::mode::disabled);
+        c = std::move(b); // the disabled run is released, c takes "moved"
+        c.log_metric("x", 1.0);
+    }
+    check(has(run_json(id), "\"status\": \"completed\""), "moved run closed once, completed");
+
+    // Disabled, and an invalid mode.
+    {
+        simvue::run r(simvue::mode::disabled);
+        r.init("ignored");
+        check(r.name().empty(), "disabled: empty name");
+    }
+    check(error_code([] { simvue::run r(static_cast<simvue::mode>(7)); }) ==
+              SIMVUE_ERROR_UNKNOWN_ENUM,
+          "invalid mode throws");
+
+    std::printf("%d checks, %d failed\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,155 @@
+!> Tests of the `simvue` Fortran module (run by check_fortran.py, which also checks the offline
+!> cache this program writes). Prints `RUN <label> <id>` for each run, `FAIL ...` for each failed
+!> check, and `done <failures>` at the end.
+program test_fortran
+  use, intrinsic :: iso_fortran_env, only: int32, int64, real32, real64
+  use simvue
+  implicit none
+
+  integer :: failures = 0
+  type(simvue_run) :: run, other, never
+  character(len=200) :: errmsg
+  character(len=:), allocatable :: id
+  integer :: stat
+  integer(int64) :: dropped_metrics, dropped_events
+  integer :: unit
+
+  call check(len(simvue_version()) > 0, 'simvue_version')
+  call check(simvue_result_name(SIMVUE_ERROR_CLOSED) == 'SIMVUE_ERROR_CLOSED', 'result_name')
+
+  ! Absent optional arguments: init with none at all, calls with only the required ones.
+  call run%new(SIMVUE_MODE_OFFLINE, stat=stat)
+  call check(stat == SIMVUE_OK, 'new')
+  call check(run%is_associated(), 'new: associated')
+  call run%config(disable_resources_metrics=.true., stat=stat)
+  call check(stat == SIMVUE_OK, 'config with one argument')
+  call run%init(stat=stat)
+  call check(stat == SIMVUE_OK, 'init without arguments')
+  call check(len(run%name()) > 0, 'random name')
+  print '(2a)', 'RUN defaults ', run%id()
+  call run%log_metrics(['a'], [1.0_real64], stat=stat)
+  call check(stat == SIMVUE_OK, 'log_metrics without step/time/timestamp')
+  call run%log_event('plain event', stat=stat)
+  call check(stat == SIMVUE_OK, 'log_event without timestamp/level')
+  call run%add_alert('events-alert', SIMVUE_ALERT_SOURCE_EVENTS, 1, pattern='boom', stat=stat)
+  call check(stat == SIMVUE_OK, 'add_alert with the required arguments and a pattern')
+  call run%set_folder_details(stat=stat)
+  call check(stat == SIMVUE_OK, 'set_folder_details without arguments')
+  call check(run%suppress_errors(), 'suppress_errors is on by default')
+  call check(.not. run%abort_requested(), 'abort_requested')
+  call run%dropped(dropped_metrics, dropped_events, stat=stat)
+  call check(stat == SIMVUE_OK .and. dropped_metrics == 0 .and. dropped_events == 0, 'dropped')
+  call run%close(stat=stat)
+  call check(stat == SIMVUE_OK, 'close')
+
+  ! A closed run: stat receives SIMVUE_ERROR_CLOSED and errmsg the message; queries still work.
+  errmsg = 'untouched'
+  call run%log_metrics(['a'], [2.0_real64], stat=stat, errmsg=errmsg)
+  call check(stat == SIMVUE_ERROR_CLOSED, 'stat on a closed run')
+  call check(index(errmsg, 'closed') > 0, 'errmsg on a closed run: ' // trim(errmsg))
+  call run%log_event('late', stat=stat)
+  call check(stat == SIMVUE_ERROR_CLOSED, 'log_event on a closed run')
+  call run%close(stat=stat)
+  call check(stat == SIMVUE_ERROR_CLOSED, 'close twice')
+  id = run%id(stat=stat)
+  call check(len(id) > 0, 'id after close')
+  call check(stat == SIMVUE_OK, 'id after close: stat')
+  ! Without stat, suppress_errors on: printed, and the program goes on.
+  call run%log_metrics(['a'], [3.0_real64])
+  print '(a)', 'continued after a suppressed error'
+  call run%free()
+  call check(.not. run%is_associated(), 'free')
+  call run%free() ! twice: nothing
+
+  ! A run that was never created.
+  call never%log_event('x', stat=stat)
+  call check(stat == SIMVUE_ERROR_NULL_ARGUMENT, 'stat on a run never created')
+
+  ! Trailing blanks are trimmed, leading ones kept; every metadata kind; explicit step/time.
+  call run%new(SIMVUE_MODE_OFFLINE)
+  call run%config(disable_resources_metrics=.true., queue_blocking=.true.)
+  call run%set_metadata('int32   ', 7_int32)
+  call run%set_metadata('int64', 8000000000_int64)
+  call run%set_metadata('real32', 0.5_real32)
+  call run%set_metadata('real64', 0.0_real64)
+  call run%set_metadata('logical', .true.)
+  call run%set_metadata('string', '  leading kept, trailing trimmed   ')
+  call run%init(name='trim-test   ', metadata='{"json": 1}   ', &
+       tags=[character(len=6) :: 'a', 'bb', 'ccc   '], description='described   ', &
+       folder='/fortran/trim   ', stat=stat)
+  call check(stat == SIMVUE_OK, 'init with every argument')
+  call check(run%name() == 'trim-test', 'name trimmed: "' // run%name() // '"')
+  print '(2a)', 'RUN trim ', run%id()
+  errmsg = 'untouched'
+  call run%log_metrics([character(len=10) :: 'm1', 'm2   '], [1.0_real64, 2.0_real64], step=5, &
+       time=1.5_real64, timestamp='2024-01-02 03:04:05.000006   ', stat=stat, errmsg=errmsg)
+  call check(stat == SIMVUE_OK .and. errmsg == 'untouched', 'log_metrics, errmsg untouched')
+  call run%log_metrics(['m3'], [3.0_real32], step=6)
+  call run%log_metric('m4  ', 4.0_real64, step=7)
+  call run%log_metrics('m5', 5.0_real32, step=8)
+  call run%log_metrics(['m1', 'm2'], [1.0_real64], stat=stat, errmsg=errmsg)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'names and values of different sizes')
+  call run%log_metrics(['  '], [1.0_real64], stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a blank metric name is empty')
+  call run%log_event('event with blanks   ', level=SIMVUE_LOG_WARNING)
+  call run%update_tags([character(len=8) :: 'later   '])
+  call run%update_metadata('{"updated": true}   ')
+  call run%add_alert('above', SIMVUE_ALERT_SOURCE_METRICS, 2, rule=SIMVUE_ALERT_RULE_IS_ABOVE, &
+       metric='m1  ', threshold=10.0_real64, id=id, stat=stat)
+  call check(stat == SIMVUE_OK, 'add_alert with an id')
+  call check(index(id, 'offline_') == 1, 'add_alert id ' // id)
+  call run%add_alert('no-rule', SIMVUE_ALERT_SOURCE_METRICS, 2, metric='m1', stat=stat)
+  call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'a metrics alert without a rule')
+  call run%set_folder_details(metadata='{"f": 1}', tags=[character(len=3) :: 'x  ', 'y'], &
+       description='folder   ')
+  ! Saving: a file (name trimmed), a missing one, data from memory (not trimmed), lists, folders.
+  open (newunit=unit, file='input.txt', status='replace', action='write')
+  write (unit, '(a)') 'hello'
+  close (unit)
+  call execute_command_line('mkdir -p outdir && echo data > outdir/result.txt')
+  call run%save('input.txt   ', SIMVUE_CATEGORY_INPUT, stat=stat)
+  call check(stat == SIMVUE_OK, 'save')
+  call run%save('missing.txt', SIMVUE_CATEGORY_INPUT, stat=stat)
+  call check(stat /= SIMVUE_OK, 'save a missing file fails')
+  call run%save_bytes('field.bin', [1.0_real64, 2.0_real64, 3.0_real64], SIMVUE_CATEGORY_OUTPUT, &
+       wait=.true., stat=stat)
+  call check(stat == SIMVUE_OK, 'save_bytes of a real64 array')
+  call run%save_bytes('ints.bin', [1_int32, 2_int32], SIMVUE_CATEGORY_OUTPUT, stat=stat)
+  call check(stat == SIMVUE_OK, 'save_bytes of an int32 array')
+  call run%save_bytes('note.txt', 'text  ', SIMVUE_CATEGORY_OUTPUT, filetype='text/plain', &
+       stat=stat)
+  call check(stat == SIMVUE_OK, 'save_bytes of a string')
+  call run%save_all([character(len=12) :: 'input.txt'], SIMVUE_CATEGORY_CODE, snapshot=.true., &
+       stat=stat)
+  call check(stat == SIMVUE_OK, 'save_all')
+  call run%save_directory('outdir', SIMVUE_CATEGORY_OUTPUT, stat=stat)
+  call check(stat == SIMVUE_OK, 'save_directory')
+  call run%save('input.txt', 42, stat=stat)
+  call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'save with an unknown category')
+
+  other = run ! a copy names the same run
+  call other%set_status(SIMVUE_STATUS_TERMINATED)
+  call run%close()
+  call run%free()
+
+  ! Disabled: everything succeeds, the name is empty.
+  call run%new(SIMVUE_MODE_DISABLED)
+  call run%init(name='ignored', stat=stat)
+  call check(stat == SIMVUE_OK, 'disabled run: init')
+  call check(run%name() == '', 'disabled run: empty name')
+  call run%free()
+
+  print '(a,i0)', 'done ', failures
+
+contains
+
+  subroutine check(ok, what)
+    logical, intent(in) :: ok
+    character(*), intent(in) :: what
+    if (.not. ok) then
+       failures = failures + 1
+       print '(2a)', 'FAIL ', what
+    end if
+  end subroutine check
+
+end program test_fortran

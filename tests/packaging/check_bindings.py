@@ -1,0 +1,53 @@
+"""Every function of the C API (include/simvue.h) is reachable from the Fortran module and the
+C++ header (ctest: bindings_cover_c_api), so that a function added to the C API without its
+Fortran and C++ counterparts fails a test.
+
+A few C functions are shorthands of others and need no binding of their own: the bindings
+call the general form.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# C shorthand -> the general function the bindings call instead
+SHORTHANDS = {
+    "simvue_run_log_metrics": "simvue_run_log_metrics_ex",
+    "simvue_run_log_metric": "simvue_run_log_metrics_ex",
+    "simvue_run_log_event": "simvue_run_log_event_level",
+}
+# Not wrapped in C++: simvue::error carries the code of the failure.
+CXX_NOT_NEEDED = {"simvue_last_error"}
+
+
+def main() -> int:
+    api = sorted(set(re.findall(r"\b(simvue_[a-z0-9_]+)\(", (ROOT / "include/simvue.h").read_text())))
+    fortran = set(re.findall(r"name='(simvue_[a-z0-9_]+)'", (ROOT / "fortran/simvue.f90").read_text()))
+    cxx = set(re.findall(r"\b(simvue_[a-z0-9_]+)\b", (ROOT / "include/simvue.hpp").read_text()))
+    missing = []
+    for f in api:
+        target = SHORTHANDS.get(f, f)
+        if target not in fortran:
+            missing.append(f"fortran/simvue.f90 does not bind {f}")
+        if target not in cxx and f not in CXX_NOT_NEEDED:
+            missing.append(f"include/simvue.hpp does not call {f}")
+    # The Fortran module's copies of the header's constants have the header's values.
+    header = (ROOT / "include/simvue.h").read_text()
+    c_values = {k: int(v) for k, v in re.findall(r"#define (SIMVUE_[A-Z0-9_]+) (-?\d+)\b", header)}
+    c_values.update({k: int(v) for k, v in re.findall(r"\b(SIMVUE_[A-Z0-9_]+) = (-?\d+),", header)})
+    f_values = {k: int(v) for k, v in re.findall(
+        r"\b(SIMVUE_[A-Z0-9_]+) = (-?\d+)\b", (ROOT / "fortran/simvue.f90").read_text())}
+    for k, v in sorted(f_values.items()):
+        if c_values.get(k) != v:
+            missing.append(f"fortran/simvue.f90: {k} = {v}, simvue.h: {c_values.get(k)}")
+    print(f"{len(api)} C API functions, {len(f_values)} Fortran constants")
+    for m in missing:
+        print("FAIL " + m)
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
