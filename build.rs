@@ -18,6 +18,17 @@ fn main() {
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         root.join("src/ffi/simvue.map").display()
     );
+    // Programs linked with `-L target/<profile> -lsimvue` look for the SONAME at run time:
+    // give the build tree that name too (OUT_DIR is target/<profile>/build/<pkg>/out).
+    if let Some(profile_dir) = std::env::var_os("OUT_DIR")
+        .map(PathBuf::from)
+        .and_then(|out| out.ancestors().nth(3).map(PathBuf::from))
+    {
+        let link = profile_dir.join(format!("libsimvue.so.{}", part("CARGO_PKG_VERSION_MAJOR")));
+        if std::fs::symlink_metadata(&link).is_err() {
+            let _ = std::os::unix::fs::symlink("libsimvue.so", &link);
+        }
+    }
 
     let config = cbindgen::Config {
         language: cbindgen::Language::C,

@@ -149,6 +149,11 @@ module simvue
        import :: c_int
        integer(c_int) :: c_last_error
      end function c_last_error
+     function c_last_error_reported() bind(C, name='simvue_last_error_reported')
+       import :: c_int32_t
+       integer(c_int32_t) :: c_last_error_reported
+     end function c_last_error_reported
+
      function c_last_error_message(buf, len) bind(C, name='simvue_last_error_message')
        import :: c_char, c_size_t
        character(kind=c_char), intent(out) :: buf(*)
@@ -465,16 +470,19 @@ contains
        if (present(stat)) stat = SIMVUE_OK
        return
     end if
-    call report(int(rc), handle, what, simvue_last_error_message(), stat, errmsg)
+    ! The library has already printed the errors of a run that suppresses them.
+    call report(int(rc), handle, what, simvue_last_error_message(), stat, errmsg, &
+                printed=c_last_error_reported() /= 0)
   end subroutine check
 
   !> Reports the failure `code` with `msg`; see `check`.
-  subroutine report(code, handle, what, msg, stat, errmsg)
+  subroutine report(code, handle, what, msg, stat, errmsg, printed)
     integer, intent(in) :: code
     type(c_ptr), intent(in) :: handle
     character(*), intent(in) :: what, msg
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
+    logical, intent(in), optional :: printed
     character(:), allocatable :: line
     integer(c_int32_t) :: suppress
     if (present(errmsg)) errmsg = msg
@@ -490,6 +498,9 @@ contains
     if (suppress == 0) then
        write (error_unit, '(a)') line
        error stop 'simvue: stopped on the error above (suppress_errors is off)'
+    end if
+    if (present(printed)) then
+       if (printed) return
     end if
     if (n_printed < MAX_PRINTED) then
        write (error_unit, '(a)') line

@@ -269,6 +269,13 @@ const char *simvue_result_name(int32_t code);
 enum simvue_result simvue_last_error(void);
 
 /**
+ * 1 if the library already wrote the calling thread's last error to stderr (a run with
+ * `suppress_errors` on reports its errors there), else 0. Language bindings use it so that an
+ * error is printed once.
+ */
+int32_t simvue_last_error_reported(void);
+
+/**
  * Copies the message of the last error on the calling thread into `buf` (`len` bytes),
  * truncated if needed and always NUL-terminated when `len > 0`. Returns the full length of the
  * message without the NUL, so a caller can retry with a larger buffer. `buf` may be NULL when

@@ -702,10 +702,13 @@ private:
             return;
         }
         std::string msg = detail::last_error_message();
+        bool printed = simvue_last_error_reported() != 0; // the library printed it already
         std::int32_t suppress = 0;
         if (handle_ != nullptr && simvue_run_suppress_errors(handle_, &suppress) == SIMVUE_OK &&
             suppress != 0) {
-            detail::print_suppressed(op, rc, msg);
+            if (!printed) {
+                detail::print_suppressed(op, rc, msg);
+            }
             return;
         }
         throw error(rc, std::string("simvue::run::") + op + ": " + msg);

@@ -576,7 +576,8 @@ fn network_thread(
 ) {
     let now = Instant::now();
     let far = now + Duration::from_secs(86_400 * 365);
-    let mut next_heartbeat = now;
+    // The run sent the first heartbeat when it started.
+    let mut next_heartbeat = now + heartbeat_interval;
     let mut next_poll = abort_interval.map_or(far, |_| now);
     let mut aborted = false;
     loop {
@@ -706,7 +707,13 @@ impl Worker {
         let mut resource_step = 0u64;
         let now = Instant::now();
         let far = now + Duration::from_secs(86_400 * 365);
-        let mut next_heartbeat = if remote { far } else { now };
+        // The run sent the first heartbeat when it started; a remote sink's network thread
+        // sends the next ones.
+        let mut next_heartbeat = if remote {
+            far
+        } else {
+            now + self.settings.heartbeat_interval
+        };
         // Like the Python client, the first sample comes about a second after the start.
         let mut next_sample = self
             .settings

@@ -53,6 +53,9 @@ pub struct Error {
     pub kind: ErrorKind,
     /// A description of what failed and why.
     pub message: String,
+    /// Whether the run already wrote this error to stderr (with `suppress_errors` on), so
+    /// that a language binding does not write it again.
+    pub reported: bool,
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            reported: false,
         }
     }
 

@@ -195,15 +195,18 @@ impl Reporter {
         }
     }
 
-    /// Passes a caller-facing result through, logging it when errors are suppressed.
+    /// Passes a caller-facing result through, logging it when errors are suppressed (once:
+    /// an error marked reported is not logged again).
     #[inline]
     fn check<T>(&self, r: Result<T>) -> Result<T> {
-        if let Err(e) = &r {
-            if self.suppress.load(Ordering::Relaxed) {
-                self.log("error", e);
+        match r {
+            Err(mut e) if !e.reported && self.suppress.load(Ordering::Relaxed) => {
+                self.log("error", &e);
+                e.reported = true;
+                Err(e)
             }
+            r => r,
         }
-        r
     }
 
     /// Records a failure of background work.
@@ -461,6 +464,12 @@ impl Run {
         self.mode == Mode::Disabled
     }
 
+    /// Reports an error found outside the run's own methods (by a language binding checking
+    /// arguments) as the run's methods report theirs: logged once when errors are suppressed.
+    pub fn report<T>(&self, r: Result<T>) -> Result<T> {
+        self.reporter.check(r)
+    }
+
     /// Whether errors are suppressed (logged, and the solver goes on).
     pub fn suppress_errors(&self) -> bool {
         self.reporter.suppress.load(Ordering::Relaxed)
@@ -686,6 +695,13 @@ impl Run {
         start: Timestamp,
     ) -> Result<Arc<Active>> {
         let running = record.status == Status::Running;
+        if running {
+            // The first heartbeat now, so that even a run closed at once has one (offline: the
+            // `.heartbeat` marker); the dispatcher sends the next ones.
+            if let Err(e) = sink.heartbeat(&id) {
+                self.reporter.background(e);
+            }
+        }
         let dispatcher = if running {
             let s = &c.settings;
             let reporter = self.reporter.clone();

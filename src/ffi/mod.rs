@@ -116,22 +116,25 @@ impl simvue_result {
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<(simvue_result, String)> =
-        const { RefCell::new((simvue_result::SIMVUE_OK, String::new())) };
+    /// The calling thread's last error: code, message, and whether the library wrote it to
+    /// stderr already.
+    static LAST_ERROR: RefCell<(simvue_result, String, bool)> =
+        const { RefCell::new((simvue_result::SIMVUE_OK, String::new(), false)) };
 }
 
-fn set_last_error(code: simvue_result, message: &str) {
+fn set_last_error(code: simvue_result, message: &str, reported: bool) {
     LAST_ERROR.with(|e| {
         let mut e = e.borrow_mut();
         e.0 = code;
         e.1.clear();
         e.1.push_str(message);
+        e.2 = reported;
     });
 }
 
-/// Reports `e` as the calling thread's last error and returns its code.
-fn fail(code: simvue_result, message: &str) -> simvue_result {
-    set_last_error(code, message);
+/// Records the calling thread's last error and returns its code.
+fn fail(code: simvue_result, message: &str, reported: bool) -> simvue_result {
+    set_last_error(code, message, reported);
     code
 }
 
@@ -140,7 +143,7 @@ fn fail(code: simvue_result, message: &str) -> simvue_result {
 pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> simvue_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => simvue_result::SIMVUE_OK,
-        Ok(Err(e)) => fail(simvue_result::from_kind(e.kind), &e.message),
+        Ok(Err(e)) => fail(simvue_result::from_kind(e.kind), &e.message, e.reported),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -150,6 +153,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<()>) -> simvue_result {
             fail(
                 simvue_result::SIMVUE_ERROR_PANIC,
                 &format!("internal error in libsimvue: {what}"),
+                false,
             )
         }
     }
@@ -299,6 +303,14 @@ pub extern "C" fn simvue_result_name(code: i32) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn simvue_last_error() -> simvue_result {
     LAST_ERROR.with(|e| e.borrow().0)
+}
+
+/// 1 if the library already wrote the calling thread's last error to stderr (a run with
+/// `suppress_errors` on reports its errors there), else 0. Language bindings use it so that an
+/// error is printed once.
+#[no_mangle]
+pub extern "C" fn simvue_last_error_reported() -> i32 {
+    LAST_ERROR.with(|e| i32::from(e.borrow().2))
 }
 
 /// Copies the message of the last error on the calling thread into `buf` (`len` bytes),

@@ -74,6 +74,19 @@ pub struct simvue_run {
     run: Run,
 }
 
+/// Runs `f` on the run behind a handle, inside the panic boundary. An error found here (a bad
+/// argument) is reported through the run as its own errors are (logged once when
+/// `suppress_errors` is on).
+///
+/// # Safety
+/// As [`run_ref`].
+unsafe fn with_run(p: *const simvue_run, f: impl FnOnce(&Run) -> Result<()>) -> simvue_result {
+    guard(|| {
+        let run = run_ref(p)?;
+        run.report(f(run))
+    })
+}
+
 /// Turns a handle into a reference, checking for NULL and for pointers that are not (or no
 /// longer) run handles.
 ///
@@ -220,8 +233,7 @@ pub unsafe extern "C" fn simvue_run_config(
     disable_resources_metrics: i32,
     resources_metrics_interval: i64,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -266,8 +278,7 @@ pub unsafe extern "C" fn simvue_run_init(
     folder: *const c_char,
     running: i32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -306,8 +317,7 @@ pub unsafe extern "C" fn simvue_run_name(
     len: usize,
     needed: *mut usize,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return disabled_empty_string(buf, len, needed);
         }
@@ -330,8 +340,7 @@ pub unsafe extern "C" fn simvue_run_id(
     len: usize,
     needed: *mut usize,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return disabled_empty_string(buf, len, needed);
         }
@@ -349,8 +358,7 @@ pub unsafe extern "C" fn simvue_run_id(
 /// `run` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn simvue_run_set_pid(run: *mut simvue_run, pid: i64) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -370,8 +378,7 @@ pub unsafe extern "C" fn simvue_run_reconnect(
     run: *mut simvue_run,
     run_id: *const c_char,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -388,8 +395,7 @@ pub unsafe extern "C" fn simvue_run_update_metadata(
     run: *mut simvue_run,
     metadata_json: *const c_char,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -403,8 +409,7 @@ unsafe fn set_metadata(
     key: *const c_char,
     value: impl FnOnce() -> Result<Json>,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -481,8 +486,7 @@ pub unsafe extern "C" fn simvue_run_update_tags(
     tags: *const *const c_char,
     n_tags: usize,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -530,8 +534,7 @@ unsafe fn log_metrics_impl(
     n: usize,
     opts: impl FnOnce() -> Result<MetricOptions>,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -649,8 +652,7 @@ pub unsafe extern "C" fn simvue_run_log_event_level(
     level: i32,
     timestamp: *const c_char,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -680,8 +682,7 @@ pub unsafe extern "C" fn simvue_run_log_event_level(
 /// `run` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -728,8 +729,7 @@ pub unsafe extern "C" fn simvue_run_set_folder_details(
     n_tags: usize,
     description: *const c_char,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -781,8 +781,7 @@ pub unsafe extern "C" fn simvue_run_add_alert(
     id_buf: *mut c_char,
     id_len: usize,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -890,8 +889,7 @@ pub unsafe extern "C" fn simvue_run_suppress_errors(
     run: *const simvue_run,
     out: *mut i32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if out.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
         }
@@ -923,8 +921,7 @@ pub unsafe extern "C" fn simvue_run_set_abort_callback(
     callback: simvue_abort_callback,
     user_data: *mut std::ffi::c_void,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         let data = CallbackData(user_data);
         run.set_abort_callback(callback.map(|cb| {
             Box::new(move || {
@@ -947,8 +944,7 @@ pub unsafe extern "C" fn simvue_run_abort_requested(
     run: *const simvue_run,
     out: *mut i32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if out.is_null() {
             return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
         }
@@ -967,8 +963,7 @@ pub unsafe extern "C" fn simvue_run_set_abort_poll_interval(
     run: *mut simvue_run,
     seconds: f64,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -1052,8 +1047,7 @@ pub unsafe extern "C" fn simvue_run_save(
     name: *const c_char,
     flags: u32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -1085,8 +1079,7 @@ pub unsafe extern "C" fn simvue_run_save_directory(
     preserve_path: i32,
     flags: u32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -1117,8 +1110,7 @@ pub unsafe extern "C" fn simvue_run_save_all(
     preserve_path: i32,
     flags: u32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
@@ -1153,8 +1145,7 @@ pub unsafe extern "C" fn simvue_run_save_bytes(
     filetype: *const c_char,
     flags: u32,
 ) -> simvue_result {
-    guard(|| {
-        let run = run_ref(run)?;
+    with_run(run, |run| {
         if run.is_disabled() {
             return Ok(());
         }
