@@ -26,11 +26,17 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure
 
-echo "== comparison with simvue 2.6.2 (pytest)"
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import simvue, pytest' 2>/dev/null; then
+echo "== Python-side tests: comparison with simvue 2.6.2, test server, online mode, saving files"
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import simvue, pytest, msgpack' 2>/dev/null; then
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q "simvue==2.6.2" pytest
 fi
-SIMVUE_PYREF="$PWD/.venv/bin/python" SIMVUE_LIB_DIR="$PWD/target/release" \
-    .venv/bin/python -m pytest -q tests/python
+export SIMVUE_PYREF="$PWD/.venv/bin/python" SIMVUE_LIB_DIR="$PWD/target/release"
+# Each directory has its own conftest.py; separate runs keep them apart.
+failed=0
+for dir in tests/python tests/server tests/online tests/artifacts; do
+    echo "-- pytest $dir"
+    .venv/bin/python -m pytest -q "$dir" || failed=1
+done
+exit $failed
