@@ -216,6 +216,7 @@ class SimvueServer:
         seed: int = 0,
         validate: bool = True,  # 422 on malformed metrics/events items (extra keys, bad timestamp...)
         count_only: bool = False,  # metrics/events counted (framing parsed), not kept: for benchmarks
+        ssl_context: typing.Any = None,  # an ssl.SSLContext: serve https (TLS tests)
         start: bool = True,
     ) -> None:
         if upload_style not in ("post", "put"):
@@ -226,6 +227,7 @@ class SimvueServer:
         self.artifact_dedup = artifact_dedup
         self.validate = validate
         self.count_only = count_only
+        self.ssl_context = ssl_context
         self._counts: dict[tuple[str, str], int] = {}
         self._requested_port = port
         self.port: int | None = None
@@ -244,7 +246,8 @@ class SimvueServer:
     # ---------------------------------------------------------------- lifecycle
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{HOST}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -255,6 +258,8 @@ class SimvueServer:
             return self
         port = self.port if self.port is not None else self._requested_port
         httpd = _HTTPServer((HOST, port), _Handler, self)
+        if self.ssl_context is not None:
+            httpd.socket = self.ssl_context.wrap_socket(httpd.socket, server_side=True)
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
