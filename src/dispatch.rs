@@ -17,7 +17,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EventSet, LogLevel, MetricSet};
 use crate::monitor::{self, Monitor};
-use crate::sink::{retryable, Sink};
+use crate::sink::{retryable, RetryPolicy, Sink};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -536,7 +536,7 @@ impl Delivery {
     /// Delivers a batch to a remote sink: retried with backoff while the failure is
     /// retryable, then spilled (and the sink marked degraded, so that what follows is spilled
     /// at once until the server answers again).
-    fn deliver_with_retries(&self, b: Batch, attempts: u32, backoff: Duration) {
+    fn deliver_with_retries(&self, b: Batch, policy: RetryPolicy) {
         let unreachable = || Error::new(ErrorKind::Network, "the server is unreachable");
         if self.sink.degraded() {
             return self.spill(b, &unreachable());
@@ -545,12 +545,8 @@ impl Delivery {
         loop {
             match self.send(&b) {
                 Ok(()) => return,
-                Err(e) if retryable(&e) && attempt < attempts => {
-                    std::thread::sleep(
-                        backoff
-                            .saturating_mul(1 << (attempt - 1).min(16))
-                            .min(Duration::from_secs(10)),
-                    );
+                Err(e) if retryable(&e) && attempt < policy.attempts => {
+                    std::thread::sleep(policy.wait_after(attempt));
                     attempt += 1;
                 }
                 Err(e) => {
@@ -569,7 +565,7 @@ impl Delivery {
 fn network_thread(
     delivery: Delivery,
     outbox: Arc<Outbox>,
-    policy: (u32, Duration),
+    policy: RetryPolicy,
     heartbeat_interval: Duration,
     abort_interval: Option<Duration>,
     on_abort: Box<dyn Fn() + Send>,
@@ -598,7 +594,7 @@ fn network_thread(
         };
         let had_batch = batch.is_some();
         if let Some(b) = batch {
-            delivery.deliver_with_retries(b, policy.0, policy.1);
+            delivery.deliver_with_retries(b, policy);
         }
         let now = Instant::now();
         if now >= next_heartbeat {

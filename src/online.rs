@@ -9,7 +9,7 @@
 //! [`crate::dispatch`]); run updates made by the caller retry here.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -22,54 +22,10 @@ use crate::json::Json;
 use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
 use crate::msgpack;
 use crate::offline::OfflineSink;
-use crate::sink::Sink;
+use crate::sink::{RetryPolicy, Sink};
 
 /// Server API versions this client speaks (`1.1.0 <= v < 2.0.0`, `config/user.py:45-46`).
 pub const SUPPORTED: ((u64, u64, u64), (u64, u64, u64)) = ((1, 1, 0), (2, 0, 0));
-
-/// How requests are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
-    pub backoff: Duration,
-    /// Longest wait between attempts.
-    pub max_backoff: Duration,
-    /// How long after giving up the server is tried again.
-    pub probe_after: Duration,
-}
-
-impl RetryPolicy {
-    /// From `SIMVUE_HTTP_RETRIES` (default 5 attempts) and `SIMVUE_HTTP_BACKOFF` (seconds before
-    /// the first retry, default 0.5; then 1, 2, 4 ...).
-    pub fn from_env() -> RetryPolicy {
-        let attempts = std::env::var("SIMVUE_HTTP_RETRIES")
-            .ok()
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|v| *v >= 1)
-            .unwrap_or(5);
-        let backoff = std::env::var("SIMVUE_HTTP_BACKOFF")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v >= 0.0 && v.is_finite())
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_millis(500));
-        RetryPolicy {
-            attempts,
-            backoff,
-            max_backoff: Duration::from_secs(10),
-            probe_after: Duration::from_secs(15),
-        }
-    }
-
-    /// The wait after attempt number `attempt` (1-based) failed.
-    pub fn wait_after(&self, attempt: u32) -> Duration {
-        self.backoff
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
-            .min(self.max_backoff)
-    }
-}
 
 /// Parses `major.minor.patch` (ignoring pre-release and build suffixes).
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
@@ -528,8 +484,8 @@ impl Sink for OnlineSink {
         .map_err(|f| f.error)
     }
 
-    fn retry_policy(&self) -> Option<(u32, Duration)> {
-        Some((self.policy.attempts, self.policy.backoff))
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        Some(self.policy)
     }
 
     fn degraded(&self) -> bool {
@@ -574,6 +530,7 @@ impl Sink for OnlineSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn versions_are_parsed_and_bounded() {

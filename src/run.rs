@@ -1145,12 +1145,9 @@ impl Run {
         if self.is_disabled() {
             return Ok(());
         }
-        let r = (|| {
-            let a = self.saving(category)?;
-            let snapshot = opts.snapshot.then_some(a.staging.as_path());
-            let artifact = artifact::prepare_file(path, &opts, snapshot)?;
-            a.enqueue_save(artifact, category, wait)
-        })();
+        let r = self
+            .saving(category)
+            .and_then(|_| self.save_file_quiet(path, category, &opts, wait));
         self.reporter.check(r)
     }
 

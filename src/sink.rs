@@ -38,9 +38,8 @@ pub trait Sink: Send + Sync {
     /// final `update_run`.
     fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()>;
 
-    /// How failed batches are retried: attempts and the wait after the first failure (doubled
-    /// each time). `None`: failures are final (a local sink).
-    fn retry_policy(&self) -> Option<(u32, Duration)> {
+    /// How failed batches are retried. `None`: failures are final (a local sink).
+    fn retry_policy(&self) -> Option<RetryPolicy> {
         None
     }
 
@@ -73,4 +72,48 @@ pub trait Sink: Send + Sync {
 /// Whether an error is worth another attempt: the network or an overloaded server.
 pub fn retryable(e: &Error) -> bool {
     e.kind == ErrorKind::Network
+}
+
+/// How requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub backoff: Duration,
+    /// Longest wait between attempts.
+    pub max_backoff: Duration,
+    /// How long after giving up the server is tried again.
+    pub probe_after: Duration,
+}
+
+impl RetryPolicy {
+    /// From `SIMVUE_HTTP_RETRIES` (default 5 attempts) and `SIMVUE_HTTP_BACKOFF` (seconds before
+    /// the first retry, default 0.5; then 1, 2, 4 ...).
+    pub fn from_env() -> RetryPolicy {
+        let attempts = std::env::var("SIMVUE_HTTP_RETRIES")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| *v >= 1)
+            .unwrap_or(5);
+        let backoff = std::env::var("SIMVUE_HTTP_BACKOFF")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v >= 0.0 && v.is_finite())
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_millis(500));
+        RetryPolicy {
+            attempts,
+            backoff,
+            max_backoff: Duration::from_secs(10),
+            probe_after: Duration::from_secs(15),
+        }
+    }
+
+    /// The wait after attempt number `attempt` (1-based) failed.
+    pub fn wait_after(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
+            .min(self.max_backoff)
+    }
 }
