@@ -3,9 +3,14 @@
 //     du/dt = alpha d2u/dx2,  u(0) = u(1) = 0,  u(x, 0) = 100 sin(pi x)
 //
 // tracked with simvue.hpp exactly as the C example tracks it: the same run name, folder, tags,
-// metadata keys and types, alerts, events, metric names and steps, and final status (only the
-// metadata value `language` differs). The run closes itself at the end of main's scope; an
-// exception leaving it would mark the run `failed`.
+// metadata keys and types, alerts, events, metric names and steps, saved files and final status
+// (only the metadata value `language` and the saved source differ). The run closes itself at the
+// end of main's scope; an exception leaving it would mark the run `failed`.
+//
+// Saved with the run, as by the C example: the input deck heat1d.in (input), this source file
+// (code), the final field heat1d_field.csv (output, a snapshot) and summary.json from memory
+// (output); the files have the C example's contents byte for byte. The source's path comes from
+// -DHEAT1D_SOURCE="..." (the build sets it), else __FILE__.
 //
 // Usage: heat1d_cpp [nx] [steps]
 // The mode comes from SIMVUE_MODE (offline by default here); offline runs go to
@@ -15,8 +20,40 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <utility>
 #include <vector>
+
+#ifndef HEAT1D_SOURCE
+#define HEAT1D_SOURCE __FILE__
+#endif
+
+namespace {
+
+// Writes `text` to the file `path`; true on success.
+bool write_text(const char *path, const std::string &text) {
+    std::FILE *f = std::fopen(path, "w");
+    bool ok = f != nullptr && std::fputs(text.c_str(), f) != EOF;
+    if (f != nullptr && std::fclose(f) != 0) {
+        ok = false;
+    }
+    if (!ok) {
+        std::fprintf(stderr, "heat1d: cannot write %s\n", path);
+    }
+    return ok;
+}
+
+// `x` with 6 decimals, as printf's "%.6f".
+std::string fixed6(double x) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6f", x);
+    return buf;
+}
+
+// `x` as a JSON number with 6 decimals (null when it is not finite: JSON has no NaN).
+std::string json_number(double x) { return std::isfinite(x) ? fixed6(x) : "null"; }
+
+} // namespace
 
 int main(int argc, char **argv) {
     const int nx = argc > 1 ? std::atoi(argv[1]) : 64;
@@ -35,6 +72,10 @@ int main(int argc, char **argv) {
         u[i] = 100.0 * std::sin(pi * i * dx);
     }
 
+    // The input deck this run "reads", written here so that there is one to save.
+    const bool have_deck = write_text("heat1d.in", "nx = " + std::to_string(nx) + "\nsteps = " +
+                                                       std::to_string(steps) + "\nalpha = 0.01\n");
+
     double t = 0.0;
     bool diverged = false;
     {
@@ -50,6 +91,12 @@ int main(int argc, char **argv) {
                  "1-D heat equation", "/examples/heat");
         run.set_metadata("dt", dt);
         std::printf("run %s (%s)\n", run.name().c_str(), run.id().c_str());
+
+        // The input deck and this program's source, named by their base names.
+        if (have_deck) {
+            run.save("heat1d.in", simvue::category::input);
+        }
+        run.save(HEAT1D_SOURCE, simvue::category::code);
 
         using simvue::alert;
         using simvue::alert_rule;
@@ -88,6 +135,22 @@ int main(int argc, char **argv) {
         std::snprintf(msg, sizeof msg, "finished %d steps, t = %.4f, u_max = %.6f", steps, t,
                       u[nx / 2]);
         run.log_event(msg);
+
+        // The final field, saved as a snapshot (the file may be rewritten later), and a summary
+        // from memory.
+        std::string field = "x,u\n";
+        for (int i = 0; i < nx; i++) {
+            field += fixed6(i * dx) + "," + fixed6(u[i]) + "\n";
+        }
+        if (write_text("heat1d_field.csv", field)) {
+            run.save("heat1d_field.csv", simvue::category::output, {}, false, {},
+                     simvue::save_flags::snapshot);
+        }
+        const std::string summary = "{\"nx\": " + std::to_string(nx) + ", \"steps\": " +
+                                    std::to_string(steps) + ", \"t_final\": " + json_number(t) +
+                                    ", \"u_max\": " + json_number(u[nx / 2]) +
+                                    ", \"diverged\": " + (diverged ? "true" : "false") + "}";
+        run.save_bytes("summary.json", summary, simvue::category::output, "application/json");
         run.update_metadata({{"t_final", 0.0}});
         run.set_metadata("t_final", t);
         if (!diverged) {

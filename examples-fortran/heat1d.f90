@@ -3,9 +3,15 @@
 !>     du/dt = alpha d2u/dx2,  u(0) = u(1) = 0,  u(x, 0) = 100 sin(pi x)
 !>
 !> tracked with the `simvue` Fortran module exactly as the C example tracks it: the same run
-!> name, folder, tags, metadata keys and types, alerts, events, metric names and steps, and
-!> final status (only the metadata value `language` differs). The exact solution decays as
-!> exp(-alpha pi^2 t), so the error against it is logged too.
+!> name, folder, tags, metadata keys and types, alerts, events, metric names and steps, saved
+!> files and final status (only the metadata value `language` and the saved source differ). The
+!> exact solution decays as exp(-alpha pi^2 t), so the error against it is logged too.
+!>
+!> Saved with the run, as by the C example: the input deck heat1d.in (input), this source file
+!> (code), the final field heat1d_field.csv (output, a snapshot) and summary.json from memory
+!> (output); the files have the C example's contents byte for byte. The source's path comes
+!> from the preprocessor (the build defines HEAT1D_SOURCE, else __FILE__), so this file is
+!> compiled with preprocessing on (CMake: the Fortran_PREPROCESS property; gfortran: -cpp).
 !>
 !> Usage: heat1d_f [nx] [steps]
 !> The mode comes from SIMVUE_MODE (offline by default here); offline runs go to
@@ -28,7 +34,15 @@ program heat1d
   real(dp), allocatable :: u(:), un(:)
   real(dp) :: dx, dt, t, residual, tmax, exact
   integer :: nx, steps, i, n
-  logical :: diverged
+  logical :: diverged, have_deck
+  character(len=:), allocatable :: summary
+  !> This program's source, saved as code.
+  character(len=*), parameter :: source_file = &
+#ifdef HEAT1D_SOURCE
+HEAT1D_SOURCE
+#else
+__FILE__
+#endif
 
   nx = int_arg(1, 64)
   steps = int_arg(2, 2000)
@@ -44,6 +58,9 @@ program heat1d
      u(i) = 100.0_dp * sin(pi * i * dx)
   end do
 
+  ! The input deck this run "reads", written here so that there is one to save.
+  have_deck = write_deck('heat1d.in')
+
   call run%new(SIMVUE_MODE_OFFLINE)
   call run%config(queue_blocking=.true., disable_resources_metrics=.true.)
 
@@ -57,6 +74,10 @@ program heat1d
   call run%set_metadata('dt', dt)
 
   write (*, '(5a)') 'run ', run%name(), ' (', run%id(), ')'
+
+  ! The input deck and this program's source, named by their base names.
+  if (have_deck) call run%save('heat1d.in', SIMVUE_CATEGORY_INPUT)
+  call run%save(source_file, SIMVUE_CATEGORY_CODE)
 
   call run%add_alert('residual-too-high', SIMVUE_ALERT_SOURCE_METRICS, frequency=1, window=1, &
        rule=SIMVUE_ALERT_RULE_IS_ABOVE, metric='residual', threshold=1.0_dp)
@@ -93,6 +114,20 @@ program heat1d
 
   call run%log_event('finished ' // itoa(steps) // ' steps, t = ' // fixed(t, 4) // &
        ', u_max = ' // fixed(u(nx / 2), 6))
+
+  ! The final field, saved as a snapshot (the file may be rewritten later), and a summary from
+  ! memory.
+  if (write_field('heat1d_field.csv')) then
+     call run%save('heat1d_field.csv', SIMVUE_CATEGORY_OUTPUT, snapshot=.true.)
+  end if
+  summary = '{"nx": ' // itoa(nx) // ', "steps": ' // itoa(steps) // ', "t_final": ' // &
+       json_number(t) // ', "u_max": ' // json_number(u(nx / 2)) // ', "diverged": '
+  if (diverged) then
+     summary = summary // 'true}'
+  else
+     summary = summary // 'false}'
+  end if
+  call run%save_bytes('summary.json', summary, SIMVUE_CATEGORY_OUTPUT, filetype='application/json')
   call run%update_metadata('{"t_final": 0.0}')
   call run%set_metadata('t_final', t)
   if (.not. diverged) call run%update_tags(['converged'])
@@ -111,6 +146,51 @@ program heat1d
   if (diverged) stop 1
 
 contains
+
+  !> Writes the input deck as the C example does; .true. on success.
+  logical function write_deck(path)
+    character(*), intent(in) :: path
+    integer :: unit, ios, ios_close
+    open (newunit=unit, file=path, status='replace', action='write', iostat=ios)
+    if (ios == 0) then
+       write (unit, '(a)', iostat=ios) 'nx = ' // itoa(nx)
+       if (ios == 0) write (unit, '(a)', iostat=ios) 'steps = ' // itoa(steps)
+       if (ios == 0) write (unit, '(a)', iostat=ios) 'alpha = 0.01'
+       close (unit, iostat=ios_close)
+       if (ios == 0) ios = ios_close
+    end if
+    write_deck = ios == 0
+    if (.not. write_deck) write (error_unit, '(2a)') 'heat1d: cannot write ', path
+  end function write_deck
+
+  !> Writes the field as CSV ("x,u", then one line per point, 6 decimals); .true. on success.
+  logical function write_field(path)
+    character(*), intent(in) :: path
+    integer :: unit, ios, ios_close, k
+    open (newunit=unit, file=path, status='replace', action='write', iostat=ios)
+    if (ios == 0) then
+       write (unit, '(a)', iostat=ios) 'x,u'
+       do k = 0, nx - 1
+          if (ios /= 0) exit
+          write (unit, '(a)', iostat=ios) fixed(k * dx, 6) // ',' // fixed(u(k), 6)
+       end do
+       close (unit, iostat=ios_close)
+       if (ios == 0) ios = ios_close
+    end if
+    write_field = ios == 0
+    if (.not. write_field) write (error_unit, '(2a)') 'heat1d: cannot write ', path
+  end function write_field
+
+  !> `x` as a JSON number with 6 decimals (null when it is not finite: JSON has no NaN).
+  function json_number(x) result(s)
+    real(dp), intent(in) :: x
+    character(len=:), allocatable :: s
+    if (ieee_is_finite(x)) then
+       s = fixed(x, 6)
+    else
+       s = 'null'
+    end if
+  end function json_number
 
   !> The command-line argument `i` as an integer, or `default` when it is absent.
   integer function int_arg(i, default)

@@ -46,6 +46,8 @@ def exes(tmp_path_factory, lib_dir: Path) -> dict[str, Path]:
         exe = out / name
         cmd = [cc, "-std=c99", "-Wall", f"-I{REPO_ROOT / 'include'}", str(src), "-o", str(exe),
                f"-L{lib_dir}", "-lsimvue", "-lm", f"-Wl,-rpath,{lib_dir}"]
+        if name == "heat1d":  # it saves its own source, by this path
+            cmd.append(f'-DHEAT1D_SOURCE="{src}"')
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             pytest.fail(f"compiling {src} failed:\n{' '.join(cmd)}\n{res.stderr}", pytrace=False)

@@ -3,8 +3,10 @@
     cargo build --release
     SIMVUE_PYREF=/tmp/pyref/bin/python /tmp/pyref/bin/python -m pytest -q tests/online
 
-1. examples-c/heat1d.c online: every folder, run field, metric, event, alert and heartbeat.
-2. The same example offline, uploaded by the REAL simvue-sender: the same run on the server.
+1. examples-c/heat1d.c online: every folder, run field, metric, event, alert, saved file and
+   heartbeat.
+2. The same example offline, uploaded by the REAL simvue-sender: the same run (and the same
+   files) on the server.
 3. Faults with queue_blocking: 503s + latency lose and duplicate nothing; a server that goes
    away mid-run does not slow the solver, and online part + spilled cache (+ sender) is
    everything, exactly once, with the final status.
@@ -16,9 +18,11 @@
 
 from __future__ import annotations
 
+import base64
 import collections
 import datetime
 import math
+import mimetypes
 import re
 import shutil
 import socket
@@ -30,6 +34,7 @@ import pytest
 
 from .helpers import (
     NOTES,
+    REPO_ROOT,
     TOKEN,
     SimvueServer,
     describe,
@@ -64,7 +69,7 @@ def assert_recent_utc(ts: str, what: str) -> None:
 def heat_expected(nx: int, steps: int):
     """What heat1d.c computes and logs, with the same floating-point operations in the same order.
 
-    Returns ([(step, values)], t_final, dt, u_mid)."""
+    Returns ([(step, values)], t_final, dt, u_mid, u_final)."""
     alpha = 0.01
     dx = 1.0 / (nx - 1)
     dt = 0.4 * dx * dx / alpha
@@ -85,7 +90,48 @@ def heat_expected(nx: int, steps: int):
         exact = 100.0 * math.exp(-alpha * math.pi * math.pi * t)
         if n % 10 == 0 or n == steps - 1:
             logged.append((n, {"residual": residual, "t_max": tmax, "error": abs(tmax - exact)}))
-    return logged, t, dt, u[nx // 2]
+    return logged, t, dt, u[nx // 2], u
+
+
+def heat_artifacts(nx: int, steps: int) -> dict[str, tuple[str, str, bytes]]:
+    """What heat1d.c saves: {name: (category, mime type, content)}. The deck and the field are
+    the files it writes ("%.6f" numbers, which Python's ".6f" formats alike); the source is saved
+    by the absolute path it was compiled with (tests/online/conftest.py); the summary comes from
+    memory."""
+    _, t, dt, u_mid, u = heat_expected(nx, steps)
+    dx = 1.0 / (nx - 1)
+    field = "x,u\n" + "".join(f"{i * dx:.6f},{u[i]:.6f}\n" for i in range(nx))
+    summary = (f'{{"nx": {nx}, "steps": {steps}, "t_final": {t:.6f}, "u_max": {u_mid:.6f}, '
+               f'"diverged": false}}')
+
+    def guess(name: str) -> str:  # simvue's get_mimetype_for_file, which libsimvue follows
+        mimetypes.init()
+        return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+    source = REPO_ROOT / "examples-c" / "heat1d.c"
+    return {
+        "heat1d.in": ("input", guess("heat1d.in"), f"nx = {nx}\nsteps = {steps}\nalpha = 0.01\n".encode()),
+        "heat1d.c": ("code", guess("heat1d.c"), source.read_bytes()),
+        "heat1d_field.csv": ("output", "text/csv", field.encode()),
+        "summary.json": ("output", "application/json", summary.encode()),
+    }
+
+
+def artifact_view(snap: dict, run_id: str) -> dict[str, dict]:
+    """{name: what the server holds of an artifact of the run}: its category, announced type,
+    size and checksum, the upload flag, and the received bytes."""
+    out = {}
+    for a in snap["artifacts"].values():
+        if run_id not in a["runs"]:
+            continue
+        name = a["meta"]["name"]
+        assert name not in out, f"artifact {name} created twice"
+        out[name] = {"category": a["runs"][run_id], "mime_type": a["meta"]["mime_type"],
+                     "size": a["meta"]["size"], "checksum": a["meta"]["checksum"],
+                     "uploaded": a["uploaded"], "received_size": a["data_size"],
+                     "received_sha256": a["data_sha256"],
+                     "data": base64.b64decode(a["data_base64"]) if a["data_base64"] is not None else None}
+    return out
 
 
 HEAT_ALERTS = {  # the definitions heat1d.c creates, in simvue 2.6.2's wire shape (protocol §7.3)
@@ -200,7 +246,7 @@ def test_heat1d_online_records_everything(heat_online, heat_offline, heat_cwd):
     assert (f["metadata"], f["tags"], f["description"]) == ({"project": "demo"}, ["examples"], "Example runs")
 
     # run fields
-    _, t_final, dt, u_mid = heat_expected(HEAT_NX, HEAT_STEPS)
+    _, t_final, dt, u_mid, _ = heat_expected(HEAT_NX, HEAT_STEPS)
     assert run["name"] == "heat-1d-demo"
     assert run["folder"] == "/examples/heat"
     assert run["description"] == "1-D heat equation"
@@ -222,7 +268,7 @@ def test_heat1d_online_records_everything(heat_online, heat_offline, heat_cwd):
 
     # metrics: exactly what the program logged, step by step and value by value
     items = snap["metrics"][rid]
-    expected, _, _, _ = heat_expected(HEAT_NX, HEAT_STEPS)
+    expected, _, _, _, _ = heat_expected(HEAT_NX, HEAT_STEPS)
     assert [i["step"] for i in items] == [s for s, _ in expected]
     for item, (step, values) in zip(items, expected):
         assert set(item) == {"time", "timestamp", "step", "values"}
@@ -250,6 +296,19 @@ def test_heat1d_online_records_everything(heat_online, heat_offline, heat_cwd):
     alerts = {a["name"]: a for a in snap["alerts"].values()}
     assert {n: alert_def(a) for n, a in alerts.items()} == HEAT_ALERTS
     assert sorted(run["alerts"]) == sorted(a["id"] for a in alerts.values())
+
+    # the saved files: announced as received, uploaded, attached with their category, and with
+    # the content heat1d.c writes (the field as it was when saved: a snapshot)
+    arts = artifact_view(snap, rid)
+    expected_arts = heat_artifacts(HEAT_NX, HEAT_STEPS)
+    assert sorted(arts) == sorted(expected_arts)
+    assert len(snap["artifacts"]) == len(expected_arts), "an artifact not attached to the run"
+    for name, (category, mime, data) in expected_arts.items():
+        a = arts[name]
+        assert (a["category"], a["mime_type"], a["uploaded"]) == (category, mime, True), (name, a)
+        assert a["data"] == data, f"{name}: received bytes differ from what heat1d.c wrote"
+        assert (a["size"], a["checksum"]) == (len(data), a["received_sha256"]), (name, a)
+        assert a["received_size"] == len(data)
 
     # heartbeat(s)
     assert snap["heartbeats"].get(rid, 0) >= 1
@@ -297,6 +356,14 @@ def test_heat1d_offline_uploaded_by_real_sender_matches_online(heat_online, heat
         [(m["step"], m["values"]) for m in online["metrics"][heat_online["id"]]]
     assert [(e["message"], e["log_level"]) for e in snap["events"][rid]] == \
         [(e["message"], e["log_level"]) for e in online["events"][heat_online["id"]]]
+    # the saved files: the same names, categories, types, sizes, checksums and bytes
+    arts, oarts = artifact_view(snap, rid), artifact_view(online, heat_online["id"])
+    assert sorted(arts) == sorted(heat_artifacts(HEAT_NX, HEAT_STEPS))
+    # §6.2: simvue 2.6.2 announces sys.getsizeof(bytes) = len + 33 as an object's size, and its
+    # sender re-creates the saved buffer as an object; libsimvue announces len.
+    assert arts["summary.json"]["size"] == oarts["summary.json"]["size"] + 33
+    arts["summary.json"]["size"] = oarts["summary.json"]["size"]
+    assert arts == oarts
     # the sender consumed every object file
     left = [str(p) for kind, files in read_cache(cache).items() for p, _ in files]
     assert left == [], left

@@ -4,9 +4,16 @@ Each program runs with the same arguments into its own offline cache; every cach
 with the reference (examples-c/heat1d.c): the same files per kind, and in every record the same
 keys in the same order, the same JSON types and the same values. Not compared: ids (offline
 file names, run/alert references: alerts are matched by name), times (created, started,
-endtime, metric time and timestamps, event timestamps), and the one intended difference, the
-metadata value `language`. Metric values are compared with a tight tolerance (a Fortran
-compiler may contract a*b+c into one rounding on machines with FMA).
+endtime, metric time and timestamps, event timestamps), and the intended differences: the
+metadata value `language` and the saved source (the code artifact: each program saves its own
+file, so only its presence, category, record shape and MIME type, Python's guess for its name,
+are compared). Metric values are compared with a tight tolerance (a Fortran compiler may
+contract a*b+c into one rounding on machines with FMA).
+
+Saved files (artifacts/): the input deck heat1d.in, the field heat1d_field.csv (a snapshot copy
+in the cache) and summary.json (bytes in <id>.object) are matched by name; their records must be
+equal but for the run id and the paths into each cache, and the deck, the snapshot copy and the
+object bytes must be byte-identical to the reference's ("%.6f" numbers in every language).
 
 Usage: compare_caches.py --reference heat1d PROGRAM... [--args NX STEPS]
 """
@@ -14,8 +21,10 @@ Usage: compare_caches.py --reference heat1d PROGRAM... [--args NX STEPS]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
+import mimetypes
 import os
 import subprocess
 import sys
@@ -88,6 +97,84 @@ class Cache:
                       if (s := f.name.partition(".")[2]) != "heartbeat")
 
 
+def artifacts(c: Cache, rid: str, what: str, out: list[str]) -> dict[str, tuple[str, dict]]:
+    """{name: (offline id, record)} of a cache's artifacts, each checked to belong to the run."""
+    arts: dict[str, tuple[str, dict]] = {}
+    for oid, a in c.obj.get("artifacts", {}).items():
+        if a.get("name") in arts:
+            out.append(f"{what}: artifact {a.get('name')} recorded twice")
+        if list(a.get("runs") or {}) != [rid]:
+            out.append(f"{what}: artifact {a.get('name')} attached to {a.get('runs')}, not {rid}")
+        arts[a.get("name")] = (oid, a)
+    return arts
+
+
+def artifact_bytes(c: Cache, oid: str, a: dict) -> bytes | None:
+    """The bytes the cache holds for an artifact: a snapshot copy, a buffer's <id>.object, or
+    None for a file read at upload time."""
+    if a.get("obj_type") == "ObjectArtifact":
+        return (c.root / "artifacts" / f"{oid}.object").read_bytes()
+    p = Path(a.get("original_path", ""))
+    return p.read_bytes() if p.parent == c.root / "artifacts" else None
+
+
+def compare_artifacts(ours: Cache, rid_o: str, ref: Cache, rid_r: str) -> list[str]:
+    out: list[str] = []
+    ao = artifacts(ours, rid_o, "ours", out)
+    ar = artifacts(ref, rid_r, "reference", out)
+
+    def code(arts: dict[str, tuple[str, dict]], rid: str, what: str) -> dict | None:
+        found = [n for n, (_, a) in arts.items() if (a.get("runs") or {}).get(rid) == "code"]
+        if len(found) != 1:
+            out.append(f"{what}: {len(found)} code artifacts")
+            return None
+        _, a = arts.pop(found[0])
+        guess = mimetypes.guess_type(a["name"])[0] or "application/octet-stream"
+        if a.get("obj_type") != "FileArtifact" or a.get("mime_type") != guess:
+            out.append(f"{what}: code artifact {a['name']}: {a.get('obj_type')} {a.get('mime_type')}, "
+                       f"expected a FileArtifact of type {guess}")
+        if Path(a.get("file_path", "")).name != a["name"] or not Path(a["file_path"]).is_file():
+            out.append(f"{what}: code artifact {a['name']} file_path {a.get('file_path')!r}")
+        return a
+
+    co, cr = code(ao, rid_o, "ours"), code(ar, rid_r, "reference")
+    if co and cr:
+        # another file: the same keys, order and types, and the same category
+        if list(co) != list(cr):
+            out.append(f"artifact[code]: keys {list(co)}, reference {list(cr)}")
+        for k in cr:
+            if k in co and jtype(co[k]) != jtype(cr[k]):
+                out.append(f"artifact[code].{k}: type {jtype(co[k])}, reference {jtype(cr[k])}")
+        for k in ("storage", "metadata"):
+            if co.get(k) != cr.get(k):
+                out.append(f"artifact[code].{k}: {co.get(k)!r}, reference {cr.get(k)!r}")
+        if list(co["runs"].values()) != list(cr["runs"].values()):
+            out.append(f"artifact[code]: category {co['runs']}, reference {cr['runs']}")
+
+    if sorted(ao) != sorted(ar):
+        out.append(f"artifact names {sorted(ao)}, reference {sorted(ar)}")
+    for name in sorted(set(ao) & set(ar)):
+        (oid_o, o), (oid_r, r) = ao[name], ar[name]
+        path = f"artifact[{name}]"
+        # the run id (a key of runs) and where a snapshot copy is (in each cache) differ
+        o_, r_ = dict(o, runs=list(o["runs"].values())), dict(r, runs=list(r["runs"].values()))
+        ignore = {f"{path}.original_path"} if (
+            Path(o.get("original_path", "")).parent == ours.root / "artifacts") else set()
+        out += diff(o_, r_, path, frozenset(ignore))
+        bo, br = artifact_bytes(ours, oid_o, o), artifact_bytes(ref, oid_r, r)
+        if (bo is None) != (br is None):
+            out.append(f"{path}: a copy in one cache only")
+        elif bo is not None:
+            if bo != br:
+                out.append(f"{path}: bytes differ from the reference's")
+            if hashlib.sha256(bo).hexdigest() != o.get("checksum") or len(bo) != o.get("size"):
+                out.append(f"{path}: the cached bytes do not match the recorded checksum/size")
+    for name in ("heat1d.in", "heat1d_field.csv", "summary.json"):
+        if name not in ao:
+            out.append(f"no artifact {name}")
+    return out
+
+
 def compare(ours: Cache, ref: Cache) -> list[str]:
     out: list[str] = []
     if ours.kinds != ref.kinds:
@@ -119,6 +206,8 @@ def compare(ours: Cache, ref: Cache) -> list[str]:
         out.append(f"alert names {sorted(by_name_o)}, reference {sorted(by_name_r)}")
     for name in sorted(set(by_name_o) & set(by_name_r)):
         out += diff(by_name_o[name], by_name_r[name], f"alert[{name}]")
+
+    out += compare_artifacts(ours, rid_o, ref, rid_r)
 
     for kind in ("metrics", "events"):
         for oid, batch in ours.obj[kind].items():

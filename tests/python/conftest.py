@@ -80,15 +80,16 @@ def lib_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def compile_c(lib_dir: Path):
-    """Returns ``compile(source: Path, exe: Path) -> Path`` linking against libsimvue."""
+    """Returns ``compile(source: Path, exe: Path, *extra_flags) -> Path`` linking against
+    libsimvue."""
     cc = os.environ.get("CC") or shutil.which("cc")
     if not cc:
         pytest.fail("no C compiler: install `cc` or set CC", pytrace=False)
 
-    def compile_(source: Path, exe: Path) -> Path:
+    def compile_(source: Path, exe: Path, *extra_flags: str) -> Path:
         cmd = [
-            cc, "-std=c99", "-Wall", f"-I{REPO_ROOT / 'include'}", str(source), "-o", str(exe),
-            f"-L{lib_dir}", "-lsimvue", "-lm", f"-Wl,-rpath,{lib_dir}",
+            cc, "-std=c99", "-Wall", f"-I{REPO_ROOT / 'include'}", *extra_flags, str(source),
+            "-o", str(exe), f"-L{lib_dir}", "-lsimvue", "-lm", f"-Wl,-rpath,{lib_dir}",
         ]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
@@ -145,7 +146,9 @@ def heat_workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ours_heat_cache(heat_workdir: Path, compile_c) -> Path:
     """The offline cache written by examples-c/heat1d.c through libsimvue."""
-    exe = compile_c(REPO_ROOT / "examples-c" / "heat1d.c", heat_workdir / "heat1d")
+    source = REPO_ROOT / "examples-c" / "heat1d.c"
+    # heat1d saves its own source as code, by the path the build gives it
+    exe = compile_c(source, heat_workdir / "heat1d", f'-DHEAT1D_SOURCE="{source}"')
     cache = heat_workdir / "ours"
     res = run_checked(
         [str(exe), str(HEAT_NX), str(HEAT_STEPS)],

@@ -9,12 +9,20 @@ with the same names, parameters and value types, so that the offline cache it wr
 compared with the one libsimvue writes.  The solver is the same explicit FTCS scheme, so even
 the logged values match (both use the platform's libm).
 
+The saved files are heat1d.c's too: the input deck ``heat1d.in`` (input), this script as the
+source (code; heat1d.c saves its own source), the final field ``heat1d_field.csv`` (output, a
+snapshot) and the summary ``summary.json`` (output, ``save_object`` of a dict: simvue
+serialises it with json.dumps, as application/json).  The deck and the field have heat1d.c's
+bytes ("%.6f" numbers); the summary's numbers are Python floats, so its bytes differ (the test
+compares its record's keys and types, not its checksum).
+
 Configuration (server URL, a JWT token, the offline directory) comes from the environment
 or from a simvue.toml in the working directory; the test sets that up.  Offline mode makes no
 HTTP request.
 """
 
 import math
+import os
 import sys
 import time
 
@@ -41,6 +49,10 @@ def main() -> int:
     u = [100.0 * math.sin(math.pi * i * dx) for i in range(nx)]
     un = [0.0] * nx
 
+    # heat1d.c writes its input deck before creating the run.
+    with open("heat1d.in", "w", newline="\n") as f:
+        f.write(f"nx = {nx}\nsteps = {steps}\nalpha = 0.01\n")
+
     # simvue_run_new(SIMVUE_MODE_OFFLINE) + simvue_run_config(queue_blocking=1,
     # disable_resources_metrics=1)
     run = simvue.Run(mode="offline")
@@ -59,6 +71,11 @@ def main() -> int:
     # simvue_run_set_metadata_double(run, "dt", dt) after init is an update.
     run.update_metadata({"dt": dt})
     print(f"run {run.name} ({run.id})")
+
+    # simvue_run_save(run, "heat1d.in", SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0), then the
+    # source (heat1d.c saves its own, by absolute path; this script saves itself).
+    run.save_file("heat1d.in", category="input")
+    run.save_file(os.path.abspath(__file__), category="code")
 
     run.create_metric_threshold_alert(
         name="residual-too-high", metric="residual", threshold=1.0, rule="is above",
@@ -94,6 +111,22 @@ def main() -> int:
             break
 
     run.log_event(f"finished {steps} steps, t = {t:.4f}, u_max = {u[nx // 2]:.6f}")
+    # The final field as heat1d.c writes it, saved as a snapshot, and the summary from memory
+    # (simvue_run_save_bytes(..., "summary.json", ..., "application/json", 0)).
+    with open("heat1d_field.csv", "w", newline="\n") as f:
+        f.write("x,u\n")
+        for i in range(nx):
+            f.write(f"{i * dx:.6f},{u[i]:.6f}\n")
+    run.save_file("heat1d_field.csv", category="output", snapshot=True)
+
+    def json_number(x: float) -> float | None:
+        return float(f"{x:.6f}") if math.isfinite(x) else None
+
+    run.save_object(
+        {"nx": nx, "steps": steps, "t_final": json_number(t), "u_max": json_number(u[nx // 2]),
+         "diverged": diverged},
+        category="output", name="summary.json",
+    )
     # simvue_run_update_metadata(run, "{\"t_final\": 0.0}") then set_metadata_double.
     run.update_metadata({"t_final": 0.0})
     run.update_metadata({"t_final": t})

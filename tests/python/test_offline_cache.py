@@ -12,8 +12,10 @@ Run:  SIMVUE_PYREF=/path/to/venv-with-simvue-2.6.2/bin/python python3 -m pytest 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import mimetypes
 import re
 import shutil
 import signal
@@ -23,11 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_checked
+from conftest import HEAT_NX, HEAT_STEPS, run_checked
 
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
 OFFLINE_ID_RE = re.compile(r"^offline_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-OBJECT_DIRS = ("folders", "runs", "alerts", "metrics", "events")
+OBJECT_DIRS = ("folders", "runs", "alerts", "metrics", "events", "artifacts")
+SNAPSHOT_RE = re.compile(r"^heat1d_field_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d{3}\.file$")
 METRIC_ITEM_KEYS = ["time", "timestamp", "step", "values"]
 EVENT_ITEM_KEYS = ["message", "log_level", "timestamp"]
 
@@ -217,6 +220,12 @@ def test_our_files_are_what_python_json_dump_writes(ours: Cache):
         elif path.parent.name == "runs" and path.suffix in (".heartbeat", ".closed"):
             if raw:
                 problems.append(f"{rel}: marker file is not empty")
+        elif path.parent.name == "artifacts" and path.suffix == ".object":
+            # a saved buffer's bytes, next to its record (as simvue writes a saved object)
+            if not path.with_suffix(".json").is_file():
+                problems.append(f"{rel}: no record {path.stem}.json next to it")
+        elif path.parent.name == "artifacts" and SNAPSHOT_RE.match(path.name):
+            pass  # the snapshot copy of heat1d_field.csv, named as simvue names it
         else:
             problems.append(f"{rel}: unexpected file after a clean close (left-over temp file?)")
     assert not problems, "our cache files:\n  " + "\n  ".join(problems)
@@ -239,6 +248,9 @@ def test_our_timestamps_and_references(any_cache: Cache):
                 problems.append(f"runs/{rid}.json: alert {aid} has no alerts/{aid}.json")
         if not any(f.get("path") == run.get("folder") for f in c.objects("folders").values()):
             problems.append(f"runs/{rid}.json: folder {run.get('folder')!r} has no folders/ file")
+    for oid, art in c.objects("artifacts").items():
+        if not art.get("runs") or any(r not in runs for r in art["runs"]):
+            problems.append(f"artifacts/{oid}.json: runs {art.get('runs')!r} have no runs/ file")
     for sub, key in (("metrics", "metrics"), ("events", "events")):
         for oid, obj in c.objects(sub).items():
             if obj.get("run") not in runs:
@@ -263,7 +275,7 @@ def test_same_layout(ours: Cache, theirs: Cache):
     )
     # metrics/events files are dispatcher batches (about one per second in both), so their
     # number depends on timing; the items inside are compared below.
-    for sub in ("folders", "runs", "alerts"):
+    for sub in ("folders", "runs", "alerts", "artifacts"):
         assert len(ours.objects(sub)) == len(theirs.objects(sub)), (
             f"{sub}/: ours has {len(ours.objects(sub))} files, python {len(theirs.objects(sub))}"
         )
@@ -411,6 +423,106 @@ def test_events_match(ours: Cache, theirs: Cache):
     if mo != mt:
         diffs.append(f"(message, log_level) sequence:\n    ours={mo}\n    python={mt}")
     assert not diffs, fmt(diffs, "events")
+
+
+def test_artifacts_match(ours: Cache, theirs: Cache):
+    """The saved files: heat1d.c and scenario_heat.py save the input deck (input), their own
+    source (code), the final field as a snapshot (output) and a summary from memory (output).
+    Each record has simvue's keys in its order and its JSON types; the deck and the field have
+    the same bytes in both; the source differs (C and Python), so only its presence, category and
+    type (Python's guess for its name) are compared."""
+    rid_o, _ = ours.single_run()
+    rid_t, _ = theirs.single_run()
+    diffs: list[str] = []
+
+    def by_name(c: Cache, rid: str, what: str) -> dict[str, dict]:
+        out = {}
+        for oid, art in c.objects("artifacts").items():
+            if art.get("name") in out:
+                diffs.append(f"{what}: artifact {art['name']} recorded twice")
+            out[art.get("name")] = dict(art, _id=oid)
+            if art.get("runs") != {rid: art.get("runs", {}).get(rid)}:
+                diffs.append(f"{what}: {art.get('name')} runs {art.get('runs')}, not just {rid}")
+        return out
+
+    ao, at = by_name(ours, rid_o, "ours"), by_name(theirs, rid_t, "python")
+    run_ids = frozenset({"$.runs"})  # {run id: category}: checked above and by category below
+
+    # the code artifact: one in each, named by the source's base name, type guessed from it
+    def code(arts: dict[str, dict], what: str, source: str) -> dict | None:
+        found = [a for a in arts.values() if a["runs"] and next(iter(a["runs"].values())) == "code"]
+        if len(found) != 1:
+            diffs.append(f"{what}: {len(found)} code artifacts")
+            return None
+        a = found[0]
+        guess = mimetypes.guess_type(a["name"])[0] or "application/octet-stream"
+        if (a["name"], Path(a["file_path"]).name, a["obj_type"], a["mime_type"]) != (
+                source, source, "FileArtifact", guess):
+            diffs.append(f"{what}: code artifact {a['name']} ({a['file_path']}, {a['mime_type']}), "
+                         f"expected {source} ({guess})")
+        del arts[a["name"]]
+        return a
+
+    co, ct = code(ao, "ours", "heat1d.c"), code(at, "python", "scenario_heat.py")
+    if co and ct:
+        diffs += [f"code artifact {d}" for d in diff_shape(co, ct, skip=run_ids)]
+
+    names = ["heat1d.in", "heat1d_field.csv", "summary.json"]
+    if sorted(ao) != names or sorted(at) != names:
+        diffs.append(f"artifact names (without the code): ours={sorted(ao)} python={sorted(at)}")
+    for name in sorted(set(ao) & set(at) & set(names)):
+        o, t = ao[name], at[name]
+        diffs += [f"[{name}] {d}" for d in diff_shape(o, t, skip=run_ids)]
+        for key in ("obj_type", "storage", "mime_type", "metadata"):
+            if o.get(key) != t.get(key):
+                diffs.append(f"[{name}] $.{key}: ours={o.get(key)!r} python={t.get(key)!r}")
+        if list(o["runs"].values()) != list(t["runs"].values()):
+            diffs.append(f"[{name}] category: ours={o['runs']} python={t['runs']}")
+
+    # the deck and the field: the same bytes (same checksum and size); the field's record points
+    # at the snapshot copy in each cache, which holds those bytes. Not compared: file_path of the
+    # snapshot, which simvue 2.6.2 sets to the copy's path and libsimvue to the path as given
+    # (only its presence tells the sender a file from an object; it reads original_path).
+    for name in ("heat1d.in", "heat1d_field.csv"):
+        o, t = ao.get(name), at.get(name)
+        if not (o and t):
+            continue
+        if (o["checksum"], o["size"]) != (t["checksum"], t["size"]):
+            diffs.append(f"[{name}] checksum/size: ours={o['checksum']}/{o['size']} "
+                         f"python={t['checksum']}/{t['size']}")
+        if o.get("file_path") != name:
+            diffs.append(f"[{name}] ours file_path={o.get('file_path')!r}, not the name given")
+    for c, a, what in ((ours, ao.get("heat1d_field.csv"), "ours"),
+                       (theirs, at.get("heat1d_field.csv"), "python")):
+        if not a:
+            continue
+        snap = Path(a["original_path"])
+        if snap.parent != c.root / "artifacts" or not SNAPSHOT_RE.match(snap.name):
+            diffs.append(f"{what}: the field's original_path {snap} is not a snapshot copy")
+        elif hashlib.sha256(snap.read_bytes()).hexdigest() != a["checksum"]:
+            diffs.append(f"{what}: the snapshot copy {snap.name} does not hold the recorded checksum")
+    deck = f"nx = {HEAT_NX}\nsteps = {HEAT_STEPS}\nalpha = 0.01\n".encode()
+    if ao.get("heat1d.in", {}).get("checksum") != hashlib.sha256(deck).hexdigest():
+        diffs.append(f"heat1d.in: ours does not hold {deck!r}")
+
+    # the summary: an ObjectArtifact whose bytes are in <id>.object. Its checksum is not compared:
+    # Python writes json.dumps of floats (shortest repr), heat1d.c "%.6f"; parsed, both are the
+    # same object. Size: simvue 2.6.2 records sys.getsizeof(bytes) = len + 33 (§6.2), we len.
+    o, t = ao.get("summary.json"), at.get("summary.json")
+    if o and t:
+        bo = (ours.root / "artifacts" / f"{o['_id']}.object").read_bytes()
+        bt = (theirs.root / "artifacts" / f"{t['_id']}.object").read_bytes()
+        if (o["size"], o["checksum"]) != (len(bo), hashlib.sha256(bo).hexdigest()):
+            diffs.append(f"[summary.json] ours size/checksum {o['size']}/{o['checksum']} do not "
+                         f"describe its .object file")
+        if (t["size"], t["checksum"]) != (len(bt) + 33, hashlib.sha256(bt).hexdigest()):
+            diffs.append(f"[summary.json] python size/checksum {t['size']}/{t['checksum']}: "
+                         f"not getsizeof/sha256 of its .object file (the reference changed?)")
+        jo, jt = json.loads(bo), json.loads(bt)
+        diffs += [f"[summary.json] content {d}" for d in diff_shape(jo, jt)]
+        if jo != jt:
+            diffs.append(f"[summary.json] content: ours={jo} python={jt}")
+    assert not diffs, fmt(diffs, "artifacts")
 
 
 # --------------------------------------------------------------------------------------------
