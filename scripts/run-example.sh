@@ -11,8 +11,11 @@ cmake --build build -j2 --target heat1d
 cache="${SIMVUE_OFFLINE_DIRECTORY:-$PWD/build/example-cache}"
 export SIMVUE_OFFLINE_DIRECTORY="$cache"
 export SIMVUE_MODE="${SIMVUE_MODE:-offline}"
-echo "== running build/heat1d ${*:-64 2000} (mode $SIMVUE_MODE, cache $cache)"
-./build/heat1d "$@"
+# The solver writes its input deck and final field where it runs: a folder of its own.
+work="$PWD/build/example-run"
+mkdir -p "$work"
+echo "== running build/heat1d ${*:-64 2000} in $work (mode $SIMVUE_MODE, cache $cache)"
+(cd "$work" && ../heat1d "$@")
 
 echo
 echo "== recorded in $cache (upload it with: simvue-sender -i $cache)"
@@ -32,7 +35,11 @@ sets = [m for f in (cache / "metrics").glob("*.json")
         for m in json.load(open(f))["metrics"] if json.load(open(f))["run"] == rid]
 events = [e for f in (cache / "events").glob("*.json")
           for e in json.load(open(f))["events"] if json.load(open(f))["run"] == rid]
-print(f"{len(sets)} metric sets, {len(events)} events, {len(run['alerts'])} alerts")
+arts = [json.load(open(f)) for f in (cache / "artifacts").glob("*.json")]
+arts = [a for a in arts if rid in a.get("runs", {})]
+print(f"{len(sets)} metric sets, {len(events)} events, {len(run['alerts'])} alerts, {len(arts)} saved files")
+for a in arts:
+    print(f"saved {a['name']} ({a['runs'][rid]}, {a['mime_type']}, {a['size']} bytes)")
 if sets:
     last = max(sets, key=lambda m: m["step"])
     print(f"last metrics: step {last['step']} {last['values']}")

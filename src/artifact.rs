@@ -50,7 +50,7 @@ pub enum Content {
     File {
         /// The file to read (the snapshot copy when there is one).
         path: PathBuf,
-        /// The path as given (`file_path` in the offline record).
+        /// The path as given, or the snapshot copy (`file_path` in the offline record).
         given: String,
     },
     /// Bytes held in memory (the C equivalent of the Python client's saved objects).
@@ -257,7 +257,7 @@ pub fn prepare_file(
     opts: &SaveOptions<'_>,
     snapshot_dir: Option<&Path>,
 ) -> Result<Artifact> {
-    let given = path.to_string_lossy().into_owned();
+    let mut given = path.to_string_lossy().into_owned();
     if given.is_empty() {
         return Err(Error::invalid("the file name is empty"));
     }
@@ -321,6 +321,11 @@ pub fn prepare_file(
                 .map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
             let (size, sum) = hash_stream(file, Some(&mut out))
                 .map_err(|e| Error::io(format!("cannot snapshot {given}"), e))?;
+            // simvue 2.6.2 records the copy as the file (file.py:164, 184).
+            given = std::path::absolute(&target)
+                .unwrap_or_else(|_| target.clone())
+                .to_string_lossy()
+                .into_owned();
             (target, size, sum)
         }
         None => {
@@ -458,7 +463,11 @@ mod tests {
             panic!()
         };
         assert_eq!(std::fs::read_to_string(path).unwrap(), "a,b\n1,2\n");
-        assert_eq!(given, &p.to_string_lossy());
+        assert_eq!(
+            given,
+            &path.to_string_lossy(),
+            "file_path is the copy, as in 2.6.2"
+        );
         assert_eq!(a.checksum, sha256_hex(b"a,b\n1,2\n"));
         assert!(path
             .file_name()

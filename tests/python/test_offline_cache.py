@@ -480,9 +480,8 @@ def test_artifacts_match(ours: Cache, theirs: Cache):
             diffs.append(f"[{name}] category: ours={o['runs']} python={t['runs']}")
 
     # the deck and the field: the same bytes (same checksum and size); the field's record points
-    # at the snapshot copy in each cache, which holds those bytes. Not compared: file_path of the
-    # snapshot, which simvue 2.6.2 sets to the copy's path and libsimvue to the path as given
-    # (only its presence tells the sender a file from an object; it reads original_path).
+    # at the snapshot copy in each cache, which holds those bytes; file_path is the name given
+    # for the deck and, as simvue 2.6.2 writes it, the copy's absolute path for the snapshot.
     for name in ("heat1d.in", "heat1d_field.csv"):
         o, t = ao.get(name), at.get(name)
         if not (o and t):
@@ -490,8 +489,12 @@ def test_artifacts_match(ours: Cache, theirs: Cache):
         if (o["checksum"], o["size"]) != (t["checksum"], t["size"]):
             diffs.append(f"[{name}] checksum/size: ours={o['checksum']}/{o['size']} "
                          f"python={t['checksum']}/{t['size']}")
-        if o.get("file_path") != name:
-            diffs.append(f"[{name}] ours file_path={o.get('file_path')!r}, not the name given")
+        snapshot = name == "heat1d_field.csv"
+        want = o.get("original_path") if snapshot else name
+        if o.get("file_path") != want:
+            diffs.append(f"[{name}] ours file_path={o.get('file_path')!r}, expected {want!r}")
+        if snapshot and Path(t.get("file_path", "")).parent.name != "artifacts":
+            diffs.append(f"[{name}] python file_path={t.get('file_path')!r} is not a snapshot copy")
     for c, a, what in ((ours, ao.get("heat1d_field.csv"), "ours"),
                        (theirs, at.get("heat1d_field.csv"), "python")):
         if not a:
