@@ -156,9 +156,10 @@ def compare_artifacts(ours: Cache, rid_o: str, ref: Cache, rid_r: str) -> list[s
     for name in sorted(set(ao) & set(ar)):
         (oid_o, o), (oid_r, r) = ao[name], ar[name]
         path = f"artifact[{name}]"
-        # the run id (a key of runs) and where a snapshot copy is (in each cache) differ
+        # the run id (a key of runs) and where a snapshot copy is (in each cache: original_path
+        # and, as simvue 2.6.2 writes it, file_path) differ
         o_, r_ = dict(o, runs=list(o["runs"].values())), dict(r, runs=list(r["runs"].values()))
-        ignore = {f"{path}.original_path"} if (
+        ignore = {f"{path}.original_path", f"{path}.file_path"} if (
             Path(o.get("original_path", "")).parent == ours.root / "artifacts") else set()
         out += diff(o_, r_, path, frozenset(ignore))
         bo, br = artifact_bytes(ours, oid_o, o), artifact_bytes(ref, oid_r, r)
