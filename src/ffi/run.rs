@@ -495,7 +495,7 @@ pub unsafe extern "C" fn simvue_run_update_tags(
     })
 }
 
-/// Converts `n` C strings for the hot path without a heap allocation for up to 32 names.
+/// Converts `n` C strings for the hot path without a heap allocation for up to 128 names.
 unsafe fn with_names<R>(
     names: *const *const c_char,
     n: usize,
@@ -512,9 +512,9 @@ unsafe fn with_names<R>(
         };
     }
     let ptrs = std::slice::from_raw_parts(names, n);
-    if n <= 32 {
+    if n <= 128 {
         // Not zeroed: only the first `n` entries are written and read.
-        let mut buf = [std::mem::MaybeUninit::<&str>::uninit(); 32];
+        let mut buf = [std::mem::MaybeUninit::<&str>::uninit(); 128];
         for (slot, &p) in buf.iter_mut().zip(ptrs) {
             slot.write(cstr(p, "metric name")?);
         }
