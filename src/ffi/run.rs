@@ -148,6 +148,27 @@ fn parse_timestamp(ts: Option<&str>) -> Result<Option<Timestamp>> {
     .transpose()
 }
 
+/// Copies a string the run knows once initialised (its name, its id) into a caller buffer.
+///
+/// # Safety
+/// As `simvue_run_name`.
+unsafe fn copy_out(
+    run: *const simvue_run,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+    get: fn(&Run) -> Option<String>,
+) -> simvue_result {
+    with_run(run, |run| {
+        if run.is_disabled() {
+            return disabled_empty_string(buf, len, needed);
+        }
+        let s =
+            get(run).ok_or_else(|| Error::state("the run is not initialised: call init first"))?;
+        write_str(&s, buf, len, needed)
+    })
+}
+
 /// A disabled run's name and id are empty; the call succeeds whatever the buffer.
 unsafe fn disabled_empty_string(buf: *mut c_char, len: usize, needed: *mut usize) -> Result<()> {
     if !needed.is_null() {
@@ -317,15 +338,7 @@ pub unsafe extern "C" fn simvue_run_name(
     len: usize,
     needed: *mut usize,
 ) -> simvue_result {
-    with_run(run, |run| {
-        if run.is_disabled() {
-            return disabled_empty_string(buf, len, needed);
-        }
-        let name = run
-            .name()
-            .ok_or_else(|| Error::state("the run is not initialised: call init first"))?;
-        write_str(&name, buf, len, needed)
-    })
+    copy_out(run, buf, len, needed, Run::name)
 }
 
 /// Copies the run's id into `buf`, as `simvue_run_name` does. Offline ids look like
@@ -340,15 +353,7 @@ pub unsafe extern "C" fn simvue_run_id(
     len: usize,
     needed: *mut usize,
 ) -> simvue_result {
-    with_run(run, |run| {
-        if run.is_disabled() {
-            return disabled_empty_string(buf, len, needed);
-        }
-        let id = run
-            .id()
-            .ok_or_else(|| Error::state("the run is not initialised: call init first"))?;
-        write_str(&id, buf, len, needed)
-    })
+    copy_out(run, buf, len, needed, Run::id)
 }
 
 /// Sets the process whose tree (the process and its children) is sampled for resource
@@ -1017,6 +1022,28 @@ fn save_flags(flags: u32) -> Result<(bool, bool)> {
     ))
 }
 
+/// The arguments the save functions share: category, options, and whether to wait.
+///
+/// # Safety
+/// `filetype` and `name` are NULL or NUL-terminated.
+unsafe fn save_args<'a>(
+    category: i32,
+    filetype: *const c_char,
+    preserve_path: i32,
+    name: *const c_char,
+    flags: u32,
+) -> Result<(Category, SaveOptions<'a>, bool)> {
+    let cat = self::category(category)?;
+    let (snapshot, wait) = save_flags(flags)?;
+    let opts = SaveOptions {
+        mime_type: opt_cstr(filetype, "filetype")?,
+        preserve_path: preserve(preserve_path)?,
+        name: opt_cstr(name, "name")?,
+        snapshot,
+    };
+    Ok((cat, opts, wait))
+}
+
 fn preserve(v: i32) -> Result<bool> {
     flag(v, "preserve_path")?
         .ok_or_else(|| Error::new(ErrorKind::UnknownEnum, "preserve_path must be 0 or 1"))
@@ -1052,14 +1079,7 @@ pub unsafe extern "C" fn simvue_run_save(
             return Ok(());
         }
         let path = cstr(filename, "filename")?;
-        let cat = self::category(category)?;
-        let (snapshot, wait) = save_flags(flags)?;
-        let opts = SaveOptions {
-            mime_type: opt_cstr(filetype, "filetype")?,
-            preserve_path: preserve(preserve_path)?,
-            name: opt_cstr(name, "name")?,
-            snapshot,
-        };
+        let (cat, opts, wait) = save_args(category, filetype, preserve_path, name, flags)?;
         run.save_file(Path::new(path), cat, opts, wait)
     })
 }
@@ -1084,14 +1104,8 @@ pub unsafe extern "C" fn simvue_run_save_directory(
             return Ok(());
         }
         let dir = cstr(directory, "directory")?;
-        let cat = self::category(category)?;
-        let (snapshot, wait) = save_flags(flags)?;
-        let opts = SaveOptions {
-            mime_type: opt_cstr(filetype, "filetype")?,
-            preserve_path: preserve(preserve_path)?,
-            name: None,
-            snapshot,
-        };
+        let (cat, opts, wait) =
+            save_args(category, filetype, preserve_path, std::ptr::null(), flags)?;
         run.save_directory(Path::new(dir), cat, opts, wait)
     })
 }
@@ -1115,14 +1129,8 @@ pub unsafe extern "C" fn simvue_run_save_all(
             return Ok(());
         }
         let paths = str_array(paths, n, "paths")?;
-        let cat = self::category(category)?;
-        let (snapshot, wait) = save_flags(flags)?;
-        let opts = SaveOptions {
-            mime_type: opt_cstr(filetype, "filetype")?,
-            preserve_path: preserve(preserve_path)?,
-            name: None,
-            snapshot,
-        };
+        let (cat, opts, wait) =
+            save_args(category, filetype, preserve_path, std::ptr::null(), flags)?;
         let paths: Vec<&Path> = paths.iter().map(Path::new).collect();
         run.save_all(&paths, cat, opts, wait)
     })
