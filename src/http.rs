@@ -116,30 +116,113 @@ pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
     })
 }
 
-/// Builds an agent with our TLS roots, proxy handling, timeout and user agent.
-pub fn agent(ca: Option<&Path>, timeout: Duration) -> Result<ureq::Agent> {
+/// The TLS configuration: the Mozilla roots plus the site CA, if any.
+pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}")))?
         .with_root_certificates(load_roots(ca)?)
         .with_no_client_auth();
-    Ok(ureq::AgentBuilder::new()
-        .tls_config(Arc::new(tls))
-        .try_proxy_from_env(true)
+    Ok(Arc::new(tls))
+}
+
+/// Whether `host` (and `port`) is excluded from proxying by a `NO_PROXY` list, as Python's
+/// requests reads it: comma-separated host names (a name also covers its subdomains, a leading
+/// dot is optional), IP addresses or IPv4 networks in CIDR form, optional `:port`, or `*`.
+fn no_proxy_matches(list: &str, host: &str, port: u16) -> bool {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let (name, entry_port) = match entry.rsplit_once(':') {
+                Some((n, p)) if !n.contains(':') => (n, p.parse::<u16>().ok()),
+                _ => (entry, None),
+            };
+            if entry_port.is_some_and(|p| p != port) {
+                return false;
+            }
+            if let (Some((net, bits)), Ok(ip)) =
+                (name.split_once('/'), host.parse::<std::net::Ipv4Addr>())
+            {
+                return match (net.parse::<std::net::Ipv4Addr>(), bits.parse::<u32>()) {
+                    (Ok(net), Ok(bits)) if bits <= 32 => {
+                        let mask = if bits == 0 {
+                            0
+                        } else {
+                            u32::MAX << (32 - bits)
+                        };
+                        u32::from(ip) & mask == u32::from(net) & mask
+                    }
+                    _ => false,
+                };
+            }
+            let name = name.trim_start_matches('.').to_ascii_lowercase();
+            host == name || host.ends_with(&format!(".{name}"))
+        })
+}
+
+/// The proxy for `url`, as Python's requests picks it from the environment: `<scheme>_proxy`
+/// (lowercase first), else `all_proxy`, unless `no_proxy` excludes the host.
+pub fn proxy_for(url: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, p.parse().unwrap_or(0)),
+        _ => (authority, if scheme == "https" { 443 } else { 80 }),
+    };
+    let get = |name: &str| {
+        env(&name.to_ascii_lowercase())
+            .or_else(|| env(&name.to_ascii_uppercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    if get("no_proxy").is_some_and(|list| no_proxy_matches(&list, host, port)) {
+        return None;
+    }
+    get(&format!("{scheme}_proxy")).or_else(|| get("all_proxy"))
+}
+
+/// Builds an agent for requests to `url`: our TLS configuration, the proxy the environment
+/// names for it, a timeout and our user agent.
+pub fn agent_for(
+    url: &str,
+    tls: Arc<rustls::ClientConfig>,
+    timeout: Duration,
+) -> Result<ureq::Agent> {
+    let mut builder = ureq::AgentBuilder::new()
+        .tls_config(tls)
+        .try_proxy_from_env(false)
         .timeout(timeout)
         .user_agent(&format!(
             "libsimvue/{} (Simvue C/Fortran client)",
             crate::VERSION
-        ))
-        .build())
+        ));
+    if let Some(p) = proxy_for(url, &|k| std::env::var(k).ok()) {
+        let proxy = ureq::Proxy::new(&p).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("unusable proxy setting {p:?}: {e}"),
+            )
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    Ok(builder.build())
 }
 
 impl Http {
     /// A client for the server at `base` (ending in `/api`) with `token`.
     pub fn new(base: &str, token: &Token, ca: Option<&Path>, timeout: Duration) -> Result<Http> {
         Ok(Http {
-            agent: agent(ca, timeout)?,
+            agent: agent_for(base, tls_config(ca)?, timeout)?,
             base: base.trim_end_matches('/').to_owned(),
             auth: format!("Bearer {}", token.expose()),
         })
@@ -269,15 +352,14 @@ pub fn interpret(
 /// Uploads to artifact storage: no token, the storage CA, a timeout of 10 s plus 1 s per MiB
 /// (`artifact/base.py:35-36`).
 pub struct Storage {
-    agent: ureq::Agent,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Storage {
     /// A client for storage URLs.
     pub fn new(ca: Option<&Path>) -> Result<Storage> {
         Ok(Storage {
-            // The per-request timeout below replaces this one.
-            agent: agent(ca, Duration::from_secs(3600))?,
+            tls: tls_config(ca)?,
         })
     }
 
@@ -295,11 +377,15 @@ impl Storage {
             status: None,
             body: None,
         };
+        // The storage host may need another proxy than the API: an agent per upload (the
+        // timeout below is per request).
+        let agent =
+            agent_for(url, self.tls.clone(), Duration::from_secs(3600)).map_err(io_failure)?;
         let content = artifact.open().map_err(io_failure)?;
         let timeout = Duration::from_secs(10 + artifact.size / (1 << 20));
         let what = "artifact upload";
         let result = if fields.is_empty() {
-            self.agent
+            agent
                 .put(url)
                 .timeout(timeout)
                 .set("Content-Type", &artifact.mime_type)
@@ -327,7 +413,7 @@ impl Storage {
             let body = std::io::Cursor::new(head.into_bytes())
                 .chain(content.take(artifact.size))
                 .chain(std::io::Cursor::new(tail.into_bytes()));
-            self.agent
+            agent
                 .post(url)
                 .timeout(timeout)
                 .set(
@@ -347,5 +433,91 @@ impl Storage {
                     Err(f)
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn pick(url: &str, vars: &[(&str, &str)]) -> Option<String> {
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        proxy_for(url, &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn proxies_are_chosen_as_python_requests_chooses_them() {
+        let p = "http://proxy.site:3128";
+        assert_eq!(
+            pick("https://simvue.example.org/api", &[("HTTPS_PROXY", p)]).as_deref(),
+            Some(p)
+        );
+        assert_eq!(
+            pick(
+                "https://simvue.example.org/api",
+                &[("https_proxy", p), ("HTTPS_PROXY", "x")]
+            )
+            .as_deref(),
+            Some(p)
+        );
+        // A scheme's own proxy only: an http URL does not take HTTPS_PROXY.
+        assert_eq!(
+            pick("http://simvue.example.org/api", &[("HTTPS_PROXY", p)]),
+            None
+        );
+        assert_eq!(
+            pick("http://simvue.example.org/api", &[("ALL_PROXY", p)]).as_deref(),
+            Some(p)
+        );
+        for no in [
+            "simvue.example.org",
+            ".example.org",
+            "example.org",
+            "*",
+            "10.0.0.0/8,example.org",
+            "simvue.example.org:443",
+        ] {
+            assert_eq!(
+                pick(
+                    "https://simvue.example.org/api",
+                    &[("HTTPS_PROXY", p), ("NO_PROXY", no)]
+                ),
+                None,
+                "{no}"
+            );
+        }
+        for no in ["other.org", "simvue.example.org:8443", "ample.org"] {
+            assert!(
+                pick(
+                    "https://simvue.example.org/api",
+                    &[("HTTPS_PROXY", p), ("no_proxy", no)]
+                )
+                .is_some(),
+                "{no}"
+            );
+        }
+        assert_eq!(
+            pick(
+                "http://10.1.2.3:8080/api",
+                &[("HTTP_PROXY", p), ("NO_PROXY", "10.0.0.0/8")]
+            ),
+            None
+        );
+        assert!(pick(
+            "http://11.1.2.3:8080/api",
+            &[("HTTP_PROXY", p), ("NO_PROXY", "10.0.0.0/8")]
+        )
+        .is_some());
+        assert_eq!(
+            pick(
+                "http://127.0.0.1:9/api",
+                &[("HTTP_PROXY", p), ("NO_PROXY", "127.0.0.1")]
+            ),
+            None
+        );
     }
 }

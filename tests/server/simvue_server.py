@@ -35,6 +35,7 @@ import base64
 import contextlib
 import copy
 import datetime
+import gzip
 import hashlib
 import json
 import random
@@ -217,6 +218,7 @@ class SimvueServer:
         validate: bool = True,  # 422 on malformed metrics/events items (extra keys, bad timestamp...)
         count_only: bool = False,  # metrics/events counted (framing parsed), not kept: for benchmarks
         ssl_context: typing.Any = None,  # an ssl.SSLContext: serve https (TLS tests)
+        gzip_responses: bool = False,  # gzip JSON answers to clients that accept it
         start: bool = True,
     ) -> None:
         if upload_style not in ("post", "put"):
@@ -228,6 +230,8 @@ class SimvueServer:
         self.validate = validate
         self.count_only = count_only
         self.ssl_context = ssl_context
+        self.gzip_responses = gzip_responses
+        self.gzipped = 0  # answers sent gzip-compressed
         self._counts: dict[tuple[str, str], int] = {}
         self._requested_port = port
         self.port: int | None = None
@@ -1148,6 +1152,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if obj is not None:
             self.send_header("Content-Type", "application/json")
+        owner = self.server.owner
+        if data and owner.gzip_responses and "gzip" in (self.headers.get("Accept-Encoding") or ""):
+            # A real server behind nginx compresses; the client must accept it (§1.4).
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
+            with owner._lock:
+                owner.gzipped += 1
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if data:
