@@ -291,12 +291,14 @@ impl Dispatcher {
         let s = &*self.shared;
         let mut q = s.q.lock();
         q.names.resolve(names)?;
-        if q.metrics.sets.len() >= s.capacity
-            && !self.wait_for_room(&mut q, |q| q.metrics.sets.len())?
-        {
-            s.metrics_dropped.fetch_add(1, Ordering::Relaxed);
-            q.step += 1;
-            return Ok(());
+        if q.metrics.sets.len() >= s.capacity {
+            if !self.wait_for_room(&mut q, |q| q.metrics.sets.len())? {
+                s.metrics_dropped.fetch_add(1, Ordering::Relaxed);
+                q.step += 1;
+                return Ok(());
+            }
+            // The lock was released while waiting: another thread may have logged other names.
+            q.names.resolve(names)?;
         }
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;

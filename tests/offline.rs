@@ -533,3 +533,60 @@ mod saving {
         let _ = std::fs::remove_dir_all(&cache);
     }
 }
+
+/// Threads of one solver (OpenMP, say) may share a run: every call lands, each with its own step.
+#[test]
+fn threads_can_share_a_run() {
+    let cache = temp_cache("threads");
+    let run = std::sync::Arc::new(offline_run(&cache));
+    run.init(InitOptions::default()).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let run = run.clone();
+            std::thread::spawn(move || {
+                let name = format!("thread{t}");
+                for i in 0..5000 {
+                    run.log_metrics(
+                        &[name.as_str(), "i"],
+                        &[t as f64, i as f64],
+                        MetricOptions::default(),
+                    )
+                    .unwrap();
+                    if i % 1000 == 0 {
+                        run.log_event(&format!("{name} at {i}"), None).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    run.close().unwrap();
+    let sets = all_metric_sets(&cache);
+    assert_eq!(sets.len(), 20_000);
+    let steps: std::collections::HashSet<u64> =
+        sets.iter().map(|m| m["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps.len(), 20_000, "every call has its own step");
+    for t in 0..4 {
+        let mine: Vec<f64> = sets
+            .iter()
+            .filter(|m| m["values"].get(format!("thread{t}")).is_some())
+            .map(|m| m["values"]["i"].as_f64().unwrap())
+            .collect();
+        assert_eq!(mine.len(), 5000);
+        // A thread's own calls keep their order.
+        assert!(mine.windows(2).all(|w| w[0] < w[1]));
+    }
+    let events: usize = files(&cache.join("events"))
+        .iter()
+        .map(|f| {
+            read_json(&cache.join("events").join(f))["events"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(events, 20);
+    let _ = std::fs::remove_dir_all(&cache);
+}
