@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EventSet, LogLevel, MetricSet};
+use crate::json::Json;
+use crate::model::{EventSet, LogLevel, MetricSet, RunRecord};
 use crate::monitor::{self, Monitor};
 use crate::sink::{retryable, RetryPolicy, Sink};
 use crate::time::Timestamp;
@@ -175,6 +176,8 @@ impl MetricBlock {
 struct Queues {
     metrics: MetricBlock,
     events: VecDeque<EventSet>,
+    /// Run updates for a remote sink, sent after what was logged before them.
+    updates: VecDeque<(RunRecord, Json)>,
     names: NameCache,
     step: u64,
     stop: bool,
@@ -204,6 +207,7 @@ struct Shared {
 
 /// The queues of one run and their dispatcher thread.
 pub struct Dispatcher {
+    remote: bool,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     start: Timestamp,
@@ -236,6 +240,7 @@ impl Dispatcher {
             q: Mutex::new(Queues {
                 metrics: MetricBlock::default(),
                 events: VecDeque::new(),
+                updates: VecDeque::new(),
                 names: NameCache::default(),
                 step: 0,
                 stop: false,
@@ -257,6 +262,7 @@ impl Dispatcher {
             events_spilled: AtomicU64::new(0),
             events_failed: AtomicU64::new(0),
         });
+        let remote = sink.retry_policy().is_some();
         let worker = Worker {
             shared: shared.clone(),
             sink,
@@ -271,6 +277,7 @@ impl Dispatcher {
             .spawn(move || worker.run())
             .map_err(|e| Error::io("cannot start the dispatcher thread", e))?;
         Ok(Dispatcher {
+            remote,
             shared,
             thread: Mutex::new(Some(thread)),
             start,
@@ -374,6 +381,24 @@ impl Dispatcher {
         Ok(true)
     }
 
+    /// Whether run updates should go through [`Dispatcher::submit_update`]: the sink is
+    /// remote, and the network must not hold up the caller.
+    pub fn remote(&self) -> bool {
+        self.remote
+    }
+
+    /// Queues a run update (the whole state and the changed fields) for the network thread,
+    /// after everything logged before it; its failure is reported as background work's is.
+    pub fn submit_update(&self, full: RunRecord, patch: Json) -> Result<()> {
+        let mut q = self.shared.q.lock();
+        if q.stop {
+            return Err(Error::new(ErrorKind::Closed, "the run was closed"));
+        }
+        q.updates.push_back((full, patch));
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
     /// Changes the monitored process.
     pub fn set_pid(&self, pid: u32) {
         self.shared.pid.store(pid, Ordering::Relaxed);
@@ -431,6 +456,8 @@ struct Worker {
 enum Batch {
     Metrics(Vec<MetricSet>),
     Events(Vec<EventSet>),
+    /// A run update: the whole state and the changed fields.
+    Update(Box<RunRecord>, Json),
 }
 
 impl Batch {
@@ -438,6 +465,7 @@ impl Batch {
         match self {
             Batch::Metrics(m) => m.len() as u64,
             Batch::Events(e) => e.len() as u64,
+            Batch::Update(..) => 1,
         }
     }
 }
@@ -481,7 +509,9 @@ impl Delivery {
         let s = &*self.shared;
         match b {
             Batch::Metrics(_) => (&s.metrics_sent, &s.metrics_spilled, &s.metrics_failed),
-            Batch::Events(_) => (&s.events_sent, &s.events_spilled, &s.events_failed),
+            Batch::Events(_) | Batch::Update(..) => {
+                (&s.events_sent, &s.events_spilled, &s.events_failed)
+            }
         }
     }
 
@@ -489,6 +519,7 @@ impl Delivery {
         let r = match b {
             Batch::Metrics(m) => self.sink.send_metrics(&self.run_id, m),
             Batch::Events(e) => self.sink.send_events(&self.run_id, e),
+            Batch::Update(..) => unreachable!("updates go through Delivery::update"),
         };
         if r.is_ok() {
             self.counters(b).0.fetch_add(b.len(), Ordering::Relaxed);
@@ -503,6 +534,8 @@ impl Delivery {
         let (what, r) = match &b {
             Batch::Metrics(m) => ("metric sets", self.sink.spill_metrics(&self.run_id, m)),
             Batch::Events(e) => ("events", self.sink.spill_events(&self.run_id, e)),
+            // The sink keeps an undeliverable update for simvue-sender itself.
+            Batch::Update(..) => return self.update(b),
         };
         let message = match r {
             Ok(path) => {
@@ -538,7 +571,20 @@ impl Delivery {
     /// Delivers a batch to a remote sink: retried with backoff while the failure is
     /// retryable, then spilled (and the sink marked degraded, so that what follows is spilled
     /// at once until the server answers again).
+    /// Sends a run update; the sink retries it and keeps it for simvue-sender when the server
+    /// stays unreachable, so only the outcome is left to report.
+    fn update(&self, b: Batch) {
+        if let Batch::Update(full, patch) = b {
+            if let Err(e) = self.sink.update_run(&self.run_id, &full, &patch) {
+                (self.on_error)(e);
+            }
+        }
+    }
+
     fn deliver_with_retries(&self, b: Batch, policy: RetryPolicy) {
+        if matches!(b, Batch::Update(..)) {
+            return self.update(b);
+        }
         let unreachable = || Error::new(ErrorKind::Network, "the server is unreachable");
         if self.sink.degraded() {
             return self.spill(b, &unreachable());
@@ -687,9 +733,16 @@ impl Worker {
                         self.sink.mark_degraded();
                     }
                 }
-                (st.batches.len() > MAX_PENDING)
-                    .then(|| st.batches.pop_front())
-                    .flatten()
+                if st.batches.len() > MAX_PENDING {
+                    // The oldest data batch goes to the cache; run updates stay, in order.
+                    let at = st
+                        .batches
+                        .iter()
+                        .position(|b| !matches!(b, Batch::Update(..)));
+                    at.and_then(|i| st.batches.remove(i))
+                } else {
+                    None
+                }
             };
             if let Some(old) = overflow {
                 local.spill(
@@ -720,6 +773,7 @@ impl Worker {
         let mut last_flush = now;
         let mut spare = MetricBlock::default();
         let mut names: Vec<Arc<str>> = Vec::new();
+        let mut updates: Vec<(RunRecord, Json)> = Vec::new();
         loop {
             let (events, done) = {
                 let mut q = s.q.lock();
@@ -728,6 +782,7 @@ impl Worker {
                     let queued = !q.metrics.sets.is_empty() || !q.events.is_empty();
                     let flush_due = last_flush + self.settings.flush_interval;
                     if q.stop
+                        || !q.updates.is_empty()
                         || q.metrics.sets.len() >= s.threshold
                         || q.events.len() >= s.threshold
                         || (queued && now >= flush_due)
@@ -752,6 +807,7 @@ impl Worker {
                     let n = q.events.len().min(MAX_BATCH);
                     q.events.drain(..n).collect()
                 };
+                updates.extend(q.updates.drain(..));
                 (e, q.stop && q.events.is_empty())
             };
             let mut batches = spare.to_batches(&names);
@@ -790,6 +846,9 @@ impl Worker {
             }
             if !events.is_empty() {
                 hand_over(Batch::Events(events));
+            }
+            for (full, patch) in updates.drain(..) {
+                hand_over(Batch::Update(Box::new(full), patch));
             }
             if done {
                 break;

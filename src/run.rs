@@ -330,10 +330,17 @@ impl Active {
     }
 
     /// Applies `change` to the run record and stores it, sending `patch` as the partial update.
+    /// With a remote sink and a running dispatcher, the update is queued for the network
+    /// thread (after what was logged before it), so the network never holds up the caller.
     fn update(&self, patch: Json, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
         let mut rec = self.record.lock();
         change(&mut rec);
-        self.sink.update_run(&self.id, &rec, &patch)
+        match &self.dispatcher {
+            Some(d) if d.remote() && !self.finished.load(Ordering::Acquire) => {
+                d.submit_update(rec.clone(), patch)
+            }
+            _ => self.sink.update_run(&self.id, &rec, &patch),
+        }
     }
 
     /// Flushes and stops the dispatcher, marks a still-running run `completed`, and closes it

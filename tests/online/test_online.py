@@ -741,3 +741,34 @@ def test_abort_from_server_stops_the_solver_cleanly(exes, servers, tmp_path):
     assert run["status"] == "terminated", run["status"]
     assert len(srv.metrics(rid)) == step + 1
     assert srv.count_requests("GET", rf"/api/runs/{rid}/abort") >= 2
+
+
+def test_run_updates_never_wait_for_a_vanished_server(exes, servers, sender_exe, tmp_path):
+    """update_metadata, update_tags and set_status go out on the network thread: with the
+    server gone they return at once (the retries would take seconds here), and the final state
+    reaches the server through the spilled cache and the real sender."""
+    srv = servers()
+    go = tmp_path / "go"
+    cache = tmp_path / "cache"
+    env = program_env(tmp_path / "home", cache, srv.url, SIMVUE_HTTP_BACKOFF="1", SIMVUE_HTTP_RETRIES="4")
+    proc = subprocess.Popen([str(exes["updater"]), str(go)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    run_id = first.strip().split("=", 1)[1]
+    deadline = time.time() + 10
+    while len(srv.metrics(run_id)) < 10 and time.time() < deadline:
+        time.sleep(0.05)
+    srv.go_away()
+    go.write_text("now")
+    out_rest, err = proc.communicate(timeout=120)
+    out = kv(first + out_rest)
+    assert out.get("close_rc") and "DONE" in out_rest, err
+    # Synchronous retries would take 1 + 2 + 4 s for the first update alone.
+    assert float(out["update_ms"]) < 500, out
+    srv.come_back()
+    res = run_sender(sender_exe, cache, srv, tmp_path / "sender")
+    assert res.returncode == 0, describe(res)
+    run = srv.run(run_id)
+    assert run["status"] == "failed"
+    assert run["metadata"].get("late") == "yes"
+    assert "late-tag" in run["tags"]
