@@ -169,6 +169,24 @@ unsafe fn copy_out(
     })
 }
 
+/// Writes a yes/no property of the run to `*out` as 1 or 0.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `out` is NULL or writable.
+unsafe fn write_flag(
+    run: *const simvue_run,
+    out: *mut i32,
+    get: fn(&Run) -> bool,
+) -> simvue_result {
+    with_run(run, |run| {
+        if out.is_null() {
+            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
+        }
+        *out = i32::from(get(run));
+        Ok(())
+    })
+}
+
 /// A disabled run's name and id are empty; the call succeeds whatever the buffer.
 unsafe fn disabled_empty_string(buf: *mut c_char, len: usize, needed: *mut usize) -> Result<()> {
     if !needed.is_null() {
@@ -894,13 +912,7 @@ pub unsafe extern "C" fn simvue_run_suppress_errors(
     run: *const simvue_run,
     out: *mut i32,
 ) -> simvue_result {
-    with_run(run, |run| {
-        if out.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
-        }
-        *out = i32::from(run.suppress_errors());
-        Ok(())
-    })
+    write_flag(run, out, Run::suppress_errors)
 }
 
 /// A function the library calls once, on its background thread, when an abort of the run is
@@ -949,13 +961,7 @@ pub unsafe extern "C" fn simvue_run_abort_requested(
     run: *const simvue_run,
     out: *mut i32,
 ) -> simvue_result {
-    with_run(run, |run| {
-        if out.is_null() {
-            return Err(Error::new(ErrorKind::NullArgument, "out is NULL"));
-        }
-        *out = i32::from(run.abort_requested());
-        Ok(())
-    })
+    write_flag(run, out, Run::abort_requested)
 }
 
 /// Sets how often (in seconds, > 0) an online run asks the server whether an abort was
