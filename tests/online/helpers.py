@@ -15,7 +15,6 @@ and with a distinctive API token (``TOKEN``) that must never show up in its outp
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,60 +24,32 @@ ONLINE_DIR = Path(__file__).resolve().parent
 C_DIR = ONLINE_DIR / "c"
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "server"))
+import client_env  # noqa: E402
+from client_env import kv  # noqa: E402,F401
 from simvue_server import SimvueServer, make_jwt  # noqa: E402
 
 # A distinctive token: a JWT (simvue-sender decodes it and wants a future "exp") whose payload
 # and signature segments are unique strings we can grep for.
 TOKEN = make_jwt(subject="libsimvue-online-tests-CANARY-5b1e9d", exp_in=7 * 24 * 3600)
 
-PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "ftp_proxy")
 
 NOTES: list[str] = []  # measurements printed at the end of the session
 
 
 def program_env(home: Path, cache: Path, url: str, *, token: str = TOKEN, mode: str = "online",
                 **extra: str) -> dict[str, str]:
-    """Environment of a tracked program: clean of SIMVUE_* and proxies, loopback only, short
-    timeouts and backoff so faults resolve quickly."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SIMVUE_") and k.lower() not in PROXY_VARS and k.lower() != "no_proxy"}
-    env.pop("PYTHONPATH", None)
-    home.mkdir(parents=True, exist_ok=True)
-    env.update(
-        HOME=str(home),
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-        SIMVUE_MODE=mode,
-        SIMVUE_URL=url,
-        SIMVUE_TOKEN=token,
-        SIMVUE_OFFLINE_DIRECTORY=str(cache),
-        SIMVUE_HTTP_TIMEOUT="3",
-        SIMVUE_HTTP_RETRIES="4",
-        SIMVUE_HTTP_BACKOFF="0.05",
-    )
-    env.update(extra)
-    return env
+    """The clean environment of client_env, with short timeouts and backoff so that faults
+    resolve quickly."""
+    kw = {"timeout": "3", "retries": "4", "backoff": "0.05", **extra}
+    return client_env.program_env(home, cache, url, token=token, mode=mode, **kw)
 
 
 def run_program(cmd: list, *, cwd: Path, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return client_env.run_program(cmd, cwd=cwd, env=env, timeout=timeout)
 
 
 def describe(res: subprocess.CompletedProcess) -> str:
-    return (f"cmd: {res.args}\nrc: {res.returncode}\nstdout:\n{res.stdout[-4000:]}\n"
-            f"stderr:\n{res.stderr[-4000:]}")
-
-
-def kv(stdout: str) -> dict[str, str]:
-    """``key=value`` lines of a test program's stdout (first occurrence wins)."""
-    out: dict[str, str] = {}
-    for line in stdout.splitlines():
-        if "=" in line:
-            k, v = line.split("=", 1)
-            out.setdefault(k.strip(), v)
-    return out
+    return client_env.describe(res, tail=4000)
 
 
 def token_leaks(texts: dict[str, str], dirs: list[Path], token: str = TOKEN) -> list[str]:
