@@ -24,18 +24,8 @@
 
 #include "simvue.h"
 
-static int n_passed;
-static int n_failed;
+#include "check.h"
 
-static void check_(int ok, const char *what, int line) {
-    if (ok) {
-        n_passed++;
-    } else {
-        n_failed++;
-        printf("FAIL (line %d): %s\n", line, what);
-    }
-}
-#define CHECK(cond) check_((cond) != 0, #cond, __LINE__)
 
 #define SENTINEL_MODE (-12345)
 #define SENTINEL_TEXT "-12345"

@@ -25,18 +25,8 @@
 
 #include "simvue.h"
 
-static int n_passed;
-static int n_failed;
+#include "check.h"
 
-static void check_(int ok, const char *what, int line) {
-    if (ok) {
-        n_passed++;
-    } else {
-        n_failed++;
-        printf("FAIL (line %d): %s\n", line, what);
-    }
-}
-#define CHECK(cond) check_((cond) != 0, #cond, __LINE__)
 
 static void expect_ok_(simvue_result got, const char *call, int line) {
     if (got == SIMVUE_OK) {
