@@ -30,6 +30,18 @@ pub enum Body<'a> {
     Raw(&'a [u8], &'a str),
 }
 
+impl<'a> Body<'a> {
+    /// Borrows the body again for another attempt.
+    pub fn reborrow(&self) -> Body<'_> {
+        match self {
+            Body::Empty => Body::Empty,
+            Body::Json(j) => Body::Json(j),
+            Body::Msgpack(b) => Body::Msgpack(b),
+            Body::Raw(b, ct) => Body::Raw(b, ct),
+        }
+    }
+}
+
 /// What went wrong with one attempt, and whether trying again may help.
 #[derive(Debug)]
 pub struct Failure {
@@ -42,6 +54,12 @@ pub struct Failure {
     /// The parsed JSON body of an error answer, when there was one (a 409 carries the
     /// existing object's `id`).
     pub body: Option<serde_json::Value>,
+}
+
+impl crate::retry::Retryable for Failure {
+    fn retryable(&self) -> bool {
+        self.retryable
+    }
 }
 
 /// A blocking HTTP client for one server.

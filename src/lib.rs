@@ -24,6 +24,7 @@ pub mod monitor;
 pub mod msgpack;
 pub mod offline;
 pub mod online;
+pub mod retry;
 pub mod run;
 pub mod sink;
 pub mod system;

@@ -9,7 +9,6 @@
 //! [`crate::dispatch`]); run updates made by the caller retry here.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use parking_lot::Mutex;
 
@@ -22,7 +21,7 @@ use crate::json::Json;
 use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
 use crate::msgpack;
 use crate::offline::OfflineSink;
-use crate::sink::{RetryPolicy, Sink};
+use crate::sink::{Health, RemoteSink, RetryPolicy, Sink};
 
 /// Server API versions this client speaks (`1.1.0 <= v < 2.0.0`, `config/user.py:45-46`).
 pub const SUPPORTED: ((u64, u64, u64), (u64, u64, u64)) = ((1, 1, 0), (2, 0, 0));
@@ -45,8 +44,9 @@ pub struct OnlineSink {
     cache_dir: PathBuf,
     fallback: Mutex<Option<OfflineSink>>,
     policy: RetryPolicy,
-    /// Until when writes go straight to the cache (the server failed recently).
-    degraded_until: Mutex<Option<Instant>>,
+    /// Whether the server answered lately; while it is degraded, writes go straight to the
+    /// cache.
+    health: Health,
     /// Our offline alias for each online object the sender must refer to (online id -> alias).
     aliases: Mutex<Vec<(String, String)>>,
     /// Runs whose state was spilled under their alias (and so need `.closed` at the end).
@@ -71,7 +71,7 @@ impl OnlineSink {
             cache_dir: config.cache_dir.clone(),
             fallback: Mutex::new(None),
             policy: RetryPolicy::from_env(),
-            degraded_until: Mutex::new(None),
+            health: Health::default(),
             aliases: Mutex::new(Vec::new()),
             spilled_runs: Mutex::new(Vec::new()),
         };
@@ -107,39 +107,6 @@ impl OnlineSink {
         }))
     }
 
-    /// True while the server is considered unreachable.
-    pub fn degraded(&self) -> bool {
-        let mut d = self.degraded_until.lock();
-        match *d {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                *d = None; // time to probe again
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn mark_degraded(&self) {
-        *self.degraded_until.lock() = Some(Instant::now() + self.policy.probe_after);
-    }
-
-    /// The retry policy.
-    pub fn policy(&self) -> RetryPolicy {
-        self.policy
-    }
-
-    /// One attempt.
-    pub fn attempt(
-        &self,
-        method: &str,
-        path: &str,
-        body: Body<'_>,
-        ok: &[u16],
-    ) -> std::result::Result<serde_json::Value, Failure> {
-        self.http.request(method, path, body, ok)
-    }
-
     /// A request with retries on the calling thread; gives up at once while degraded.
     fn call(
         &self,
@@ -158,7 +125,7 @@ impl OnlineSink {
         body: &Body<'_>,
         ok: &[u16],
     ) -> std::result::Result<serde_json::Value, Failure> {
-        if self.degraded() {
+        if self.health.degraded() {
             return Err(Failure {
                 error: Error::new(
                     ErrorKind::Network,
@@ -169,22 +136,9 @@ impl OnlineSink {
                 body: None,
             });
         }
-        let mut attempt = 1;
-        loop {
-            match self.http.request(method, path, body.reborrow(), ok) {
-                Ok(v) => return Ok(v),
-                Err(f) if f.retryable && attempt < self.policy.attempts => {
-                    std::thread::sleep(self.policy.wait_after(attempt));
-                    attempt += 1;
-                }
-                Err(f) => {
-                    if f.retryable {
-                        self.mark_degraded();
-                    }
-                    return Err(f);
-                }
-            }
-        }
+        self.policy.run(&self.health, || {
+            self.http.request(method, path, body.reborrow(), ok)
+        })
     }
 
     /// Creates an object (`POST`), taking a 409 that carries `id` as the existing object, as
@@ -252,38 +206,12 @@ impl OnlineSink {
         ))
     }
 
-    /// Writes a metrics batch to the cache, keyed by the online run id.
-    pub fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
-        let off = self.fallback()?;
-        off.send_metrics(run_id, batch)?;
-        Ok(off.root().join("metrics"))
-    }
-
-    /// Writes an events batch to the cache, keyed by the online run id.
-    pub fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf> {
-        let off = self.fallback()?;
-        off.send_events(run_id, batch)?;
-        Ok(off.root().join("events"))
-    }
-
-    /// Sends one metrics batch, one attempt.
-    pub fn try_metrics(
-        &self,
-        run_id: &str,
-        batch: &[MetricSet],
-    ) -> std::result::Result<(), Failure> {
-        let mut body = Vec::with_capacity(64 + batch.len() * 96);
-        msgpack::encode_metrics(run_id, batch, &mut body);
-        self.attempt("POST", "/metrics", Body::Msgpack(&body), &[200])
-            .map(|_| ())
-    }
-
-    /// Sends one events batch, one attempt.
-    pub fn try_events(&self, run_id: &str, batch: &[EventSet]) -> std::result::Result<(), Failure> {
-        let mut body = Vec::with_capacity(64 + batch.len() * 96);
-        msgpack::encode(&crate::model::events_payload(run_id, batch), &mut body);
-        self.attempt("POST", "/events", Body::Msgpack(&body), &[200])
-            .map(|_| ())
+    /// One attempt of a request; the dispatcher retries batches itself
+    /// ([`crate::dispatch`]), so that it can spill them.
+    fn once(&self, method: &str, path: &str, body: Body<'_>) -> Result<serde_json::Value> {
+        self.http
+            .request(method, path, body, &[200])
+            .map_err(|f| f.error)
     }
 
     /// The artifact flow of simvue 2.6.2 (protocol doc §6.1 and §0 item 4): create it with its
@@ -327,17 +255,10 @@ impl OnlineSink {
                     .collect(),
                 _ => Vec::new(),
             };
-            let mut attempt = 1;
-            loop {
-                match self.storage.upload(url, &fields, artifact) {
-                    Ok(()) => break,
-                    Err(f) if f.retryable && attempt < self.policy.attempts => {
-                        std::thread::sleep(self.policy.wait_after(attempt));
-                        attempt += 1; // and the whole file is sent again
-                    }
-                    Err(f) => return Err(f.error),
-                }
-            }
+            // A retry sends the whole file again.
+            self.policy
+                .run(&self.health, || self.storage.upload(url, &fields, artifact))
+                .map_err(|f| f.error)?;
         }
         let uploaded = Json::object().with("uploaded", true);
         self.call(
@@ -354,26 +275,6 @@ impl OnlineSink {
             &[200],
         )?;
         Ok(())
-    }
-
-    /// Whether the server asked for the run to be aborted (`GET /api/runs/{id}/abort`).
-    pub fn abort_requested(&self, run_id: &str) -> Result<bool> {
-        let v = self
-            .attempt("GET", &format!("/runs/{run_id}/abort"), Body::Empty, &[200])
-            .map_err(|f| f.error)?;
-        Ok(v.get("status").and_then(|s| s.as_bool()).unwrap_or(false))
-    }
-}
-
-impl<'a> Body<'a> {
-    /// Borrows the body again for another attempt.
-    pub fn reborrow(&self) -> Body<'_> {
-        match self {
-            Body::Empty => Body::Empty,
-            Body::Json(j) => Body::Json(j),
-            Body::Msgpack(b) => Body::Msgpack(b),
-            Body::Raw(b, ct) => Body::Raw(b, ct),
-        }
     }
 }
 
@@ -434,12 +335,20 @@ impl Sink for OnlineSink {
         self.create("/alerts?deduplicate=True", &alert.to_online_json())
     }
 
+    /// One attempt: the network thread retries and spills (see [`RemoteSink`]).
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
-        self.try_metrics(run_id, batch).map_err(|f| f.error)
+        let mut body = Vec::with_capacity(64 + batch.len() * 96);
+        msgpack::encode_metrics(run_id, batch, &mut body);
+        self.once("POST", "/metrics", Body::Msgpack(&body))
+            .map(|_| ())
     }
 
+    /// One attempt, as [`OnlineSink::send_metrics`].
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()> {
-        self.try_events(run_id, batch).map_err(|f| f.error)
+        let mut body = Vec::with_capacity(64 + batch.len() * 96);
+        msgpack::encode(&crate::model::events_payload(run_id, batch), &mut body);
+        self.once("POST", "/events", Body::Msgpack(&body))
+            .map(|_| ())
     }
 
     fn save_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()> {
@@ -471,41 +380,15 @@ impl Sink for OnlineSink {
     }
 
     fn heartbeat(&self, run_id: &str) -> Result<()> {
-        if self.degraded() {
+        if self.health.degraded() {
             return Ok(());
         }
-        self.attempt(
-            "PUT",
-            &format!("/runs/{run_id}/heartbeat"),
-            Body::Empty,
-            &[200],
-        )
-        .map(|_| ())
-        .map_err(|f| f.error)
+        self.once("PUT", &format!("/runs/{run_id}/heartbeat"), Body::Empty)
+            .map(|_| ())
     }
 
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        Some(self.policy)
-    }
-
-    fn degraded(&self) -> bool {
-        OnlineSink::degraded(self)
-    }
-
-    fn mark_degraded(&self) {
-        OnlineSink::mark_degraded(self)
-    }
-
-    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
-        OnlineSink::spill_metrics(self, run_id, batch)
-    }
-
-    fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf> {
-        OnlineSink::spill_events(self, run_id, batch)
-    }
-
-    fn abort_requested(&self, run_id: &str) -> Result<bool> {
-        OnlineSink::abort_requested(self, run_id)
+    fn remote(&self) -> Option<&dyn RemoteSink> {
+        Some(self)
     }
 
     fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()> {
@@ -527,10 +410,39 @@ impl Sink for OnlineSink {
     }
 }
 
+impl RemoteSink for OnlineSink {
+    fn retry_policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Writes the batch to the cache, keyed by the online run id.
+    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
+        let off = self.fallback()?;
+        off.send_metrics(run_id, batch)?;
+        Ok(off.root().join("metrics"))
+    }
+
+    /// Writes the batch to the cache, keyed by the online run id.
+    fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf> {
+        let off = self.fallback()?;
+        off.send_events(run_id, batch)?;
+        Ok(off.root().join("events"))
+    }
+
+    /// `GET /api/runs/{id}/abort`, one attempt.
+    fn abort_requested(&self, run_id: &str) -> Result<bool> {
+        let v = self.once("GET", &format!("/runs/{run_id}/abort"), Body::Empty)?;
+        Ok(v.get("status").and_then(|s| s.as_bool()).unwrap_or(false))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn versions_are_parsed_and_bounded() {
@@ -541,17 +453,5 @@ mod tests {
         let ok = |v: &str| parse_version(v).is_some_and(|v| v >= SUPPORTED.0 && v < SUPPORTED.1);
         assert!(ok("1.1.0") && ok("1.9.99"));
         assert!(!ok("1.0.9") && !ok("2.0.0"));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy {
-            attempts: 5,
-            backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(3),
-            probe_after: Duration::from_secs(1),
-        };
-        let waits: Vec<u128> = (1..=5).map(|a| p.wait_after(a).as_millis()).collect();
-        assert_eq!(waits, vec![500, 1000, 2000, 3000, 3000]);
     }
 }

@@ -1,14 +1,17 @@
 //! Where a run's objects go. The run and the dispatcher build wire objects ([`crate::model`]) and
 //! hand them to a sink: the offline sink writes them as cache files; an online sink posts them.
 //! Falling back from one to the other is a change of sink, not a second code path.
+//!
+//! [`Sink`] is what every sink does; [`RemoteSink`] is what only a sink that talks to a server
+//! adds (retries, health, spilling, abort polls).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use crate::artifact::{Artifact, Category};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::json::Json;
 use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+pub use crate::retry::{Health, RetryPolicy};
 
 /// A destination for a run's objects. Implementations are shared between the caller's thread
 /// (run updates) and the dispatcher thread (batches), hence `Send + Sync` and `&self`.
@@ -38,82 +41,32 @@ pub trait Sink: Send + Sync {
     /// final `update_run`.
     fn close_run(&self, run_id: &str, final_status_written: bool) -> Result<()>;
 
-    /// How failed batches are retried. `None`: failures are final (a local sink).
-    fn retry_policy(&self) -> Option<RetryPolicy> {
+    /// The remote side of this sink, when it is one: a sink that talks to a server, with
+    /// retries, spilling and abort polls. `None` for a local sink, whose failures are final.
+    fn remote(&self) -> Option<&dyn RemoteSink> {
         None
     }
+}
 
-    /// True while the destination is known to be unreachable: batches go straight to
-    /// [`Sink::spill_metrics`] / [`Sink::spill_events`].
-    fn degraded(&self) -> bool {
-        false
-    }
+/// What only a sink that talks to a server does, on top of [`Sink`]: its requests are retried
+/// under a [`RetryPolicy`], it may be unreachable for a while ([`Health`]), what it cannot
+/// deliver is spilled to the offline cache where `simvue-sender` finds it, and the server can
+/// ask for the run to be aborted. The dispatcher's network thread drives it; so can any other
+/// program that reads objects and hands them over (an uploader of offline caches).
+pub trait RemoteSink: Send + Sync {
+    /// How failed requests are retried.
+    fn retry_policy(&self) -> RetryPolicy;
 
-    /// Records that the destination stayed unreachable past the retries.
-    fn mark_degraded(&self) {}
+    /// Whether the server is reachable, as far as the last requests tell.
+    fn health(&self) -> &Health;
 
     /// Keeps a batch that could not be delivered somewhere `simvue-sender` will find it, and
     /// says where.
-    fn spill_metrics(&self, _run_id: &str, _batch: &[MetricSet]) -> Result<PathBuf> {
-        Err(Error::new(ErrorKind::Unsupported, "this sink cannot spill"))
-    }
+    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf>;
 
-    /// As [`Sink::spill_metrics`], for events.
-    fn spill_events(&self, _run_id: &str, _batch: &[EventSet]) -> Result<PathBuf> {
-        Err(Error::new(ErrorKind::Unsupported, "this sink cannot spill"))
-    }
+    /// As [`RemoteSink::spill_metrics`], for events.
+    fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf>;
 
     /// Whether an abort of the run was requested (from the web UI).
-    fn abort_requested(&self, _run_id: &str) -> Result<bool> {
-        Ok(false)
-    }
-}
-
-/// Whether an error is worth another attempt: the network or an overloaded server.
-pub fn retryable(e: &Error) -> bool {
-    e.kind == ErrorKind::Network
-}
-
-/// How requests are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
-    pub backoff: Duration,
-    /// Longest wait between attempts.
-    pub max_backoff: Duration,
-    /// How long after giving up the server is tried again.
-    pub probe_after: Duration,
-}
-
-impl RetryPolicy {
-    /// From `SIMVUE_HTTP_RETRIES` (default 5 attempts) and `SIMVUE_HTTP_BACKOFF` (seconds before
-    /// the first retry, default 0.5; then 1, 2, 4 ...).
-    pub fn from_env() -> RetryPolicy {
-        let attempts = std::env::var("SIMVUE_HTTP_RETRIES")
-            .ok()
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|v| *v >= 1)
-            .unwrap_or(5);
-        let backoff = std::env::var("SIMVUE_HTTP_BACKOFF")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| *v >= 0.0 && v.is_finite())
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::from_millis(500));
-        RetryPolicy {
-            attempts,
-            backoff,
-            max_backoff: Duration::from_secs(10),
-            probe_after: Duration::from_secs(15),
-        }
-    }
-
-    /// The wait after attempt number `attempt` (1-based) failed.
-    pub fn wait_after(&self, attempt: u32) -> Duration {
-        self.backoff
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16))
-            .min(self.max_backoff)
-    }
+    fn abort_requested(&self, run_id: &str) -> Result<bool>;
 }

@@ -1,0 +1,241 @@
+//! Bounded metric and event queues and the background threads that drain them into a sink.
+//!
+//! The caller's thread only validates, stamps and enqueues ([`queue`]); everything else
+//! happens in the background. The dispatcher thread ([`worker`]) wakes when a queue fills up
+//! or the flush interval passes, turns what is queued into batches, samples resources and
+//! sends heartbeats. A local sink gets the batches written from there; a remote one gets them
+//! through a bounded outbox drained by a network thread ([`network`]), so that a slow or
+//! vanished server never holds up the queues. [`delivery`] is what happens to one batch:
+//! counted, retried, spilled or reported.
+//!
+//! Each queue holds at most `capacity` items (one item is one `log_metrics` or `log_event`
+//! call). When a queue is full, a blocking queue makes the caller wait for the dispatcher; a
+//! non-blocking queue drops the item and counts it.
+
+mod delivery;
+mod network;
+mod queue;
+#[cfg(test)]
+mod tests;
+mod worker;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
+use crate::model::RunRecord;
+use crate::sink::Sink;
+use crate::time::Timestamp;
+
+use queue::Queues;
+use worker::Worker;
+
+/// The most items sent in one batch (`MAX_BUFFER_SIZE` of the Python client).
+pub const MAX_BATCH: usize = 16_000;
+
+/// How the dispatcher behaves.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Items each queue may hold.
+    pub capacity: usize,
+    /// Wait for room (true) or drop (false) when a queue is full.
+    pub blocking: bool,
+    /// Longest time an item waits before it is written when the queue is not filling up.
+    pub flush_interval: Duration,
+    /// Time between heartbeats.
+    pub heartbeat_interval: Duration,
+    /// Time between resource samples; `None` disables them.
+    pub resources_interval: Option<Duration>,
+    /// Process whose tree is sampled.
+    pub pid: u32,
+    /// Time between polls for an abort requested from the web UI; `None`: never.
+    pub abort_interval: Option<Duration>,
+}
+
+/// Counters of what happened to logged items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Metric sets accepted into the queue.
+    pub metrics_queued: u64,
+    /// Metric sets dropped because the queue was full.
+    pub metrics_dropped: u64,
+    /// Metric sets written to the sink (including resource samples).
+    pub metrics_sent: u64,
+    /// Metric sets that could not be delivered and were written to the offline cache instead.
+    pub metrics_spilled: u64,
+    /// Metric sets lost (not delivered and not spilled).
+    pub metrics_failed: u64,
+    /// Events accepted into the queue.
+    pub events_queued: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+    /// Events written to the sink.
+    pub events_sent: u64,
+    /// Events written to the offline cache instead of the sink.
+    pub events_spilled: u64,
+    /// Events lost.
+    pub events_failed: u64,
+}
+
+/// Optional overrides of one `log_metrics` call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricOptions {
+    /// Step to record instead of the automatic counter.
+    pub step: Option<u64>,
+    /// Time in seconds to record instead of the time since the run started.
+    pub time: Option<f64>,
+    /// Timestamp to record instead of now.
+    pub timestamp: Option<Timestamp>,
+}
+
+/// The fate of the items of one kind (metric sets or events): every item accepted into a
+/// queue ends up counted as sent, spilled or failed.
+#[derive(Default)]
+struct Tally {
+    queued: AtomicU64,
+    dropped: AtomicU64,
+    sent: AtomicU64,
+    spilled: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Tally {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// What the caller's side and the background threads share.
+struct Shared {
+    q: Mutex<Queues>,
+    /// Wakes the dispatcher (a queue reached its threshold, or stop).
+    work: Condvar,
+    /// Wakes callers waiting for room in a blocking queue.
+    space: Condvar,
+    capacity: usize,
+    threshold: usize,
+    blocking: bool,
+    pid: AtomicU32,
+    metrics: Tally,
+    events: Tally,
+}
+
+/// The queues of one run and their dispatcher thread.
+pub struct Dispatcher {
+    remote: bool,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    start: Timestamp,
+}
+
+impl Dispatcher {
+    /// Starts the dispatcher thread for run `run_id`, writing into `sink`. Metric times count
+    /// from `start`. Failures of the sink are passed to `on_error` on a background thread.
+    pub fn start(
+        run_id: String,
+        sink: Arc<dyn Sink>,
+        settings: DispatchSettings,
+        start: Timestamp,
+        on_error: Box<dyn Fn(Error) + Send + Sync>,
+        on_abort: Box<dyn Fn() + Send>,
+    ) -> Result<Dispatcher> {
+        let capacity = settings.capacity.max(1);
+        let shared = Arc::new(Shared {
+            q: Mutex::new(Queues::default()),
+            work: Condvar::new(),
+            space: Condvar::new(),
+            capacity,
+            threshold: (capacity / 2).clamp(1, MAX_BATCH),
+            blocking: settings.blocking,
+            pid: AtomicU32::new(settings.pid),
+            metrics: Tally::default(),
+            events: Tally::default(),
+        });
+        let remote = sink.remote().is_some();
+        let worker = Worker {
+            shared: shared.clone(),
+            sink,
+            run_id,
+            settings,
+            start,
+            on_error: Arc::from(on_error),
+        };
+        let thread = std::thread::Builder::new()
+            .name("simvue-dispatch".into())
+            .spawn(move || worker.run(on_abort))
+            .map_err(|e| Error::io("cannot start the dispatcher thread", e))?;
+        Ok(Dispatcher {
+            remote,
+            shared,
+            thread: Mutex::new(Some(thread)),
+            start,
+        })
+    }
+
+    /// Whether run updates should go through [`Dispatcher::submit_update`]: the sink is
+    /// remote, and the network must not hold up the caller.
+    pub fn remote(&self) -> bool {
+        self.remote
+    }
+
+    /// Queues a run update (the whole state and the changed fields) for the network thread,
+    /// after everything logged before it; its failure is reported as background work's is.
+    pub fn submit_update(&self, full: RunRecord, patch: Json) -> Result<()> {
+        let mut q = self.shared.q.lock();
+        if q.stop {
+            return Err(Error::new(ErrorKind::Closed, "the run was closed"));
+        }
+        q.updates.push_back((full, patch));
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Changes the monitored process.
+    pub fn set_pid(&self, pid: u32) {
+        self.shared.pid.store(pid, Ordering::Relaxed);
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        let s = &*self.shared;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let (m, e) = (&s.metrics, &s.events);
+        Stats {
+            metrics_queued: get(&m.queued),
+            metrics_dropped: get(&m.dropped),
+            metrics_sent: get(&m.sent),
+            metrics_spilled: get(&m.spilled),
+            metrics_failed: get(&m.failed),
+            events_queued: get(&e.queued),
+            events_dropped: get(&e.dropped),
+            events_sent: get(&e.sent),
+            events_spilled: get(&e.spilled),
+            events_failed: get(&e.failed),
+        }
+    }
+
+    /// Writes everything still queued, stops the threads and waits for them. Idempotent.
+    pub fn finish(&self) {
+        self.shared.q.lock().stop = true;
+        self.shared.work.notify_all();
+        self.shared.space.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Run updates queued for a remote sink, sent after what was logged before them.
+type Updates = VecDeque<(RunRecord, Json)>;

@@ -1,0 +1,254 @@
+//! Unit tests of the dispatcher with a recording sink.
+
+use super::*;
+use crate::error::{ErrorKind, Result};
+use crate::json::Json;
+use crate::model::{Alert, Folder, RunRecord};
+use crate::model::{EventSet, LogLevel, MetricSet};
+use crate::monitor;
+use crate::sink::Sink;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::Barrier;
+use std::time::Duration;
+
+/// A sink that records batches and can be held shut to make the queue fill up.
+#[derive(Default)]
+struct Recorder {
+    metrics: Mutex<Vec<MetricSet>>,
+    events: Mutex<Vec<EventSet>>,
+    heartbeats: AtomicU64,
+    gate: Mutex<Option<Arc<Barrier>>>,
+    first_batch: AtomicU64,
+}
+
+impl Sink for Recorder {
+    fn create_folder(&self, _: &Folder) -> Result<String> {
+        unreachable!()
+    }
+    fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
+        unreachable!()
+    }
+    fn create_run(&self, _: &mut RunRecord) -> Result<String> {
+        unreachable!()
+    }
+    fn load_run(&self, _: &str) -> Result<RunRecord> {
+        unreachable!()
+    }
+    fn update_run(&self, _: &str, _: &RunRecord, _: &Json) -> Result<()> {
+        unreachable!()
+    }
+    fn create_alert(&self, _: &Alert) -> Result<String> {
+        unreachable!()
+    }
+    fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
+        let gate = self.gate.lock().take();
+        if let Some(g) = gate {
+            self.first_batch
+                .store(batch.len() as u64, Ordering::Relaxed);
+            g.wait(); // the test knows the dispatcher is now busy
+            g.wait(); // ... until the test lets it go
+        }
+        self.metrics.lock().extend_from_slice(batch);
+        Ok(())
+    }
+    fn send_events(&self, _: &str, batch: &[EventSet]) -> Result<()> {
+        self.events.lock().extend_from_slice(batch);
+        Ok(())
+    }
+    fn save_artifact(
+        &self,
+        _: &str,
+        _: &crate::artifact::Artifact,
+        _: crate::artifact::Category,
+    ) -> Result<()> {
+        unreachable!()
+    }
+    fn heartbeat(&self, _: &str) -> Result<()> {
+        self.heartbeats.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    fn close_run(&self, _: &str, _: bool) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn settings(capacity: usize, blocking: bool) -> DispatchSettings {
+    DispatchSettings {
+        capacity,
+        blocking,
+        flush_interval: Duration::from_millis(50),
+        heartbeat_interval: Duration::from_secs(3600),
+        resources_interval: None,
+        pid: std::process::id(),
+        abort_interval: None,
+    }
+}
+
+fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
+    Dispatcher::start(
+        "run".into(),
+        sink,
+        settings(capacity, blocking),
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn blocking_queue_loses_nothing_under_pressure() {
+    let sink = Arc::new(Recorder::default());
+    let d = start(sink.clone(), 16, true);
+    let n = 20_000u64;
+    for i in 0..n {
+        d.log_metrics(
+            &["x", "y"],
+            &[i as f64, -(i as f64)],
+            MetricOptions::default(),
+        )
+        .unwrap();
+        if i % 7 == 0 {
+            d.log_event(&format!("e{i}"), LogLevel::Info, None).unwrap();
+        }
+    }
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len() as u64, n);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!(m.step, i as u64);
+        assert_eq!(m.values[0].1, i as f64);
+        assert_eq!(&*m.values[1].0, "y");
+    }
+    assert_eq!(sink.events.lock().len() as u64, n.div_ceil(7));
+    let st = d.stats();
+    assert_eq!((st.metrics_dropped, st.events_dropped), (0, 0));
+    assert_eq!(st.metrics_sent, n);
+}
+
+#[test]
+fn non_blocking_queue_counts_exactly_what_it_drops() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let capacity = 10;
+    let d = start(sink.clone(), capacity, false);
+    // Fill to the threshold so the dispatcher takes a first batch and then hangs in the sink.
+    for _ in 0..capacity / 2 {
+        d.log_metrics(&["x"], &[1.0], MetricOptions::default())
+            .unwrap();
+    }
+    gate.wait();
+    // The dispatcher is stuck in the sink holding its first batch of `k` items; the queue
+    // holds the other 5 - k, so exactly `capacity - (5 - k)` of the next 100 fit.
+    let k = sink.first_batch.load(Ordering::Relaxed);
+    assert!((1..=5).contains(&k));
+    for _ in 0..100 {
+        d.log_metrics(&["x"], &[2.0], MetricOptions::default())
+            .unwrap();
+    }
+    let fitted = capacity as u64 - (5 - k);
+    assert_eq!(d.stats().metrics_dropped, 100 - fitted);
+    gate.wait();
+    d.finish();
+    let st = d.stats();
+    let written = sink.metrics.lock().len() as u64;
+    assert_eq!(written, 5 + fitted);
+    assert_eq!(written + st.metrics_dropped, 105);
+    assert_eq!(st.metrics_queued, written);
+    // The automatic step counts dropped calls too, so gaps show where data was lost.
+    assert_eq!(sink.metrics.lock().last().unwrap().step, 5 + fitted - 1);
+}
+
+#[test]
+fn options_override_step_time_and_timestamp_but_the_counter_still_advances() {
+    let sink = Arc::new(Recorder::default());
+    let d = start(sink.clone(), 100, true);
+    let ts = Timestamp::parse("2024-05-01 12:00:00.25").unwrap();
+    d.log_metrics(
+        &["a"],
+        &[1.0],
+        MetricOptions {
+            step: Some(10),
+            time: Some(2.5),
+            timestamp: Some(ts),
+        },
+    )
+    .unwrap();
+    d.log_metrics(&["a"], &[2.0], MetricOptions::default())
+        .unwrap();
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!((got[0].step, got[0].time, got[0].timestamp), (10, 2.5, ts));
+    assert_eq!(got[1].step, 1);
+    assert!(got[1].time >= 0.0 && got[1].time < 60.0);
+}
+
+#[test]
+fn bad_metric_input_is_refused_and_nothing_is_queued() {
+    let sink = Arc::new(Recorder::default());
+    let d = start(sink.clone(), 100, true);
+    let opts = MetricOptions::default();
+    assert_eq!(
+        d.log_metrics(&["bad,name"], &[1.0], opts).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        d.log_metrics(&[""], &[1.0], opts).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        d.log_metrics(&["a", "a"], &[1.0, 2.0], opts)
+            .unwrap_err()
+            .kind,
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        d.log_metrics(&[], &[], opts).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    let nan_time = MetricOptions {
+        time: Some(f64::NAN),
+        ..opts
+    };
+    assert_eq!(
+        d.log_metrics(&["a"], &[1.0], nan_time).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
+    // Values may be non-finite, as in the Python client.
+    d.log_metrics(&["a", "b"], &[f64::NAN, f64::INFINITY], opts)
+        .unwrap();
+    d.finish();
+    assert_eq!(sink.metrics.lock().len(), 1);
+    assert_eq!(d.stats().metrics_queued, 1);
+}
+
+#[test]
+fn heartbeats_and_resource_samples_come_from_the_dispatcher() {
+    let sink = Arc::new(Recorder::default());
+    let mut st = settings(100, true);
+    st.heartbeat_interval = Duration::from_millis(100);
+    st.resources_interval = Some(Duration::from_millis(200));
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        st,
+        Timestamp::now(),
+        Box::new(|e| panic!("{e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(750));
+    d.finish();
+    assert!(sink.heartbeats.load(Ordering::Relaxed) >= 3);
+    let m = sink.metrics.lock();
+    assert!(m.len() >= 2, "{} samples", m.len());
+    for (i, s) in m.iter().enumerate() {
+        assert_eq!(s.step, i as u64);
+        assert_eq!(&*s.values[0].0, monitor::CPU_PERCENT);
+        assert_eq!(&*s.values[1].0, monitor::MEMORY_MIB);
+        assert!(s.values[1].1 > 0.5);
+    }
+}
