@@ -1,0 +1,115 @@
+//! An initialised run: its id, its sink, its state, its dispatcher and its uploads, and how it
+//! ends (`finish`, shared by `close`, process exit and dropping the `Run`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::report::Reporter;
+use super::uploads::Uploads;
+use crate::artifact::{Artifact, Category};
+use crate::dispatch::Dispatcher;
+use crate::error::Result;
+use crate::json::Json;
+use crate::model::{Alert, Folder, RunRecord, Status};
+use crate::sink::Sink;
+use crate::time::Timestamp;
+
+/// A run that has been initialised.
+pub(super) struct Active {
+    pub(super) id: String,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) record: Mutex<RunRecord>,
+    pub(super) folder: Mutex<Option<(String, Folder)>>,
+    pub(super) alerts: Mutex<Vec<(Alert, String)>>,
+    pub(super) dispatcher: Option<Dispatcher>,
+    /// True while metrics and events are accepted (status `running`).
+    pub(super) accepting: AtomicBool,
+    pub(super) finished: AtomicBool,
+    /// The background thread that hashes and uploads saved files, started by the first save.
+    pub(super) uploads: Uploads,
+    pub(super) reporter: Arc<Reporter>,
+    /// Where snapshot copies go (`<cache>/artifacts`).
+    pub(super) staging: std::path::PathBuf,
+}
+
+impl Active {
+    /// Hands an artifact to the upload thread; with `wait`, returns the outcome of this save.
+    pub(super) fn enqueue_save(
+        &self,
+        artifact: Artifact,
+        category: Category,
+        wait: bool,
+    ) -> Result<()> {
+        self.uploads.enqueue(
+            &self.sink,
+            &self.id,
+            &self.reporter,
+            artifact,
+            category,
+            wait,
+        )
+    }
+
+    /// Applies `change` to the run record and stores it, sending `patch` as the partial update.
+    /// With a remote sink and a running dispatcher, the update is queued for the network
+    /// thread (after what was logged before it), so the network never holds up the caller.
+    pub(super) fn update(&self, patch: Json, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
+        let mut rec = self.record.lock();
+        change(&mut rec);
+        match &self.dispatcher {
+            Some(d) if d.remote() && !self.finished.load(Ordering::Acquire) => {
+                d.submit_update(rec.clone(), patch)
+            }
+            _ => self.sink.update_run(&self.id, &rec, &patch),
+        }
+    }
+
+    /// Sets a final status and the end time.
+    pub(super) fn end(&self, status: Status) -> Result<()> {
+        let end = Timestamp::now();
+        self.update(
+            Json::object()
+                .with("status", status.as_str())
+                .with("endtime", end.to_string()),
+            |r| {
+                r.status = status;
+                r.endtime = Some(end);
+            },
+        )
+    }
+
+    /// Flushes and stops the dispatcher, waits for uploads, marks a still-running run
+    /// `completed`, and closes it in the sink. Safe to call more than once; only the first
+    /// call does anything.
+    pub(super) fn finish(&self) -> Result<()> {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.accepting.store(false, Ordering::Release);
+        if let Some(d) = &self.dispatcher {
+            d.finish();
+            let st = d.stats();
+            if st.metrics_dropped + st.events_dropped > 0 {
+                eprintln!(
+                    "[simvue] run {}: {} metric sets and {} events were dropped because a queue was full (queue_blocking is off)",
+                    self.record.lock().name,
+                    st.metrics_dropped,
+                    st.events_dropped
+                );
+            }
+        }
+        self.uploads.finish();
+        let status = self.record.lock().status;
+        let mut result = Ok(());
+        if status == Status::Running {
+            result = self.end(Status::Completed);
+        }
+        let final_status = self.record.lock().status;
+        let closed = self
+            .sink
+            .close_run(&self.id, final_status != Status::Created);
+        result.and(closed)
+    }
+}

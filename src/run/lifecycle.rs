@@ -1,0 +1,298 @@
+//! How a run starts and ends: choosing its sink, `init`, `reconnect`, `set_status` and
+//! `close`.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::active::Active;
+use super::uploads::Uploads;
+use super::{
+    closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
+};
+use crate::config::Mode;
+use crate::dispatch::{DispatchSettings, Dispatcher};
+use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
+use crate::model::{Folder, RunRecord, Status};
+use crate::offline::OfflineSink;
+use crate::online::OnlineSink;
+use crate::sink::Sink;
+use crate::time::Timestamp;
+use crate::{ids, system, validate};
+
+impl Run {
+    /// The sink for the run's mode. Online, a server that cannot be reached at all (after the
+    /// retries) does not stop the run: it is recorded offline instead, and the returned warning
+    /// says where, so that nothing is lost to the network.
+    fn make_sink(&self) -> Result<(Arc<dyn Sink>, Option<Error>)> {
+        let config = self.config_ok()?;
+        match self.mode {
+            Mode::Offline => Ok((Arc::new(OfflineSink::new(&config.cache_dir)?), None)),
+            Mode::Online => match OnlineSink::connect(config) {
+                Ok(sink) => Ok((Arc::new(sink), None)),
+                Err(e) if e.kind == ErrorKind::Network => {
+                    let off = OfflineSink::new(&config.cache_dir)?;
+                    let warning = Error::new(
+                        ErrorKind::Network,
+                        format!(
+                            "{}; the run is recorded offline in {} instead: upload it with simvue-sender",
+                            e.message,
+                            config.cache_dir.display()
+                        ),
+                    );
+                    Ok((Arc::new(off), Some(warning)))
+                }
+                Err(e) => Err(e),
+            },
+            Mode::Disabled => unreachable!("disabled runs have no sink"),
+        }
+    }
+
+    /// Initialises the run.
+    pub fn init(&self, opts: InitOptions<'_>) -> Result<()> {
+        self.api((), || self.init_inner(opts))
+    }
+
+    fn init_inner(&self, opts: InitOptions<'_>) -> Result<()> {
+        let mut c = self.control.lock();
+        match c.phase {
+            Phase::New => {}
+            Phase::Active(_) => return Err(Error::state("the run is already initialised")),
+            Phase::Closed => return Err(closed()),
+        }
+        let config = self.config_ok()?;
+        if let Some(n) = opts.name {
+            validate::name("run name", n)?;
+        }
+        let folder = opts
+            .folder
+            .map(str::to_owned)
+            .or_else(|| config.run.folder.clone())
+            .unwrap_or_else(|| "/".to_owned());
+        validate::folder(&folder)?;
+        let mut tags: Vec<String> = Vec::new();
+        for t in opts
+            .tags
+            .iter()
+            .copied()
+            .chain(config.run.tags.iter().map(String::as_str))
+        {
+            validate::non_empty("tag", t)?;
+            if !tags.iter().any(|x| x == t) {
+                tags.push(t.to_owned());
+            }
+        }
+        // Metadata: init argument, then keys set one by one before init, then the config's
+        // custom metadata, which wins on clashes as in the Python client (run.py:713).
+        let mut metadata = match opts.metadata {
+            Some(m @ Json::Object(_)) => m,
+            Some(_) => return Err(Error::invalid("metadata must be a JSON object")),
+            None => Json::object(),
+        };
+        // Staged keys are cleared only once init has succeeded, so a failed init loses none.
+        for (k, v) in c
+            .staged_metadata
+            .iter()
+            .cloned()
+            .chain(config.run.metadata.iter().cloned())
+        {
+            metadata.set(&k, v);
+        }
+        let description = opts
+            .description
+            .map(str::to_owned)
+            .or_else(|| config.run.description.clone());
+
+        let (sink, warning) = self.make_sink()?;
+        // Online, the server names an unnamed run; offline, we do (randomname in Python).
+        let name = match opts.name.or(config.run.name.as_deref()) {
+            Some(n) => n.to_owned(),
+            None if self.mode == Mode::Online && warning.is_none() => String::new(),
+            None => ids::random_name(),
+        };
+        let folder_rec = Folder::new(&folder);
+        let folder_id = sink.create_folder(&folder_rec)?;
+        let now = Timestamp::now();
+        let status = if opts.running {
+            Status::Running
+        } else {
+            Status::Created
+        };
+        let mut record = RunRecord {
+            folder,
+            system: opts.running.then(system::system_info),
+            status,
+            description,
+            name,
+            tags,
+            metadata,
+            heartbeat_timeout: Some(HEARTBEAT_TIMEOUT),
+            alerts: Vec::new(),
+            created: now,
+            started: opts.running.then_some(now),
+            endtime: None,
+        };
+        let id = sink.create_run(&mut record)?;
+        let active = self.activate(&mut c, id, sink, record, Some((folder_id, folder_rec)), now)?;
+        c.staged_metadata.clear();
+        self.active
+            .set(active)
+            .map_err(|_| Error::state("the run is already initialised"))?;
+        warning.map_or(Ok(()), Err)
+    }
+
+    /// Builds the active state, starting the dispatcher for a running run.
+    fn activate(
+        &self,
+        c: &mut Control,
+        id: String,
+        sink: Arc<dyn Sink>,
+        record: RunRecord,
+        folder: Option<(String, Folder)>,
+        start: Timestamp,
+    ) -> Result<Arc<Active>> {
+        let running = record.status == Status::Running;
+        if running {
+            // The first heartbeat now, so that even a run closed at once has one (offline: the
+            // `.heartbeat` marker); the dispatcher sends the next ones.
+            if let Err(e) = sink.heartbeat(&id) {
+                self.reporter.background(e);
+            }
+        }
+        let dispatcher = if running {
+            let s = &c.settings;
+            let reporter = self.reporter.clone();
+            let abort = self.abort.clone();
+            Some(Dispatcher::start(
+                id.clone(),
+                sink.clone(),
+                DispatchSettings {
+                    capacity: s.queue_size,
+                    blocking: s.queue_blocking,
+                    flush_interval: s.flush_interval,
+                    heartbeat_interval: HEARTBEAT_INTERVAL,
+                    resources_interval: (!s.disable_resources_metrics)
+                        .then(|| Duration::from_secs(s.resources_metrics_interval)),
+                    pid: c.pid,
+                    abort_interval: (self.mode == Mode::Online).then_some(s.abort_poll_interval),
+                },
+                start,
+                Box::new(move |e| reporter.background(e)),
+                Box::new(move || abort.trigger()),
+            )?)
+        } else {
+            None
+        };
+        let active = Arc::new(Active {
+            id,
+            sink,
+            record: Mutex::new(record),
+            folder: Mutex::new(folder),
+            alerts: Mutex::new(Vec::new()),
+            dispatcher,
+            accepting: AtomicBool::new(running),
+            finished: AtomicBool::new(false),
+            uploads: Uploads::default(),
+            reporter: self.reporter.clone(),
+            staging: self
+                .config
+                .as_ref()
+                .map(|c| c.cache_dir.join("artifacts"))
+                .unwrap_or_default(),
+        });
+        exit::register(&active);
+        c.phase = Phase::Active(active.clone());
+        Ok(active)
+    }
+
+    /// Reconnects to an existing run that is `created` (or was left `running`), and starts it.
+    /// Offline, `run_id` is the `offline_...` id of a run in the cache; online, the server's id.
+    pub fn reconnect(&self, run_id: &str) -> Result<()> {
+        self.api((), || {
+            let mut c = self.control.lock();
+            if !matches!(c.phase, Phase::New) {
+                return Err(Error::state(
+                    "reconnect needs a run that is not yet initialised",
+                ));
+            }
+            validate::non_empty("run id", run_id)?;
+            if !run_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(Error::invalid(format!("{run_id:?} is not a run id")));
+            }
+            let (sink, warning) = self.make_sink()?;
+            if let Some(w) = warning {
+                return Err(w);
+            }
+            let mut record = sink.load_run(run_id)?;
+            if record.status.is_terminal() {
+                return Err(Error::state(format!(
+                    "run {run_id} has status {} and cannot be reconnected",
+                    record.status.as_str()
+                )));
+            }
+            let now = Timestamp::now();
+            record.status = Status::Running;
+            record.system = Some(system::system_info());
+            record.started.get_or_insert(now);
+            sink.update_run(
+                run_id,
+                &record,
+                &Json::object()
+                    .with("status", "running")
+                    .with("system", record.system.clone()),
+            )?;
+            let active = self.activate(&mut c, run_id.to_owned(), sink, record, None, now)?;
+            self.active
+                .set(active)
+                .map_err(|_| Error::state("the run is already initialised"))
+        })
+    }
+
+    /// Sets the final status: `completed`, `failed` or `terminated`. Metrics and events are
+    /// refused afterwards; what was logged before is still written.
+    pub fn set_status(&self, status: Status) -> Result<()> {
+        self.api((), || {
+            if !matches!(
+                status,
+                Status::Completed | Status::Failed | Status::Terminated
+            ) {
+                return Err(Error::invalid(format!(
+                    "status {} cannot be set by the user; use completed, failed or terminated",
+                    status.as_str()
+                )));
+            }
+            let a = self.active()?;
+            a.accepting
+                .store(false, std::sync::atomic::Ordering::Release);
+            a.end(status)
+        })
+    }
+
+    /// Closes the run: writes everything still queued, marks a running run `completed` and
+    /// ends it. Counts of dropped items are reported on stderr.
+    pub fn close(&self) -> Result<()> {
+        self.api((), || {
+            let mut c = self.control.lock();
+            let active = match std::mem::replace(&mut c.phase, Phase::Closed) {
+                Phase::Active(a) => a,
+                Phase::New => {
+                    c.phase = Phase::New;
+                    return Err(Error::state("the run was never initialised"));
+                }
+                Phase::Closed => {
+                    return Err(Error::new(ErrorKind::Closed, "the run is already closed"));
+                }
+            };
+            drop(c);
+            let r = active.finish();
+            self.reporter.take_background()?;
+            r
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Changing an initialised (or not yet initialised) run: metadata, tags, and folder details.
+
+use super::{closed, Phase, Run};
+use crate::error::{Error, Result};
+use crate::json::Json;
+use crate::model::Folder;
+use crate::validate;
+
+impl Run {
+    /// Adds or replaces metadata. Before `init` the keys are kept for `init`; after it they are
+    /// merged into the run's metadata.
+    pub fn update_metadata(&self, metadata: Json) -> Result<()> {
+        self.api((), || {
+            let Json::Object(entries) = &metadata else {
+                return Err(Error::invalid("metadata must be a JSON object"));
+            };
+            for (k, _) in entries {
+                validate::non_empty("metadata key", k)?;
+            }
+            {
+                let mut c = self.control.lock();
+                match c.phase {
+                    Phase::New => {
+                        c.staged_metadata.extend(entries.iter().cloned());
+                        return Ok(());
+                    }
+                    Phase::Closed => return Err(closed()),
+                    Phase::Active(_) => {}
+                }
+            }
+            let a = self.active()?;
+            a.update(Json::object().with("metadata", metadata.clone()), |r| {
+                r.metadata.merge(&metadata)
+            })
+        })
+    }
+
+    /// Sets one metadata key (for callers without dictionaries, such as Fortran).
+    pub fn set_metadata(&self, key: &str, value: Json) -> Result<()> {
+        if let Json::Float(f) = value {
+            if let Err(e) = validate::finite(&format!("metadata {key:?}"), f) {
+                return self.reporter.check(Err(e));
+            }
+        }
+        self.update_metadata(Json::Object(vec![(key.to_owned(), value)]))
+    }
+
+    /// Adds tags to the run (a union with the existing ones).
+    pub fn update_tags(&self, tags: &[&str]) -> Result<()> {
+        self.api((), || {
+            for t in tags {
+                validate::non_empty("tag", t)?;
+            }
+            let a = self.active()?;
+            let mut all = a.record.lock().tags.clone();
+            for t in tags {
+                if !all.iter().any(|x| x == t) {
+                    all.push((*t).to_owned());
+                }
+            }
+            a.update(Json::object().with("tags", all.clone()), |r| r.tags = all)
+        })
+    }
+
+    /// Sets metadata, tags and a description on a folder: the run's own folder when `path` is
+    /// `None` or equal to it, otherwise the folder at `path`.
+    pub fn set_folder_details(
+        &self,
+        path: Option<&str>,
+        metadata: Option<Json>,
+        tags: Option<&[&str]>,
+        description: Option<&str>,
+    ) -> Result<()> {
+        self.api((), || {
+            if let Some(p) = path {
+                validate::folder(p)?;
+            }
+            if let Some(m) = &metadata {
+                if !matches!(m, Json::Object(_)) {
+                    return Err(Error::invalid("folder metadata must be a JSON object"));
+                }
+            }
+            for t in tags.unwrap_or(&[]) {
+                validate::non_empty("tag", t)?;
+            }
+            let a = self.active()?;
+            let run_folder = a.record.lock().folder.clone();
+            let path = path.unwrap_or(&run_folder);
+            let apply = |f: &mut Folder| {
+                if let Some(m) = &metadata {
+                    f.metadata.get_or_insert_with(Json::object).merge(m);
+                }
+                if let Some(t) = tags {
+                    f.tags = Some(t.iter().map(|s| (*s).to_owned()).collect());
+                }
+                if let Some(d) = description {
+                    f.description = Some(d.to_owned());
+                }
+            };
+            if path == run_folder {
+                let mut slot = a.folder.lock();
+                match slot.as_mut() {
+                    Some((id, f)) => {
+                        apply(f);
+                        a.sink.update_folder(id, f)
+                    }
+                    None => {
+                        let mut f = Folder::new(path);
+                        apply(&mut f);
+                        let id = a.sink.create_folder(&f)?;
+                        *slot = Some((id, f));
+                        Ok(())
+                    }
+                }
+            } else {
+                let mut f = Folder::new(path);
+                apply(&mut f);
+                a.sink.create_folder(&f).map(|_| ())
+            }
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! The upload thread of a run: saved files are hashed (sha256, streamed) and handed to the
+//! sink in the background, in the order they were saved. Started by the first save; `close`
+//! waits for it.
+
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+
+use super::report::Reporter;
+use crate::artifact::{Artifact, Category};
+use crate::error::{Error, Result};
+use crate::sink::Sink;
+
+/// One save handed to the upload thread; `done` gets the outcome when the caller waits.
+struct UploadJob {
+    artifact: Artifact,
+    category: Category,
+    done: Option<Sender<Result<()>>>,
+}
+
+struct Thread {
+    jobs: Sender<UploadJob>,
+    handle: JoinHandle<()>,
+}
+
+/// The uploads of one run.
+#[derive(Default)]
+pub(super) struct Uploads {
+    thread: Mutex<Option<Thread>>,
+}
+
+impl Uploads {
+    /// Hands an artifact to the upload thread (starting it if needed) for run `run_id` in
+    /// `sink`; with `wait`, returns the outcome of this save, otherwise failures go to
+    /// `reporter` as background errors.
+    pub(super) fn enqueue(
+        &self,
+        sink: &Arc<dyn Sink>,
+        run_id: &str,
+        reporter: &Arc<Reporter>,
+        artifact: Artifact,
+        category: Category,
+        wait: bool,
+    ) -> Result<()> {
+        let (done, outcome) = if wait {
+            let (tx, rx) = channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        {
+            let mut slot = self.thread.lock();
+            if slot.is_none() {
+                *slot = Some(start(sink.clone(), run_id.to_owned(), reporter.clone())?);
+            }
+            let up = slot.as_ref().expect("just started");
+            up.jobs
+                .send(UploadJob {
+                    artifact,
+                    category,
+                    done,
+                })
+                .map_err(|_| Error::state("the upload thread has stopped"))?;
+        }
+        match outcome {
+            Some(rx) => rx
+                .recv()
+                .unwrap_or_else(|_| Err(Error::state("the upload thread has stopped"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every queued save to finish.
+    pub(super) fn finish(&self) {
+        if let Some(up) = self.thread.lock().take() {
+            drop(up.jobs);
+            let _ = up.handle.join();
+        }
+    }
+}
+
+fn start(sink: Arc<dyn Sink>, id: String, reporter: Arc<Reporter>) -> Result<Thread> {
+    let (jobs, rx) = channel::<UploadJob>();
+    let handle = std::thread::Builder::new()
+        .name("simvue-upload".into())
+        .spawn(move || {
+            for mut job in rx {
+                let r = job
+                    .artifact
+                    .complete()
+                    .and_then(|()| sink.save_artifact(&id, &job.artifact, job.category));
+                match job.done {
+                    Some(tx) => {
+                        let _ = tx.send(r);
+                    }
+                    None => {
+                        if let Err(e) = r {
+                            reporter.background(e);
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::io("cannot start the upload thread", e))?;
+    Ok(Thread { jobs, handle })
+}
