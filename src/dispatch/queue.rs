@@ -145,6 +145,10 @@ impl Dispatcher {
         if let Some(t) = opts.time {
             validate::finite("metric time", t)?;
         }
+        if opts.step.is_some_and(|s| s > i64::MAX as u64) {
+            // The wire model (and the server's database) holds steps as 64-bit signed integers.
+            return Err(Error::invalid("step must be at most 2^63 - 1"));
+        }
         // One clock read serves both the timestamp and the time since start.
         let now = Timestamp::now();
         let s = &*self.shared;

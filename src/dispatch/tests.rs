@@ -217,6 +217,14 @@ fn bad_metric_input_is_refused_and_nothing_is_queued() {
         d.log_metrics(&["a"], &[1.0], nan_time).unwrap_err().kind,
         ErrorKind::InvalidArgument
     );
+    let huge_step = MetricOptions {
+        step: Some(i64::MAX as u64 + 1),
+        ..opts
+    };
+    assert_eq!(
+        d.log_metrics(&["a"], &[1.0], huge_step).unwrap_err().kind,
+        ErrorKind::InvalidArgument
+    );
     // Values may be non-finite, as in the Python client.
     d.log_metrics(&["a", "b"], &[f64::NAN, f64::INFINITY], opts)
         .unwrap();
