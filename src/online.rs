@@ -47,6 +47,9 @@ pub struct OnlineSink {
     /// Whether the server answered lately; while it is degraded, writes go straight to the
     /// cache.
     health: Health,
+    /// The same for the storage that artifact bytes are uploaded to: a separate host (object
+    /// storage), whose failures say nothing about the API's.
+    storage_health: Health,
     /// Our offline alias for each online object the sender must refer to (online id -> alias).
     aliases: Mutex<Vec<(String, String)>>,
     /// Runs whose state was spilled under their alias (and so need `.closed` at the end).
@@ -72,6 +75,7 @@ impl OnlineSink {
             fallback: Mutex::new(None),
             policy: RetryPolicy::from_env(),
             health: Health::default(),
+            storage_health: Health::default(),
             aliases: Mutex::new(Vec::new()),
             spilled_runs: Mutex::new(Vec::new()),
         };
@@ -255,9 +259,17 @@ impl OnlineSink {
                     .collect(),
                 _ => Vec::new(),
             };
+            if self.storage_health.degraded() {
+                return Err(Error::new(
+                    ErrorKind::Network,
+                    "the artifact storage is unreachable",
+                ));
+            }
             // A retry sends the whole file again.
             self.policy
-                .run(&self.health, || self.storage.upload(url, &fields, artifact))
+                .run(&self.storage_health, || {
+                    self.storage.upload(url, &fields, artifact)
+                })
                 .map_err(|f| f.error)?;
         }
         let uploaded = Json::object().with("uploaded", true);
