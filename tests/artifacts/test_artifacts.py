@@ -3,7 +3,7 @@ _save_bytes, online against tests/server/simvue_server.py, offline into a cache 
 real simvue-sender, bad input, the Python client 2.6.2 as reference, upload retries, MIME guesses
 for every extension Python knows, and online runs whose uploads fail (kept for simvue-sender).
 
-Protocol references: /work/shared/reference/simvue-protocol.md §6 (artifacts), §0 item 4 (upload
+Protocol references (docs/protocol.md): §6 (artifacts), §0 item 4 (upload
 styles, whole file re-sent on retry), §8.2/§8.5 (offline artifact records).
 
     SIMVUE_PYREF=/tmp/pyref/bin/python /tmp/pyref/bin/python -m pytest -q tests/artifacts
