@@ -2,7 +2,7 @@
 
 ``tests/artifacts/c/saver.c`` is compiled against ``libsimvue.so`` (``SIMVUE_LIB_DIR``, default
 ``<repo>/target/release``; build it with ``cargo build --release``) and runs against the
-in-process Simvue-compatible server of ``tests/server/simvue_server.py`` (127.0.0.1 only).
+in-process Simvue-compatible server of ``tests/server/simvue_server/`` (127.0.0.1 only).
 
 ``SIMVUE_PYREF``: a Python interpreter with ``simvue==2.6.2``; its ``simvue-sender`` uploads the
 offline caches and the client itself is the reference for the records. Tests that need it are

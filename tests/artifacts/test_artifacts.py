@@ -1,5 +1,5 @@
 """Saved files (artifacts) through the C API: simvue_run_save, _save_directory, _save_all and
-_save_bytes, online against tests/server/simvue_server.py, offline into a cache uploaded by the
+_save_bytes, online against tests/server/simvue_server/, offline into a cache uploaded by the
 real simvue-sender, bad input, the Python client 2.6.2 as reference, upload retries, MIME guesses
 for every extension Python knows, and online runs whose uploads fail (kept for simvue-sender).
 

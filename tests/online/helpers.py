@@ -3,7 +3,7 @@
 The C programs (``examples-c/heat1d.c`` and the small ones in ``tests/online/c/``) are compiled
 against ``libsimvue.so`` (``SIMVUE_LIB_DIR``, default ``<repo>/target/release``; build it with
 ``cargo build --release``) and run against the in-process Simvue-compatible server of
-``tests/server/simvue_server.py``. Only 127.0.0.1 is ever contacted.
+``tests/server/simvue_server/``. Only 127.0.0.1 is ever contacted.
 
 ``SIMVUE_PYREF``: a Python interpreter with ``simvue==2.6.2``; its ``simvue-sender`` uploads the
 offline caches. The tests that need it are skipped when it is unset.
