@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from artifacts_helpers import (CODE, INPUT, OUTPUT, SNAPSHOT, WAIT, describe, kv, make_big_file,
+from .helpers import (CODE, INPUT, OUTPUT, SNAPSHOT, WAIT, describe, kv, make_big_file,
                                program_env, run_program, sha256_file)
 
 BIG_SIZE = 300 * 1000 * 1000  # the "few hundred MB" output field
@@ -35,6 +35,12 @@ SUMMARY = {"a": 1, "b": [1, 2], "name": "heat"}
 SUMMARY_TEXT = json.dumps(SUMMARY)  # what Python's save_object of the dict serialises (§6.2)
 PARAMS = "nx = 64\nalpha = 0.01\n"
 FIELD = "x,T\n0.0,1.0\n0.5,0.75\n1.0,0.5\n"
+
+
+@pytest.fixture(scope="session")
+def saver(exes) -> Path:
+    """The compiled ``tests/artifacts/c/saver.c``."""
+    return exes["saver"]
 
 
 def py_mime(name: str) -> str:

@@ -24,8 +24,7 @@ import urllib.request
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from simvue_server import SimvueServer, make_jwt  # noqa: E402
+from simvue_server import SimvueServer, make_jwt
 
 PYREF = os.environ.get("SIMVUE_PYREF")
 needs_pyref = pytest.mark.skipif(
