@@ -1,4 +1,4 @@
-"""Sustained upload throughput to the local test server (tests/server/simvue_server.py):
+"""Sustained upload throughput to the local test server (tests/server/simvue_server/):
 libsimvue in online mode against the Python client simvue 2.6.2 on the same workload. The server
 runs in count_only mode (it parses the msgpack framing and counts the metric sets received
 instead of building Python objects, which would make the server the bottleneck); "received"

@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh checkout: Rust unit and integration tests, the C API
 # tests (also under valgrind) through CMake/ctest, and the comparison with the Python client
-# simvue 2.6.2 (installed from PyPI into .venv). Exits non-zero if anything fails.
+# simvue 2.6.2 (installed from PyPI into .venv). Exits non-zero if anything fails. Prints how long
+# each part took, and the total, at the end (also when a part fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+start=$(date +%s)
+part_start=$start
+timings=()
+part_done() { # name: the part that just finished
+    local now
+    now=$(date +%s)
+    timings+=("$(printf '%-8s %5d s' "$1" $((now - part_start)))")
+    part_start=$now
+}
+report() {
+    local rc=$?
+    echo "== time per part"
+    for t in "${timings[@]}"; do echo "   $t"; done
+    printf '   %-8s %5d s\n' total $(($(date +%s) - start))
+    return $rc
+}
+trap report EXIT
 
 echo "== cargo build (release) and header check"
 cargo build --release --locked
@@ -21,10 +40,13 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked
 
+part_done cargo
+
 echo "== C tests (ctest)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2
 ctest --test-dir build --output-on-failure
+part_done ctest
 
 echo "== Python-side tests: comparison with simvue 2.6.2, test server, online mode, saving files"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import simvue, pytest, msgpack' 2>/dev/null; then
@@ -33,10 +55,9 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import simvue, pytest, ms
     .venv/bin/pip install -q "simvue==2.6.2" pytest
 fi
 export SIMVUE_PYREF="$PWD/.venv/bin/python" SIMVUE_LIB_DIR="$PWD/target/release"
-# Each directory has its own conftest.py; separate runs keep them apart.
+# One run over tests/python, tests/server, tests/online and tests/artifacts (tests/pytest.ini,
+# fixtures in tests/conftest.py).
 failed=0
-for dir in tests/python tests/server tests/online tests/artifacts; do
-    echo "-- pytest $dir"
-    .venv/bin/python -m pytest -q "$dir" || failed=1
-done
+.venv/bin/python -m pytest -q tests || failed=1
+part_done pytest
 exit $failed

@@ -1,6 +1,6 @@
 //! The wire model: the objects a Simvue server receives (folder, run, alert, metrics batch, events
 //! batch). Each builds into a [`Json`] tree whose keys and key order are those of simvue 2.6.2
-//! (`../shared/reference/python-offline-cache/`). The offline sink writes these trees as cache
+//! (`tests/fixtures/python-offline-cache/`). The offline sink writes these trees as cache
 //! files; the online sink (a later issue) will post the same trees.
 
 use std::sync::Arc;
@@ -580,7 +580,7 @@ mod tests {
     fn reference_text(path: &str) -> String {
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/reference/python-offline-cache/"
+            "/tests/fixtures/python-offline-cache/"
         );
         std::fs::read_to_string(format!("{dir}{path}")).unwrap()
     }

@@ -1,9 +1,9 @@
 """Saved files (artifacts) through the C API: simvue_run_save, _save_directory, _save_all and
-_save_bytes, online against tests/server/simvue_server.py, offline into a cache uploaded by the
+_save_bytes, online against tests/server/simvue_server/, offline into a cache uploaded by the
 real simvue-sender, bad input, the Python client 2.6.2 as reference, upload retries, MIME guesses
 for every extension Python knows, and online runs whose uploads fail (kept for simvue-sender).
 
-Protocol references: /work/shared/reference/simvue-protocol.md §6 (artifacts), §0 item 4 (upload
+Protocol references (docs/protocol.md): §6 (artifacts), §0 item 4 (upload
 styles, whole file re-sent on retry), §8.2/§8.5 (offline artifact records).
 
     SIMVUE_PYREF=/tmp/pyref/bin/python /tmp/pyref/bin/python -m pytest -q tests/artifacts
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from artifacts_helpers import (CODE, INPUT, OUTPUT, SNAPSHOT, WAIT, describe, kv, make_big_file,
+from .helpers import (CODE, INPUT, OUTPUT, SNAPSHOT, WAIT, describe, kv, make_big_file,
                                program_env, run_program, sha256_file)
 
 BIG_SIZE = 300 * 1000 * 1000  # the "few hundred MB" output field
@@ -35,6 +35,12 @@ SUMMARY = {"a": 1, "b": [1, 2], "name": "heat"}
 SUMMARY_TEXT = json.dumps(SUMMARY)  # what Python's save_object of the dict serialises (§6.2)
 PARAMS = "nx = 64\nalpha = 0.01\n"
 FIELD = "x,T\n0.0,1.0\n0.5,0.75\n1.0,0.5\n"
+
+
+@pytest.fixture(scope="session")
+def saver(exes) -> Path:
+    """The compiled ``tests/artifacts/c/saver.c``."""
+    return exes["saver"]
 
 
 def py_mime(name: str) -> str:

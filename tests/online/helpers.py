@@ -1,9 +1,9 @@
-"""Helpers for the online-mode tests (tests/online); the fixtures are in conftest.py.
+"""Helpers for the online-mode tests (tests/online); the fixtures are in tests/conftest.py.
 
 The C programs (``examples-c/heat1d.c`` and the small ones in ``tests/online/c/``) are compiled
 against ``libsimvue.so`` (``SIMVUE_LIB_DIR``, default ``<repo>/target/release``; build it with
 ``cargo build --release``) and run against the in-process Simvue-compatible server of
-``tests/server/simvue_server.py``. Only 127.0.0.1 is ever contacted.
+``tests/server/simvue_server/``. Only 127.0.0.1 is ever contacted.
 
 ``SIMVUE_PYREF``: a Python interpreter with ``simvue==2.6.2``; its ``simvue-sender`` uploads the
 offline caches. The tests that need it are skipped when it is unset.
@@ -16,40 +16,27 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ONLINE_DIR = Path(__file__).resolve().parent
-C_DIR = ONLINE_DIR / "c"
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "server"))
-import client_env  # noqa: E402
-from client_env import kv  # noqa: E402,F401
-from simvue_server import SimvueServer, make_jwt  # noqa: E402
-
-# A distinctive token: a JWT (simvue-sender decodes it and wants a future "exp") whose payload
-# and signature segments are unique strings we can grep for.
-TOKEN = make_jwt(subject="libsimvue-online-tests-CANARY-5b1e9d", exp_in=7 * 24 * 3600)
-
-
-NOTES: list[str] = []  # measurements printed at the end of the session
+import harness
+from harness import NOTES, REPO_ROOT, TOKEN, kv  # noqa: F401
+from simvue_server import SimvueServer, make_jwt  # noqa: F401
 
 
 def program_env(home: Path, cache: Path, url: str, *, token: str = TOKEN, mode: str = "online",
                 **extra: str) -> dict[str, str]:
-    """The clean environment of client_env, with short timeouts and backoff so that faults
+    """The clean environment of harness, with short timeouts and backoff so that faults
     resolve quickly."""
     kw = {"timeout": "3", "retries": "4", "backoff": "0.05", **extra}
-    return client_env.program_env(home, cache, url, token=token, mode=mode, **kw)
+    return harness.program_env(home, cache, url, token=token, mode=mode, **kw)
 
 
 def run_program(cmd: list, *, cwd: Path, env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return client_env.run_program(cmd, cwd=cwd, env=env, timeout=timeout)
+    return harness.run_program(cmd, cwd=cwd, env=env, timeout=timeout)
 
 
 def describe(res: subprocess.CompletedProcess) -> str:
-    return client_env.describe(res, tail=4000)
+    return harness.describe(res, tail=4000)
 
 
 def token_leaks(texts: dict[str, str], dirs: list[Path], token: str = TOKEN) -> list[str]:

@@ -8,6 +8,7 @@ timestamps, timings, the Python package list) are excluded, each with the reason
 excluded.
 
 Run:  SIMVUE_PYREF=/path/to/venv-with-simvue-2.6.2/bin/python python3 -m pytest -q tests/python
+(the fixtures shared with the rest of the Python suite are in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HEAT_NX, HEAT_STEPS, run_checked
+from harness import offline_env, write_simvue_toml
 
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
 OFFLINE_ID_RE = re.compile(r"^offline_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 OBJECT_DIRS = ("folders", "runs", "alerts", "metrics", "events", "artifacts")
 SNAPSHOT_RE = re.compile(r"^heat1d_field_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d{3}\.file$")
+HERE = Path(__file__).resolve().parent
+HEAT_NX = 32
+HEAT_STEPS = 200
 METRIC_ITEM_KEYS = ["time", "timestamp", "step", "values"]
 EVENT_ITEM_KEYS = ["message", "log_level", "timestamp"]
 
@@ -174,6 +178,62 @@ def same_float(a, b) -> bool:
 
 # --------------------------------------------------------------------------------------------
 # fixtures local to this module
+
+
+def run_checked(cmd: list[str], *, cwd: Path, env: dict[str, str], what: str, timeout: float = 300):
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if res.returncode != 0:
+        pytest.fail(
+            f"{what} exited with {res.returncode}\ncmd: {cmd}\nstdout:\n{res.stdout}\n"
+            f"stderr:\n{res.stderr}",
+            pytrace=False,
+        )
+    return res
+
+
+@pytest.fixture(scope="module")
+def heat_workdir(tmp_path_factory) -> Path:
+    """One working directory (with a simvue.toml) for both heat runs, so ``system.cwd`` matches."""
+    work = tmp_path_factory.mktemp("heat")
+    write_simvue_toml(work / "cwd")
+    return work
+
+
+@pytest.fixture(scope="module")
+def ours_heat_cache(heat_workdir: Path, exes) -> Path:
+    """The offline cache written by examples-c/heat1d.c through libsimvue."""
+    cache = heat_workdir / "ours"
+    res = run_checked(
+        [str(exes["heat1d"]), str(HEAT_NX), str(HEAT_STEPS)],
+        cwd=heat_workdir / "cwd",
+        env=offline_env(heat_workdir / "home-ours", cache),
+        what="heat1d",
+    )
+    if "failed" in res.stderr:
+        pytest.fail(f"heat1d reported failed calls:\n{res.stderr}", pytrace=False)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def python_heat_cache(heat_workdir: Path, pyref: str) -> Path:
+    """The offline cache written by simvue 2.6.2 for the same scenario (scenario_heat.py)."""
+    cache = heat_workdir / "python"
+    run_checked(
+        [pyref, str(HERE / "scenario_heat.py"), str(HEAT_NX), str(HEAT_STEPS)],
+        cwd=heat_workdir / "cwd",
+        env=offline_env(heat_workdir / "home-python", cache),
+        what="scenario_heat.py (simvue 2.6.2)",
+    )
+    return cache
+
+
+@pytest.fixture
+def run_env(tmp_path: Path):
+    """``(cwd, env, cache)`` for a small C program writing to a fresh offline cache."""
+    cwd = tmp_path / "cwd"
+    write_simvue_toml(cwd)
+    cache = tmp_path / "cache"
+    return cwd, offline_env(tmp_path / "home", cache), cache
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Prove that tests/server/simvue_server.py is faithful: drive it with the REAL Python client.
+"""Prove that the test server (tests/server/simvue_server/) is faithful: drive it with the REAL Python client.
 
 The simvue client (2.6.2) runs in a subprocess with the interpreter named by $SIMVUE_PYREF
 (skipped when unset). Fault injection and the CLI are exercised with plain urllib requests.
@@ -24,8 +24,7 @@ import urllib.request
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from simvue_server import SimvueServer, make_jwt  # noqa: E402
+from simvue_server import SimvueServer, make_jwt
 
 PYREF = os.environ.get("SIMVUE_PYREF")
 needs_pyref = pytest.mark.skipif(
@@ -441,9 +440,8 @@ def test_storage_needs_no_auth_and_records_header():
 
 def test_cli_prints_url_and_records_on_sigterm(tmp_path):
     record = tmp_path / "rec.json"
-    script = pathlib.Path(__file__).resolve().parent / "simvue_server.py"
-    proc = subprocess.Popen([sys.executable, str(script), "--port", "0", "--record", str(record)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "simvue_server", "--port", "0", "--record", str(record)],
+                            cwd=pathlib.Path(__file__).resolve().parent, stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()
         token = proc.stdout.readline().strip()

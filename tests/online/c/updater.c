@@ -1,8 +1,9 @@
 /*
- * updater: times run updates made while the server may be gone. It initialises an online run,
+ * updater: makes run updates while the server does not answer. It initialises an online run,
  * logs a few metrics, waits for the file named by argv[1] to appear (the test creates it once
- * it has taken the server away), then times update_metadata, update_tags and set_status, logs
- * more metrics and closes.
+ * the server holds run updates), then calls update_metadata, update_tags and set_status, says
+ * so at once (update_ms, flushed: the test reads it while the server still holds the updates),
+ * logs more metrics and closes.
  *
  * Output lines: run_id, update_ms, close_rc, DONE.
  */
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
     simvue_run_update_tags(run, tags, 1);
     simvue_run_set_status(run, SIMVUE_STATUS_FAILED);
     printf("update_ms=%.1f\n", now_ms() - t0);
+    fflush(stdout);
     int rc = simvue_run_close(run);
     printf("close_rc=%s\n", simvue_result_name(rc));
     simvue_run_free(run);

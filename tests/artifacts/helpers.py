@@ -1,23 +1,25 @@
-"""Helpers shared by tests/artifacts/conftest.py and test_artifacts.py."""
+"""Helpers for the artifact (saved files) tests; the fixtures are in tests/conftest.py.
+
+``tests/artifacts/c/saver.c`` is compiled against ``libsimvue.so`` (``SIMVUE_LIB_DIR``, default
+``<repo>/target/release``; build it with ``cargo build --release``) and runs against the
+in-process Simvue-compatible server of ``tests/server/simvue_server/`` (127.0.0.1 only).
+
+``SIMVUE_PYREF``: a Python interpreter with ``simvue==2.6.2``; its ``simvue-sender`` uploads the
+offline caches and the client itself is the reference for the records. Tests that need it are
+skipped when it is unset.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import subprocess
-import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+import harness
+from harness import REPO_ROOT, TOKEN, describe, kv  # noqa: F401
+
 HERE = Path(__file__).resolve().parent
-
-sys.path.insert(0, str(REPO_ROOT / "tests" / "server"))
-import client_env  # noqa: E402
-from client_env import describe, kv  # noqa: E402,F401
-from simvue_server import SimvueServer, make_jwt  # noqa: E402
-
-TOKEN = make_jwt(subject="libsimvue-artifact-tests", exp_in=7 * 24 * 3600)
-PYREF_VERSION = "2.6.2"
 
 # simvue.h constants
 INPUT, OUTPUT, CODE = 0, 1, 2
@@ -26,13 +28,13 @@ SNAPSHOT, WAIT = 1, 2
 
 def program_env(home: Path, cache: Path, url: str, *, token: str = TOKEN, mode: str = "online",
                 **extra: str) -> dict[str, str]:
-    """The clean environment of client_env, with short backoff."""
+    """The clean environment of harness, with short backoff."""
     kw = {"timeout": "10", "retries": "5", "backoff": "0.05", "PYTHONUNBUFFERED": "1", **extra}
-    return client_env.program_env(home, cache, url, token=token, mode=mode, **kw)
+    return harness.program_env(home, cache, url, token=token, mode=mode, **kw)
 
 
 def run_program(cmd: list, *, cwd: Path, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
-    return client_env.run_program(cmd, cwd=cwd, env=env, timeout=timeout)
+    return harness.run_program(cmd, cwd=cwd, env=env, timeout=timeout)
 
 
 def sha256_file(path: Path) -> str:

@@ -1,0 +1,573 @@
+"""The Simvue endpoints the Python client 2.6.2 calls, the control API of the CLI, and the
+validation of metric and event items."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import re
+import typing
+
+from .httpd import HttpError, Request, not_found, parse_multipart, validation_error
+
+try:  # msgpack is only needed for metrics/events bodies; it comes with the simvue client.
+    import msgpack
+except ImportError:  # pragma: no cover - the JSON fallback below still works
+    msgpack = None
+
+ID_REGEX = re.compile(r"^[A-Za-z0-9]{22}$")  # models.py ObjectID (§2.3)
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"  # models.py DATETIME_FORMAT (§4.2)
+TIMESTAMP_REGEX = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$")
+RUN_STATUSES = {"created", "running", "completed", "failed", "terminated", "lost"}  # §3.3
+
+_ADJECTIVES = ["brisk", "calm", "eager", "fuzzy", "gentle", "jolly", "lucid", "mellow", "nimble", "quiet"]
+_NOUNS = ["otter", "falcon", "maple", "harbor", "comet", "meadow", "quartz", "willow", "badger", "ember"]
+
+
+def now_ts() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime(DATETIME_FORMAT)
+
+
+class Routes:
+    """The endpoints of :class:`~simvue_server.server.SimvueServer` (a mixin over its store,
+    faults and settings)."""
+
+    # ---- routes: (method, regex, handler). Each handler gets (req, *groups) and returns (status, json).
+    def _routes(self) -> list[tuple[str, re.Pattern, typing.Callable]]:
+        r = [
+            ("GET", r"/api/version", self._get_version),
+            ("POST", r"/api/folders", self._post_folder),
+            ("GET", r"/api/folders", lambda q: self._list(q, self._folders)),
+            ("GET", r"/api/folders/([^/]+)", self._get_folder),
+            ("PUT", r"/api/folders/([^/]+)", self._put_folder),
+            ("POST", r"/api/runs", self._post_run),
+            ("GET", r"/api/runs", lambda q: self._list(q, self._runs, self._run_view)),
+            ("GET", r"/api/runs/([^/]+)", self._get_run),
+            ("PUT", r"/api/runs/([^/]+)", self._put_run),
+            ("PUT", r"/api/runs/([^/]+)/heartbeat", self._put_heartbeat),
+            ("GET", r"/api/runs/([^/]+)/abort", self._get_abort),
+            ("PUT", r"/api/runs/([^/]+)/abort", self._put_abort),
+            ("GET", r"/api/runs/([^/]+)/artifacts", self._get_run_artifacts),
+            ("PUT", r"/api/runs/([^/]+)/artifacts/([^/]+)", self._put_run_artifact),
+            ("POST", r"/api/metrics", self._post_metrics),
+            ("POST", r"/api/events", self._post_events),
+            ("POST", r"/api/alerts", self._post_alert),
+            ("GET", r"/api/alerts", lambda q: self._list(q, self._alerts)),
+            ("GET", r"/api/alerts/([^/]+)", self._get_alert),
+            ("PUT", r"/api/alerts/([^/]+)", self._put_alert),
+            ("PUT", r"/api/alerts/([^/]+)/status/([^/]+)", self._put_alert_status),
+            ("GET", r"/api/alerts/([^/]+)/status/([^/]+)", self._get_alert_status),
+            ("POST", r"/api/artifacts", self._post_artifact),
+            ("GET", r"/api/artifacts/([^/]+)", self._get_artifact),
+            ("PUT", r"/api/artifacts/([^/]+)", self._put_artifact),
+            ("POST", r"/api/tags", self._post_tag),
+            ("GET", r"/api/tags/([^/]+)", self._get_tag),
+            ("PUT", r"/api/tags/([^/]+)", self._put_tag),
+        ]
+        return [(m, re.compile(p + r"/?"), h) for m, p, h in r]
+
+    # ------------------------------------------------------------------ endpoints
+    # §1.6, config/user.py (version check): 200 {"version"}; 1.1.0 <= v < 2.0.0 accepted.
+    def _get_version(self, req: "Request") -> tuple[int, dict]:
+        with self._lock:
+            bad = self._faults.bad_version
+        return 200, {"version": "2.1.0" if bad else self.version}
+
+    # §3.1 step 2, §7.1, run.py:756-762 Folder.new().commit(): 200 {"id"}; an existing path -> 409
+    # carrying the existing "id", which the client treats as success (base.py _post_single).
+    def _post_folder(self, req: "Request") -> tuple[int, dict]:
+        body = req.json_object()
+        path = body.get("path")
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise validation_error(["path"], "String should match pattern '^/.*'", "string_pattern_mismatch", path)
+        with self._lock:
+            for f in self._folders.values():
+                if f["path"] == path:
+                    return 409, {"id": f["id"], "detail": f"Folder '{path}' already exists"}
+            fid = self._new_id()
+            self._folders[fid] = {"id": fid, "metadata": {}, "tags": [], "description": None,
+                                  "created": now_ts(), **body, "history": [{"method": "POST", "body": body}]}
+            self._ensure_parent_folders(path)
+            return 200, {"id": fid}
+
+    def _ensure_parent_folders(self, path: str) -> None:
+        # the server creates intermediate folders (§7.1); mark them so tests can tell them apart
+        parts = [p for p in path.split("/") if p]
+        for i in range(len(parts)):
+            parent = "/" + "/".join(parts[:i])
+            if not any(f["path"] == parent for f in self._folders.values()):
+                fid = self._new_id()
+                self._folders[fid] = {"id": fid, "path": parent, "metadata": {}, "tags": [],
+                                      "description": None, "created": now_ts(), "implicit": True, "history": []}
+
+    def _folder_or_404(self, fid: str) -> dict:
+        if fid not in self._folders:
+            raise not_found(f"Folder '{fid}' not found")
+        return self._folders[fid]
+
+    # §13 row 2 (GET by id, not used by Run but handy): folder JSON.
+    def _get_folder(self, req: "Request", fid: str) -> tuple[int, dict]:
+        with self._lock:
+            f = {k: v for k, v in self._folder_or_404(fid).items() if k != "history"}
+            return 200, f
+
+    # §7.1 set_folder_details, run.py:2271-2286: PUT partial {metadata?, tags?, description?}; 200 JSON.
+    def _put_folder(self, req: "Request", fid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            f = self._folder_or_404(fid)
+            self._merge_update(f, body)
+            f["history"].append({"method": "PUT", "body": body})
+            return 200, {k: v for k, v in f.items() if k != "history"}
+
+    @staticmethod
+    def _merge_update(obj: dict, body: dict) -> None:
+        """Partial update: ``metadata`` merged (top-level keys, like jsonb ||), other fields replaced."""
+        for key, value in body.items():
+            if key == "metadata" and isinstance(value, dict) and isinstance(obj.get("metadata"), dict):
+                obj["metadata"] = {**obj["metadata"], **value}
+            else:
+                obj[key] = value
+
+    # §3.1 step 3, api/objects/run.py Run.new + base.py _post_single: 200 {"id"} (22 alnum); the
+    # client then GETs the run to learn a server-chosen name. A JSON list is a batch (§3.6) -> list.
+    def _post_run(self, req: "Request") -> tuple[int, typing.Any]:
+        body = req.json_body()
+        if isinstance(body, list):
+            with self._lock:
+                return 200, [{"id": self._create_run(b, [i])} for i, b in enumerate(body)]
+        if not isinstance(body, dict):
+            raise validation_error([], "Input should be a valid dictionary", "dict_type", body)
+        with self._lock:
+            rid = self._create_run(body, [])
+            return 200, {"id": rid, "name": self._runs[rid]["name"]}
+
+    def _create_run(self, body: dict, loc: list) -> str:
+        folder = body.get("folder")
+        if not isinstance(folder, str) or not folder.startswith("/"):
+            raise validation_error([*loc, "folder"], "String should match pattern '^/.*'",
+                                   "string_pattern_mismatch", folder)
+        status = body.get("status", "created")
+        if status not in RUN_STATUSES:
+            raise validation_error([*loc, "status"], f"Input should be one of {sorted(RUN_STATUSES)}",
+                                   "literal_error", status)
+        self._validate_alert_ids(body.get("alerts"), [*loc, "alerts"])
+        rid = self._new_id()
+        run = {"id": rid, "name": None, "status": status, "folder": folder, "tags": [], "metadata": {},
+               "description": None, "alerts": [], "created": now_ts(), "user": "test-user"}
+        run.update(copy.deepcopy(body))
+        if not run.get("name"):
+            run["name"] = self._generate_name()
+            self._generated_names.add(rid)
+        if status == "running" and not run.get("started"):
+            run["started"] = now_ts()
+        if not any(f["path"] == folder for f in self._folders.values()):
+            self._ensure_parent_folders(folder)
+            fid = self._new_id()
+            self._folders[fid] = {"id": fid, "path": folder, "metadata": {}, "tags": [], "description": None,
+                                  "created": now_ts(), "implicit": True, "history": []}
+        self._runs[rid] = run
+        self._run_history[rid] = [{"method": "POST", "body": copy.deepcopy(body)}]
+        self._metrics[rid] = []
+        self._metric_batches[rid] = []
+        self._events[rid] = []
+        self._heartbeats[rid] = 0
+        return rid
+
+    def _generate_name(self) -> str:
+        taken = {r.get("name") for r in self._runs.values()}
+        while True:
+            name = f"{self._id_rng.choice(_ADJECTIVES)}-{self._id_rng.choice(_NOUNS)}-{self._id_rng.randint(1, 9999)}"
+            if name not in taken:
+                return name
+
+    def _validate_alert_ids(self, alerts: typing.Any, loc: list) -> None:
+        if alerts is None:
+            return
+        if not isinstance(alerts, list):
+            raise validation_error(loc, "Input should be a valid list", "list_type", alerts)
+        for i, a in enumerate(alerts):
+            if a not in self._alerts:
+                raise validation_error([*loc, i], f"Alert '{a}' not found", "value_error", a)
+
+    def _run_or_404(self, rid: str) -> dict:
+        if rid not in self._runs:
+            raise not_found(f"Run '{rid}' not found")
+        return self._runs[rid]
+
+    def _run_view(self, run: dict) -> dict:
+        """GET shape: alerts as [{"alert": {..., "id"}, "status": ...}] (api/objects/run.py:551-570, §7.4)."""
+        view = copy.deepcopy(run)
+        view["alerts"] = [
+            {"alert": {"id": aid, **{k: v for k, v in self._alerts.get(aid, {}).items() if k != "history"}},
+             "status": (self._alert_status.get((aid, run["id"])) or [None])[-1]}
+            for aid in run.get("alerts", [])
+        ]
+        return view
+
+    # §13 row 6, base.py _get: run JSON with name, status, tags, metadata, alerts:[{alert:{id}}],
+    # created/started/endtime in DATETIME_FORMAT (api/objects/run.py:575-680 parse them).
+    def _get_run(self, req: "Request", rid: str) -> tuple[int, dict]:
+        with self._lock:
+            return 200, self._run_view(self._run_or_404(rid))
+
+    # §3.2, base.py _put: partial update; metadata merged, other fields replaced; 200 JSON object.
+    def _put_run(self, req: "Request", rid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            run = self._run_or_404(rid)
+            if "status" in body and body["status"] not in RUN_STATUSES:
+                raise validation_error(["status"], f"Input should be one of {sorted(RUN_STATUSES)}",
+                                       "literal_error", body["status"])
+            self._validate_alert_ids(body.get("alerts"), ["alerts"])
+            self._merge_update(run, copy.deepcopy(body))
+            if body.get("status") == "running" and not run.get("started"):
+                run["started"] = now_ts()
+            self._run_history[rid].append({"method": "PUT", "body": copy.deepcopy(body)})
+            return 200, self._run_view(run)
+
+    # §3.4, api/objects/run.py:723-755 send_heartbeat: empty-body PUT; 200 JSON object.
+    def _put_heartbeat(self, req: "Request", rid: str) -> tuple[int, dict]:
+        with self._lock:
+            self._run_or_404(rid)
+            self._heartbeats[rid] = self._heartbeats.get(rid, 0) + 1
+            return 200, {"id": rid}
+
+    # §3.4, api/objects/run.py:777-800 abort_trigger: 200 {"status": bool}.
+    def _get_abort(self, req: "Request", rid: str) -> tuple[int, dict]:
+        with self._lock:
+            self._run_or_404(rid)
+            return 200, {"status": bool(self._aborts.get(rid, {}).get("status", False))}
+
+    # §13 row 10, Client.abort_run: PUT {"reason"}; 200 JSON.
+    def _put_abort(self, req: "Request", rid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            self._run_or_404(rid)
+            self._aborts[rid] = {"status": True, "reason": body.get("reason")}
+            return 200, {"id": rid, "status": True}
+
+    # api/objects/run.py:803-825 Run.artifacts: 200 JSON list.
+    def _get_run_artifacts(self, req: "Request", rid: str) -> tuple[int, list]:
+        with self._lock:
+            self._run_or_404(rid)
+            return 200, [self._artifact_view(a) | {"category": a["runs"][rid]}
+                         for a in self._artifacts.values() if rid in a["runs"]]
+
+    # §6.1 step 5, artifact/base.py:89-125 attach_to_run: PUT {"category"}; expects exactly 200 JSON.
+    def _put_run_artifact(self, req: "Request", rid: str, aid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        cat = body.get("category")
+        if cat not in ("input", "output", "code"):
+            raise validation_error(["category"], "Input should be 'input', 'output' or 'code'", "literal_error", cat)
+        with self._lock:
+            self._run_or_404(rid)
+            art = self._artifact_or_404(aid)
+            art["runs"][rid] = cat
+            return 200, {"id": aid, "run": rid, "category": cat}
+
+    # ---- metrics / events: msgpack {"run", "metrics"|"events": [...]} (§4.1, §5; metrics.py, events.py).
+    # An unknown run -> 422 FastAPI-style (request.py post() raises ValueError; test_sender.py:20-38).
+    def _post_data(self, req: "Request", key: str, check: typing.Callable[[typing.Any, list], None]) -> tuple[int, dict]:
+        if self.count_only and msgpack is not None and "msgpack" in (req.headers.get("Content-Type") or ""):
+            return self._count_data(req, key)
+        body = req.json_or_msgpack()
+        if not isinstance(body, dict):
+            raise validation_error([], "Input should be a valid dictionary", "dict_type", None)
+        rid, items = body.get("run"), body.get(key)
+        if not isinstance(items, list):
+            raise validation_error([key], "Input should be a valid list", "list_type", items)
+        if self.validate:
+            extra = set(body) - {"run", key}
+            if extra:
+                raise validation_error([sorted(extra)[0]], "Extra inputs are not permitted", "extra_forbidden")
+            for i, item in enumerate(items):
+                check(item, [key, i])
+        with self._lock:
+            if rid not in self._runs:
+                raise validation_error(["run"], f"Run '{rid}' not found", "value_error", rid)
+            store = self._metrics if key == "metrics" else self._events
+            # The items were just decoded from this request's body: nothing else holds them, so
+            # no copy is needed (a deep copy of 16000 items dominated the upload benchmark).
+            store.setdefault(rid, []).extend(items)
+            if key == "metrics":
+                self._metric_batches.setdefault(rid, []).append(len(items))
+            return 200, {}
+
+    def _count_data(self, req: "Request", key: str) -> tuple[int, dict]:
+        """Benchmark mode: walks the msgpack framing and counts the items without building them
+        (decoding 16000 items into Python dicts costs more than a native client takes to send
+        them, so a recording server would measure itself)."""
+        unpacker = msgpack.Unpacker(raw=False, max_buffer_size=0)
+        unpacker.feed(req.body)
+        rid, n = None, 0
+        for _ in range(unpacker.read_map_header()):
+            field = unpacker.unpack()
+            if field == key:
+                n = unpacker.read_array_header()
+                for _ in range(n):
+                    unpacker.skip()
+            elif field == "run":
+                rid = unpacker.unpack()
+            else:
+                unpacker.skip()
+        with self._lock:
+            if rid not in self._runs:
+                raise validation_error(["run"], f"Run '{rid}' not found", "value_error", rid)
+            self._counts[(key, rid)] = self._counts.get((key, rid), 0) + n
+        return 200, {}
+
+    def _post_metrics(self, req: "Request") -> tuple[int, dict]:
+        return self._post_data(req, "metrics", _check_metric_item)
+
+    def _post_events(self, req: "Request") -> tuple[int, dict]:
+        return self._post_data(req, "events", _check_event_item)
+
+    # ---- alerts (§7.3-7.5)
+    @staticmethod
+    def _alert_key(body: dict) -> str:
+        return json.dumps({k: body.get(k) for k in ("name", "source", "alert", "notification", "description")},
+                          sort_keys=True)
+
+    # §0.3 / §7.3, alert/*.py new(): POST ?deduplicate=True; 200 {"id"}; an identical alert ->
+    # 409 {"id": existing} which the client takes as the alert (base.py _post_single).
+    def _post_alert(self, req: "Request") -> tuple[int, dict]:
+        body = req.json_object()
+        for k in ("name", "source"):
+            if not body.get(k):
+                raise validation_error([k], "Field required", "missing")
+        if body["source"] not in ("metrics", "events", "user"):
+            raise validation_error(["source"], "Input should be 'metrics', 'events' or 'user'", "literal_error", body["source"])
+        dedup = req.query.get("deduplicate", ["False"])[0].lower() in ("true", "1")
+        with self._lock:
+            if dedup:
+                key = self._alert_key(body)
+                for aid, a in self._alerts.items():
+                    if self._alert_key(a) == key:
+                        return 409, {"id": aid, "detail": "Alert already exists"}
+            aid = self._new_id()
+            self._alerts[aid] = {"id": aid, "created": now_ts(), **copy.deepcopy(body),
+                                 "history": [{"method": "POST", "body": copy.deepcopy(body)}]}
+            return 200, {"id": aid}
+
+    def _alert_or_404(self, aid: str) -> dict:
+        if aid not in self._alerts:
+            raise not_found(f"Alert '{aid}' not found")
+        return self._alerts[aid]
+
+    # §7.4-7.5, alert/fetch.py:54-77 (type from source + alert.threshold), run.log_alert: alert JSON.
+    def _get_alert(self, req: "Request", aid: str) -> tuple[int, dict]:
+        with self._lock:
+            return 200, {k: v for k, v in self._alert_or_404(aid).items() if k != "history"}
+
+    # §13 row 22, sender re-upload (PUT of the staged keys, possibly {}): 200 JSON.
+    def _put_alert(self, req: "Request", aid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            a = self._alert_or_404(aid)
+            self._merge_update(a, copy.deepcopy(body))
+            a["history"].append({"method": "PUT", "body": copy.deepcopy(body)})
+            return 200, {k: v for k, v in a.items() if k != "history"}
+
+    # §7.5, alert/user.py:117-136 log_alert: PUT {"status": "ok"|"critical"}; 200 JSON.
+    def _put_alert_status(self, req: "Request", aid: str, rid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        status = body.get("status")
+        if status not in ("ok", "critical"):
+            raise validation_error(["status"], "Input should be 'ok' or 'critical'", "literal_error", status)
+        with self._lock:
+            self._alert_or_404(aid)
+            self._run_or_404(rid)
+            self._alert_status.setdefault((aid, rid), []).append(status)
+            return 200, {"id": aid, "run": rid, "status": status}
+
+    # §7.5, alert/base.py:200-210: 200 {"status"}.
+    def _get_alert_status(self, req: "Request", aid: str, rid: str) -> tuple[int, dict]:
+        with self._lock:
+            self._alert_or_404(aid)
+            hist = self._alert_status.get((aid, rid))
+            if not hist:
+                raise not_found(f"No status for alert '{aid}' on run '{rid}'")
+            return 200, {"status": hist[-1]}
+
+    # ---- artifacts (§6.1, §0.4)
+    # artifact/file.py:131, artifact/base.py:142-190: 200 {"id", "url"} plus "fields" for the
+    # multipart-POST style; no "fields" -> the client PUTs raw bytes to url. url: this server's
+    # /storage/<id>, which needs no Authorization.
+    def _post_artifact(self, req: "Request") -> tuple[int, dict]:
+        body = req.json_object()
+        for k in ("name", "size", "checksum"):
+            if k not in body:
+                raise validation_error([k], "Field required", "missing")
+        with self._lock:
+            if self.artifact_dedup:
+                for aid, a in self._artifacts.items():
+                    if a["meta"].get("checksum") == body["checksum"] and a["data"] is not None:
+                        return 409, {"id": aid, "url": None, "detail": "Artifact already exists"}
+            aid = self._new_id()
+            self._artifacts[aid] = {"id": aid, "meta": copy.deepcopy(body), "uploaded": False, "runs": {},
+                                    "data": None, "upload": None, "uploads": 0, "created": now_ts()}
+            resp: dict[str, typing.Any] = {"id": aid, "url": f"{self.url}/storage/{aid}"}
+            if self.upload_style == "post":
+                resp["fields"] = {"key": f"artifacts/{aid}", "policy": "dGVzdA==", "x-amz-signature": "0" * 16}
+            return 200, resp
+
+    def _artifact_or_404(self, aid: str) -> dict:
+        if aid not in self._artifacts:
+            raise not_found(f"Artifact '{aid}' not found")
+        return self._artifacts[aid]
+
+    @staticmethod
+    def _artifact_view(a: dict) -> dict:
+        return {"id": a["id"], **a["meta"], "uploaded": a["uploaded"], "runs": list(a["runs"]),
+                "created": a["created"]}
+
+    # §6.1 step 6, artifact/base.py (self.name in an f-string): 200 JSON that includes "name".
+    def _get_artifact(self, req: "Request", aid: str) -> tuple[int, dict]:
+        with self._lock:
+            return 200, self._artifact_view(self._artifact_or_404(aid))
+
+    # §6.1 step 4, artifact/base.py:186-190: PUT {"uploaded": true}; 200 JSON.
+    def _put_artifact(self, req: "Request", aid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            a = self._artifact_or_404(aid)
+            if "uploaded" in body:
+                a["uploaded"] = bool(body["uploaded"])
+            for k, v in body.items():
+                if k != "uploaded":
+                    a["meta"][k] = v
+            return 200, self._artifact_view(a)
+
+    # §6.1 step 3 / §0.4, artifact/base.py:142-184 _upload: the storage URL. POST multipart
+    # (fields first, then "file") -> 204 like S3; PUT raw bytes -> 200. No auth required; the
+    # Authorization header, if any, is recorded so tests can assert the token never goes here.
+    def _storage_upload(self, req: "Request", aid: str) -> tuple[int, typing.Any]:
+        with self._lock:
+            if aid not in self._artifacts:
+                raise not_found("NoSuchUpload")
+        upload = {"method": req.method, "authorization": req.headers.get("Authorization"),
+                  "content_type": req.headers.get("Content-Type"), "fields": None, "filename": None}
+        if req.method == "POST":
+            fields, files = parse_multipart(req.body, req.headers.get("Content-Type", ""))
+            if "file" not in files:
+                raise HttpError(400, "multipart upload without a 'file' part")
+            upload["fields"] = fields
+            upload["field_order"] = list(fields) + ["file"]
+            upload["filename"], data = files["file"]
+            status = 204
+        else:
+            data = req.body
+            status = 200
+        with self._lock:
+            a = self._artifacts[aid]
+            a["data"] = data
+            a["upload"] = upload
+            a["uploads"] += 1
+        return status, None
+
+    # ---- tags (§7.2, tag.py): POST {name, colour?, description?} -> 200 {"id"} / 409 {"id"}; PUT partial.
+    def _post_tag(self, req: "Request") -> tuple[int, dict]:
+        body = req.json_object()
+        if not body.get("name"):
+            raise validation_error(["name"], "Field required", "missing")
+        with self._lock:
+            for tid, t in self._tags.items():
+                if t["name"] == body["name"]:
+                    return 409, {"id": tid, "detail": "Tag already exists"}
+            tid = self._new_id()
+            self._tags[tid] = {"id": tid, "created": now_ts(), **copy.deepcopy(body)}
+            return 200, {"id": tid}
+
+    def _get_tag(self, req: "Request", tid: str) -> tuple[int, dict]:
+        with self._lock:
+            if tid not in self._tags:
+                raise not_found(f"Tag '{tid}' not found")
+            return 200, copy.deepcopy(self._tags[tid])
+
+    def _put_tag(self, req: "Request", tid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            if tid not in self._tags:
+                raise not_found(f"Tag '{tid}' not found")
+            self._tags[tid].update(copy.deepcopy(body))
+            return 200, copy.deepcopy(self._tags[tid])
+
+    # §2.4 get_paginated: ?count=&start= -> {"data": [...], "count": total}.
+    def _list(self, req: "Request", table: dict, view: typing.Callable[[dict], dict] | None = None) -> tuple[int, dict]:
+        start = int(req.query.get("start", ["0"])[0] or 0)
+        count = int(req.query.get("count", ["100"])[0] or 100)
+        with self._lock:
+            items = [view(v) if view else {k: x for k, x in v.items() if k != "history"} for v in table.values()]
+            return 200, {"data": copy.deepcopy(items[start:start + count]), "count": len(items)}
+
+    # ---- control API for shell-driven tests (CLI); not part of Simvue, never needs auth
+    def _control(self, req: "Request", what: str) -> tuple[int, typing.Any]:
+        if req.method == "GET" and what == "store":
+            return 200, self.snapshot()
+        if req.method == "GET" and what == "faults":
+            return 200, self.get_faults()
+        if req.method == "POST" and what == "faults":
+            try:
+                self.set_faults(**req.json_object())
+            except (TypeError, ValueError) as e:
+                raise HttpError(400, str(e)) from None
+            return 200, self.get_faults()
+        if req.method == "POST" and what == "reset_faults":
+            self.reset_faults()
+            return 200, self.get_faults()
+        if req.method == "POST" and what == "release":
+            self.release()
+            return 200, {}
+        if req.method == "POST" and what.startswith("abort/"):
+            self.abort(what.split("/", 1)[1])
+            return 200, {}
+        raise not_found()
+
+
+def _check_metric_item(item: typing.Any, loc: list) -> None:
+    """models.py MetricSet: extra=forbid; time number; step int >= 0; values {str: int|float|bool}."""
+    if not isinstance(item, dict):
+        raise validation_error(loc, "Input should be a valid dictionary", "dict_type", item)
+    extra = set(item) - {"time", "timestamp", "step", "values"}
+    if extra:
+        raise validation_error([*loc, sorted(extra)[0]], "Extra inputs are not permitted", "extra_forbidden")
+    for k in ("time", "timestamp", "step", "values"):
+        if k not in item:
+            raise validation_error([*loc, k], "Field required", "missing")
+    if not isinstance(item["time"], (int, float)) or isinstance(item["time"], bool):
+        raise validation_error([*loc, "time"], "Input should be a valid number", "float_type", item["time"])
+    if not isinstance(item["step"], int) or isinstance(item["step"], bool) or item["step"] < 0:
+        raise validation_error([*loc, "step"], "Input should be a non-negative integer", "int_type", item["step"])
+    _check_timestamp(item["timestamp"], [*loc, "timestamp"])
+    values = item["values"]
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        raise validation_error([*loc, "values"], "Input should be a valid dictionary", "dict_type", values)
+    for k, v in values.items():
+        if not isinstance(v, (int, float, bool)):
+            raise validation_error([*loc, "values", k], "Input should be a valid number", "float_type", v)
+
+
+def _check_event_item(item: typing.Any, loc: list) -> None:
+    """models.py EventSet: extra=forbid; message str; log_level optional; timestamp."""
+    if not isinstance(item, dict):
+        raise validation_error(loc, "Input should be a valid dictionary", "dict_type", item)
+    extra = set(item) - {"message", "log_level", "timestamp"}
+    if extra:
+        raise validation_error([*loc, sorted(extra)[0]], "Extra inputs are not permitted", "extra_forbidden")
+    if not isinstance(item.get("message"), str):
+        raise validation_error([*loc, "message"], "Input should be a valid string", "string_type", item.get("message"))
+    lvl = item.get("log_level")
+    if lvl is not None and lvl not in ("debug", "info", "warning", "error", "critical"):
+        raise validation_error([*loc, "log_level"], "Input should be a valid log level", "literal_error", lvl)
+    _check_timestamp(item.get("timestamp"), [*loc, "timestamp"])
+
+
+def _check_timestamp(ts: typing.Any, loc: list) -> None:
+    if not isinstance(ts, str):
+        raise validation_error(loc, "Input should be a valid string", "string_type", ts)
+    try:
+        datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        raise validation_error(loc, "Input should be a valid datetime", "datetime_parsing", ts) from None
