@@ -291,9 +291,9 @@ size_t simvue_last_error_message(char *buf, size_t len);
 /**
  * Creates a run handle in `mode` (`SIMVUE_MODE_ONLINE`, `SIMVUE_MODE_OFFLINE` or
  * `SIMVUE_MODE_DISABLED`) and stores it in `*out`. In disabled mode every later call on the
- * handle returns `SIMVUE_OK` without looking at its arguments (only a NULL handle is an error). The environment variable `SIMVUE_MODE`
- * (`online`, `offline` or `disabled`) overrides `mode`, so a job script can switch a compiled
- * solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
+ * handle returns `SIMVUE_OK` without looking at its other arguments (only a NULL or freed
+ * handle is an error). The environment variable `SIMVUE_MODE` (`online`, `offline` or
+ * `disabled`) overrides `mode`, so a job script can switch a compiled solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
  * by `simvue_run_init`.
  *
  * # Safety

@@ -64,7 +64,12 @@ pub unsafe extern "C" fn simvue_run_add_alert(
     with_enabled_run(run, |run| {
         if !id_buf.is_null() && id_len < SIMVUE_ID_BUFFER_SIZE {
             // Checked first, so that a too small buffer creates no alert.
-            return Err(FfiError::new(simvue_result::SIMVUE_ERROR_BUFFER_TOO_SMALL, format!("id_buf must hold SIMVUE_ID_BUFFER_SIZE ({SIMVUE_ID_BUFFER_SIZE}) bytes, got {id_len}"),
+            return Err(FfiError::new(
+                simvue_result::SIMVUE_ERROR_BUFFER_TOO_SMALL,
+                format!(
+                    "id_buf must hold SIMVUE_ID_BUFFER_SIZE ({SIMVUE_ID_BUFFER_SIZE}) bytes, \
+                     got {id_len}"
+                ),
             ));
         }
         let name = cstr(name, "name")?;
