@@ -21,9 +21,11 @@
 !> Errors: with `stat` present, it receives the C result code (`SIMVUE_OK` = 0 on success) and
 !> `errmsg`, if present, the message of a failure (it is left alone on success, like the
 !> `errmsg=` of `allocate`). Without `stat`, a failure is handled as the run's
-!> `suppress_errors` setting (`config`) says: on (the default) the message is written to
-!> `error_unit` and the program goes on (the first 20 messages of the process); off, the message
-!> is written and the program stops with `error stop`.
+!> `suppress_errors` setting (`config`) says: on (the default) the library writes the message to
+!> stderr (the first 20 of the run) and the program goes on; off, the message is written and the
+!> program stops with `error stop`. A failure the library could not report through a run (a
+!> variable that holds no run or a freed one; names and values of different sizes, which only
+!> this module sees) is written here, and the program goes on.
 module simvue
   use, intrinsic :: iso_c_binding, only: c_associated, c_char, c_double, c_f_pointer, &
        c_funloc, c_funptr, c_int, c_int32_t, c_int64_t, c_loc, c_null_char, c_null_funptr, &
@@ -69,9 +71,6 @@ module simvue
   ! size (Fortran has no unsigned integers); the values never reach the sign bit.
   integer(c_int32_t), parameter :: METRICS_STEP = 1, METRICS_TIME = 2
   integer(c_int32_t), parameter :: SAVE_SNAPSHOT = 1, SAVE_WAIT = 2
-  !> How many failures a program without `stat` gets printed (as the library itself does).
-  integer, parameter :: MAX_PRINTED = 20
-  integer, save :: n_printed = 0
 
   ! ------------------------------------------------------------------------------------------
   ! The public API.
@@ -470,7 +469,6 @@ contains
        if (present(stat)) stat = SIMVUE_OK
        return
     end if
-    ! The library has already printed the errors of a run that suppresses them.
     call report(int(rc), handle, what, simvue_last_error_message(), stat, errmsg, &
                 printed=c_last_error_reported() /= 0)
   end subroutine check
@@ -490,24 +488,20 @@ contains
        stat = code
        return
     end if
-    suppress = 1 ! the library's default, also for a run that was never created
-    if (c_associated(handle)) then
-       if (c_run_suppress_errors(handle, suppress) /= SIMVUE_OK) suppress = 1
-    end if
-    line = 'simvue: ' // what // ': ' // msg // ' (' // simvue_result_name(code) // ')'
-    if (suppress == 0) then
-       write (error_unit, '(a)') line
-       error stop 'simvue: stopped on the error above (suppress_errors is off)'
-    end if
+    ! The library printed it: the run suppresses errors, and its policy (what and how many to
+    ! print) is the library's.
     if (present(printed)) then
        if (printed) return
     end if
-    if (n_printed < MAX_PRINTED) then
-       write (error_unit, '(a)') line
-    else if (n_printed == MAX_PRINTED) then
-       write (error_unit, '(a)') 'simvue: further errors are not printed'
+    line = 'simvue: ' // what // ': ' // msg // ' (' // simvue_result_name(code) // ')'
+    write (error_unit, '(a)') line
+    ! Not printed by the library: the run does not suppress errors (stop, as C++ throws), or
+    ! there is no run to report through (go on, as the library's default says).
+    suppress = 1
+    if (c_associated(handle)) then
+       if (c_run_suppress_errors(handle, suppress) /= SIMVUE_OK) suppress = 1
     end if
-    n_printed = n_printed + 1
+    if (suppress == 0) error stop 'simvue: stopped on the error above (suppress_errors is off)'
   end subroutine report
 
   !> `.true.` as 1, `.false.` as 0, absent as SIMVUE_KEEP.
@@ -571,7 +565,8 @@ contains
 
   !> Closes the run if it is still open (status `completed` if it was running) and releases it.
   !> The variable can then be used for a `new` run. Freeing a run that was never created, or
-  !> twice, does nothing; do not free one run through two copies of the variable.
+  !> twice, does nothing. A run freed through one copy of the variable is gone for the others:
+  !> calls through them fail with SIMVUE_ERROR_INVALID_HANDLE (freeing again does nothing).
   subroutine run_free(this)
     class(simvue_run), intent(inout) :: this
     call c_run_free(this%handle)

@@ -44,6 +44,16 @@
 #define SIMVUE_STATUS_TERMINATED 2
 
 /**
+ * In `simvue_run_config`: leave this setting as it is.
+ */
+#define SIMVUE_KEEP -1
+
+/**
+ * Size of a buffer that holds any run or alert id with its NUL.
+ */
+#define SIMVUE_ID_BUFFER_SIZE 64
+
+/**
  * Alert on metric values.
  */
 #define SIMVUE_ALERT_SOURCE_METRICS 0
@@ -117,16 +127,6 @@
  * `simvue_run_log_metrics_ex` flag: record the given `time` instead of seconds since init.
  */
 #define SIMVUE_METRICS_TIME 2
-
-/**
- * In `simvue_run_config`: leave this setting as it is.
- */
-#define SIMVUE_KEEP -1
-
-/**
- * Size of a buffer that holds any run or alert id with its NUL.
- */
-#define SIMVUE_ID_BUFFER_SIZE 64
 
 /**
  * Category `input`: something the run reads (an input deck).
@@ -214,7 +214,8 @@ typedef enum simvue_result {
    */
   SIMVUE_ERROR_BACKGROUND = 12,
   /**
-   * The handle is not a live simvue handle.
+   * The handle is not a live simvue handle (NULL is `SIMVUE_ERROR_NULL_ARGUMENT`; a
+   * freed run handle is this).
    */
   SIMVUE_ERROR_INVALID_HANDLE = 13,
   /**
@@ -236,7 +237,8 @@ typedef enum simvue_result {
 } simvue_result;
 
 /**
- * An opaque run handle. Create it with `simvue_run_new`, release it with `simvue_run_free`.
+ * An opaque run handle. Create it with `simvue_run_new`, release it with `simvue_run_free`
+ * (after which it stays recognisable as freed).
  */
 typedef struct simvue_run simvue_run;
 
@@ -289,9 +291,9 @@ size_t simvue_last_error_message(char *buf, size_t len);
 /**
  * Creates a run handle in `mode` (`SIMVUE_MODE_ONLINE`, `SIMVUE_MODE_OFFLINE` or
  * `SIMVUE_MODE_DISABLED`) and stores it in `*out`. In disabled mode every later call on the
- * handle returns `SIMVUE_OK` without looking at its arguments (only a NULL handle is an error). The environment variable `SIMVUE_MODE`
- * (`online`, `offline` or `disabled`) overrides `mode`, so a job script can switch a compiled
- * solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
+ * handle returns `SIMVUE_OK` without looking at its other arguments (only a NULL or freed
+ * handle is an error). The environment variable `SIMVUE_MODE` (`online`, `offline` or
+ * `disabled`) overrides `mode`, so a job script can switch a compiled solver. Configuration (simvue.toml, `SIMVUE_*`) is read here; problems with it are reported
  * by `simvue_run_init`.
  *
  * # Safety
@@ -302,10 +304,13 @@ enum simvue_result simvue_run_new(int32_t mode,
 
 /**
  * Closes the run if it is still open (status `completed` if it was running), then releases
- * the handle. NULL is ignored. The handle must not be used afterwards.
+ * it. NULL is ignored. A freed handle stays recognisable: using it afterwards, or freeing it
+ * again, is the error `SIMVUE_ERROR_INVALID_HANDLE` (here only recorded as the last error, as
+ * the function returns nothing), never a read of freed memory. Each freed handle keeps 16
+ * bytes allocated until the process ends.
  *
  * # Safety
- * `run` is NULL or a handle from `simvue_run_new` that was not freed yet.
+ * `run` is NULL or a handle from `simvue_run_new`.
  */
 void simvue_run_free(struct simvue_run *run);
 
@@ -459,6 +464,128 @@ enum simvue_result simvue_run_update_tags(struct simvue_run *run,
                                           size_t n_tags);
 
 /**
+ * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
+ * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_status(struct simvue_run *run, int32_t status);
+
+/**
+ * Closes the run: writes everything still queued, sets a running run `completed` and ends
+ * it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
+ * (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
+ * handle with `simvue_run_free`. A run never closed is closed at process exit.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_close(struct simvue_run *run);
+
+/**
+ * Sets metadata (a JSON object), tags and a description on a folder: the run's folder when
+ * `path` is NULL (or equal to it), otherwise the folder at `path`. NULL leaves a field as it
+ * is; `tags` NULL with `n_tags` 0 leaves the tags, non-NULL with 0 clears them.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `tags` is NULL or holds
+ * `n_tags` string pointers.
+ */
+enum simvue_result simvue_run_set_folder_details(struct simvue_run *run,
+                                                 const char *path,
+                                                 const char *metadata_json,
+                                                 const char *const *tags,
+                                                 size_t n_tags,
+                                                 const char *description);
+
+/**
+ * Reads how many metric sets and events were dropped so far because a queue was full
+ * (only without `queue_blocking`). Either out-pointer may be NULL.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; the out-pointers are NULL or writable.
+ */
+enum simvue_result simvue_run_dropped(const struct simvue_run *run,
+                                      uint64_t *metrics,
+                                      uint64_t *events);
+
+/**
+ * Writes 1 to `*out` when the run suppresses errors (the default) and 0 otherwise. Language
+ * bindings use it to decide whether an error without a status argument stops the program.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum simvue_result simvue_run_suppress_errors(const struct simvue_run *run, int32_t *out);
+
+/**
+ * Registers `callback` (or removes it, with NULL), called once with `user_data` on the
+ * library's background thread when an abort is requested from the web UI (online runs). The
+ * callback should only set a flag or similar; it must not call into the run. The library
+ * never stops the process itself; see also `simvue_run_abort_requested`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
+ * `user_data` for as long as the run is open.
+ */
+enum simvue_result simvue_run_set_abort_callback(struct simvue_run *run,
+                                                 simvue_abort_callback callback,
+                                                 void *user_data);
+
+/**
+ * Writes 1 to `*out` if an abort of the run was requested from the web UI, else 0. Cheap
+ * enough to call every time step.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int32_t *out);
+
+/**
+ * Sets how often (in seconds, > 0) an online run asks the server whether an abort was
+ * requested; default 30. Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
+
+/**
+ * Defines an alert and attaches it to the run (the seed's `add_alert`).
+ *
+ * - `source`: `SIMVUE_ALERT_SOURCE_METRICS` or `SIMVUE_ALERT_SOURCE_EVENTS`.
+ * - `frequency`: seconds between evaluations (> 0). `window`: averaging window in seconds;
+ *   0 or less means the same as `frequency`.
+ * - Metrics alerts: `rule` (`SIMVUE_ALERT_RULE_*`), `metric`, and `threshold` for
+ *   above/below or `range_low` < `range_high` for the range rules; the numbers a rule does not
+ *   use are ignored.
+ * - Events alerts: `pattern`; `rule`, `metric` and the numbers are ignored.
+ * - `notification`: `SIMVUE_NOTIFICATION_NONE` or `SIMVUE_NOTIFICATION_EMAIL`.
+ *
+ * The alert's id is copied into `id_buf` when it is not NULL; `id_len` must then be at least
+ * `SIMVUE_ID_BUFFER_SIZE`. Adding the same alert twice attaches it once.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
+ * holds `id_len` bytes.
+ */
+enum simvue_result simvue_run_add_alert(struct simvue_run *run,
+                                        const char *name,
+                                        int32_t source,
+                                        int64_t frequency,
+                                        int64_t window,
+                                        int32_t rule,
+                                        const char *metric,
+                                        double threshold,
+                                        double range_low,
+                                        double range_high,
+                                        int32_t notification,
+                                        const char *pattern,
+                                        char *id_buf,
+                                        size_t id_len);
+
+/**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step
  * counts up by one each call, the time is seconds since init and the timestamp is now (UTC).
  * Values may be NaN or infinite. Names may use letters, digits, whitespace and `-_/.:=><+()%`.
@@ -520,128 +647,6 @@ enum simvue_result simvue_run_log_event_level(struct simvue_run *run,
                                               const char *message,
                                               int32_t level,
                                               const char *timestamp);
-
-/**
- * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
- * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
- *
- * # Safety
- * `run` is NULL or a live handle.
- */
-enum simvue_result simvue_run_set_status(struct simvue_run *run, int32_t status);
-
-/**
- * Closes the run: writes everything still queued, sets a running run `completed` and ends
- * it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
- * (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
- * handle with `simvue_run_free`. A run never closed is closed at process exit.
- *
- * # Safety
- * `run` is NULL or a live handle.
- */
-enum simvue_result simvue_run_close(struct simvue_run *run);
-
-/**
- * Sets metadata (a JSON object), tags and a description on a folder: the run's folder when
- * `path` is NULL (or equal to it), otherwise the folder at `path`. NULL leaves a field as it
- * is; `tags` NULL with `n_tags` 0 leaves the tags, non-NULL with 0 clears them.
- *
- * # Safety
- * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `tags` is NULL or holds
- * `n_tags` string pointers.
- */
-enum simvue_result simvue_run_set_folder_details(struct simvue_run *run,
-                                                 const char *path,
-                                                 const char *metadata_json,
-                                                 const char *const *tags,
-                                                 size_t n_tags,
-                                                 const char *description);
-
-/**
- * Defines an alert and attaches it to the run (the seed's `add_alert`).
- *
- * - `source`: `SIMVUE_ALERT_SOURCE_METRICS` or `SIMVUE_ALERT_SOURCE_EVENTS`.
- * - `frequency`: seconds between evaluations (> 0). `window`: averaging window in seconds;
- *   0 or less means the same as `frequency`.
- * - Metrics alerts: `rule` (`SIMVUE_ALERT_RULE_*`), `metric`, and `threshold` for
- *   above/below or `range_low` < `range_high` for the range rules; the numbers a rule does not
- *   use are ignored.
- * - Events alerts: `pattern`; `rule`, `metric` and the numbers are ignored.
- * - `notification`: `SIMVUE_NOTIFICATION_NONE` or `SIMVUE_NOTIFICATION_EMAIL`.
- *
- * The alert's id is copied into `id_buf` when it is not NULL; `id_len` must then be at least
- * `SIMVUE_ID_BUFFER_SIZE`. Adding the same alert twice attaches it once.
- *
- * # Safety
- * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
- * holds `id_len` bytes.
- */
-enum simvue_result simvue_run_add_alert(struct simvue_run *run,
-                                        const char *name,
-                                        int32_t source,
-                                        int64_t frequency,
-                                        int64_t window,
-                                        int32_t rule,
-                                        const char *metric,
-                                        double threshold,
-                                        double range_low,
-                                        double range_high,
-                                        int32_t notification,
-                                        const char *pattern,
-                                        char *id_buf,
-                                        size_t id_len);
-
-/**
- * Reads how many metric sets and events were dropped so far because a queue was full
- * (only without `queue_blocking`). Either out-pointer may be NULL.
- *
- * # Safety
- * `run` is NULL or a live handle; the out-pointers are NULL or writable.
- */
-enum simvue_result simvue_run_dropped(const struct simvue_run *run,
-                                      uint64_t *metrics,
-                                      uint64_t *events);
-
-/**
- * Writes 1 to `*out` when the run suppresses errors (the default) and 0 otherwise. Language
- * bindings use it to decide whether an error without a status argument stops the program.
- *
- * # Safety
- * `run` is NULL or a live handle; `out` is NULL or writable.
- */
-enum simvue_result simvue_run_suppress_errors(const struct simvue_run *run, int32_t *out);
-
-/**
- * Registers `callback` (or removes it, with NULL), called once with `user_data` on the
- * library's background thread when an abort is requested from the web UI (online runs). The
- * callback should only set a flag or similar; it must not call into the run. The library
- * never stops the process itself; see also `simvue_run_abort_requested`.
- *
- * # Safety
- * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
- * `user_data` for as long as the run is open.
- */
-enum simvue_result simvue_run_set_abort_callback(struct simvue_run *run,
-                                                 simvue_abort_callback callback,
-                                                 void *user_data);
-
-/**
- * Writes 1 to `*out` if an abort of the run was requested from the web UI, else 0. Cheap
- * enough to call every time step.
- *
- * # Safety
- * `run` is NULL or a live handle; `out` is NULL or writable.
- */
-enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int32_t *out);
-
-/**
- * Sets how often (in seconds, > 0) an online run asks the server whether an abort was
- * requested; default 30. Before `simvue_run_init`.
- *
- * # Safety
- * `run` is NULL or a live handle.
- */
-enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
 
 /**
  * Saves a file with the run (the seed's `save`).

@@ -14,9 +14,9 @@
 //
 // Errors. A failing call throws simvue::error (the result code and the library's message) when
 // the run's suppress_errors setting is off. With it on (the default, as in Simvue's Python
-// client) the solver goes on: the message is written to stderr (the first 20 of the process)
-// and the call returns. Creating a run, and any call on a moved-from run, always throw on
-// failure.
+// client) the solver goes on: the library itself writes the message to stderr (the first 20 of
+// the run) and the call returns. Creating a run, and any call on a moved-from run, always
+// throw on failure: there is no run to report through.
 //
 // Strings are std::string_view and need not be NUL-terminated; they must not contain NUL
 // characters. An optional string parameter that receives a default-constructed
@@ -27,7 +27,6 @@
 #include "simvue.h"
 
 #include <array>
-#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -256,17 +255,6 @@ inline std::string last_error_message() {
     return msg;
 }
 
-/// Writes a suppressed failure to stderr, the first 20 of the process (as the library does).
-inline void print_suppressed(const char *op, simvue_result rc, const std::string &msg) {
-    static std::atomic<int> printed{0};
-    int n = printed.fetch_add(1, std::memory_order_relaxed);
-    if (n < 20) {
-        std::fprintf(stderr, "simvue: %s: %s (%s)\n", op, msg.c_str(), simvue_result_name(rc));
-    } else if (n == 20) {
-        std::fprintf(stderr, "simvue: further errors are not printed\n");
-    }
-}
-
 /// NUL-terminated copies of a few strings and the array of pointers to them, on the stack when
 /// they are small (log_metrics runs in time loops). `get` maps an element to a string_view
 /// that stays valid while the element does.
@@ -346,10 +334,12 @@ inline void append_json_string(std::string &out, std::string_view s) {
     out += '"';
 }
 
-/// Metadata as the JSON object the C API takes. Doubles are written in their shortest
-/// round-trip form, always as JSON numbers with a fraction or exponent (so 0.0 stays a float);
-/// NaN and infinities have no JSON form: nullopt.
-inline std::optional<std::string> to_json(const metadata &md) {
+/// Metadata as the JSON object the C API takes (init, update_metadata and folder details take
+/// one object: setting the keys one by one would change the order of the run's metadata and
+/// send one update per key). Doubles are written in their shortest round-trip form, always as
+/// JSON numbers with a fraction or exponent (so 0.0 stays a float). NaN and infinities have no
+/// JSON form: nullopt, and `*bad_key` names the key.
+inline std::optional<std::string> to_json(const metadata &md, std::string *bad_key) {
     std::string out = "{";
     bool first = true;
     for (const auto &[key, val] : md) {
@@ -369,6 +359,7 @@ inline std::optional<std::string> to_json(const metadata &md) {
         } else {
             double d = std::get<double>(v);
             if (!std::isfinite(d)) {
+                *bad_key = key;
                 return std::nullopt;
             }
             char buf[32];
@@ -697,40 +688,26 @@ private:
         handle_ = nullptr;
     }
 
+    /// Translates a result: an error the library has reported (printed, because the run
+    /// suppresses errors) returns; any other throws. The policy is the library's.
     void check(simvue_result rc, const char *op) const {
-        if (rc == SIMVUE_OK) {
+        if (rc == SIMVUE_OK || simvue_last_error_reported() != 0) {
             return;
         }
-        std::string msg = detail::last_error_message();
-        bool printed = simvue_last_error_reported() != 0; // the library printed it already
-        std::int32_t suppress = 0;
-        if (handle_ != nullptr && simvue_run_suppress_errors(handle_, &suppress) == SIMVUE_OK &&
-            suppress != 0) {
-            if (!printed) {
-                detail::print_suppressed(op, rc, msg);
-            }
-            return;
-        }
-        throw error(rc, std::string("simvue::run::") + op + ": " + msg);
+        throw error(rc, std::string("simvue::run::") + op + ": " + detail::last_error_message());
     }
 
     std::optional<std::string> metadata_json(const metadata &md, const char *op) const {
-        std::optional<std::string> json = detail::to_json(md);
+        std::string bad_key;
+        std::optional<std::string> json = detail::to_json(md, &bad_key);
         if (!json) {
-            // No JSON form: reported like the C API's own refusal of NaN metadata.
-            fail(SIMVUE_ERROR_INVALID_ARGUMENT, op, "metadata values must be finite numbers");
+            // No JSON form: the C API refuses the value itself, with its message and its
+            // error policy (a disabled run accepts it and records nothing).
+            check(simvue_run_set_metadata_double(handle_, bad_key.c_str(),
+                                                 std::get<double>(md.at(bad_key).get())),
+                  op);
         }
         return json;
-    }
-
-    void fail(simvue_result rc, const char *op, const std::string &msg) const {
-        std::int32_t suppress = 0;
-        if (handle_ != nullptr && simvue_run_suppress_errors(handle_, &suppress) == SIMVUE_OK &&
-            suppress != 0) {
-            detail::print_suppressed(op, rc, msg);
-            return;
-        }
-        throw error(rc, std::string("simvue::run::") + op + ": " + msg);
     }
 
     template <class F>

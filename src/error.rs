@@ -1,20 +1,17 @@
 //! The error type of the safe core. Every kind maps to one numbered C result code in
-//! `ffi::result`; the numbers live there so that the core knows nothing about C.
+//! `ffi::result`; the numbers live there so that the core knows nothing about C. Errors that
+//! only exist at the C boundary (NULL pointers, invalid UTF-8, unknown enumeration integers,
+//! small output buffers, dead handles, caught panics) are the FFI layer's own
+//! (`ffi::result::FfiError`).
 
 use std::fmt;
 
 /// What went wrong, coarsely: enough for a caller to decide what to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// A required argument was missing (a NULL pointer from C).
-    NullArgument,
-    /// A string was not valid UTF-8.
-    InvalidUtf8,
     /// An argument had an unacceptable value: an empty or ill-formed name, NaN where a number is
     /// needed, a malformed timestamp or JSON document.
     InvalidArgument,
-    /// An integer that should name an enumeration member did not.
-    UnknownEnum,
     /// The run was already closed.
     Closed,
     /// The call is not allowed in the run's current state (for example `log_metrics` before
@@ -24,8 +21,6 @@ pub enum ErrorKind {
     Config,
     /// A file could not be read or written.
     Io,
-    /// An output buffer was too small; the required size was reported.
-    BufferTooSmall,
     /// The requested object (a run to reconnect to) does not exist.
     NotFound,
     /// The feature is not available in this build or mode.
@@ -39,10 +34,6 @@ pub enum ErrorKind {
     Server,
     /// The server refused the token (HTTP 401).
     Auth,
-    /// A handle passed in is not a live object (freed, or not a handle at all).
-    InvalidHandle,
-    /// A panic was caught at the C boundary.
-    Panic,
 }
 
 /// An error from the library: a kind and a message for humans. Messages never contain the API

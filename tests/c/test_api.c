@@ -352,6 +352,75 @@ static void test_invalid_handle(void) {
     CHECK(fake[0] == 0);
 }
 
+/* A freed handle (a Fortran program frees a run through one copy of a variable and uses
+ * another): every call, and a second free, is SIMVUE_ERROR_INVALID_HANDLE, never a read of
+ * freed memory (this runs under valgrind too), and later runs never get its address. */
+static void test_freed_handle(void) {
+    const int32_t modes[] = {SIMVUE_MODE_OFFLINE, SIMVUE_MODE_DISABLED};
+    for (size_t k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+        char cache[2048];
+        fresh_path(cache, sizeof cache, "cache-freed");
+        setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+        const char *names[] = {"x"};
+        const double values[] = {1.0};
+        const char *tags[] = {"t"};
+        char buf[64] = "untouched";
+        size_t needed = 12345;
+        uint64_t m = 7, e = 7;
+        int32_t flag = 7;
+
+        simvue_run *run = NULL;
+        EXPECT(SIMVUE_OK, simvue_run_new(modes[k], &run));
+        EXPECT(SIMVUE_OK, simvue_run_config(run, 1, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+        EXPECT(SIMVUE_OK, simvue_run_init(run, "freed-handle", NULL, NULL, 0, NULL, NULL, 1));
+        simvue_run_free(run);
+
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE,
+               simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+        CHECK(simvue_last_error() == SIMVUE_ERROR_INVALID_HANDLE);
+        CHECK(simvue_last_error_reported() == 0); /* no run left to print it */
+        char msg[256];
+        simvue_last_error_message(msg, sizeof msg);
+        CHECK(strstr(msg, "freed") != NULL);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE,
+               simvue_run_init(run, "n", NULL, NULL, 0, NULL, NULL, 1));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_name(run, buf, sizeof buf, &needed));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_id(run, buf, sizeof buf, &needed));
+        CHECK(needed == 12345 && strcmp(buf, "untouched") == 0);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_set_pid(run, 1));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_reconnect(run, "offline_x"));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_update_metadata(run, "{}"));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_set_metadata_int(run, "k", 1));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_update_tags(run, tags, 1));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_log_metrics(run, names, values, 1));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_log_metric(run, "x", 1.0));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_log_event(run, "m", NULL));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_set_status(run, SIMVUE_STATUS_FAILED));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_close(run));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE,
+               simvue_run_set_folder_details(run, NULL, "{}", NULL, 0, "d"));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_dropped(run, &m, &e));
+        CHECK(m == 7 && e == 7);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_suppress_errors(run, &flag));
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_abort_requested(run, &flag));
+        CHECK(flag == 7);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE,
+               simvue_run_save_bytes(run, "b", "x", 1, SIMVUE_CATEGORY_OUTPUT, NULL, 0));
+
+        /* A second free is recorded as the last error and does nothing else. */
+        prime_last_error();
+        simvue_run_free(run);
+        CHECK(simvue_last_error() == SIMVUE_ERROR_INVALID_HANDLE);
+
+        /* The freed address is never handed out again. */
+        simvue_run *later = NULL;
+        EXPECT(SIMVUE_OK, simvue_run_new(modes[k], &later));
+        CHECK(later != run);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_log_metric(run, "x", 1.0));
+        simvue_run_free(later);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Bad metric and event calls on a running run; none of them may queue anything. Each call
  * picks one case, so that a loop interleaves them with good calls. */
@@ -1010,6 +1079,7 @@ int main(void) {
     test_static_functions();
     test_null_handle();
     test_invalid_handle();
+    test_freed_handle();
     test_offline_run();
     test_config_errors();
     test_free_without_close();

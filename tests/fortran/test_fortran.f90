@@ -131,6 +131,10 @@ program test_fortran
   call other%set_status(SIMVUE_STATUS_TERMINATED)
   call run%close()
   call run%free()
+  ! The copy still holds the freed run's handle: an error, not a read of freed memory.
+  call other%log_event('after free', stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_HANDLE, 'a copy of a freed run: INVALID_HANDLE')
+  call other%free() ! freed already: nothing
 
   ! Disabled: everything succeeds, the name is empty.
   call run%new(SIMVUE_MODE_DISABLED)

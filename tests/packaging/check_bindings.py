@@ -1,6 +1,7 @@
 """Every function of the C API (include/simvue.h) is reachable from the Fortran module and the
 C++ header (ctest: bindings_cover_c_api), so that a function added to the C API without its
-Fortran and C++ counterparts fails a test.
+Fortran and C++ counterparts fails a test; and the Fortran module's constants are the
+header's, every result code included.
 
 A few C functions are shorthands of others and need no binding of their own: the bindings
 call the general form.
@@ -43,7 +44,16 @@ def main() -> int:
     for k, v in sorted(f_values.items()):
         if c_values.get(k) != v:
             missing.append(f"fortran/simvue.f90: {k} = {v}, simvue.h: {c_values.get(k)}")
-    print(f"{len(api)} C API functions, {len(f_values)} Fortran constants")
+    # ... and every result code of the header (generated from src/ffi/result_codes.rs) is
+    # one of them, so that a code added or renumbered there cannot drift from the module.
+    enum = re.search(r"typedef enum simvue_result \{(.*?)\} simvue_result;", header, re.S)
+    codes = dict(re.findall(r"\b(SIMVUE_[A-Z0-9_]+) = (-?\d+),", enum.group(1))) if enum else {}
+    if not codes:
+        missing.append("include/simvue.h: no simvue_result enum found")
+    for k, v in sorted(codes.items(), key=lambda kv: int(kv[1])):
+        if f_values.get(k) != int(v):
+            missing.append(f"fortran/simvue.f90 lacks the result code {k} = {v}")
+    print(f"{len(api)} C API functions, {len(f_values)} Fortran constants, {len(codes)} result codes")
     for m in missing:
         print("FAIL " + m)
     return 1 if missing else 0
