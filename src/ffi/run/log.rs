@@ -26,6 +26,7 @@ pub const SIMVUE_METRICS_STEP: u32 = 1;
 pub const SIMVUE_METRICS_TIME: u32 = 2;
 
 /// Converts `n` C strings for the hot path without a heap allocation for up to 128 names.
+#[inline(always)]
 unsafe fn with_names<R>(
     names: *const *const c_char,
     n: usize,
@@ -54,6 +55,7 @@ unsafe fn with_names<R>(
     }
 }
 
+#[inline(always)]
 unsafe fn log_metrics_impl(
     run: *mut simvue_run,
     names: *const *const c_char,

@@ -70,21 +70,35 @@ static TOMBSTONES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 ///
 /// # Safety
 /// `p` is NULL or a pointer returned by `simvue_run_new` (freed or not).
+#[inline]
 unsafe fn run_ref<'a>(p: *const simvue_run) -> FfiResult<&'a Run> {
-    if p.is_null() {
-        return Err(FfiError::null("run handle is NULL"));
+    if !p.is_null() {
+        let h = &*p;
+        if let (LIVE, Some(run)) = (h.magic, h.run.as_deref()) {
+            return Ok(run);
+        }
     }
-    let h = &*p;
-    match (h.magic, h.run.as_deref()) {
-        (LIVE, Some(run)) => Ok(run),
-        (FREED, _) => Err(FfiError::new(
+    Err(bad_handle(p))
+}
+
+/// Why `p` is not a live run handle (the cold half of [`run_ref`]).
+///
+/// # Safety
+/// As [`run_ref`].
+#[cold]
+unsafe fn bad_handle(p: *const simvue_run) -> FfiError {
+    if p.is_null() {
+        return FfiError::null("run handle is NULL");
+    }
+    match (*p).magic {
+        FREED => FfiError::new(
             simvue_result::SIMVUE_ERROR_INVALID_HANDLE,
             "the run handle was freed (simvue_run_free)",
-        )),
-        _ => Err(FfiError::new(
+        ),
+        _ => FfiError::new(
             simvue_result::SIMVUE_ERROR_INVALID_HANDLE,
             "not a simvue run handle",
-        )),
+        ),
     }
 }
 
@@ -95,6 +109,7 @@ unsafe fn run_ref<'a>(p: *const simvue_run) -> FfiResult<&'a Run> {
 ///
 /// # Safety
 /// As [`run_ref`].
+#[inline]
 unsafe fn with_run(p: *const simvue_run, f: impl FnOnce(&Run) -> FfiResult<()>) -> simvue_result {
     guard(|| {
         let run = run_ref(p)?;
@@ -107,6 +122,7 @@ unsafe fn with_run(p: *const simvue_run, f: impl FnOnce(&Run) -> FfiResult<()>) 
 ///
 /// # Safety
 /// As [`run_ref`].
+#[inline]
 pub(super) unsafe fn with_enabled_run(
     p: *const simvue_run,
     f: impl FnOnce(&Run) -> FfiResult<()>,
@@ -116,16 +132,25 @@ pub(super) unsafe fn with_enabled_run(
 
 /// Passes an error through the run's reporter (which prints it when the run suppresses
 /// errors), keeping the FFI layer's precise code.
+#[inline]
 fn report(run: &Run, r: FfiResult<()>) -> FfiResult<()> {
     match r {
-        Err(e) if !e.reported => match run.report::<()>(Err(e.to_core())) {
-            Err(core) => Err(FfiError {
-                reported: core.reported,
-                ..e
-            }),
-            Ok(()) => Err(e),
+        Ok(()) => Ok(()),
+        Err(e) => Err(report_error(run, e)),
+    }
+}
+
+#[cold]
+fn report_error(run: &Run, e: FfiError) -> FfiError {
+    if e.reported {
+        return e;
+    }
+    match run.report::<()>(Err(e.to_core())) {
+        Err(core) => FfiError {
+            reported: core.reported,
+            ..e
         },
-        r => r,
+        Ok(()) => e,
     }
 }
 
