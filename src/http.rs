@@ -279,6 +279,32 @@ impl Http {
     }
 }
 
+/// `text` with the password of every `scheme://user:password@host` URL in it replaced by `***`,
+/// so that a password written into `SIMVUE_URL` never reaches a message.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Turns a ureq outcome into our JSON-or-failure form.
 pub fn interpret(
     what: &str,
@@ -301,7 +327,7 @@ pub fn interpret(
             };
             // ureq's message names the URL and the cause, never the headers.
             return Err(Failure {
-                error: Error::new(kind, format!("{what}: {t}")),
+                error: Error::new(kind, redact(&format!("{what}: {t}"))),
                 retryable,
                 status: None,
                 body: None,
@@ -465,6 +491,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         proxy_for(url, &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("GET /version: http://alice:s3cret@127.0.0.1:9/api/version: refused"),
+            "GET /version: http://alice:***@127.0.0.1:9/api/version: refused"
+        );
+        assert_eq!(
+            redact("proxy https://u:p@w@proxy:3128 and http://host/a@b"),
+            "proxy https://u:***@proxy:3128 and http://host/a@b"
+        );
+        let plain = "http://alice@host:8080/api and http://127.0.0.1:9";
+        assert_eq!(redact(plain), plain);
     }
 
     #[test]

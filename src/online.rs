@@ -75,6 +75,7 @@ impl OnlineSink {
             aliases: Mutex::new(Vec::new()),
             spilled_runs: Mutex::new(Vec::new()),
         };
+        let url = http::redact(url);
         let v = sink
             .call("GET", "/version", Body::Empty, &[200])
             .map_err(|e| match e.kind {

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use simvue::dispatch::MetricOptions;
+use simvue::model::Status;
 use simvue::run::{InitOptions, Run};
 use simvue::ErrorKind;
 
@@ -81,4 +82,27 @@ fn the_call_that_reports_a_background_error_keeps_its_own_values() {
         "events {:?}",
         event_messages(&cache)
     );
+}
+
+#[test]
+fn a_tiny_abort_poll_interval_is_raised_to_the_minimum() {
+    let run = offline_run(&temp_cache("abort-poll"));
+    run.set_abort_poll_interval(Duration::from_secs_f64(1e-300))
+        .unwrap();
+    assert_eq!(
+        run.settings().abort_poll_interval,
+        simvue::run::MIN_ABORT_POLL_INTERVAL
+    );
+}
+
+#[test]
+fn the_last_status_set_wins_as_in_the_python_client() {
+    let cache = temp_cache("status-twice");
+    let run = started_run(&cache);
+    let id = run.id().unwrap();
+    run.set_status(Status::Failed).unwrap();
+    run.set_status(Status::Completed).unwrap();
+    run.close().unwrap();
+    let rec = read_json(&cache.join("runs").join(format!("{id}.json")));
+    assert_eq!(rec["status"], "completed");
 }

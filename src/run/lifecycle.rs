@@ -256,6 +256,11 @@ impl Run {
 
     /// Sets the final status: `completed`, `failed` or `terminated`. Metrics and events are
     /// refused afterwards; what was logged before is still written.
+    ///
+    /// Called again, the last status wins (with its end time), as in the Python client, whose
+    /// `set_status` overwrites the status and commits it each time (run.py:2159): a solver that
+    /// reports `failed` and then `completed` has said it completed. `close` never overrides a
+    /// status that was set.
     pub fn set_status(&self, status: Status) -> Result<()> {
         self.api((), || {
             if !matches!(

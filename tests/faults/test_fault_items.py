@@ -1,0 +1,35 @@
+"""The faults of issue 11, one test each, driven from C (tests/faults/c/faulty.c) against the
+test server (tests/server/simvue_server.py). Only 127.0.0.1 is contacted."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from fault_helpers import SimvueServer, TOKEN, cache_docs, describe, env, kv, no_token, run
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# 9: a password in SIMVUE_URL is never printed
+def test_a_password_in_the_url_is_redacted_from_init_errors(tmp_path):
+    url = f"http://alice:pw-CANARY-77@127.0.0.1:{closed_port()}"
+    res = run(["log", "3", "0", "1"], tmp_path, env(tmp_path, url, retries="1"))
+    out = kv(res.stdout)
+    assert out["init_rc"] == "SIMVUE_ERROR_NETWORK", describe(res)
+    assert "alice:***@127.0.0.1" in out["init_msg"], describe(res)
+    assert "pw-CANARY-77" not in res.stdout + res.stderr, describe(res)
+    no_token(res.stdout, res.stderr, dirs=(tmp_path,))
+
+
+# 9: set_status twice: the last status wins, as in the Python client
+def test_the_last_status_set_wins(tmp_path):
+    with SimvueServer(token=TOKEN) as srv:
+        res = run(["status"], tmp_path, env(tmp_path, srv.url))
+        out = kv(res.stdout)
+        assert out["close_rc"] == "SIMVUE_OK" and out["log_errors"] == "0", describe(res)
+        assert srv.run(out["run_id"])["status"] == "completed"
