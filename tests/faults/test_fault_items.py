@@ -33,3 +33,40 @@ def test_the_last_status_set_wins(tmp_path):
         out = kv(res.stdout)
         assert out["close_rc"] == "SIMVUE_OK" and out["log_errors"] == "0", describe(res)
         assert srv.run(out["run_id"])["status"] == "completed"
+
+
+# 1: snapshots of different files sharing a name, from threads and from processes sharing the
+# cache, each get their own copy, and every record matches its copy's bytes
+def test_concurrent_snapshots_never_share_a_copy(tmp_path):
+    import hashlib
+    import json
+    import subprocess
+
+    from fault_helpers import exe
+
+    threads, saves, procs = 8, 60, 3
+    e = env(tmp_path, "http://127.0.0.1:9", mode="offline")
+    running = []
+    for p in range(procs):
+        d = tmp_path / f"files{p}"
+        d.mkdir()
+        (tmp_path / "cwd").mkdir(exist_ok=True)
+        running.append(subprocess.Popen([exe(), "snap", str(threads), str(saves), str(d)],
+                                         cwd=tmp_path / "cwd", env=e, text=True,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    outs = [(p, *p.communicate(timeout=120)) for p in running]
+    for p, out, err in outs:
+        res = kv(out)
+        assert res.get("log_errors") == "0" and res.get("close_rc") == "SIMVUE_OK", (out, err)
+    records = cache_docs(tmp_path / "cache", "artifacts")
+    assert len(records) == threads * saves * procs
+    copies = [doc["file_path"] for _, doc in records]
+    assert len(set(copies)) == len(copies), "two records point at one copy"
+    wrong = []
+    for _, doc in records:
+        data = open(doc["file_path"], "rb").read()
+        t, s = doc["name"].removesuffix(".txt").split("-")
+        if (hashlib.sha256(data).hexdigest() != doc["checksum"]
+                or not data.startswith(f"thread {t[1:]} save {s[1:]} ".encode())):
+            wrong.append(json.dumps(doc))
+    assert wrong == [], f"{len(wrong)} records do not match their copy, e.g. {wrong[:2]}"
