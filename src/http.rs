@@ -251,19 +251,23 @@ impl Http {
         &self.base
     }
 
-    /// One request to `<base><path>` (`path` starts with `/`), expecting one of `ok`. Returns
-    /// the parsed JSON body (`Null` when empty).
+    /// One request to `<base><path>` (`path` starts with `/`), expecting one of `ok`, given at
+    /// most `cap` (the time left to a deadline) when that is shorter than the agent's timeout.
+    /// Returns the parsed JSON body (`Null` when empty).
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Body<'_>,
         ok: &[u16],
+        cap: Option<Duration>,
     ) -> std::result::Result<serde_json::Value, Failure> {
         let url = format!("{}{}", self.base, path);
-        let req = self
-            .agent
-            .request(method, &url)
+        let mut req = self.agent.request(method, &url);
+        if let Some(cap) = cap {
+            req = req.timeout(cap.max(Duration::from_millis(1)));
+        }
+        let req = req
             .set("Authorization", &self.auth)
             .set("Accept-Encoding", "gzip");
         let what = format!("{method} {path}");
@@ -414,6 +418,7 @@ impl Storage {
         url: &str,
         fields: &[(String, String)],
         artifact: &crate::artifact::Artifact,
+        cap: Option<Duration>,
     ) -> std::result::Result<(), Failure> {
         let io_failure = |e: Error| Failure {
             error: e,
@@ -426,7 +431,9 @@ impl Storage {
         let agent =
             agent_for(url, self.tls.clone(), Duration::from_secs(3600)).map_err(io_failure)?;
         let content = artifact.open().map_err(io_failure)?;
-        let timeout = Duration::from_secs(10 + artifact.size / (1 << 20));
+        let timeout = Duration::from_secs(10 + artifact.size / (1 << 20))
+            .min(cap.unwrap_or(Duration::MAX))
+            .max(Duration::from_millis(1));
         let what = "artifact upload";
         let result = if fields.is_empty() {
             agent

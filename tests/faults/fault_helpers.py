@@ -99,3 +99,25 @@ def no_token(*texts: str, dirs: tuple[Path, ...] = ()) -> None:
         for f in d.rglob("*") if d.exists() else []:
             if f.is_file() and not f.is_symlink():
                 assert not any(p.encode() in f.read_bytes() for p in parts), f"token in {f}"
+
+
+def start(args: list, work: Path, e: dict) -> subprocess.Popen:
+    """The C driver started in the background, stdout read line by line with read_until."""
+    (work / "cwd").mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([str(exe()), *map(str, args)], cwd=work / "cwd", env=e, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1)
+
+
+def read_until(proc: subprocess.Popen, prefix: str, lines: list[str]) -> str | None:
+    """Reads stdout lines into ``lines`` until one starts with prefix (returned) or EOF."""
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(prefix):
+            return line
+    return None
+
+
+def finish(proc: subprocess.Popen, lines: list[str], timeout: float) -> tuple[dict, str]:
+    """Waits for the driver; its key=value output (all lines) and stderr."""
+    out, err = proc.communicate(timeout=timeout)
+    return kv("".join(lines) + out), err

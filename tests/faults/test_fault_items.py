@@ -70,3 +70,46 @@ def test_concurrent_snapshots_never_share_a_copy(tmp_path):
                 or not data.startswith(f"thread {t[1:]} save {s[1:]} ".encode())):
             wrong.append(json.dumps(doc))
     assert wrong == [], f"{len(wrong)} records do not match their copy, e.g. {wrong[:2]}"
+
+
+# 6: a server that accepts but never answers holds init up for at most the init timeout
+# (default 10 s), after which the run is recorded offline; defaults everywhere else
+DEFAULT_HTTP = {"timeout": "10", "retries": "5", "backoff": "0.5"}
+
+
+def test_init_against_a_hung_server_falls_back_offline_within_the_init_timeout(tmp_path):
+    with SimvueServer(token=TOKEN) as srv:
+        srv.set_faults(hang=True, hang_scope="all")
+        t0 = time.monotonic()
+        res = run(["log", "3", "0", "1"], tmp_path, env(tmp_path, srv.url, **DEFAULT_HTTP),
+                  timeout=40)
+        elapsed = time.monotonic() - t0
+        srv.release()
+    out = kv(res.stdout)
+    assert out["init_rc"] == "SIMVUE_ERROR_NETWORK", describe(res)
+    assert out["run_id"].startswith("offline_") and out["close_rc"] == "SIMVUE_OK", describe(res)
+    assert elapsed < 13, f"init took {elapsed:.1f} s against a hung server"
+    assert len(cache_docs(tmp_path / "cache", "metrics")) >= 1
+
+
+# 6: a server that hangs mid-run holds close up for at most the close timeout (default 15 s);
+# the rest is spilled and simvue-sender delivers it
+def test_close_against_a_hung_server_spills_within_the_close_timeout(tmp_path):
+    from fault_helpers import finish, read_until, send, start
+
+    with SimvueServer(token=TOKEN) as srv:
+        proc = start(["log", "5", "100", "1"], tmp_path, env(tmp_path, srv.url, **DEFAULT_HTTP))
+        lines: list[str] = []
+        assert read_until(proc, "run_id=", lines), "".join(lines)
+        srv.set_faults(hang=True, hang_scope="all")
+        t0 = time.monotonic()
+        out, err = finish(proc, lines, timeout=60)
+        elapsed = time.monotonic() - t0
+        srv.reset_faults()
+        assert elapsed < 15 + 1 + 2, f"close took {elapsed:.1f} s against a hung server\n{err}"
+        rid = out["run_id"]
+        send(tmp_path / "cache", srv, tmp_path)
+        steps = sorted(m["step"] for m in srv.metrics(rid))
+        assert set(steps) == set(range(5)), steps
+        assert {e["message"] for e in srv.events(rid)} >= {f"e{i}" for i in range(5)}
+        assert srv.run(rid)["status"] == "completed"
