@@ -80,10 +80,18 @@ pub fn default_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(10))
 }
 
-fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
+/// The Mozilla roots plus the certificates of the site CA file, and those certificates alone
+/// (for [`SiteVerifier`]).
+fn load_roots(
+    ca: Option<&Path>,
+) -> Result<(
+    rustls::RootCertStore,
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+)> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut site = Vec::new();
     if let Some(path) = ca {
         let certs = rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
             Error::new(
@@ -99,6 +107,7 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
                     format!("bad certificate in {}: {e}", path.display()),
                 )
             })?;
+            site.push(cert.clone());
             roots.add(cert).map_err(|e| {
                 Error::new(
                     ErrorKind::Config,
@@ -114,7 +123,68 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
             ));
         }
     }
-    Ok(roots)
+    Ok((roots, site))
+}
+
+/// Server certificate verification: webpki against the roots, and one exception that Python's
+/// ssl makes too: a server whose certificate is byte for byte one of the configured site
+/// certificates is trusted, when it is valid for the server's name. A self-signed certificate
+/// made with `openssl req -x509` is marked CA:TRUE, which webpki refuses as a server's own
+/// (`CaUsedAsEndEntity`); OpenSSL accepts it as a trust anchor that is also the leaf. Every
+/// other certificate is verified exactly as before, and the handshake signatures always are.
+#[derive(Debug)]
+struct SiteVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    site: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for SiteVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(e) if self.site.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name).map_err(|_| e)?;
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            v => v,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// The site CA for `which` ("server" or "storage"): configured file first, then the variables
@@ -134,13 +204,25 @@ pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
     })
 }
 
-/// The TLS configuration: the Mozilla roots plus the site CA, if any.
+/// The TLS configuration: the Mozilla roots plus the site CA, if any, and a site certificate
+/// accepted as the server's own ([`SiteVerifier`]).
 pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let setup = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}"))
+    };
+    let (roots, site) = load_roots(ca)?;
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| setup(&e))?;
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}")))?
-        .with_root_certificates(load_roots(ca)?)
+        .map_err(|e| setup(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SiteVerifier { webpki, site }))
         .with_no_client_auth();
     Ok(Arc::new(tls))
 }

@@ -113,3 +113,41 @@ def test_close_against_a_hung_server_spills_within_the_close_timeout(tmp_path):
         assert set(steps) == set(range(5)), steps
         assert {e["message"] for e in srv.events(rid)} >= {f"e{i}" for i in range(5)}
         assert srv.run(rid)["status"] == "completed"
+
+
+# 8: a self-signed server certificate (CA:TRUE, as `openssl req -x509` makes it) configured as
+# the server's CA is accepted, as the Python client accepts it; another one is still refused
+def _self_signed(d, name):
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    d.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", f"{name}.key", "-out", f"{name}.pem"],
+                   cwd=d, check=True, capture_output=True)
+    return d / f"{name}.pem", d / f"{name}.key"
+
+
+def test_a_configured_self_signed_server_certificate_is_accepted(tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path / "tls", "server")
+    other, _ = _self_signed(tmp_path / "tls", "other")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with SimvueServer(token=TOKEN, ssl_context=ctx) as srv:
+        ok = run(["log", "2", "0", "1"], tmp_path / "ok",
+                 env(tmp_path / "ok", srv.url, SIMVUE_SERVER_CA_CERTIFICATE=str(cert)))
+        out = kv(ok.stdout)
+        assert out["init_rc"] == "SIMVUE_OK", describe(ok)
+        assert sorted(m["step"] for m in srv.metrics(out["run_id"])) == [0, 1]
+        bad = run(["log", "2", "0", "1"], tmp_path / "bad",
+                  env(tmp_path / "bad", srv.url, retries="1",
+                      SIMVUE_SERVER_CA_CERTIFICATE=str(other)))
+        assert kv(bad.stdout)["init_rc"] != "SIMVUE_OK", describe(bad)
+        assert len(srv.runs()) == 1
