@@ -442,12 +442,15 @@ pub fn interpret(
                 body: None,
             });
         }
+        // A success that is not JSON (a proxy's error page, a captive portal) did not come
+        // from the API: the server was not reached, so it is retried and then spilled like
+        // any network failure, never taken as a final refusal.
         return json.ok_or_else(|| Failure {
             error: Error::new(
-                ErrorKind::Server,
-                format!("{what}: the answer ({status}) is not JSON"),
+                ErrorKind::Network,
+                format!("{what}: the answer ({status}) is not JSON, so not from the Simvue API"),
             ),
-            retryable: false,
+            retryable: true,
             status: Some(status),
             body: None,
         });

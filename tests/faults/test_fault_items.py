@@ -151,3 +151,49 @@ def test_a_configured_self_signed_server_certificate_is_accepted(tmp_path):
                       SIMVUE_SERVER_CA_CERTIFICATE=str(other)))
         assert kv(bad.stdout)["init_rc"] != "SIMVUE_OK", describe(bad)
         assert len(srv.runs()) == 1
+
+
+# 3: a server that answers 200 with an HTML page (a proxy's error page): every kind of object
+# is spilled and delivered by simvue-sender, the run ends completed; at init, the run falls
+# back offline as for an unreachable server
+def _delivered(srv, rid, steps):
+    assert sorted(m["step"] for m in srv.metrics(rid)) == list(range(steps))
+    assert sorted(e["message"] for e in srv.events(rid)) == sorted(f"e{i}" for i in range(steps))
+    run_ = srv.run(rid)
+    assert run_["status"] == "completed", run_
+    assert run_["metadata"].get("steps_done") == steps, run_["metadata"]
+    arts = [(a["meta"]["name"], a["data"], a["runs"]) for a in srv.artifacts().values()
+            if a["uploaded"]]
+    assert arts == [("summary.txt", f"steps {steps}\n".encode(), {rid: "output"})], arts
+
+
+def test_html_answers_mid_run_spill_every_kind_of_object(tmp_path):
+    from fault_helpers import finish, read_until, send, start
+
+    with SimvueServer(token=TOKEN) as srv:
+        proc = start(["log", "4", "50", "1"], tmp_path, env(tmp_path, srv.url))
+        lines: list[str] = []
+        assert read_until(proc, "run_id=", lines), "".join(lines)
+        srv.set_faults(garble=True, garble_scope="api")
+        out, err = finish(proc, lines, timeout=60)
+        srv.reset_faults()
+        rid = out["run_id"]
+        assert srv.run(rid)["status"] == "running"
+        send(tmp_path / "cache", srv, tmp_path)
+        _delivered(srv, rid, 4)
+
+
+def test_html_answers_at_init_fall_back_offline(tmp_path):
+    from fault_helpers import send
+
+    with SimvueServer(token=TOKEN) as srv:
+        srv.set_faults(garble=True, garble_scope="api")
+        res = run(["log", "3", "0", "1"], tmp_path, env(tmp_path, srv.url))
+        srv.reset_faults()
+        out = kv(res.stdout)
+        assert out["init_rc"] == "SIMVUE_ERROR_NETWORK", describe(res)
+        assert out["run_id"].startswith("offline_"), describe(res)
+        assert srv.runs() == {}
+        send(tmp_path / "cache", srv, tmp_path)
+        (rid,) = srv.runs()
+        _delivered(srv, rid, 3)

@@ -146,6 +146,8 @@ class Faults:
         "hang_scope": "all",
         "bad_version": False,  # GET /api/version reports "2.1.0" (outside 1.1.0 <= v < 2.0.0, §1.6)
         "unauthorized": False,  # every /api request answers 401
+        "garble": False,  # in-scope requests answer 200 with an HTML page (a proxy's error page)
+        "garble_scope": "api",
     }
 
     def __init__(self) -> None:
@@ -156,7 +158,7 @@ class Faults:
         unknown = set(kwargs) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"unknown fault setting(s): {sorted(unknown)}")
-        for key in ("fail_scope", "latency_scope", "hang_scope"):
+        for key in ("fail_scope", "latency_scope", "hang_scope", "garble_scope"):
             if key in kwargs:
                 _scope_fn(kwargs[key])  # validate early
         self.values.update(kwargs)
@@ -510,7 +512,8 @@ class SimvueServer:
         """Decide, under the lock, which faults apply to this request."""
         with self._lock:
             f = self._faults
-            out = {"latency": 0.0, "hang": False, "fail": None}
+            out = {"latency": 0.0, "hang": False, "fail": None,
+                   "garble": bool(f.garble and _scope_fn(f.garble_scope)(method, path))}
             if f.latency and _scope_fn(f.latency_scope)(method, path):
                 out["latency"] = float(f.latency)
             if f.hang and _scope_fn(f.hang_scope)(method, path):
@@ -1195,6 +1198,17 @@ class _Handler(BaseHTTPRequestHandler):
                         return
             if fault["latency"]:
                 time.sleep(fault["latency"])
+            if fault["garble"]:  # nothing is recorded: the request never reached the API
+                entry["fault"] = "garble"
+                status = 200
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                with contextlib.suppress(OSError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                return
             status, obj = self._dispatch(owner, method, path, query, body, fault)
             if fault["fail"] is not None and status == fault["fail"]:
                 entry["fault"] = "fail"

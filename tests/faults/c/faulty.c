@@ -3,7 +3,8 @@
  * mode SIMVUE_MODE says (online unless set); every result is printed as key=value.
  *
  *   faulty log STEPS SLEEP_MS SUPPRESS   metric x=step (explicit step) and event "e<step>" per
- *                                        step; "step=<n>" after each, flushed
+ *                                        step; "step=<n>" after each, flushed; then metadata
+ *                                        steps_done=STEPS and an artifact summary.txt
  *   faulty snap THREADS SAVES DIR        THREADS threads each snapshot SAVES different files
  *                                        called DIR/<thread>/<save>/same.txt, sharing one name
  *   faulty status                        set_status(FAILED), then set_status(COMPLETED)
@@ -94,6 +95,12 @@ int main(int argc, char **argv) {
             fflush(stdout);
             if (pause > 0) sleep_ms(pause);
         }
+        char md[64], summary[64];
+        snprintf(md, sizeof md, "{\"steps_done\": %d}", steps);
+        note(simvue_run_update_metadata(run, md));
+        int len = snprintf(summary, sizeof summary, "steps %d\n", steps);
+        note(simvue_run_save_bytes(run, "summary.txt", summary, (size_t)len, SIMVUE_CATEGORY_OUTPUT,
+                                   "text/plain", 0));
     } else if (strcmp(what, "snap") == 0) {
         int threads = argc > 2 ? atoi(argv[2]) : 8;
         int saves = argc > 3 ? atoi(argv[3]) : 200;
