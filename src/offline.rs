@@ -41,6 +41,7 @@ impl OfflineSink {
             )
         })?;
         remove_stale_tmp_files(&root, STALE_TMP_AGE);
+        survive_file_size_limit();
         Ok(OfflineSink {
             root,
             tmp_counter: AtomicU64::new(0),
@@ -128,6 +129,26 @@ impl OfflineSink {
     pub fn is_closed(&self, id: &str) -> bool {
         self.path("runs", id, "closed").exists()
     }
+}
+
+/// Makes a file size limit (`ulimit -f`) an I/O error instead of a dead solver: by default
+/// SIGXFSZ kills a process whose write passes the limit; ignored, the write fails with EFBIG,
+/// which the library reports like any other write failure. A handler the program installed
+/// itself is left alone.
+fn survive_file_size_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sigaction with a zeroed struct reads the current disposition; the second
+        // call only replaces SIG_DFL with SIG_IGN, which needs no handler code.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGXFSZ, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_DFL
+            {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            }
+        }
+    });
 }
 
 /// Removes the temporary files (`.<name>.tmp<pid>-<n>`) of writers killed before their rename,

@@ -197,3 +197,23 @@ def test_html_answers_at_init_fall_back_offline(tmp_path):
         send(tmp_path / "cache", srv, tmp_path)
         (rid,) = srv.runs()
         _delivered(srv, rid, 3)
+
+
+# 4 (part): a file size limit (ulimit -f) makes writes fail with an I/O error the library
+# reports; the solver is not killed by SIGXFSZ
+def test_a_file_size_limit_does_not_kill_the_solver(tmp_path):
+    import resource
+    import subprocess
+
+    from fault_helpers import exe
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    e = env(tmp_path, "http://127.0.0.1:9", mode="offline")
+    (tmp_path / "cwd").mkdir()
+    res = subprocess.run([exe(), "log", "400", "0", "1"], cwd=tmp_path / "cwd", env=e,
+                         capture_output=True, text=True, timeout=60, preexec_fn=limit)
+    assert res.returncode == 0, f"killed by signal {-res.returncode}\n{describe(res)}"
+    assert "DONE" in res.stdout, describe(res)
+    assert "File too large" in res.stderr, describe(res)
