@@ -465,7 +465,8 @@ enum simvue_result simvue_run_update_tags(struct simvue_run *run,
 
 /**
  * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
- * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
+ * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Called again, the
+ * last status wins, as in the Python client; `simvue_run_close` never overrides it.
  *
  * # Safety
  * `run` is NULL or a live handle.
@@ -544,7 +545,8 @@ enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int3
 
 /**
  * Sets how often (in seconds, > 0) an online run asks the server whether an abort was
- * requested; default 30. Before `simvue_run_init`.
+ * requested; default 30, at least 1 (shorter intervals are raised to 1 s so that the server is
+ * not flooded). Before `simvue_run_init`.
  *
  * # Safety
  * `run` is NULL or a live handle.

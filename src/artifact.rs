@@ -248,6 +248,28 @@ pub fn derived_name(path: &Path, preserve_path: bool) -> Result<String> {
     Ok(rel.to_string_lossy().into_owned())
 }
 
+/// Creates `<dir>/<base>.<ext>`, or `<base>-<n>.<ext>` with the first free `n`, atomically
+/// (`create_new`: the name is ours even when other threads or processes race for it).
+fn claim_new_file(dir: &Path, base: &str, ext: &str) -> Result<(PathBuf, File)> {
+    let mut n = 0u64;
+    loop {
+        let target = if n == 0 {
+            dir.join(format!("{base}.{ext}"))
+        } else {
+            dir.join(format!("{base}-{n}.{ext}"))
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+        {
+            Ok(f) => return Ok((target, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+            Err(e) => return Err(Error::io(format!("cannot create {}", target.display()), e)),
+        }
+    }
+}
+
 /// Checks a file and makes its artifact: the name, type, size and checksum. With
 /// `snapshot_dir`, the file is first copied there (checksum computed while copying) and the
 /// artifact refers to the copy. Without it, the checksum is left empty for
@@ -300,8 +322,10 @@ pub fn prepare_file(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
-            // `<stem>_<YYYY-MM-DD_HH-MM-SS_mmm>.file`, as file.py:156-160, plus a counter in
-            // case two snapshots of one file fall in the same millisecond.
+            // `<stem>_<YYYY-MM-DD_HH-MM-SS_mmm>.file`, as file.py:156-160, plus a counter when
+            // that name is taken: snapshots of files sharing a name, from threads or from
+            // processes sharing the cache (MPI ranks), fall in the same millisecond. The name
+            // is claimed with O_EXCL, so no two saves ever write (or record) the same copy.
             let ts = Timestamp::now().to_string();
             let stamp = format!(
                 "{}_{}-{}-{}_{}",
@@ -311,16 +335,11 @@ pub fn prepare_file(
                 &ts[17..19],
                 &ts[20..23]
             );
-            let mut target = dir.join(format!("{stem}_{stamp}.file"));
-            let mut n = 1;
-            while target.exists() {
-                target = dir.join(format!("{stem}_{stamp}-{n}.file"));
-                n += 1;
-            }
-            let mut out = File::create(&target)
-                .map_err(|e| Error::io(format!("cannot create {}", target.display()), e))?;
-            let (size, sum) = hash_stream(file, Some(&mut out))
-                .map_err(|e| Error::io(format!("cannot snapshot {given}"), e))?;
+            let (target, mut out) = claim_new_file(dir, &format!("{stem}_{stamp}"), "file")?;
+            let (size, sum) = hash_stream(file, Some(&mut out)).map_err(|e| {
+                let _ = std::fs::remove_file(&target);
+                Error::io(format!("cannot snapshot {given}"), e)
+            })?;
             // simvue 2.6.2 records the copy as the file (file.py:164, 184).
             given = std::path::absolute(&target)
                 .unwrap_or_else(|_| target.clone())

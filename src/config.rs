@@ -200,8 +200,97 @@ fn toml_to_json(v: &toml::Value) -> Json {
     }
 }
 
-fn str_key(table: Option<&toml::Table>, key: &str) -> Option<String> {
-    table?.get(key)?.as_str().map(str::to_owned)
+/// One table of the configuration and the file it came from, read with the types of the Python
+/// client's model: a value of another type is refused with a message naming the file, the key
+/// and the type expected (pydantic refuses it too), never silently ignored.
+#[derive(Clone, Copy)]
+struct Section<'a> {
+    name: &'a str,
+    table: Option<&'a toml::Table>,
+    file: Option<&'a Path>,
+}
+
+impl<'a> Section<'a> {
+    /// The error for `key` holding `v`. Only the type of `v` is named, never its value, which
+    /// may be a secret (a token of the wrong type).
+    fn wrong(&self, key: &str, expected: &str, v: &toml::Value) -> Error {
+        self.refuse(key, expected, &format!("a value of type {}", v.type_str()))
+    }
+
+    fn refuse(&self, key: &str, expected: &str, found: &str) -> Error {
+        let file = self.file.map_or_else(
+            || "the configuration".to_owned(),
+            |f| f.display().to_string(),
+        );
+        let place = if self.name.is_empty() {
+            key.to_owned()
+        } else {
+            format!("[{}] {key}", self.name)
+        };
+        config_error(format!("{file}: {place} must be {expected}, not {found}"))
+    }
+
+    fn get(&self, key: &str) -> Option<&'a toml::Value> {
+        self.table?.get(key)
+    }
+
+    /// The sub-table `key` (absent: an empty section), called `name` in messages.
+    fn table(&self, key: &str, name: &'a str) -> Result<Section<'a>> {
+        let table = match self.get(key) {
+            None => None,
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(v) => return Err(self.wrong(key, "a table", v)),
+        };
+        Ok(Section {
+            name,
+            table,
+            ..*self
+        })
+    }
+
+    fn str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.wrong(key, "a string", v)),
+        }
+    }
+
+    /// A path, or `true`/`false` (the certificates' "verify with the default roots" switch).
+    fn path_or_bool(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            Some(toml::Value::Boolean(_)) => Ok(None),
+            Some(toml::Value::String(_)) | None => self.str(key),
+            Some(v) => Err(self.wrong(key, "a file path or a boolean", v)),
+        }
+    }
+
+    fn str_list(&self, key: &str) -> Result<Vec<String>> {
+        let expected = "a list of strings";
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::Array(a)) => a
+                .iter()
+                .map(|t| {
+                    t.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| self.wrong(key, expected, t))
+                })
+                .collect(),
+            Some(v) => Err(self.wrong(key, expected, v)),
+        }
+    }
+
+    fn positive_int(&self, key: &str) -> Result<Option<u64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) if *i > 0 => Ok(Some(*i as u64)),
+            Some(toml::Value::Integer(i)) => {
+                Err(self.refuse(key, "a positive integer", &i.to_string()))
+            }
+            Some(v) => Err(self.wrong(key, "a positive integer", v)),
+        }
+    }
 }
 
 fn expand_user(p: &str, home: Option<&Path>) -> PathBuf {
@@ -226,35 +315,25 @@ pub fn normalise_url(url: &str) -> String {
 /// in a 2.5-style `[run] metadata` table is a custom value.
 const METADATA_SWITCHES: [&str; 4] = ["environment", "git", "system", "record_shell_vars"];
 
-fn run_defaults(run: Option<&toml::Table>) -> RunDefaults {
+fn run_defaults(run: Section<'_>) -> Result<RunDefaults> {
     let mut d = RunDefaults {
-        name: str_key(run, "name"),
-        description: str_key(run, "description"),
-        folder: str_key(run, "folder"),
+        name: run.str("name")?,
+        description: run.str("description")?,
+        folder: run.str("folder")?,
+        tags: run.str_list("tags")?,
         ..RunDefaults::default()
     };
-    if let Some(tags) = run.and_then(|r| r.get("tags")).and_then(|t| t.as_array()) {
-        d.tags = tags
-            .iter()
-            .filter_map(|t| t.as_str().map(str::to_owned))
-            .collect();
-    }
-    if let Some(md) = run
-        .and_then(|r| r.get("metadata"))
-        .and_then(|m| m.as_table())
-    {
-        for (k, v) in md {
-            if k == "custom" {
-                if let Some(custom) = v.as_table() {
-                    d.metadata
-                        .extend(custom.iter().map(|(k, v)| (k.clone(), toml_to_json(v))));
-                }
-            } else if !METADATA_SWITCHES.contains(&k.as_str()) {
-                d.metadata.push((k.clone(), toml_to_json(v)));
-            }
+    let md = run.table("metadata", "run.metadata")?;
+    let custom = md.table("custom", "run.metadata.custom")?;
+    for (k, v) in md.table.into_iter().flatten() {
+        if k != "custom" && !METADATA_SWITCHES.contains(&k.as_str()) {
+            d.metadata.push((k.clone(), toml_to_json(v)));
         }
     }
-    d
+    for (k, v) in custom.table.into_iter().flatten() {
+        d.metadata.push((k.clone(), toml_to_json(v)));
+    }
+    Ok(d)
 }
 
 impl Config {
@@ -277,6 +356,8 @@ impl Config {
 
         let file = find_config_file(&src.cwd, src.home.as_deref());
         let mut table = toml::Table::new();
+        // Which file each top-level table came from, for messages.
+        let mut origin: Vec<(String, PathBuf)> = Vec::new();
         if let Some(pyproject) = src
             .cwd
             .ancestors()
@@ -290,26 +371,39 @@ impl Config {
                     .and_then(|t| t.get("simvue"))
                     .and_then(|s| s.as_table())
                 {
+                    origin.extend(tool.keys().map(|k| (k.clone(), pyproject.clone())));
                     table.extend(tool.clone());
                 }
             }
         }
         if let Some(path) = &file {
-            table.extend(read_toml(path)?);
+            let t = read_toml(path)?;
+            origin.extend(t.keys().map(|k| (k.clone(), path.clone())));
+            table.extend(t);
         }
+        let section = |name: &'static str| {
+            let root = Section {
+                name: "",
+                table: Some(&table),
+                file: origin
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, p)| p.as_path()),
+            };
+            root.table(name, name)
+        };
 
-        let server = table.get("server").and_then(|s| s.as_table());
-        let mut url = str_key(server, "url");
-        let mut token = str_key(server, "token");
+        let server = section("server")?;
+        let mut url = server.str("url")?;
+        let mut token = server.str("token")?;
         if let Some(profile) = env("SIMVUE_SERVER_PROFILE") {
-            let p = table
-                .get("profiles")
-                .and_then(|p| p.get(&profile))
-                .and_then(|p| p.as_table());
-            match p {
-                Some(p) => {
-                    url = str_key(Some(p), "url").or(url);
-                    token = str_key(Some(p), "token").or(token);
+            let profiles = section("profiles")?;
+            let p = profiles.table(&profile, "profiles.<name>")?;
+            match p.table {
+                Some(_) => {
+                    url = p.str("url")?.or(url);
+                    token = p.str("token")?.or(token);
                 }
                 None if mode == Mode::Online => {
                     return Err(config_error(format!(
@@ -322,32 +416,25 @@ impl Config {
         url = env("SIMVUE_URL").or(url);
         token = env("SIMVUE_TOKEN").or(token);
 
-        let certs = server
-            .and_then(|s| s.get("certificates"))
-            .and_then(|c| c.as_table());
-        let cert_path = |env_key: &str, key: &str| {
-            env(env_key)
-                .or_else(|| str_key(certs, key))
-                .map(|p| expand_user(&p, src.home.as_deref()))
+        let certs = server.table("certificates", "server.certificates")?;
+        let cert_path = |env_key: &str, key: &str| -> Result<Option<PathBuf>> {
+            Ok(env(env_key)
+                .or(certs.path_or_bool(key)?)
+                .map(|p| expand_user(&p, src.home.as_deref())))
         };
-        let server_ca_cert = cert_path("SIMVUE_SERVER_CA_CERTIFICATE", "server_ca_cert");
-        let storage_ca_cert = cert_path("SIMVUE_STORAGE_CA_CERTIFICATE", "storage_ca_cert");
+        let server_ca_cert = cert_path("SIMVUE_SERVER_CA_CERTIFICATE", "server_ca_cert")?;
+        let storage_ca_cert = cert_path("SIMVUE_STORAGE_CA_CERTIFICATE", "storage_ca_cert")?;
 
-        let offline = table.get("offline").and_then(|o| o.as_table());
         let cache_dir = env("SIMVUE_OFFLINE_DIRECTORY")
-            .or_else(|| str_key(offline, "cache"))
+            .or(section("offline")?.str("cache")?)
             .map(|p| expand_user(&p, src.home.as_deref()))
             .or_else(|| src.home.as_ref().map(|h| h.join(".simvue")))
             .unwrap_or_else(|| PathBuf::from(".simvue"));
 
-        let system_metrics_interval = table
-            .get("metrics")
-            .and_then(|m| m.get("system_metrics_interval"))
-            .and_then(|v| v.as_integer())
-            .filter(|&i| i > 0)
-            .map(|i| i as u64);
+        let system_metrics_interval =
+            section("metrics")?.positive_int("system_metrics_interval")?;
 
-        let run = run_defaults(table.get("run").and_then(|r| r.as_table()));
+        let run = run_defaults(section("run")?)?;
         if let Some(folder) = &run.folder {
             crate::validate::folder(folder)
                 .map_err(|e| config_error(format!("[run] folder: {e}")))?;
@@ -544,5 +631,63 @@ token = "other-token"
     fn the_token_never_formats() {
         let t = Token::new("super-secret-value");
         assert!(!format!("{t:?} {t}").contains("super-secret"));
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_are_refused_naming_file_key_and_type() {
+        let cwd = tempdir("types");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let file = cwd.join("simvue.toml");
+        for (toml, key, expected) in [
+            ("[offline]\ncache = 3", "[offline] cache", "a string"),
+            ("[run]\ntags = \"x\"", "[run] tags", "a list of strings"),
+            (
+                "[run]\ntags = [\"a\", 1]",
+                "[run] tags",
+                "a list of strings",
+            ),
+            ("[run]\nmetadata = 5", "[run] metadata", "a table"),
+            ("[run]\nname = 1.5", "[run] name", "a string"),
+            (
+                "[metrics]\nsystem_metrics_interval = \"x\"",
+                "[metrics] system_metrics_interval",
+                "a positive integer",
+            ),
+            (
+                "[metrics]\nsystem_metrics_interval = -5",
+                "[metrics] system_metrics_interval",
+                "a positive integer, not -5",
+            ),
+            ("server = 3", "server", "a table"),
+            ("[server]\ntoken = 12345", "[server] token", "a string"),
+        ] {
+            std::fs::write(&file, toml).unwrap();
+            let e = load(Mode::Offline, &[], &cwd, None).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Config, "{toml}: {}", e.message);
+            for part in [&file.display().to_string(), key, expected] {
+                assert!(
+                    e.message.contains(part),
+                    "{toml}: {:?} lacks {part:?}",
+                    e.message
+                );
+            }
+        }
+        std::fs::write(&file, "[server]\ntoken = 12345").unwrap();
+        let e = load(Mode::Offline, &[], &cwd, None).unwrap_err();
+        assert!(
+            !e.message.contains("12345"),
+            "a secret's value is never shown"
+        );
+        std::fs::write(
+            &file,
+            "[run]\ntags = [\"a\"]\n[metrics]\nsystem_metrics_interval = 5\n\
+             [server.certificates]\nserver_ca_cert = true",
+        )
+        .unwrap();
+        let c = load(Mode::Offline, &[], &cwd, None).unwrap();
+        assert_eq!(
+            (c.run.tags, c.system_metrics_interval),
+            (vec!["a".into()], Some(5))
+        );
     }
 }

@@ -80,10 +80,18 @@ pub fn default_timeout() -> Duration {
         .unwrap_or(Duration::from_secs(10))
 }
 
-fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
+/// The Mozilla roots plus the certificates of the site CA file, and those certificates alone
+/// (for [`SiteVerifier`]).
+fn load_roots(
+    ca: Option<&Path>,
+) -> Result<(
+    rustls::RootCertStore,
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+)> {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut site = Vec::new();
     if let Some(path) = ca {
         let certs = rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| {
             Error::new(
@@ -99,6 +107,7 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
                     format!("bad certificate in {}: {e}", path.display()),
                 )
             })?;
+            site.push(cert.clone());
             roots.add(cert).map_err(|e| {
                 Error::new(
                     ErrorKind::Config,
@@ -114,7 +123,68 @@ fn load_roots(ca: Option<&Path>) -> Result<rustls::RootCertStore> {
             ));
         }
     }
-    Ok(roots)
+    Ok((roots, site))
+}
+
+/// Server certificate verification: webpki against the roots, and one exception that Python's
+/// ssl makes too: a server whose certificate is byte for byte one of the configured site
+/// certificates is trusted, when it is valid for the server's name. A self-signed certificate
+/// made with `openssl req -x509` is marked CA:TRUE, which webpki refuses as a server's own
+/// (`CaUsedAsEndEntity`); OpenSSL accepts it as a trust anchor that is also the leaf. Every
+/// other certificate is verified exactly as before, and the handshake signatures always are.
+#[derive(Debug)]
+struct SiteVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    site: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for SiteVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls_pki_types::CertificateDer<'_>,
+        intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verdict = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(e) if self.site.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name).map_err(|_| e)?;
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            v => v,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// The site CA for `which` ("server" or "storage"): configured file first, then the variables
@@ -134,13 +204,25 @@ pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
     })
 }
 
-/// The TLS configuration: the Mozilla roots plus the site CA, if any.
+/// The TLS configuration: the Mozilla roots plus the site CA, if any, and a site certificate
+/// accepted as the server's own ([`SiteVerifier`]).
 pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let setup = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}"))
+    };
+    let (roots, site) = load_roots(ca)?;
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| setup(&e))?;
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}")))?
-        .with_root_certificates(load_roots(ca)?)
+        .map_err(|e| setup(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SiteVerifier { webpki, site }))
         .with_no_client_auth();
     Ok(Arc::new(tls))
 }
@@ -251,19 +333,23 @@ impl Http {
         &self.base
     }
 
-    /// One request to `<base><path>` (`path` starts with `/`), expecting one of `ok`. Returns
-    /// the parsed JSON body (`Null` when empty).
+    /// One request to `<base><path>` (`path` starts with `/`), expecting one of `ok`, given at
+    /// most `cap` (the time left to a deadline) when that is shorter than the agent's timeout.
+    /// Returns the parsed JSON body (`Null` when empty).
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Body<'_>,
         ok: &[u16],
+        cap: Option<Duration>,
     ) -> std::result::Result<serde_json::Value, Failure> {
         let url = format!("{}{}", self.base, path);
-        let req = self
-            .agent
-            .request(method, &url)
+        let mut req = self.agent.request(method, &url);
+        if let Some(cap) = cap {
+            req = req.timeout(cap.max(Duration::from_millis(1)));
+        }
+        let req = req
             .set("Authorization", &self.auth)
             .set("Accept-Encoding", "gzip");
         let what = format!("{method} {path}");
@@ -277,6 +363,32 @@ impl Http {
         };
         interpret(&what, result, ok)
     }
+}
+
+/// `text` with the password of every `scheme://user:password@host` URL in it replaced by `***`,
+/// so that a password written into `SIMVUE_URL` never reaches a message.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match (authority.rfind('@'), authority.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&authority[..=colon]);
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a ureq outcome into our JSON-or-failure form.
@@ -301,7 +413,7 @@ pub fn interpret(
             };
             // ureq's message names the URL and the cause, never the headers.
             return Err(Failure {
-                error: Error::new(kind, format!("{what}: {t}")),
+                error: Error::new(kind, redact(&format!("{what}: {t}"))),
                 retryable,
                 status: None,
                 body: None,
@@ -330,12 +442,15 @@ pub fn interpret(
                 body: None,
             });
         }
+        // A success that is not JSON (a proxy's error page, a captive portal) did not come
+        // from the API: the server was not reached, so it is retried and then spilled like
+        // any network failure, never taken as a final refusal.
         return json.ok_or_else(|| Failure {
             error: Error::new(
-                ErrorKind::Server,
-                format!("{what}: the answer ({status}) is not JSON"),
+                ErrorKind::Network,
+                format!("{what}: the answer ({status}) is not JSON, so not from the Simvue API"),
             ),
-            retryable: false,
+            retryable: true,
             status: Some(status),
             body: None,
         });
@@ -388,6 +503,7 @@ impl Storage {
         url: &str,
         fields: &[(String, String)],
         artifact: &crate::artifact::Artifact,
+        cap: Option<Duration>,
     ) -> std::result::Result<(), Failure> {
         let io_failure = |e: Error| Failure {
             error: e,
@@ -400,7 +516,9 @@ impl Storage {
         let agent =
             agent_for(url, self.tls.clone(), Duration::from_secs(3600)).map_err(io_failure)?;
         let content = artifact.open().map_err(io_failure)?;
-        let timeout = Duration::from_secs(10 + artifact.size / (1 << 20));
+        let timeout = Duration::from_secs(10 + artifact.size / (1 << 20))
+            .min(cap.unwrap_or(Duration::MAX))
+            .max(Duration::from_millis(1));
         let what = "artifact upload";
         let result = if fields.is_empty() {
             agent
@@ -465,6 +583,20 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         proxy_for(url, &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("GET /version: http://alice:s3cret@127.0.0.1:9/api/version: refused"),
+            "GET /version: http://alice:***@127.0.0.1:9/api/version: refused"
+        );
+        assert_eq!(
+            redact("proxy https://u:p@w@proxy:3128 and http://host/a@b"),
+            "proxy https://u:***@proxy:3128 and http://host/a@b"
+        );
+        let plain = "http://alice@host:8080/api and http://127.0.0.1:9";
+        assert_eq!(redact(plain), plain);
     }
 
     #[test]

@@ -18,6 +18,11 @@ use crate::json::Json;
 use crate::model::{self, Alert, EventSet, Folder, MetricSet, RunRecord};
 use crate::sink::Sink;
 
+/// A temporary file not modified for this long belongs to a writer that died (a SIGKILLed
+/// run): live writers rename theirs within moments, and even a large object's copy keeps
+/// its modification time fresh while it is written.
+pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Writes cache files under one cache directory.
 #[derive(Debug)]
 pub struct OfflineSink {
@@ -35,6 +40,8 @@ impl OfflineSink {
                 e,
             )
         })?;
+        remove_stale_tmp_files(&root, STALE_TMP_AGE);
+        survive_file_size_limit();
         Ok(OfflineSink {
             root,
             tmp_counter: AtomicU64::new(0),
@@ -121,6 +128,56 @@ impl OfflineSink {
     /// Whether run `id` was closed (`runs/<id>.closed`).
     pub fn is_closed(&self, id: &str) -> bool {
         self.path("runs", id, "closed").exists()
+    }
+}
+
+/// Makes a file size limit (`ulimit -f`) an I/O error instead of a dead solver: by default
+/// SIGXFSZ kills a process whose write passes the limit; ignored, the write fails with EFBIG,
+/// which the library reports like any other write failure. A handler the program installed
+/// itself is left alone.
+fn survive_file_size_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sigaction with a zeroed struct reads the current disposition; the second
+        // call only replaces SIG_DFL with SIG_IGN, which needs no handler code.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGXFSZ, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_DFL
+            {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            }
+        }
+    });
+}
+
+/// Removes the temporary files (`.<name>.tmp<pid>-<n>`) of writers killed before their rename,
+/// from every kind directory of the cache, once they are older than `age`. Age, not the pid,
+/// decides: processes on other hosts (MPI ranks) may share the cache. Best effort: a file that
+/// cannot be removed stays.
+fn remove_stale_tmp_files(root: &Path, age: std::time::Duration) {
+    let Ok(kinds) = fs::read_dir(root) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for kind in kinds.flatten() {
+        let Ok(entries) = fs::read_dir(kind.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with('.') && name.contains(".tmp")) {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| now.duration_since(t).is_ok_and(|d| d >= age));
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 }
 
@@ -211,5 +268,41 @@ impl Sink for OfflineSink {
             self.touch(run_id, "closed")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_temporary_files_of_killed_writers_are_removed_at_the_next_run() {
+        let root = std::env::temp_dir().join(format!("simvue-stale-tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("metrics")).unwrap();
+        let stale = root.join("metrics").join(".offline_a.json.tmp123-0");
+        let fresh = root.join("metrics").join(".offline_b.json.tmp124-0");
+        let kept = root.join("metrics").join("offline_c.json");
+        for f in [&stale, &fresh, &kept] {
+            fs::write(f, b"{").unwrap();
+        }
+        let old = std::time::SystemTime::now() - STALE_TMP_AGE - std::time::Duration::from_secs(1);
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&kept)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        OfflineSink::new(&root).unwrap();
+        assert!(!stale.exists(), "the stale temporary file is removed");
+        assert!(fresh.exists(), "a recent one may belong to a live writer");
+        assert!(kept.exists(), "cache files are never touched");
+        let _ = fs::remove_dir_all(&root);
     }
 }

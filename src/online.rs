@@ -58,7 +58,9 @@ pub struct OnlineSink {
 
 impl OnlineSink {
     /// Connects to the configured server: checks that the token is accepted and the server
-    /// version is supported (`GET /api/version`).
+    /// version is supported (`GET /api/version`). The sink starts with the init deadline
+    /// ([`RetryPolicy::init_timeout`]) set on its health; lift it with
+    /// `health().set_deadline(None)` once set up.
     pub fn connect(config: &Config) -> Result<OnlineSink> {
         let (Some(url), Some(token)) = (&config.url, &config.token) else {
             return Err(Error::new(
@@ -68,17 +70,22 @@ impl OnlineSink {
         };
         let ca = http::site_ca(config, false);
         let storage_ca = http::site_ca(config, true);
+        let policy = RetryPolicy::from_env();
+        let health = Health::default();
+        // Lifted by the run once init is done (`Run::activate`).
+        health.set_deadline(Some(std::time::Instant::now() + policy.init_timeout));
         let sink = OnlineSink {
             http: Http::new(url, token, ca.as_deref(), http::default_timeout())?,
             storage: http::Storage::new(storage_ca.as_deref())?,
             cache_dir: config.cache_dir.clone(),
             fallback: Mutex::new(None),
-            policy: RetryPolicy::from_env(),
-            health: Health::default(),
+            policy,
+            health,
             storage_health: Health::default(),
             aliases: Mutex::new(Vec::new()),
             spilled_runs: Mutex::new(Vec::new()),
         };
+        let url = http::redact(url);
         let v = sink
             .call("GET", "/version", Body::Empty, &[200])
             .map_err(|e| match e.kind {
@@ -141,7 +148,8 @@ impl OnlineSink {
             });
         }
         self.policy.run(&self.health, || {
-            self.http.request(method, path, body.reborrow(), ok)
+            self.http
+                .request(method, path, body.reborrow(), ok, self.health.remaining())
         })
     }
 
@@ -214,7 +222,7 @@ impl OnlineSink {
     /// ([`crate::dispatch`]), so that it can spill them.
     fn once(&self, method: &str, path: &str, body: Body<'_>) -> Result<serde_json::Value> {
         self.http
-            .request(method, path, body, &[200])
+            .request(method, path, body, &[200], self.health.remaining())
             .map_err(|f| f.error)
     }
 
@@ -259,6 +267,8 @@ impl OnlineSink {
                     .collect(),
                 _ => Vec::new(),
             };
+            // The storage works to the API's deadline (init, close) but fails on its own.
+            self.storage_health.set_deadline(self.health.deadline());
             if self.storage_health.degraded() {
                 return Err(Error::new(
                     ErrorKind::Network,
@@ -268,7 +278,8 @@ impl OnlineSink {
             // A retry sends the whole file again.
             self.policy
                 .run(&self.storage_health, || {
-                    self.storage.upload(url, &fields, artifact)
+                    self.storage
+                        .upload(url, &fields, artifact, self.health.remaining())
                 })
                 .map_err(|f| f.error)?;
         }

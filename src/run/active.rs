@@ -88,6 +88,13 @@ impl Active {
             return Ok(());
         }
         self.accepting.store(false, Ordering::Release);
+        // A hung server holds close up for at most the close timeout; what is not delivered
+        // by then is spilled to the cache.
+        if let Some(r) = self.sink.remote() {
+            let timeout = r.retry_policy().close_timeout;
+            r.health()
+                .set_deadline(Some(std::time::Instant::now() + timeout));
+        }
         if let Some(d) = &self.dispatcher {
             d.finish();
             let st = d.stats();

@@ -23,31 +23,80 @@ use crate::sink::Sink;
 use crate::time::Timestamp;
 use crate::{ids, system, validate};
 
+/// A run created in its sink by `init`, and the warning init returns if it fell back offline.
+struct Created {
+    sink: Arc<dyn Sink>,
+    warning: Option<Error>,
+    folder_id: String,
+    id: String,
+}
+
 impl Run {
     /// The sink for the run's mode. Online, a server that cannot be reached at all (after the
-    /// retries) does not stop the run: it is recorded offline instead, and the returned warning
-    /// says where, so that nothing is lost to the network.
+    /// retries, within the init timeout) does not stop the run: it is recorded offline instead,
+    /// and the returned warning says where, so that nothing is lost to the network.
     fn make_sink(&self) -> Result<(Arc<dyn Sink>, Option<Error>)> {
         let config = self.config_ok()?;
         match self.mode {
             Mode::Offline => Ok((Arc::new(OfflineSink::new(&config.cache_dir)?), None)),
             Mode::Online => match OnlineSink::connect(config) {
                 Ok(sink) => Ok((Arc::new(sink), None)),
-                Err(e) if e.kind == ErrorKind::Network => {
-                    let off = OfflineSink::new(&config.cache_dir)?;
-                    let warning = Error::new(
-                        ErrorKind::Network,
-                        format!(
-                            "{}; the run is recorded offline in {} instead: upload it with simvue-sender",
-                            e.message,
-                            config.cache_dir.display()
-                        ),
-                    );
-                    Ok((Arc::new(off), Some(warning)))
-                }
+                Err(e) if e.kind == ErrorKind::Network => self.offline_instead(&e),
                 Err(e) => Err(e),
             },
             Mode::Disabled => unreachable!("disabled runs have no sink"),
+        }
+    }
+
+    /// The offline sink a run falls back to when the server failed it at init with `e`, and
+    /// the warning init returns.
+    fn offline_instead(&self, e: &Error) -> Result<(Arc<dyn Sink>, Option<Error>)> {
+        let config = self.config_ok()?;
+        let off = OfflineSink::new(&config.cache_dir)?;
+        let warning = Error::new(
+            ErrorKind::Network,
+            format!(
+                "{}; the run is recorded offline in {} instead: upload it with simvue-sender",
+                e.message,
+                config.cache_dir.display()
+            ),
+        );
+        Ok((Arc::new(off), Some(warning)))
+    }
+
+    /// Creates the run's folder and the run itself in the sink of the run's mode. A server that
+    /// fails at any step of this (unreachable, or silent past the init timeout) makes the run
+    /// an offline one, as in [`Run::make_sink`].
+    fn create_in_sink(&self, record: &mut RunRecord, folder: &Folder) -> Result<Created> {
+        let (sink, warning) = self.make_sink()?;
+        if sink.remote().is_none() && record.name.is_empty() {
+            record.name = ids::random_name();
+        }
+        let created = sink
+            .create_folder(folder)
+            .and_then(|f| Ok((f, sink.create_run(record)?)));
+        match created {
+            Ok((folder_id, id)) => Ok(Created {
+                sink,
+                warning,
+                folder_id,
+                id,
+            }),
+            Err(e) if e.kind == ErrorKind::Network && sink.remote().is_some() => {
+                let (off, warning) = self.offline_instead(&e)?;
+                if record.name.is_empty() {
+                    record.name = ids::random_name();
+                }
+                let folder_id = off.create_folder(folder)?;
+                let id = off.create_run(record)?;
+                Ok(Created {
+                    sink: off,
+                    warning,
+                    folder_id,
+                    id,
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -106,15 +155,13 @@ impl Run {
             .map(str::to_owned)
             .or_else(|| config.run.description.clone());
 
-        let (sink, warning) = self.make_sink()?;
         // Online, the server names an unnamed run; offline, we do (randomname in Python).
         let name = match opts.name.or(config.run.name.as_deref()) {
             Some(n) => n.to_owned(),
-            None if self.mode == Mode::Online && warning.is_none() => String::new(),
+            None if self.mode == Mode::Online => String::new(),
             None => ids::random_name(),
         };
         let folder_rec = Folder::new(&folder);
-        let folder_id = sink.create_folder(&folder_rec)?;
         let now = Timestamp::now();
         let status = if opts.running {
             Status::Running
@@ -135,7 +182,12 @@ impl Run {
             started: opts.running.then_some(now),
             endtime: None,
         };
-        let id = sink.create_run(&mut record)?;
+        let Created {
+            sink,
+            warning,
+            folder_id,
+            id,
+        } = self.create_in_sink(&mut record, &folder_rec)?;
         let active = self.activate(&mut c, id, sink, record, Some((folder_id, folder_rec)), now)?;
         c.staged_metadata.clear();
         self.active
@@ -154,6 +206,10 @@ impl Run {
         folder: Option<(String, Folder)>,
         start: Timestamp,
     ) -> Result<Arc<Active>> {
+        // The server answered init in time: from now on only close has a deadline.
+        if let Some(r) = sink.remote() {
+            r.health().set_deadline(None);
+        }
         let running = record.status == Status::Running;
         if running {
             // The first heartbeat now, so that even a run closed at once has one (offline: the
@@ -256,6 +312,11 @@ impl Run {
 
     /// Sets the final status: `completed`, `failed` or `terminated`. Metrics and events are
     /// refused afterwards; what was logged before is still written.
+    ///
+    /// Called again, the last status wins (with its end time), as in the Python client, whose
+    /// `set_status` overwrites the status and commits it each time (run.py:2159): a solver that
+    /// reports `failed` and then `completed` has said it completed. `close` never overrides a
+    /// status that was set.
     pub fn set_status(&self, status: Status) -> Result<()> {
         self.api((), || {
             if !matches!(

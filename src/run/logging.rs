@@ -22,13 +22,16 @@ impl Run {
             return Err(Error::invalid("metric names and values differ in number"));
         }
         let a = self.active()?;
-        self.reporter.take_background()?;
         match &a.dispatcher {
-            Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts),
-            _ => Err(Error::state(
-                "metrics can only be logged while the run is running",
-            )),
+            Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts)?,
+            _ => {
+                return Err(Error::state(
+                    "metrics can only be logged while the run is running",
+                ))
+            }
         }
+        // Queued first: a background failure is reported by this call, but its values are kept.
+        self.reporter.take_background()
     }
 
     /// Logs an event message (level `info`).
@@ -45,15 +48,17 @@ impl Run {
     ) -> Result<()> {
         self.api((), || {
             let a = self.active()?;
-            self.reporter.take_background()?;
             match &a.dispatcher {
                 Some(d) if a.accepting.load(Ordering::Acquire) => {
-                    d.log_event(message, level, timestamp)
+                    d.log_event(message, level, timestamp)?
                 }
-                _ => Err(Error::state(
-                    "events can only be logged while the run is running",
-                )),
+                _ => {
+                    return Err(Error::state(
+                        "events can only be logged while the run is running",
+                    ))
+                }
             }
+            self.reporter.take_background()
         })
     }
 }

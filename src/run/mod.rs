@@ -204,11 +204,11 @@ impl Run {
         })
     }
 
-    /// Sets how often an online run asks the server whether an abort was requested. Before
-    /// `init`.
+    /// Sets how often an online run asks the server whether an abort was requested, at least
+    /// every [`MIN_ABORT_POLL_INTERVAL`] (shorter intervals are raised to it). Before `init`.
     pub fn set_abort_poll_interval(&self, interval: Duration) -> Result<()> {
         self.configure("the abort poll interval must be set before init", |s| {
-            s.abort_poll_interval = interval.max(Duration::from_millis(10));
+            s.abort_poll_interval = interval.max(MIN_ABORT_POLL_INTERVAL);
             Ok(())
         })
     }

@@ -10,6 +10,9 @@ pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
 pub const DEFAULT_RESOURCES_INTERVAL: u64 = 30;
 /// Seconds between heartbeats (`HEARTBEAT_INTERVAL` of the Python client).
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest interval between abort polls: each poll is a request to the server, and a
+/// tiny interval (1e-300 s from a careless caller) would flood it.
+pub const MIN_ABORT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Seconds without a heartbeat before the server marks a run lost.
 pub const HEARTBEAT_TIMEOUT: u64 = 180;
 

@@ -4,8 +4,9 @@
 //! With `suppress_errors` on (the default) an error is also written to stderr (the first
 //! [`MAX_LOGGED_ERRORS`] of them), so a solver that ignores return codes still leaves a trace;
 //! failures on the background threads are only logged. With it off, nothing is logged by the
-//! library and a background failure is returned by the next call
-//! ([`ErrorKind::Background`]) and by `close`.
+//! library and a background failure is returned by the next call that logs
+//! ([`ErrorKind::Background`]) and by `close`. That call still does its own work first: the
+//! error is news about earlier data, not a reason to lose the caller's values.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 

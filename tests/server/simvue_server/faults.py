@@ -45,6 +45,8 @@ class Faults:
         "hang_scope": "all",
         "bad_version": False,  # GET /api/version reports "2.1.0" (outside 1.1.0 <= v < 2.0.0, §1.6)
         "unauthorized": False,  # every /api request answers 401
+        "garble": False,  # in-scope requests answer 200 with an HTML page (a proxy's error page)
+        "garble_scope": "api",
     }
 
     def __init__(self) -> None:
@@ -55,7 +57,7 @@ class Faults:
         unknown = set(kwargs) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"unknown fault setting(s): {sorted(unknown)}")
-        for key in ("fail_scope", "latency_scope", "hang_scope"):
+        for key in ("fail_scope", "latency_scope", "hang_scope", "garble_scope"):
             if key in kwargs:
                 _scope_fn(kwargs[key])  # validate early
         self.values.update(kwargs)
@@ -117,7 +119,8 @@ class FaultControl:
         """Decide, under the lock, which faults apply to this request."""
         with self._lock:
             f = self._faults
-            out = {"latency": 0.0, "hang": False, "fail": None}
+            out = {"latency": 0.0, "hang": False, "fail": None,
+                   "garble": bool(f.garble and _scope_fn(f.garble_scope)(method, path))}
             if f.latency and _scope_fn(f.latency_scope)(method, path):
                 out["latency"] = float(f.latency)
             if f.hang and _scope_fn(f.hang_scope)(method, path):

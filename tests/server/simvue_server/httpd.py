@@ -200,6 +200,17 @@ class Handler(BaseHTTPRequestHandler):
                         return
             if fault["latency"]:
                 time.sleep(fault["latency"])
+            if fault["garble"]:  # nothing is recorded: the request never reached the API
+                entry["fault"] = "garble"
+                status = 200
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                with contextlib.suppress(OSError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
+                return
             status, obj = self._dispatch(owner, method, path, query, body, fault)
             if fault["fail"] is not None and status == fault["fail"]:
                 entry["fault"] = "fail"
