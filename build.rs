@@ -44,11 +44,14 @@ fn main() {
     let part = |name: &str| std::env::var(name).unwrap();
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=build.rs");
-    // The shared library's SONAME (one per major version) and its export list: simvue_* only.
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimvue.so.{}",
-        part("CARGO_PKG_VERSION_MAJOR")
-    );
+    // The shared library's SONAME and its export list: simvue_* only. The SONAME names the ABI:
+    // a 0.x release may break it in every minor version, so it is libsimvue.so.0.<minor> until
+    // 1.0 and libsimvue.so.<major> from then on (CMakeLists.txt says the same).
+    let soname = match part("CARGO_PKG_VERSION_MAJOR").as_str() {
+        "0" => format!("libsimvue.so.0.{}", part("CARGO_PKG_VERSION_MINOR")),
+        major => format!("libsimvue.so.{major}"),
+    };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     println!(
         "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
         root.join("src/ffi/simvue.map").display()
@@ -59,7 +62,7 @@ fn main() {
         .map(PathBuf::from)
         .and_then(|out| out.ancestors().nth(3).map(PathBuf::from))
     {
-        let link = profile_dir.join(format!("libsimvue.so.{}", part("CARGO_PKG_VERSION_MAJOR")));
+        let link = profile_dir.join(&soname);
         if std::fs::symlink_metadata(&link).is_err() {
             let _ = std::os::unix::fs::symlink("libsimvue.so", &link);
         }
