@@ -22,9 +22,12 @@ tar -xzf "$tarball" -C "$work/unpacked"
 cd "$work/unpacked"/simvue-*
 [ -f .cargo/config.toml ] && [ -d vendor ] || { echo "the tarball has no vendored crates"; exit 1; }
 
-# The build sees nothing of this machine's cargo setup but the toolchain itself.
+# The build sees nothing of this machine's cargo setup but the toolchain itself. rustc links
+# with GNU ld here, as Rust before 1.90 and other targets than x86_64 Linux do everywhere (newer
+# ones use their own lld on x86_64 Linux, which the main build covers).
 export CARGO_HOME="$work/cargo-home" CARGO_NET_OFFLINE=true
-unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
+unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR CARGO_ENCODED_RUSTFLAGS
+export RUSTFLAGS="-C link-arg=-fuse-ld=bfd"
 offline=()
 if unshare -n true 2>/dev/null; then
     offline=(unshare -n)
