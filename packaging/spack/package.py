@@ -4,12 +4,14 @@
 #   scripts/dist.sh                                  # dist/simvue-<version>.tar.gz
 #   mkdir -p mirror/simvue && cp dist/simvue-*.tar.gz mirror/simvue/
 #   spack mirror add simvue-dist file://$PWD/mirror
-#   spack repo create myrepo && mkdir -p myrepo/packages/simvue   # or an existing repository
-#   cp packaging/spack/package.py myrepo/packages/simvue/ && spack repo add myrepo
+#   # this file goes into a package repository as .../packages/simvue/package.py
+#   # (`spack repo create` makes one; its layout depends on the Spack version), then:
+#   spack repo add <that repository>
 #   spack install --test=root simvue +fortran +mpi   # --test=root: ctest runs after the build
 #
 # A version needs the sha256 of its tarball (scripts/dist.sh prints it); without one, pass
-# --no-checksum. Works with Spack 0.23 and later (language dependencies c, cxx, fortran).
+# --no-checksum. Written for Spack 0.23 and later (language dependencies c, cxx, fortran); it has
+# not been run in a Spack installation yet.
 # tests/packaging/check_recipes.py checks that every CMake option named here exists.
 
 from spack.package import *  # noqa: F401,F403
