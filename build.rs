@@ -44,22 +44,23 @@ fn main() {
     let part = |name: &str| std::env::var(name).unwrap();
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=build.rs");
-    // The shared library's SONAME (one per major version) and its export list: simvue_* only.
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libsimvue.so.{}",
-        part("CARGO_PKG_VERSION_MAJOR")
-    );
-    println!(
-        "cargo:rustc-cdylib-link-arg=-Wl,--version-script={}",
-        root.join("src/ffi/simvue.map").display()
-    );
+    // The shared library's SONAME. It names the ABI: a 0.x release may break it in every minor
+    // version, so it is libsimvue.so.0.<minor> until 1.0 and libsimvue.so.<major> from then on
+    // (CMakeLists.txt says the same). The exports need no list of ours: rustc links a cdylib
+    // with a version script exporting its `#[no_mangle]` functions (simvue_*) only, and GNU ld
+    // refuses a second anonymous one (tests/packaging/check_install.py checks `nm -D`).
+    let soname = match part("CARGO_PKG_VERSION_MAJOR").as_str() {
+        "0" => format!("libsimvue.so.0.{}", part("CARGO_PKG_VERSION_MINOR")),
+        major => format!("libsimvue.so.{major}"),
+    };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
     // Programs linked with `-L target/<profile> -lsimvue` look for the SONAME at run time:
     // give the build tree that name too (OUT_DIR is target/<profile>/build/<pkg>/out).
     if let Some(profile_dir) = std::env::var_os("OUT_DIR")
         .map(PathBuf::from)
         .and_then(|out| out.ancestors().nth(3).map(PathBuf::from))
     {
-        let link = profile_dir.join(format!("libsimvue.so.{}", part("CARGO_PKG_VERSION_MAJOR")));
+        let link = profile_dir.join(&soname);
         if std::fs::symlink_metadata(&link).is_err() {
             let _ = std::os::unix::fs::symlink("libsimvue.so", &link);
         }

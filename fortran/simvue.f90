@@ -619,21 +619,22 @@ contains
     c_running = 1
     if (present(running)) c_running = merge(1, 0, running)
     if (present(tags)) then
-       rc = with_tags(tags)
+       call with_tags(tags, rc)
     else
        rc = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_null_ptr, &
             0_c_size_t, opt_ptr(c_description), opt_ptr(c_folder), c_running)
     end if
     call check(rc, this%handle, 'init', stat, errmsg)
   contains
-    integer(c_int) function with_tags(tags)
+    subroutine with_tags(tags, rc)
       character(*), intent(in) :: tags(:)
+      integer(c_int), intent(out) :: rc
       character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
       type(c_ptr), target :: ptrs(max(1, size(tags)))
       call pack_strings(tags, buf, ptrs)
-      with_tags = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_loc(ptrs), &
+      rc = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_loc(ptrs), &
            size(tags, kind=c_size_t), opt_ptr(c_description), opt_ptr(c_folder), c_running)
-    end function with_tags
+    end subroutine with_tags
   end subroutine run_init
 
   !> The run's name (after `init`; empty for a disabled run, and on failure).
@@ -945,22 +946,23 @@ contains
     if (present(metadata)) c_metadata = c_str(metadata)
     if (present(description)) c_description = c_str(description)
     if (present(tags)) then
-       rc = with_tags(tags)
+       call with_tags(tags, rc)
     else
        rc = c_run_set_folder_details(this%handle, opt_ptr(c_path), opt_ptr(c_metadata), &
             c_null_ptr, 0_c_size_t, opt_ptr(c_description))
     end if
     call check(rc, this%handle, 'set_folder_details', stat, errmsg)
   contains
-    integer(c_int) function with_tags(tags)
+    subroutine with_tags(tags, rc)
       character(*), intent(in) :: tags(:)
+      integer(c_int), intent(out) :: rc
       character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
       type(c_ptr), target :: ptrs(max(1, size(tags)))
       call pack_strings(tags, buf, ptrs)
       ! ptrs is never NULL, so zero tags clear the folder's tags.
-      with_tags = c_run_set_folder_details(this%handle, opt_ptr(c_path), opt_ptr(c_metadata), &
+      rc = c_run_set_folder_details(this%handle, opt_ptr(c_path), opt_ptr(c_metadata), &
            c_loc(ptrs), size(tags, kind=c_size_t), opt_ptr(c_description))
-    end function with_tags
+    end subroutine with_tags
   end subroutine run_set_folder_details
 
   !> Defines an alert and attaches it to the run. `source` is SIMVUE_ALERT_SOURCE_METRICS or

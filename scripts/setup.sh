@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing libsimvue needs on a fresh Debian machine: a C compiler,
-# CMake, valgrind and Python's venv module from Debian, and (optional) gfortran and OpenMPI; the
-# Rust toolchain must already be there.
+# CMake, valgrind, Doxygen and Python's venv module from Debian, and (optional) gfortran, LLVM
+# flang and OpenMPI; the Rust toolchain must already be there.
 # Only installs what is missing, and only as root (otherwise it says what to install).
 set -euo pipefail
 
@@ -11,19 +11,22 @@ command -v c++ >/dev/null || missing+=(g++)
 command -v cmake >/dev/null || missing+=(cmake)
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v doxygen >/dev/null || missing+=(doxygen)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 # Optional: the Fortran module and the MPI examples are built and tested only when these are
-# there; they are installed as root, and otherwise only mentioned.
+# there (the Fortran parts a second time with LLVM flang, Debian's flang-19); they are installed
+# as root, and otherwise only mentioned.
 optional=()
 command -v gfortran >/dev/null || optional+=(gfortran)
+command -v flang-new-19 >/dev/null || command -v flang-new >/dev/null || optional+=(flang-19)
 command -v mpicc >/dev/null || optional+=(libopenmpi-dev)
 command -v mpiexec >/dev/null || optional+=(openmpi-bin)
 if [ ${#optional[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         missing+=("${optional[@]}")
     else
-        echo "setup: optional, for the Fortran module and the MPI examples: ${optional[*]}" >&2
+        echo "setup: optional, for the Fortran module (gfortran, flang) and the MPI examples: ${optional[*]}" >&2
     fi
 fi
 

@@ -45,6 +45,15 @@ def lib_dir() -> Path:
     return d
 
 
+def _soname() -> str:
+    """The SONAME build.rs gives libsimvue.so, from the crate's version."""
+    import tomllib
+
+    version = tomllib.loads((REPO_ROOT / "Cargo.toml").read_text())["package"]["version"]
+    major, minor = version.split(".")[:2]
+    return f"libsimvue.so.0.{minor}" if major == "0" else f"libsimvue.so.{major}"
+
+
 @pytest.fixture(scope="session")
 def compile_c(tmp_path_factory, lib_dir: Path):
     """Returns ``compile(source: Path, exe: Path, *extra_flags) -> Path`` linking against
@@ -52,10 +61,11 @@ def compile_c(tmp_path_factory, lib_dir: Path):
     cc = os.environ.get("CC") or shutil.which("cc")
     if not cc:
         pytest.fail("no C compiler: install `cc` or set CC", pytrace=False)
-    # The library's soname may be libsimvue.so.0: give the rpath directory both names.
+    # Programs look for the library by its SONAME (libsimvue.so.0.<minor> while the version is
+    # 0.x, build.rs): give the rpath directory both names.
     libdir = tmp_path_factory.mktemp("lib")
     (libdir / "libsimvue.so").symlink_to(lib_dir / "libsimvue.so")
-    (libdir / "libsimvue.so.0").symlink_to(lib_dir / "libsimvue.so")
+    (libdir / _soname()).symlink_to(lib_dir / "libsimvue.so")
 
     def compile_(source: Path, exe: Path, *extra_flags: str) -> Path:
         cmd = [cc, "-std=c99", "-Wall", "-Wextra", f"-I{REPO_ROOT / 'include'}", *extra_flags,

@@ -18,8 +18,8 @@ cmake --build "$build" -j2
 # The programs must find the installed library by their RPATH alone.
 unset LD_LIBRARY_PATH
 for exe in "$build"/consumer_c "$build"/consumer_cpp; do
-    readelf -d "$exe" | grep -q 'NEEDED.*\[libsimvue\.so\.[0-9]*\]' ||
-        { echo "$exe does not need libsimvue.so.<major>"; exit 1; }
+    readelf -d "$exe" | grep -q 'NEEDED.*\[libsimvue\.so\.[0-9][0-9.]*\]' ||
+        { echo "$exe does not need libsimvue.so.<soversion>"; exit 1; }
 done
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT

@@ -1,8 +1,10 @@
 """Checks a `cmake --install` of libsimvue (ctest: packaging_files).
 
-- the files: libsimvue.so.<version> with the links libsimvue.so.<major> and libsimvue.so,
-  libsimvue.a, the headers, the CMake package, the pkg-config files, the Fortran modules;
-- `readelf -d`: the SONAME is libsimvue.so.<major>;
+- the files: libsimvue.so.<version> with the links libsimvue.so.<soversion> and libsimvue.so,
+  libsimvue.a, the headers, the CMake package (exported targets), the pkg-config files, the
+  Fortran modules and library in folders named by the compiler and its module format;
+- `readelf -d`: the SONAME is libsimvue.so.0.<minor> while the version is 0.x (every 0.x minor
+  release may change the ABI), libsimvue.so.<major> from 1.0 on;
 - `nm -D`: the library exports the simvue_* functions of simvue.h and nothing else;
 - one version everywhere: Cargo.toml, SIMVUE_VERSION in simvue.h, simvue_version() of the
   installed library, the file name, simvueConfigVersion.cmake and `pkg-config --modversion`.
@@ -45,8 +47,8 @@ def main() -> int:
 
     cargo = (a.source / "Cargo.toml").read_text()
     version = re.search(r'^\[package\][^\[]*?^version\s*=\s*"([^"]+)"', cargo, re.M | re.S).group(1)
-    major = version.split(".")[0]
-    soname = f"libsimvue.so.{major}"
+    major, minor = version.split(".")[:2]
+    soname = f"libsimvue.so.0.{minor}" if major == "0" else f"libsimvue.so.{major}"
     print(f"Cargo.toml version {version}")
 
     real = lib / f"libsimvue.so.{version}"
@@ -56,7 +58,8 @@ def main() -> int:
     expect((lib / "libsimvue.so").is_symlink() and os.readlink(lib / "libsimvue.so") == soname,
            f"libsimvue.so -> {soname}")
     for rel in ("libsimvue.a", "cmake/simvue/simvueConfig.cmake",
-                "cmake/simvue/simvueConfigVersion.cmake", "pkgconfig/simvue.pc"):
+                "cmake/simvue/simvueConfigVersion.cmake", "cmake/simvue/simvueTargets.cmake",
+                "cmake/simvue/SimvueFortranTag.cmake", "pkgconfig/simvue.pc"):
         expect((lib / rel).is_file(), f"{a.libdir}/{rel}")
     for h in ("simvue.h", "simvue.hpp", "simvue_mpi.h"):
         expect((prefix / "include" / h).is_file(), f"include/{h}")
@@ -101,15 +104,24 @@ def main() -> int:
            f"pkg-config --static --libs simvue: {' '.join(static)}")
 
     if fortran:
-        moddir = Path(run("pkg-config", "--variable=fmoddir", "simvue", env=env).strip())
+        moddir = Path(run("pkg-config", "--variable=fmoddir", "simvue-fortran", env=env).strip())
+        tag = moddir.name
         expect((moddir / "simvue.mod").is_file(), f"fmoddir {moddir} holds simvue.mod")
-        expect(moddir.parent == prefix / "include/simvue/fortran",
-               "modules in include/simvue/fortran/<compiler-id>-<version>")
-        expect((lib / "libsimvue_fortran.a").is_file(), f"{a.libdir}/libsimvue_fortran.a")
+        # The compiler and its module format (GNU-mod15, LLVMFlang-mod1), not its exact version.
+        expect(moddir.parent == prefix / "include/simvue/fortran"
+               and re.fullmatch(r"[A-Za-z]+-(mod\d+|\d+)", tag) is not None,
+               f"modules in include/simvue/fortran/<compiler-id>-mod<format>: {tag}")
+        flib = lib / "simvue/fortran" / tag / "libsimvue_fortran.a"
+        expect(flib.is_file(), f"{flib.relative_to(prefix)}")
+        expect((lib / f"cmake/simvue/simvue-fortran-{tag}.cmake").is_file(),
+               f"{a.libdir}/cmake/simvue/simvue-fortran-{tag}.cmake")
+        expect((lib / f"pkgconfig/simvue-fortran-{tag}.pc").is_file(),
+               f"{a.libdir}/pkgconfig/simvue-fortran-{tag}.pc")
         fv = run("pkg-config", "--modversion", "simvue-fortran", env=env).strip()
         expect(fv == version, f"pkg-config --modversion simvue-fortran {fv}")
         ff = run("pkg-config", "--cflags", "--libs", "simvue-fortran", env=env).split()
-        expect(f"-I{moddir}" in ff and "-lsimvue_fortran" in ff and "-lsimvue" in ff
+        expect(f"-I{moddir}" in ff and f"-L{flib.parent}" in ff
+               and "-lsimvue_fortran" in ff and "-lsimvue" in ff
                and ff.index("-lsimvue_fortran") < ff.index("-lsimvue"),
                f"pkg-config --cflags --libs simvue-fortran: {' '.join(ff)}")
 
