@@ -48,6 +48,10 @@ module simvue
   integer, parameter, public :: SIMVUE_ALERT_RULE_IS_ABOVE = 0, SIMVUE_ALERT_RULE_IS_BELOW = 1, &
        SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE = 2, SIMVUE_ALERT_RULE_IS_INSIDE_RANGE = 3
   integer, parameter, public :: SIMVUE_NOTIFICATION_NONE = 0, SIMVUE_NOTIFICATION_EMAIL = 1
+  !> Metrics alert aggregations and user alert states (`create_*_alert`, `log_alert`).
+  integer, parameter, public :: SIMVUE_AGGREGATION_AVERAGE = 0, SIMVUE_AGGREGATION_SUM = 1, &
+       SIMVUE_AGGREGATION_AT_LEAST_ONE = 2, SIMVUE_AGGREGATION_ALL = 3
+  integer, parameter, public :: SIMVUE_ALERT_STATE_OK = 0, SIMVUE_ALERT_STATE_CRITICAL = 1
   !> Event levels (`log_event`).
   integer, parameter, public :: SIMVUE_LOG_DEBUG = 0, SIMVUE_LOG_INFO = 1, &
        SIMVUE_LOG_WARNING = 2, SIMVUE_LOG_ERROR = 3, SIMVUE_LOG_CRITICAL = 4
@@ -106,6 +110,12 @@ module simvue
      procedure :: close => run_close
      procedure :: set_folder_details => run_set_folder_details
      procedure :: add_alert => run_add_alert
+     procedure :: create_metric_threshold_alert => run_create_metric_threshold_alert
+     procedure :: create_metric_range_alert => run_create_metric_range_alert
+     procedure :: create_event_alert => run_create_event_alert
+     procedure :: create_user_alert => run_create_user_alert
+     procedure :: log_alert => run_log_alert
+     procedure :: add_alerts => run_add_alerts
      procedure :: dropped => run_dropped
      procedure :: suppress_errors => run_suppress_errors
      procedure :: set_abort_callback => run_set_abort_callback
@@ -314,6 +324,66 @@ module simvue
        integer(c_size_t), value :: id_len
        integer(c_int) :: c_run_add_alert
      end function c_run_add_alert
+     function c_run_create_metric_threshold_alert(run, name, metric, threshold, rule, &
+          description, window, frequency, aggregation, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_metric_threshold_alert')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), metric(*)
+       real(c_double), value :: threshold
+       integer(c_int32_t), value :: rule, aggregation, notification, trigger_abort, attach_to_run
+       integer(c_int64_t), value :: window, frequency
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_metric_threshold_alert
+     end function c_run_create_metric_threshold_alert
+     function c_run_create_metric_range_alert(run, name, metric, range_low, range_high, rule, &
+          description, window, frequency, aggregation, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_metric_range_alert')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), metric(*)
+       real(c_double), value :: range_low, range_high
+       integer(c_int32_t), value :: rule, aggregation, notification, trigger_abort, attach_to_run
+       integer(c_int64_t), value :: window, frequency
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_metric_range_alert
+     end function c_run_create_metric_range_alert
+     function c_run_create_event_alert(run, name, pattern, description, frequency, &
+          notification, trigger_abort, attach_to_run, id_buf, id_len) &
+          bind(C, name='simvue_run_create_event_alert')
+       import :: c_char, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), pattern(*)
+       integer(c_int64_t), value :: frequency
+       integer(c_int32_t), value :: notification, trigger_abort, attach_to_run
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_event_alert
+     end function c_run_create_event_alert
+     function c_run_create_user_alert(run, name, description, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_user_alert')
+       import :: c_char, c_int, c_int32_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*)
+       integer(c_int32_t), value :: notification, trigger_abort, attach_to_run
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_user_alert
+     end function c_run_create_user_alert
+     function c_run_log_alert(run, identifier, name, state) bind(C, name='simvue_run_log_alert')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run, identifier, name
+       integer(c_int32_t), value :: state
+       integer(c_int) :: c_run_log_alert
+     end function c_run_log_alert
+     function c_run_add_alerts(run, ids, n_ids, names, n_names) bind(C, name='simvue_run_add_alerts')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, ids, names
+       integer(c_size_t), value :: n_ids, n_names
+       integer(c_int) :: c_run_add_alerts
+     end function c_run_add_alerts
      function c_run_dropped(run, metrics, events) bind(C, name='simvue_run_dropped')
        import :: c_int, c_ptr, c_int64_t
        type(c_ptr), value :: run
@@ -985,7 +1055,6 @@ contains
     integer(c_int32_t) :: c_rule, c_notification
     real(c_double) :: c_threshold, c_low, c_high
     integer(c_int) :: rc
-    integer :: n
     c_window = 0
     if (present(window)) c_window = window
     c_rule = KEEP ! not a rule: the library refuses a metrics alert without one
@@ -1004,17 +1073,240 @@ contains
     rc = c_run_add_alert(this%handle, c_str(name), int(source, c_int32_t), &
          int(frequency, c_int64_t), c_window, c_rule, opt_ptr(c_metric), c_threshold, c_low, &
          c_high, c_notification, opt_ptr(c_pattern), id_buf, size(id_buf, kind=c_size_t))
-    if (present(id)) then
-       n = 0
-       do while (n < size(id_buf))
-          if (id_buf(n + 1) == c_null_char) exit
-          n = n + 1
-       end do
-       if (rc /= SIMVUE_OK) n = 0
-       id = chars_to_string(id_buf, n)
-    end if
+    if (present(id)) id = id_from_buf(id_buf, rc)
     call check(rc, this%handle, 'add_alert', stat, errmsg)
   end subroutine run_add_alert
+
+  !> The id a `create_*_alert` call wrote into `id_buf` (empty when it failed).
+  function id_from_buf(id_buf, rc) result(id)
+    character(kind=c_char), intent(in) :: id_buf(:)
+    integer(c_int), intent(in) :: rc
+    character(:), allocatable :: id
+    integer :: n
+    n = 0
+    do while (n < size(id_buf))
+       if (id_buf(n + 1) == c_null_char) exit
+       n = n + 1
+    end do
+    if (rc /= SIMVUE_OK) n = 0
+    id = chars_to_string(id_buf, n)
+  end function id_from_buf
+
+  !> The C values of the options every `create_*_alert` shares (Python's defaults when
+  !> absent: frequency 1, window = frequency, aggregation average, no notification, no abort,
+  !> attached to the run).
+  subroutine alert_options(window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    integer(c_int64_t), intent(out) :: c_window, c_frequency
+    integer(c_int32_t), intent(out) :: c_aggregation, c_notification, c_abort, c_attach
+    c_window = 0
+    if (present(window)) c_window = window
+    c_frequency = 1
+    if (present(frequency)) c_frequency = frequency
+    c_aggregation = SIMVUE_AGGREGATION_AVERAGE
+    if (present(aggregation)) c_aggregation = int(aggregation, c_int32_t)
+    c_notification = SIMVUE_NOTIFICATION_NONE
+    if (present(notification)) c_notification = int(notification, c_int32_t)
+    c_abort = 0
+    if (present(trigger_abort)) c_abort = merge(1_c_int32_t, 0_c_int32_t, trigger_abort)
+    c_attach = 1
+    if (present(attach_to_run)) c_attach = merge(1_c_int32_t, 0_c_int32_t, attach_to_run)
+  end subroutine alert_options
+
+  !> Creates a metric threshold alert (`create_metric_threshold_alert`): `rule` is
+  !> SIMVUE_ALERT_RULE_IS_ABOVE or _IS_BELOW `threshold`. Optional, with the Python client's
+  !> defaults: `description`, `window` (seconds; default the frequency), `frequency` (seconds,
+  !> default 1), `aggregation` (SIMVUE_AGGREGATION_*, default _AVERAGE), `notification`
+  !> (default SIMVUE_NOTIFICATION_NONE), `trigger_abort` (default .false.), `attach_to_run`
+  !> (default .true.). `id` receives the alert's id.
+  subroutine run_create_metric_threshold_alert(this, name, metric, threshold, rule, &
+       description, window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, metric
+    real(real64), intent(in) :: threshold
+    integer, intent(in) :: rule
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(window, frequency, aggregation, notification, trigger_abort, &
+         attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_metric_threshold_alert(this%handle, c_str(name), c_str(metric), &
+         real(threshold, c_double), int(rule, c_int32_t), opt_ptr(c_description), c_window, &
+         c_frequency, c_aggregation, c_notification, c_abort, c_attach, id_buf, &
+         size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_metric_threshold_alert', stat, errmsg)
+  end subroutine run_create_metric_threshold_alert
+
+  !> Creates a metric range alert (`create_metric_range_alert`): `rule` is
+  !> SIMVUE_ALERT_RULE_IS_INSIDE_RANGE or _IS_OUTSIDE_RANGE of [`range_low`, `range_high`];
+  !> the optional arguments as `create_metric_threshold_alert`.
+  subroutine run_create_metric_range_alert(this, name, metric, range_low, range_high, rule, &
+       description, window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, metric
+    real(real64), intent(in) :: range_low, range_high
+    integer, intent(in) :: rule
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(window, frequency, aggregation, notification, trigger_abort, &
+         attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_metric_range_alert(this%handle, c_str(name), c_str(metric), &
+         real(range_low, c_double), real(range_high, c_double), int(rule, c_int32_t), &
+         opt_ptr(c_description), c_window, c_frequency, c_aggregation, c_notification, &
+         c_abort, c_attach, id_buf, size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_metric_range_alert', stat, errmsg)
+  end subroutine run_create_metric_range_alert
+
+  !> Creates an events alert (`create_event_alert`) that fires when an event message contains
+  !> `pattern`; `description`, `frequency`, `notification`, `trigger_abort`, `attach_to_run`
+  !> and `id` as `create_metric_threshold_alert`.
+  subroutine run_create_event_alert(this, name, pattern, description, frequency, &
+       notification, trigger_abort, attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, pattern
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: frequency, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(frequency=frequency, notification=notification, &
+         trigger_abort=trigger_abort, attach_to_run=attach_to_run, c_window=c_window, &
+         c_frequency=c_frequency, c_aggregation=c_aggregation, c_notification=c_notification, &
+         c_abort=c_abort, c_attach=c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_event_alert(this%handle, c_str(name), c_str(pattern), &
+         opt_ptr(c_description), c_frequency, c_notification, c_abort, c_attach, id_buf, &
+         size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_event_alert', stat, errmsg)
+  end subroutine run_create_event_alert
+
+  !> Creates a user alert (`create_user_alert`), whose state the program sets with
+  !> `log_alert`; the optional arguments as `create_metric_threshold_alert`.
+  subroutine run_create_user_alert(this, name, description, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(notification=notification, trigger_abort=trigger_abort, &
+         attach_to_run=attach_to_run, c_window=c_window, c_frequency=c_frequency, &
+         c_aggregation=c_aggregation, c_notification=c_notification, c_abort=c_abort, &
+         c_attach=c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_user_alert(this%handle, c_str(name), opt_ptr(c_description), &
+         c_notification, c_abort, c_attach, id_buf, size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_user_alert', stat, errmsg)
+  end subroutine run_create_user_alert
+
+  !> Sets the state of a user alert for this run (`log_alert`): give `identifier` (its id) or,
+  !> online, `name`; `state` is SIMVUE_ALERT_STATE_OK or _CRITICAL (default _CRITICAL).
+  subroutine run_log_alert(this, identifier, name, state, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in), optional :: identifier, name
+    integer, intent(in), optional :: state
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_identifier, c_name
+    integer(c_int32_t) :: c_state
+    if (present(identifier)) c_identifier = c_str(identifier)
+    if (present(name)) c_name = c_str(name)
+    c_state = SIMVUE_ALERT_STATE_CRITICAL
+    if (present(state)) c_state = int(state, c_int32_t)
+    call check(c_run_log_alert(this%handle, opt_ptr(c_identifier), opt_ptr(c_name), c_state), &
+         this%handle, 'log_alert', stat, errmsg)
+  end subroutine run_log_alert
+
+  !> Attaches existing alerts to the run (`add_alerts`), by `ids` and, online, by `names`.
+  subroutine run_add_alerts(this, ids, names, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in), optional :: ids(:), names(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    integer(c_int) :: rc
+    if (present(ids) .and. present(names)) then
+       rc = with_both(ids, names)
+    else if (present(ids)) then
+       rc = with_ids(ids)
+    else if (present(names)) then
+       rc = with_names(names)
+    else
+       rc = c_run_add_alerts(this%handle, c_null_ptr, 0_c_size_t, c_null_ptr, 0_c_size_t)
+    end if
+    call check(rc, this%handle, 'add_alerts', stat, errmsg)
+  contains
+    integer(c_int) function with_both(ids, names)
+      character(*), intent(in) :: ids(:), names(:)
+      character(kind=c_char), target :: ibuf(len(ids) + 1, size(ids))
+      character(kind=c_char), target :: nbuf(len(names) + 1, size(names))
+      type(c_ptr), target :: iptrs(max(1, size(ids))), nptrs(max(1, size(names)))
+      call pack_strings(ids, ibuf, iptrs)
+      call pack_strings(names, nbuf, nptrs)
+      with_both = c_run_add_alerts(this%handle, c_loc(iptrs), size(ids, kind=c_size_t), &
+           c_loc(nptrs), size(names, kind=c_size_t))
+    end function with_both
+    integer(c_int) function with_ids(ids)
+      character(*), intent(in) :: ids(:)
+      character(kind=c_char), target :: buf(len(ids) + 1, size(ids))
+      type(c_ptr), target :: ptrs(max(1, size(ids)))
+      call pack_strings(ids, buf, ptrs)
+      with_ids = c_run_add_alerts(this%handle, c_loc(ptrs), size(ids, kind=c_size_t), &
+           c_null_ptr, 0_c_size_t)
+    end function with_ids
+    integer(c_int) function with_names(names)
+      character(*), intent(in) :: names(:)
+      character(kind=c_char), target :: buf(len(names) + 1, size(names))
+      type(c_ptr), target :: ptrs(max(1, size(names)))
+      call pack_strings(names, buf, ptrs)
+      with_names = c_run_add_alerts(this%handle, c_null_ptr, 0_c_size_t, c_loc(ptrs), &
+           size(names, kind=c_size_t))
+    end function with_names
+  end subroutine run_add_alerts
 
   !> How many metric sets and events were dropped because a queue was full.
   subroutine run_dropped(this, metrics, events, stat, errmsg)

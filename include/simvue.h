@@ -94,6 +94,36 @@
 #define SIMVUE_NOTIFICATION_EMAIL 1
 
 /**
+ * Metrics alert aggregation `average`: the mean of the values in the window (the default).
+ */
+#define SIMVUE_AGGREGATION_AVERAGE 0
+
+/**
+ * Metrics alert aggregation `sum`: the sum of the values in the window.
+ */
+#define SIMVUE_AGGREGATION_SUM 1
+
+/**
+ * Metrics alert aggregation `at least one`: fires if one value in the window meets the rule.
+ */
+#define SIMVUE_AGGREGATION_AT_LEAST_ONE 2
+
+/**
+ * Metrics alert aggregation `all`: fires if every value in the window meets the rule.
+ */
+#define SIMVUE_AGGREGATION_ALL 3
+
+/**
+ * User alert state `ok` (`simvue_run_log_alert`).
+ */
+#define SIMVUE_ALERT_STATE_OK 0
+
+/**
+ * User alert state `critical` (`simvue_run_log_alert`; the Python client's default).
+ */
+#define SIMVUE_ALERT_STATE_CRITICAL 1
+
+/**
  * Event level `debug`.
  */
 #define SIMVUE_LOG_DEBUG 0
@@ -552,7 +582,8 @@ enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int3
 enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
 
 /**
- * Defines an alert and attaches it to the run (the seed's `add_alert`).
+ * Defines an alert and attaches it to the run (the seed's `add_alert`; the
+ * `simvue_run_create_*_alert` functions have every option of the Python client).
  *
  * - `source`: `SIMVUE_ALERT_SOURCE_METRICS` or `SIMVUE_ALERT_SOURCE_EVENTS`.
  * - `frequency`: seconds between evaluations (> 0). `window`: averaging window in seconds;
@@ -584,6 +615,133 @@ enum simvue_result simvue_run_add_alert(struct simvue_run *run,
                                         const char *pattern,
                                         char *id_buf,
                                         size_t id_len);
+
+/**
+ * Creates a metric threshold alert (`create_metric_threshold_alert`) and, with
+ * `attach_to_run` 1, attaches it to the run; the alert's id goes to `id_buf` when it is not
+ * NULL (`id_len` at least `SIMVUE_ID_BUFFER_SIZE`).
+ *
+ * - `rule`: `SIMVUE_ALERT_RULE_IS_ABOVE` or `SIMVUE_ALERT_RULE_IS_BELOW` `threshold` (finite).
+ * - `description`: NULL for none. `window`: seconds over which values are aggregated; 0 or
+ *   less means `frequency`. `frequency`: seconds between evaluations (> 0; Python's default
+ *   is 1).
+ * - `aggregation`: `SIMVUE_AGGREGATION_*` (Python's default: `AVERAGE`). `notification`:
+ *   `SIMVUE_NOTIFICATION_NONE` (default) or `_EMAIL`. `trigger_abort`: 1 if the alert firing
+ *   aborts the run (default 0). `attach_to_run`: 1 to attach it (default), 0 to only create it.
+ *
+ * Creating the same alert again returns the same id; another definition under a name this run
+ * already used is `SIMVUE_ERROR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
+ * holds `id_len` bytes.
+ */
+enum simvue_result simvue_run_create_metric_threshold_alert(struct simvue_run *run,
+                                                            const char *name,
+                                                            const char *metric,
+                                                            double threshold,
+                                                            int32_t rule,
+                                                            const char *description,
+                                                            int64_t window,
+                                                            int64_t frequency,
+                                                            int32_t aggregation,
+                                                            int32_t notification,
+                                                            int32_t trigger_abort,
+                                                            int32_t attach_to_run,
+                                                            char *id_buf,
+                                                            size_t id_len);
+
+/**
+ * Creates a metric range alert (`create_metric_range_alert`): `rule` is
+ * `SIMVUE_ALERT_RULE_IS_INSIDE_RANGE` or `_IS_OUTSIDE_RANGE` of [`range_low`, `range_high`]
+ * (finite, low < high); the other arguments as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_metric_range_alert(struct simvue_run *run,
+                                                        const char *name,
+                                                        const char *metric,
+                                                        double range_low,
+                                                        double range_high,
+                                                        int32_t rule,
+                                                        const char *description,
+                                                        int64_t window,
+                                                        int64_t frequency,
+                                                        int32_t aggregation,
+                                                        int32_t notification,
+                                                        int32_t trigger_abort,
+                                                        int32_t attach_to_run,
+                                                        char *id_buf,
+                                                        size_t id_len);
+
+/**
+ * Creates an events alert (`create_event_alert`): it fires when an event message contains
+ * `pattern`. `description`, `frequency`, `notification`, `trigger_abort`, `attach_to_run`,
+ * `id_buf` as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_event_alert(struct simvue_run *run,
+                                                 const char *name,
+                                                 const char *pattern,
+                                                 const char *description,
+                                                 int64_t frequency,
+                                                 int32_t notification,
+                                                 int32_t trigger_abort,
+                                                 int32_t attach_to_run,
+                                                 char *id_buf,
+                                                 size_t id_len);
+
+/**
+ * Creates a user alert (`create_user_alert`): an alert whose state the solver sets with
+ * `simvue_run_log_alert`. Arguments as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_user_alert(struct simvue_run *run,
+                                                const char *name,
+                                                const char *description,
+                                                int32_t notification,
+                                                int32_t trigger_abort,
+                                                int32_t attach_to_run,
+                                                char *id_buf,
+                                                size_t id_len);
+
+/**
+ * Sets the state of a user alert for this run (`log_alert`): `SIMVUE_ALERT_STATE_OK` or
+ * `SIMVUE_ALERT_STATE_CRITICAL`. Give exactly one of `identifier` (the alert's id, online or
+ * offline) and `name` (online only: the server is asked for the alert of that name; offline
+ * that is `SIMVUE_ERROR_UNSUPPORTED`, as in the Python client). An alert that is not a user
+ * alert is `SIMVUE_ERROR_INVALID_ARGUMENT`; an unknown one `SIMVUE_ERROR_NOT_FOUND`.
+ * Offline the state is written into the alert's cache file, where simvue-sender sends it
+ * only if the alert and the run were uploaded before (docs/protocol.md §8.6 item 5).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `identifier` and `name` are NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_log_alert(struct simvue_run *run,
+                                        const char *identifier,
+                                        const char *name,
+                                        int32_t state);
+
+/**
+ * Attaches existing alerts to the run (`add_alerts`): `n_ids` alert ids and, online only,
+ * `n_names` alert names (every alert of such a name on the server). Online the run's current
+ * alerts are read from the server first and kept. Either array may be NULL when its count is 0,
+ * but not both counts may be 0.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `ids` and `names` are NULL or hold `n_ids` / `n_names`
+ * NUL-terminated strings.
+ */
+enum simvue_result simvue_run_add_alerts(struct simvue_run *run,
+                                         const char *const *ids,
+                                         size_t n_ids,
+                                         const char *const *names,
+                                         size_t n_names);
 
 /**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step

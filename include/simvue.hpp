@@ -110,6 +110,20 @@ enum class notification : std::int32_t {
     email = SIMVUE_NOTIFICATION_EMAIL,
 };
 
+/// How a metrics alert combines the values in its window.
+enum class aggregation : std::int32_t {
+    average = SIMVUE_AGGREGATION_AVERAGE,
+    sum = SIMVUE_AGGREGATION_SUM,
+    at_least_one = SIMVUE_AGGREGATION_AT_LEAST_ONE,
+    all = SIMVUE_AGGREGATION_ALL,
+};
+
+/// The state of a user alert (`run::log_alert`).
+enum class alert_state : std::int32_t {
+    ok = SIMVUE_ALERT_STATE_OK,
+    critical = SIMVUE_ALERT_STATE_CRITICAL,
+};
+
 /// Artifact categories (`run::save` and the others).
 enum class category : std::int32_t {
     input = SIMVUE_CATEGORY_INPUT,
@@ -233,6 +247,30 @@ struct alert {
         a.pattern = std::move(pattern);
         a.frequency = frequency;
         return a;
+    }
+};
+
+/// The options every `run::create_*_alert` shares, with the Python client's defaults.
+struct alert_options {
+    std::string description;                    ///< empty: none
+    std::int64_t window = 0;                    ///< seconds; 0: the frequency (metrics alerts)
+    std::int64_t frequency = 1;                 ///< seconds between evaluations
+    simvue::aggregation aggregation = simvue::aggregation::average; ///< metrics alerts
+    simvue::notification notify = notification::none;
+    bool trigger_abort = false;                 ///< the alert firing aborts the run
+    bool attach_to_run = true;                  ///< false: only create it
+
+    alert_options &set_description(std::string v) { description = std::move(v); return *this; }
+    alert_options &set_window(std::int64_t v) { window = v; return *this; }
+    alert_options &set_frequency(std::int64_t v) { frequency = v; return *this; }
+    alert_options &set_aggregation(simvue::aggregation v) { aggregation = v; return *this; }
+    alert_options &set_notification(simvue::notification v) { notify = v; return *this; }
+    alert_options &set_trigger_abort(bool v) { trigger_abort = v; return *this; }
+    alert_options &set_attach_to_run(bool v) { attach_to_run = v; return *this; }
+
+    /// The description as the C API takes it (NULL when empty).
+    const char *c_description() const noexcept {
+        return description.empty() ? nullptr : description.c_str();
     }
 };
 
@@ -583,6 +621,83 @@ public:
         return rc == SIMVUE_OK ? std::string(id) : std::string();
     }
 
+    /// Creates a metric threshold alert (rule is_above / is_below `threshold`) and, unless
+    /// `opts.attach_to_run` is false, attaches it; returns its id (empty when the run is
+    /// disabled or the failure was suppressed).
+    std::string create_metric_threshold_alert(std::string_view name, std::string_view metric,
+                                              double threshold, alert_rule rule,
+                                              const alert_options &opts = {}) {
+        return create_alert("create_metric_threshold_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_metric_threshold_alert(
+                handle_, std::string(name).c_str(), std::string(metric).c_str(), threshold,
+                static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                opts.frequency, static_cast<std::int32_t>(opts.aggregation),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates a metric range alert (rule is_inside_range / is_outside_range [low, high]).
+    std::string create_metric_range_alert(std::string_view name, std::string_view metric,
+                                          double range_low, double range_high, alert_rule rule,
+                                          const alert_options &opts = {}) {
+        return create_alert("create_metric_range_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_metric_range_alert(
+                handle_, std::string(name).c_str(), std::string(metric).c_str(), range_low,
+                range_high, static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                opts.frequency, static_cast<std::int32_t>(opts.aggregation),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates an events alert that fires when an event message contains `pattern` (window
+    /// and aggregation of `opts` are not used).
+    std::string create_event_alert(std::string_view name, std::string_view pattern,
+                                   const alert_options &opts = {}) {
+        return create_alert("create_event_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_event_alert(
+                handle_, std::string(name).c_str(), std::string(pattern).c_str(),
+                opts.c_description(), opts.frequency, static_cast<std::int32_t>(opts.notify),
+                opts.trigger_abort ? 1 : 0, opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates a user alert, whose state the program sets with `log_alert`.
+    std::string create_user_alert(std::string_view name, const alert_options &opts = {}) {
+        return create_alert("create_user_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_user_alert(
+                handle_, std::string(name).c_str(), opts.c_description(),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Sets the state of the user alert with id `identifier` for this run.
+    void log_alert(std::string_view identifier, alert_state state = alert_state::critical) {
+        check(simvue_run_log_alert(handle_, std::string(identifier).c_str(), nullptr,
+                                   static_cast<std::int32_t>(state)),
+              "log_alert");
+    }
+
+    /// Sets the state of the user alert named `name` (online: looked up on the server).
+    void log_alert_by_name(std::string_view name, alert_state state = alert_state::critical) {
+        check(simvue_run_log_alert(handle_, nullptr, std::string(name).c_str(),
+                                   static_cast<std::int32_t>(state)),
+              "log_alert");
+    }
+
+    /// Attaches existing alerts by id and (online) by name.
+    void add_alerts(const strings &ids, const strings &names = {}) {
+        const auto &i = ids.get();
+        const auto &n = names.get();
+        auto view = [](const std::string &s) { return std::string_view(s); };
+        detail::c_strings c_ids(i.begin(), i.end(), view), c_names(n.begin(), n.end(), view);
+        check(simvue_run_add_alerts(handle_, c_ids.data(), c_ids.size(), c_names.data(),
+                                    c_names.size()),
+              "add_alerts");
+    }
+
     /// Metric sets and events dropped so far because a queue was full.
     dropped_counts dropped() const {
         dropped_counts d;
@@ -708,6 +823,14 @@ private:
                   op);
         }
         return json;
+    }
+
+    template <class F>
+    std::string create_alert(const char *op, F f) {
+        char id[SIMVUE_ID_BUFFER_SIZE] = {0};
+        simvue_result rc = f(id, sizeof id);
+        check(rc, op);
+        return rc == SIMVUE_OK ? std::string(id) : std::string();
     }
 
     template <class F>

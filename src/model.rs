@@ -266,6 +266,32 @@ impl RunRecord {
     }
 }
 
+/// How a metrics alert combines the values in its window (`aggregation`, protocol doc §7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregation {
+    /// `average` (the Python client's default).
+    #[default]
+    Average,
+    /// `sum`
+    Sum,
+    /// `at least one`
+    AtLeastOne,
+    /// `all`
+    All,
+}
+
+impl Aggregation {
+    /// The aggregation as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Average => "average",
+            Aggregation::Sum => "sum",
+            Aggregation::AtLeastOne => "at least one",
+            Aggregation::All => "all",
+        }
+    }
+}
+
 /// What an alert watches (`source` plus its definition).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertRule {
@@ -279,6 +305,8 @@ pub enum AlertRule {
         threshold: f64,
         /// Averaging window in seconds.
         window: u64,
+        /// How the values in the window are combined.
+        aggregation: Aggregation,
     },
     /// `is inside range` / `is outside range`.
     Range {
@@ -292,12 +320,16 @@ pub enum AlertRule {
         high: f64,
         /// Averaging window in seconds.
         window: u64,
+        /// How the values in the window are combined.
+        aggregation: Aggregation,
     },
     /// An event message matching a pattern.
     Events {
         /// Text to look for.
         pattern: String,
     },
+    /// An alert whose state the solver sets itself (`log_alert`).
+    User,
 }
 
 /// An alert definition (`POST /api/alerts`, `alerts/<id>.json`).
@@ -305,12 +337,16 @@ pub enum AlertRule {
 pub struct Alert {
     /// Alert name.
     pub name: String,
+    /// Free-text description (`null` when not given).
+    pub description: Option<String>,
     /// What triggers it.
     pub rule: AlertRule,
-    /// How often the server evaluates it, in seconds.
+    /// How often the server evaluates it, in seconds (not used by user alerts).
     pub frequency: u64,
     /// `true` sends e-mail notifications (`"email"`), `false` none.
     pub notify_email: bool,
+    /// Whether the alert firing aborts the run (`trigger_abort`, sent as `abort`).
+    pub abort: bool,
 }
 
 impl Alert {
@@ -324,16 +360,19 @@ impl Alert {
                 above,
                 threshold,
                 window,
+                aggregation,
             } => (
                 "MetricsThresholdAlert",
                 "metrics",
-                Json::object()
-                    .with("rule", if *above { "is above" } else { "is below" })
-                    .with("frequency", self.frequency as i64)
-                    .with("window", *window as i64)
-                    .with("metric", metric.as_str())
-                    .with("aggregation", "average")
-                    .with("threshold", *threshold),
+                Some(
+                    Json::object()
+                        .with("rule", if *above { "is above" } else { "is below" })
+                        .with("frequency", self.frequency as i64)
+                        .with("window", *window as i64)
+                        .with("metric", metric.as_str())
+                        .with("aggregation", aggregation.as_str())
+                        .with("threshold", *threshold),
+                ),
             ),
             AlertRule::Range {
                 metric,
@@ -341,39 +380,52 @@ impl Alert {
                 low,
                 high,
                 window,
+                aggregation,
             } => (
                 "MetricsRangeAlert",
                 "metrics",
-                Json::object()
-                    .with(
-                        "rule",
-                        if *inside {
-                            "is inside range"
-                        } else {
-                            "is outside range"
-                        },
-                    )
-                    .with("frequency", self.frequency as i64)
-                    .with("window", *window as i64)
-                    .with("metric", metric.as_str())
-                    .with("aggregation", "average")
-                    .with("range_low", *low)
-                    .with("range_high", *high),
+                Some(
+                    Json::object()
+                        .with(
+                            "rule",
+                            if *inside {
+                                "is inside range"
+                            } else {
+                                "is outside range"
+                            },
+                        )
+                        .with("frequency", self.frequency as i64)
+                        .with("window", *window as i64)
+                        .with("metric", metric.as_str())
+                        .with("aggregation", aggregation.as_str())
+                        .with("range_low", *low)
+                        .with("range_high", *high),
+                ),
             ),
             AlertRule::Events { pattern } => (
                 "EventsAlert",
                 "events",
-                Json::object()
-                    .with("pattern", pattern.as_str())
-                    .with("frequency", self.frequency as i64),
+                Some(
+                    Json::object()
+                        .with("pattern", pattern.as_str())
+                        .with("frequency", self.frequency as i64),
+                ),
             ),
+            AlertRule::User => ("UserAlert", "user", None),
         };
         let mut j = Json::object()
             .with("obj_type", obj_type)
             .with("name", self.name.as_str())
-            .with("description", Json::Null)
+            .with(
+                "description",
+                self.description.as_deref().map_or(Json::Null, Json::from),
+            )
             .with("notification", notification)
             .with("source", source);
+        let Some(definition) = definition else {
+            // A user alert has no definition (alert/user.py new()).
+            return j.with("enabled", true).with("abort", self.abort);
+        };
         // 2.6.2's range alert stages `enabled` before `alert`; the others after it.
         if matches!(self.rule, AlertRule::Range { .. }) {
             j = j.with("enabled", true).with("alert", definition.clone());
@@ -385,7 +437,7 @@ impl Alert {
                 j.set(&k, v);
             }
         }
-        j.with("abort", false)
+        j.with("abort", self.abort)
     }
 
     /// The body of `POST /api/alerts`: the common keys and the definition under `alert`, without
@@ -409,6 +461,30 @@ impl Alert {
                 .filter(|(k, _)| COMMON.contains(&k.as_str()))
                 .collect(),
         )
+    }
+
+    /// Whether this is a user alert (the only kind whose state `log_alert` sets).
+    pub fn is_user(&self) -> bool {
+        matches!(self.rule, AlertRule::User)
+    }
+}
+
+/// The state of a user alert for a run (`log_alert`, protocol doc §7.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    /// `ok`
+    Ok,
+    /// `critical` (the Python client's default)
+    Critical,
+}
+
+impl AlertState {
+    /// The state as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Ok => "ok",
+            AlertState::Critical => "critical",
+        }
     }
 }
 
@@ -606,9 +682,12 @@ mod tests {
                 above: true,
                 threshold: 1.0,
                 window: 1,
+                aggregation: Aggregation::Average,
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         let range = Alert {
             name: "temp-out-of-range".into(),
@@ -618,17 +697,22 @@ mod tests {
                 low: 0.0,
                 high: 100.0,
                 window: 1,
+                aggregation: Aggregation::Average,
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         let events = Alert {
             name: "diverged".into(),
             rule: AlertRule::Events {
                 pattern: "diverged".into(),
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         for (alert, file) in [
             (
@@ -651,6 +735,50 @@ mod tests {
                 "{file}"
             );
         }
+    }
+
+    #[test]
+    fn alert_options_and_user_alerts_are_written_as_2_6_2_writes_them() {
+        // What simvue 2.6.2 wrote offline for create_metric_threshold_alert(name="th",
+        // metric="x", threshold=2.0, rule="is below", description="dd", window=3, frequency=2,
+        // aggregation="at least one", notification="email", trigger_abort=True) and
+        // create_user_alert(name="ua", description="user alert", notification="email",
+        // trigger_abort=True) (before log_alert added its "status").
+        let threshold = Alert {
+            name: "th".into(),
+            description: Some("dd".into()),
+            rule: AlertRule::Threshold {
+                metric: "x".into(),
+                above: false,
+                threshold: 2.0,
+                window: 3,
+                aggregation: Aggregation::AtLeastOne,
+            },
+            frequency: 2,
+            notify_email: true,
+            abort: true,
+        };
+        assert_eq!(
+            threshold.to_json().to_python_json(),
+            "{\n  \"obj_type\": \"MetricsThresholdAlert\",\n  \"name\": \"th\",\n  \"description\": \"dd\",\n  \"notification\": \"email\",\n  \"source\": \"metrics\",\n  \"alert\": {\n    \"rule\": \"is below\",\n    \"frequency\": 2,\n    \"window\": 3,\n    \"metric\": \"x\",\n    \"aggregation\": \"at least one\",\n    \"threshold\": 2.0\n  },\n  \"enabled\": true,\n  \"rule\": \"is below\",\n  \"frequency\": 2,\n  \"window\": 3,\n  \"metric\": \"x\",\n  \"aggregation\": \"at least one\",\n  \"threshold\": 2.0,\n  \"abort\": true\n}"
+        );
+        let user = Alert {
+            name: "ua".into(),
+            description: Some("user alert".into()),
+            rule: AlertRule::User,
+            frequency: 1,
+            notify_email: true,
+            abort: true,
+        };
+        assert_eq!(
+            user.to_json().to_python_json(),
+            "{\n  \"obj_type\": \"UserAlert\",\n  \"name\": \"ua\",\n  \"description\": \"user alert\",\n  \"notification\": \"email\",\n  \"source\": \"user\",\n  \"enabled\": true,\n  \"abort\": true\n}"
+        );
+        // Online, the same keys less obj_type (protocol doc §7.3).
+        assert_eq!(
+            user.to_online_json().to_compact_json(),
+            r#"{"name":"ua","description":"user alert","notification":"email","source":"user","enabled":true,"abort":true}"#
+        );
     }
 
     #[test]

@@ -86,16 +86,12 @@ fn a_whole_run_lands_in_the_cache_with_the_python_layout() {
     let alert_id = run
         .add_alert(AlertOptions {
             name: "too-hot",
-            source_events: false,
             frequency: 2,
-            window: None,
             rule: Some(AlertRuleKind::IsAbove),
             metric: Some("t"),
             threshold: Some(10.0),
-            range_low: None,
-            range_high: None,
             notify_email: true,
-            pattern: None,
+            ..AlertOptions::default()
         })
         .unwrap();
     for i in 0..1000 {

@@ -6,16 +6,15 @@ use std::sync::Arc;
 
 use super::{Shared, Tally};
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::Json;
 use crate::model::{EventSet, MetricSet, RunRecord};
-use crate::sink::{RemoteSink, Sink};
+use crate::sink::{RemoteSink, RunPatch, Sink};
 
 /// A batch on its way to the sink.
 pub(super) enum Batch {
     Metrics(Vec<MetricSet>),
     Events(Vec<EventSet>),
     /// A run update: the whole state and the changed fields.
-    Update(Box<RunRecord>, Json),
+    Update(Box<RunRecord>, RunPatch),
 }
 
 impl Batch {

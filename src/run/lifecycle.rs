@@ -19,7 +19,7 @@ use crate::json::Json;
 use crate::model::{Folder, RunRecord, Status};
 use crate::offline::OfflineSink;
 use crate::online::OnlineSink;
-use crate::sink::Sink;
+use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
 use crate::{ids, system, validate};
 
@@ -243,9 +243,11 @@ impl Run {
             sink.update_run(
                 run_id,
                 &record,
-                &Json::object()
-                    .with("status", "running")
-                    .with("system", record.system.clone()),
+                &RunPatch::Fields(
+                    Json::object()
+                        .with("status", "running")
+                        .with("system", record.system.clone()),
+                ),
             )?;
             let active = self.activate(&mut c, run_id.to_owned(), sink, record, None, now)?;
             self.active

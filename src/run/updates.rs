@@ -4,7 +4,20 @@ use super::{closed, Phase, Run};
 use crate::error::{Error, Result};
 use crate::json::Json;
 use crate::model::Folder;
+use crate::sink::{ListField, RunPatch};
 use crate::validate;
+
+/// Checked tags, without duplicates, in the order given.
+fn tag_list(tags: &[&str]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        validate::non_empty("tag", t)?;
+        if !out.iter().any(|x| x == t) {
+            out.push((*t).to_owned());
+        }
+    }
+    Ok(out)
+}
 
 impl Run {
     /// Adds or replaces metadata. Before `init` the keys are kept for `init`; after it they are
@@ -29,9 +42,10 @@ impl Run {
                 }
             }
             let a = self.active()?;
-            a.update(Json::object().with("metadata", metadata.clone()), |r| {
-                r.metadata.merge(&metadata)
-            })
+            a.update(
+                RunPatch::Fields(Json::object().with("metadata", metadata.clone())),
+                |r| r.metadata.merge(&metadata),
+            )
         })
     }
 
@@ -45,20 +59,19 @@ impl Run {
         self.update_metadata(Json::Object(vec![(key.to_owned(), value)]))
     }
 
-    /// Adds tags to the run (a union with the existing ones).
+    /// Adds tags to the run: a union with its current tags, which online are read from the
+    /// server first (as the Python client does), so that tags added in the web UI are kept.
     pub fn update_tags(&self, tags: &[&str]) -> Result<()> {
         self.api((), || {
-            for t in tags {
-                validate::non_empty("tag", t)?;
-            }
+            let new = tag_list(tags)?;
             let a = self.active()?;
-            let mut all = a.record.lock().tags.clone();
-            for t in tags {
-                if !all.iter().any(|x| x == t) {
-                    all.push((*t).to_owned());
+            a.update(RunPatch::Add(ListField::Tags, new.clone()), |r| {
+                for t in new {
+                    if !r.tags.contains(&t) {
+                        r.tags.push(t);
+                    }
                 }
-            }
-            a.update(Json::object().with("tags", all.clone()), |r| r.tags = all)
+            })
         })
     }
 

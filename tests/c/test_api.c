@@ -1054,6 +1054,153 @@ static void test_regressions(void) {
     free(json);
 }
 
+/* The create_*_alert functions, log_alert and add_alerts: every bad argument has its code, and
+ * the offline cache gets what simvue 2.6.2 writes. */
+static void test_alert_functions(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-alerts");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    char id[SIMVUE_ID_BUFFER_SIZE], th[SIMVUE_ID_BUFFER_SIZE], ua[SIMVUE_ID_BUFFER_SIZE];
+    char tiny[8];
+    simvue_run *run = NULL;
+
+    /* NULL handle */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_metric_threshold_alert(NULL, "a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE,
+                                                    NULL, 0, 1, SIMVUE_AGGREGATION_AVERAGE,
+                                                    SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_metric_range_alert(NULL, "a", "x", 0.0, 1.0,
+                                                SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL, 0, 1,
+                                                SIMVUE_AGGREGATION_AVERAGE,
+                                                SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_event_alert(NULL, "a", "p", NULL, 1, SIMVUE_NOTIFICATION_NONE, 0, 1,
+                                         NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_user_alert(NULL, "a", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_alert(NULL, "x", NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_add_alerts(NULL, NULL, 0, NULL, 0));
+
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    /* before init */
+    EXPECT(SIMVUE_ERROR_STATE,
+           simvue_run_create_user_alert(run, "early", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL,
+                                        0));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "alerts", NULL, NULL, 0, NULL, "/alerts", 1));
+
+    /* threshold: rule, aggregation, notification, flags, strings, numbers */
+#define TH(name, metric, thr, rule, desc, window, freq, agg, notif, abort_, attach, buf, len)       \
+    simvue_run_create_metric_threshold_alert(run, name, metric, thr, rule, desc, window, freq, agg, \
+                                             notif, abort_, attach, buf, len)
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL,
+                                         0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, TH("a", "x", 1.0, 7, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 4, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, -1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 2, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 2, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, -1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 0, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a", "x", NAN, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a b*", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           TH(NULL, "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           TH("a", NULL, 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, BAD, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, tiny, sizeof tiny));
+    EXPECT(SIMVUE_OK, TH("th", "x", 2.0, SIMVUE_ALERT_RULE_IS_BELOW, "dd", 3, 2,
+                         SIMVUE_AGGREGATION_AT_LEAST_ONE, SIMVUE_NOTIFICATION_EMAIL, 1, 0, th,
+                         sizeof th));
+    CHECK(strncmp(th, "offline_", 8) == 0);
+#undef TH
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_create_metric_range_alert(run, "r", "x", 0.0, 1.0, SIMVUE_ALERT_RULE_IS_ABOVE,
+                                                NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_create_metric_range_alert(run, "r", "x", 2.0, 1.0,
+                                                SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL, 0, 1, 0, 0,
+                                                0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_metric_range_alert(
+                          run, "rg", "x", 1.0, 2.0, SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, NULL, 0, 1,
+                          SIMVUE_AGGREGATION_ALL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_event_alert(run, "e", NULL, NULL, 1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_create_event_alert(run, "e", "", NULL, 1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_event_alert(run, "ev", "boom", "evd", 1,
+                                                    SIMVUE_NOTIFICATION_NONE, 1, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_create_user_alert(run, "u", NULL, 5, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_user_alert(run, "ua", "user alert",
+                                                   SIMVUE_NOTIFICATION_EMAIL, 1, 1, ua, sizeof ua));
+
+    /* log_alert: exactly one of id and name; user alerts only; names are online only */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_alert(run, ua, NULL, 2));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, ua, "ua", SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, NULL, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_alert(run, BAD, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_UNSUPPORTED,
+           simvue_run_log_alert(run, NULL, "ua", SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, th, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_NOT_FOUND,
+           simvue_run_log_alert(run, "offline_nope", NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_OK, simvue_run_log_alert(run, ua, NULL, SIMVUE_ALERT_STATE_CRITICAL));
+
+    /* add_alerts */
+    const char *ids[] = {th};
+    const char *names[] = {"th"};
+    const char *bad_ids[] = {BAD};
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_add_alerts(run, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_add_alerts(run, NULL, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_add_alerts(run, bad_ids, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNSUPPORTED, simvue_run_add_alerts(run, NULL, 0, names, 1));
+    EXPECT(SIMVUE_OK, simvue_run_add_alerts(run, ids, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_add_alerts(run, ids, 1, NULL, 0)); /* attached once */
+
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_alert(run, ua, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_add_alerts(run, ids, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_create_user_alert(run, "late", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL,
+                                        0));
+    simvue_run_free(run);
+
+    /* The cache: the user alert's state for the run, the options, four alerts attached once. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/alerts/%s.json", cache, ua);
+    char *json = read_file(path);
+    CHECK(json != NULL && strstr(json, "\"status\": {\n    \"") != NULL &&
+          strstr(json, "\": \"critical\"") != NULL && json_has(json, "abort", "true"));
+    free(json);
+    snprintf(path, sizeof path, "%s/alerts/%s.json", cache, th);
+    json = read_file(path);
+    CHECK(json != NULL && json_has(json, "aggregation", "\"at least one\"") &&
+          json_has(json, "notification", "\"email\"") && json_has(json, "description", "\"dd\""));
+    free(json);
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    json = read_file(path);
+    CHECK(json != NULL && strstr(json, th) != NULL && strstr(json, ua) != NULL);
+    free(json);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1084,6 +1231,7 @@ int main(void) {
     test_config_errors();
     test_free_without_close();
     test_regressions();
+    test_alert_functions();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

@@ -102,6 +102,14 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_add_alert(run, "diverged", SIMVUE_ALERT_SOURCE_EVENTS, 1, 0, 0, NULL,
                                    0.0, 0.0, 0.0, SIMVUE_NOTIFICATION_NONE, "diverged", alert_id,
                                    sizeof alert_id));
+    EXPECT_OK(simvue_run_create_metric_threshold_alert(run, "th", "x", 1.0, 99, NULL, 0, 0, 99, 99,
+                                                       7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_metric_range_alert(run, "rg", "x", 2.0, 1.0, 99, NULL, 0, 0, 99,
+                                                   99, 7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_event_alert(run, "ev", NULL, NULL, 0, 99, 7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_user_alert(run, NULL, NULL, 99, 7, 7, alert_id, sizeof alert_id));
+    EXPECT_OK(simvue_run_log_alert(run, NULL, NULL, 99));
+    EXPECT_OK(simvue_run_add_alerts(run, NULL, 0, NULL, 0));
     EXPECT_OK(simvue_run_log_event(run, "starting", NULL));
     EXPECT_OK(simvue_run_log_event_level(run, "careful", SIMVUE_LOG_WARNING,
                                          "2024-01-01 00:00:00.000001"));

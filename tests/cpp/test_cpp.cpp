@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     check(simvue::version() == SIMVUE_VERSION, "version");
 
     // Leaving the scope normally closes the run: completed.
-    std::string id;
+    std::string id, th_id, ua_id;
     {
         simvue::run r = offline_run();
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
@@ -87,6 +87,24 @@ int main(int argc, char **argv) {
         r.set_folder_details({}, std::nullopt, simvue::strings{}, "folder text"); // clears tags
         check(r.add_alert(simvue::alert::events("boom", "boom")).rfind("offline_", 0) == 0,
               "add_alert returns the id");
+        const std::string th = r.create_metric_threshold_alert(
+            "th", "a", 2.0, simvue::alert_rule::is_below,
+            simvue::alert_options{}
+                .set_description("dd")
+                .set_window(3)
+                .set_frequency(2)
+                .set_aggregation(simvue::aggregation::at_least_one)
+                .set_notification(simvue::notification::email)
+                .set_trigger_abort(true)
+                .set_attach_to_run(false));
+        check(th.rfind("offline_", 0) == 0, "create_metric_threshold_alert returns the id");
+        r.create_metric_range_alert("rg", "a", 0.0, 1.0, simvue::alert_rule::is_inside_range);
+        r.create_event_alert("ev", "boom", simvue::alert_options{}.set_description("evd"));
+        const std::string ua = r.create_user_alert("ua");
+        r.log_alert(ua, simvue::alert_state::ok);
+        r.add_alerts({th});
+        th_id = th;
+        ua_id = ua;
         const std::string input = cache + "-input.txt";
         {
             std::ofstream(input) << "hello\n";
@@ -108,6 +126,8 @@ int main(int argc, char **argv) {
               has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
           "metadata types and escapes: " + j);
     check(has(j, "\"more\""), "update_tags");
+    check(has(j, "\"" + th_id + "\"") && has(j, "\"" + ua_id + "\""),
+          "create_*_alert and add_alerts attach: " + j);
     std::string artifacts;
     for (const auto &f : std::filesystem::directory_iterator(cache + "/artifacts")) {
         if (f.path().extension() == ".json") {

@@ -83,7 +83,20 @@ def main() -> int:
         expect([(e["message"], e["log_level"]) for e in evs] == [("event with blanks", "warning")],
                f"event message trimmed, level given: {evs}")
         names = sorted(a["name"] for a in alerts.values())
-        expect(names == ["above", "events-alert"], f"alerts: {names}")
+        expect(names == ["above", "ev", "events-alert", "rg", "th", "ua"], f"alerts: {names}")
+        by_name = {a["name"]: a for a in alerts.values()}
+        th, rg, ua = by_name.get("th", {}), by_name.get("rg", {}), by_name.get("ua", {})
+        expect((th.get("metric"), th.get("description"), th.get("window"), th.get("frequency"),
+                th.get("aggregation"), th.get("notification"), th.get("abort"))
+               == ("m1", "dd", 3, 2, "at least one", "email", True), f"threshold alert options: {th}")
+        expect((rg.get("window"), rg.get("frequency"), rg.get("aggregation"), rg.get("notification"),
+                rg.get("abort"), rg.get("description")) == (1, 1, "average", "none", False, None),
+               f"range alert with Python's defaults: {rg}")
+        expect(by_name.get("ev", {}).get("pattern") == "boom", "event alert pattern trimmed")
+        expect(ua.get("source") == "user" and list(ua.get("status", {}).values()) == ["critical"],
+               f"user alert and its state: {ua}")
+        attached = sorted(alerts[a]["name"] for a in t.get("alerts", []) if a in alerts)
+        expect(attached == ["above", "ev", "rg", "th", "ua"], f"alerts attached to the run: {attached}")
         above = next((a for a in alerts.values() if a["name"] == "above"), {})
         expect(above.get("metric") == "m1" and above.get("window") == 2,
                f"alert metric trimmed, window defaults to the frequency: {above}")

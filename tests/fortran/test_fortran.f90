@@ -100,6 +100,32 @@ program test_fortran
   call check(index(id, 'offline_') == 1, 'add_alert id ' // id)
   call run%add_alert('no-rule', SIMVUE_ALERT_SOURCE_METRICS, 2, metric='m1', stat=stat)
   call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'a metrics alert without a rule')
+  ! The create_*_alert procedures: options absent (Python's defaults) or given.
+  call run%create_metric_threshold_alert('th  ', 'm1  ', 2.0_real64, SIMVUE_ALERT_RULE_IS_BELOW, &
+       description='dd  ', window=3, frequency=2, aggregation=SIMVUE_AGGREGATION_AT_LEAST_ONE, &
+       notification=SIMVUE_NOTIFICATION_EMAIL, trigger_abort=.true., attach_to_run=.false., &
+       id=id, stat=stat)
+  call check(stat == SIMVUE_OK .and. index(id, 'offline_') == 1, 'create_metric_threshold_alert')
+  call run%add_alerts(ids=[id], stat=stat)
+  call check(stat == SIMVUE_OK, 'add_alerts by id')
+  call run%add_alerts(names=['th'], stat=stat)
+  call check(stat == SIMVUE_ERROR_UNSUPPORTED, 'add_alerts by name offline')
+  call run%create_metric_range_alert('rg', 'm1', 1.0_real64, 2.0_real64, &
+       SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, stat=stat)
+  call check(stat == SIMVUE_OK, 'create_metric_range_alert with the defaults')
+  call run%create_metric_range_alert('bad', 'm1', 2.0_real64, 1.0_real64, &
+       SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'create_metric_range_alert: low > high')
+  call run%create_event_alert('ev', 'boom  ', description='evd', stat=stat)
+  call check(stat == SIMVUE_OK, 'create_event_alert')
+  call run%create_user_alert('ua', description='user alert', id=id, stat=stat)
+  call check(stat == SIMVUE_OK, 'create_user_alert')
+  call run%log_alert(identifier=id, stat=stat)
+  call check(stat == SIMVUE_OK, 'log_alert by id, state critical by default')
+  call run%log_alert(stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'log_alert without id or name')
+  call run%log_alert(identifier=id, state=7, stat=stat)
+  call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'log_alert with an unknown state')
   call run%set_folder_details(metadata='{"f": 1}', tags=[character(len=3) :: 'x  ', 'y'], &
        description='folder   ')
   ! Saving: a file (name trimmed), a missing one, data from memory (not trimmed), lists, folders.

@@ -339,6 +339,7 @@ class Routes:
                 raise validation_error([k], "Field required", "missing")
         if body["source"] not in ("metrics", "events", "user"):
             raise validation_error(["source"], "Input should be 'metrics', 'events' or 'user'", "literal_error", body["source"])
+        _check_alert_body(body)
         dedup = req.query.get("deduplicate", ["False"])[0].lower() in ("true", "1")
         with self._lock:
             if dedup:
@@ -524,6 +525,52 @@ class Routes:
             self.abort(what.split("/", 1)[1])
             return 200, {}
         raise not_found()
+
+
+ALERT_RULES = {"threshold": ("is above", "is below"), "range": ("is inside range", "is outside range")}
+AGGREGATIONS = ("average", "sum", "at least one", "all")  # alert/metrics.py Aggregate (§7.3)
+
+
+def _check_alert_body(body: dict) -> None:
+    """alert/*.py new(): the common fields and, by source, the definition under "alert"
+    (§7.3). A user alert has no definition."""
+    if body.get("notification", "none") not in ("none", "email"):
+        raise validation_error(["notification"], "Input should be 'none' or 'email'", "literal_error",
+                               body.get("notification"))
+    for k in ("enabled", "abort"):
+        if k in body and not isinstance(body[k], bool):
+            raise validation_error([k], "Input should be a valid boolean", "bool_type", body[k])
+    if body.get("description") is not None and not isinstance(body["description"], str):
+        raise validation_error(["description"], "Input should be a valid string", "string_type",
+                               body["description"])
+    source, alert = body["source"], body.get("alert")
+    if source == "user":
+        return
+    if not isinstance(alert, dict):
+        raise validation_error(["alert"], "Field required", "missing")
+    freq = alert.get("frequency")
+    if not isinstance(freq, int) or isinstance(freq, bool) or freq <= 0:
+        raise validation_error(["alert", "frequency"], "Input should be greater than 0", "greater_than", freq)
+    if source == "events":
+        if not isinstance(alert.get("pattern"), str):
+            raise validation_error(["alert", "pattern"], "Field required", "missing")
+        return
+    kind = "threshold" if "threshold" in alert else "range"
+    if alert.get("rule") not in ALERT_RULES[kind]:
+        raise validation_error(["alert", "rule"], f"Input should be one of {ALERT_RULES[kind]}",
+                               "literal_error", alert.get("rule"))
+    if alert.get("aggregation") not in AGGREGATIONS:
+        raise validation_error(["alert", "aggregation"], f"Input should be one of {AGGREGATIONS}",
+                               "literal_error", alert.get("aggregation"))
+    window = alert.get("window")
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        raise validation_error(["alert", "window"], "Input should be greater than 0", "greater_than", window)
+    if not isinstance(alert.get("metric"), str):
+        raise validation_error(["alert", "metric"], "Field required", "missing")
+    numbers = ("threshold",) if kind == "threshold" else ("range_low", "range_high")
+    for k in numbers:
+        if not isinstance(alert.get(k), (int, float)) or isinstance(alert.get(k), bool):
+            raise validation_error(["alert", k], "Input should be a valid number", "float_type", alert.get(k))
 
 
 def _check_metric_item(item: typing.Any, loc: list) -> None:
