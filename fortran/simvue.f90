@@ -58,6 +58,12 @@ module simvue
   !> Artifact categories (`save`, `save_directory`, `save_all`, `save_bytes`).
   integer, parameter, public :: SIMVUE_CATEGORY_INPUT = 0, SIMVUE_CATEGORY_OUTPUT = 1, &
        SIMVUE_CATEGORY_CODE = 2
+  !> Run notifications, visibilities and "no heartbeat timeout" (`init`).
+  integer, parameter, public :: SIMVUE_NOTIFY_NONE = 0, SIMVUE_NOTIFY_ALL = 1, &
+       SIMVUE_NOTIFY_ERROR = 2, SIMVUE_NOTIFY_LOST = 3
+  integer, parameter, public :: SIMVUE_VISIBILITY_PRIVATE = 0, SIMVUE_VISIBILITY_PUBLIC = 1, &
+       SIMVUE_VISIBILITY_TENANT = 2, SIMVUE_VISIBILITY_USERS = 3
+  integer, parameter, public :: SIMVUE_NO_TIMEOUT = 0
   !> Size of a buffer that holds any run or alert id with its NUL.
   integer, parameter, public :: SIMVUE_ID_BUFFER_SIZE = 64
   !> Result codes, as `stat` receives them.
@@ -75,6 +81,14 @@ module simvue
   ! size (Fortran has no unsigned integers); the values never reach the sign bit.
   integer(c_int32_t), parameter :: METRICS_STEP = 1, METRICS_TIME = 2
   integer(c_int32_t), parameter :: SAVE_SNAPSHOT = 1, SAVE_WAIT = 2
+
+  !> An optional array of strings as the C API takes it (`const char *const *` and a count):
+  !> see `to_list`; the variable must have the TARGET attribute.
+  type :: string_list
+     character(kind=c_char), allocatable :: buf(:, :)
+     type(c_ptr), allocatable :: ptrs(:)
+     integer(c_size_t) :: n = 0
+  end type string_list
 
   ! ------------------------------------------------------------------------------------------
   ! The public API.
@@ -175,12 +189,14 @@ module simvue
        integer(c_size_t) :: c_strlen
      end function c_strlen
 
-     function c_run_new(mode, out) bind(C, name='simvue_run_new')
+     function c_run_new_ex(mode, server_url, server_token, server_profile, out) &
+          bind(C, name='simvue_run_new_ex')
        import :: c_int, c_int32_t, c_ptr
        integer(c_int32_t), value :: mode
+       type(c_ptr), value :: server_url, server_token, server_profile
        type(c_ptr), intent(out) :: out
-       integer(c_int) :: c_run_new
-     end function c_run_new
+       integer(c_int) :: c_run_new_ex
+     end function c_run_new_ex
      subroutine c_run_free(run) bind(C, name='simvue_run_free')
        import :: c_ptr
        type(c_ptr), value :: run
@@ -193,14 +209,17 @@ module simvue
        integer(c_int64_t), value :: queue_size, resources_metrics_interval
        integer(c_int) :: c_run_config
      end function c_run_config
-     function c_run_init(run, name, metadata_json, tags, n_tags, description, folder, running) &
-          bind(C, name='simvue_run_init')
-       import :: c_int, c_int32_t, c_ptr, c_size_t
+     function c_run_init_ex(run, name, metadata_json, tags, n_tags, description, folder, &
+          running, notification, retention_period, timeout, visibility, users, n_users, &
+          shell_vars, n_shell_vars) bind(C, name='simvue_run_init_ex')
+       import :: c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
        type(c_ptr), value :: run, name, metadata_json, tags, description, folder
-       integer(c_size_t), value :: n_tags
-       integer(c_int32_t), value :: running
-       integer(c_int) :: c_run_init
-     end function c_run_init
+       type(c_ptr), value :: retention_period, users, shell_vars
+       integer(c_size_t), value :: n_tags, n_users, n_shell_vars
+       integer(c_int32_t), value :: running, notification, visibility
+       integer(c_int64_t), value :: timeout
+       integer(c_int) :: c_run_init_ex
+     end function c_run_init_ex
      function c_run_name(run, buf, len, needed) bind(C, name='simvue_run_name')
        import :: c_char, c_int, c_ptr, c_size_t
        type(c_ptr), value :: run
@@ -494,6 +513,24 @@ contains
     end do
   end subroutine pack_strings
 
+  !> Packs the optional `strings` into `list` (nothing when absent: a NULL array, count 0).
+  subroutine to_list(strings, list)
+    character(*), intent(in), optional :: strings(:)
+    type(string_list), intent(out) :: list
+    if (.not. present(strings)) return
+    allocate (list%buf(len(strings) + 1, size(strings)), list%ptrs(max(1, size(strings))))
+    call pack_strings(strings, list%buf, list%ptrs)
+    list%n = size(strings, kind=c_size_t)
+  end subroutine to_list
+
+  !> The array of `list` for the C API: NULL when it holds nothing.
+  function list_ptr(list) result(p)
+    type(string_list), intent(in), target :: list
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (allocated(list%ptrs)) p = c_loc(list%ptrs)
+  end function list_ptr
+
   !> A NUL-terminated C string (not owned) as a Fortran string.
   function from_c(p) result(s)
     type(c_ptr), intent(in) :: p
@@ -622,14 +659,23 @@ contains
 
   !> Creates the run in `mode` (SIMVUE_MODE_ONLINE, _OFFLINE or _DISABLED); SIMVUE_MODE in the
   !> environment overrides it. A run this variable held before is not freed (see `free`).
-  subroutine run_new(this, mode, stat, errmsg)
+  !> `server_url`, `server_token`, `server_profile` (all optional) name the server without a
+  !> config file, as the Python client's `Run(server_url=..., ...)`; SIMVUE_URL,
+  !> SIMVUE_TOKEN and SIMVUE_SERVER_PROFILE in the environment still win.
+  subroutine run_new(this, mode, server_url, server_token, server_profile, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     integer, intent(in) :: mode
+    character(*), intent(in), optional :: server_url, server_token, server_profile
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_url, c_token, c_profile
     integer(c_int) :: rc
+    if (present(server_url)) c_url = c_str(server_url)
+    if (present(server_token)) c_token = c_str(server_token)
+    if (present(server_profile)) c_profile = c_str(server_profile)
     this%handle = c_null_ptr
-    rc = c_run_new(int(mode, c_int32_t), this%handle)
+    rc = c_run_new_ex(int(mode, c_int32_t), opt_ptr(c_url), opt_ptr(c_token), opt_ptr(c_profile), &
+         this%handle)
     call check(rc, c_null_ptr, 'new', stat, errmsg)
   end subroutine run_new
 
@@ -670,40 +716,46 @@ contains
 
   !> Initialises the run. `name` (random when absent), `metadata` (a JSON object, e.g.
   !> '{"nx": 64}'; keys set with `set_metadata` before are added), `tags`, `description`,
-  !> `folder` (default `/`) are all optional; `running` (default .true.) starts the run.
-  subroutine run_init(this, name, metadata, tags, description, folder, running, stat, errmsg)
+  !> `folder` (default `/`) are all optional; `running` (default .true.) starts the run. The
+  !> other options of the Python client's `init`: `notification` (SIMVUE_NOTIFY_*, default
+  !> _NONE), `retention_period` ('1 hour', '30m', ...; default: for ever), `timeout` (seconds
+  !> without a heartbeat before the run is `lost`, default 180; SIMVUE_NO_TIMEOUT: never),
+  !> `visibility` (SIMVUE_VISIBILITY_*, default _PRIVATE; `users` with _USERS) and
+  !> `record_shell_vars` (environment variables to record, as glob patterns).
+  subroutine run_init(this, name, metadata, tags, description, folder, running, notification, &
+       retention_period, timeout, visibility, users, record_shell_vars, stat, errmsg)
     class(simvue_run), intent(inout) :: this
-    character(*), intent(in), optional :: name, metadata, description, folder
-    character(*), intent(in), optional :: tags(:)
+    character(*), intent(in), optional :: name, metadata, description, folder, retention_period
+    character(*), intent(in), optional :: tags(:), users(:), record_shell_vars(:)
     logical, intent(in), optional :: running
+    integer, intent(in), optional :: notification, timeout, visibility
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
     character(kind=c_char, len=:), allocatable, target :: c_name, c_metadata, c_description, &
-         c_folder
-    integer(c_int32_t) :: c_running
-    integer(c_int) :: rc
+         c_folder, c_retention
+    type(string_list), target :: c_tags, c_users, c_shell_vars
+    integer(c_int32_t) :: c_running, c_notification, c_visibility
+    integer(c_int64_t) :: c_timeout
     if (present(name)) c_name = c_str(name)
     if (present(metadata)) c_metadata = c_str(metadata)
     if (present(description)) c_description = c_str(description)
     if (present(folder)) c_folder = c_str(folder)
+    if (present(retention_period)) c_retention = c_str(retention_period)
+    call to_list(tags, c_tags)
+    call to_list(users, c_users)
+    call to_list(record_shell_vars, c_shell_vars)
     c_running = 1
     if (present(running)) c_running = merge(1, 0, running)
-    if (present(tags)) then
-       rc = with_tags(tags)
-    else
-       rc = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_null_ptr, &
-            0_c_size_t, opt_ptr(c_description), opt_ptr(c_folder), c_running)
-    end if
-    call check(rc, this%handle, 'init', stat, errmsg)
-  contains
-    integer(c_int) function with_tags(tags)
-      character(*), intent(in) :: tags(:)
-      character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
-      type(c_ptr), target :: ptrs(max(1, size(tags)))
-      call pack_strings(tags, buf, ptrs)
-      with_tags = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_loc(ptrs), &
-           size(tags, kind=c_size_t), opt_ptr(c_description), opt_ptr(c_folder), c_running)
-    end function with_tags
+    c_notification = SIMVUE_NOTIFY_NONE
+    if (present(notification)) c_notification = int(notification, c_int32_t)
+    c_timeout = KEEP
+    if (present(timeout)) c_timeout = timeout
+    c_visibility = SIMVUE_VISIBILITY_PRIVATE
+    if (present(visibility)) c_visibility = int(visibility, c_int32_t)
+    call check(c_run_init_ex(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), &
+         list_ptr(c_tags), c_tags%n, opt_ptr(c_description), opt_ptr(c_folder), c_running, &
+         c_notification, opt_ptr(c_retention), c_timeout, c_visibility, list_ptr(c_users), &
+         c_users%n, list_ptr(c_shell_vars), c_shell_vars%n), this%handle, 'init', stat, errmsg)
   end subroutine run_init
 
   !> The run's name (after `init`; empty for a disabled run, and on failure).

@@ -44,9 +44,54 @@
 #define SIMVUE_STATUS_TERMINATED 2
 
 /**
- * In `simvue_run_config`: leave this setting as it is.
+ * In `simvue_run_config`: leave this setting as it is; elsewhere: the default.
  */
 #define SIMVUE_KEEP -1
+
+/**
+ * `simvue_run_init_ex` timeout: the server never marks the run `lost`.
+ */
+#define SIMVUE_NO_TIMEOUT 0
+
+/**
+ * Run notification (`simvue_run_init_ex`): none (the default).
+ */
+#define SIMVUE_NOTIFY_NONE 0
+
+/**
+ * Run notification: an e-mail whatever the run's end.
+ */
+#define SIMVUE_NOTIFY_ALL 1
+
+/**
+ * Run notification: an e-mail when the run fails.
+ */
+#define SIMVUE_NOTIFY_ERROR 2
+
+/**
+ * Run notification: an e-mail when the run is lost.
+ */
+#define SIMVUE_NOTIFY_LOST 3
+
+/**
+ * Run visibility (`simvue_run_init_ex`): its owner only (the default).
+ */
+#define SIMVUE_VISIBILITY_PRIVATE 0
+
+/**
+ * Run visibility: everyone.
+ */
+#define SIMVUE_VISIBILITY_PUBLIC 1
+
+/**
+ * Run visibility: everyone in the owner's tenant.
+ */
+#define SIMVUE_VISIBILITY_TENANT 2
+
+/**
+ * Run visibility: the users listed.
+ */
+#define SIMVUE_VISIBILITY_USERS 3
 
 /**
  * Size of a buffer that holds any run or alert id with its NUL.
@@ -333,6 +378,24 @@ enum simvue_result simvue_run_new(int32_t mode,
                                   struct simvue_run **out);
 
 /**
+ * Creates a run handle as `simvue_run_new` does, naming its server itself (the Python
+ * client's `Run(server_url=..., server_token=..., server_profile=...)`), so that a run can
+ * target a server without a config file. Each of the three may be NULL (not given):
+ * `server_url` and `server_token` replace the config file's (`SIMVUE_URL` and `SIMVUE_TOKEN`
+ * in the environment still win over them); `server_profile` picks `[profiles.<name>]` of the
+ * config file (`SIMVUE_SERVER_PROFILE` wins over it). A profile that does not exist is
+ * reported by `simvue_run_init`. The token is never printed or written anywhere.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum simvue_result simvue_run_new_ex(int32_t mode,
+                                     const char *server_url,
+                                     const char *server_token,
+                                     const char *server_profile,
+                                     struct simvue_run **out);
+
+/**
  * Closes the run if it is still open (status `completed` if it was running), then releases
  * it. NULL is ignored. A freed handle stays recognisable: using it afterwards, or freeing it
  * again, is the error `SIMVUE_ERROR_INVALID_HANDLE` (here only recorded as the last error, as
@@ -389,6 +452,42 @@ enum simvue_result simvue_run_init(struct simvue_run *run,
                                    const char *description,
                                    const char *folder,
                                    int32_t running);
+
+/**
+ * Initialises the run with every option of the Python client's `init`; the first eight
+ * arguments are those of `simvue_run_init`, then:
+ *
+ * - `notification`: `SIMVUE_NOTIFY_NONE` (default), `_ALL`, `_ERROR` or `_LOST`: when the
+ *   server sends an e-mail about the run's end.
+ * - `retention_period`: how long the server keeps the run, as the Python client reads it
+ *   (`"1 hour"`, `"30m"`, `"2 days"`, `"86400"`); NULL: for ever.
+ * - `timeout`: seconds without a heartbeat before the server marks the run `lost`;
+ *   `SIMVUE_KEEP` (-1) for the default, 180; `SIMVUE_NO_TIMEOUT` (0) for never.
+ * - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
+ *   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
+ * - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
+ *   as glob patterns (`"SLURM_*"`), added to `[run.metadata] record_shell_vars`.
+ *
+ * # Safety
+ * As `simvue_run_init`; `retention_period` is NULL or NUL-terminated; `users` and
+ * `record_shell_vars` are NULL or hold `n_users` / `n_shell_vars` string pointers.
+ */
+enum simvue_result simvue_run_init_ex(struct simvue_run *run,
+                                      const char *name,
+                                      const char *metadata_json,
+                                      const char *const *tags,
+                                      size_t n_tags,
+                                      const char *description,
+                                      const char *folder,
+                                      int32_t running,
+                                      int32_t notification,
+                                      const char *retention_period,
+                                      int64_t timeout,
+                                      int32_t visibility,
+                                      const char *const *users,
+                                      size_t n_users,
+                                      const char *const *record_shell_vars,
+                                      size_t n_shell_vars);
 
 /**
  * Copies the run's name into `buf` (`len` bytes, NUL-terminated). `*needed` (if not NULL)

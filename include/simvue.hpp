@@ -274,6 +274,54 @@ struct alert_options {
     }
 };
 
+/// When the server sends an e-mail about the run's end (`init_options::notification`).
+enum class notify : std::int32_t {
+    none = SIMVUE_NOTIFY_NONE,
+    all = SIMVUE_NOTIFY_ALL,
+    error = SIMVUE_NOTIFY_ERROR,
+    lost = SIMVUE_NOTIFY_LOST,
+};
+
+/// Who may see the run (`init_options::visibility`): Python's None, "public", "tenant" and a
+/// list of users.
+enum class visibility : std::int32_t {
+    owner_only = SIMVUE_VISIBILITY_PRIVATE,
+    everyone = SIMVUE_VISIBILITY_PUBLIC,
+    tenant = SIMVUE_VISIBILITY_TENANT,
+    users = SIMVUE_VISIBILITY_USERS, ///< the users of `init_options::users`
+};
+
+/// The options of `run::init` beyond name, metadata, tags, description, folder and running,
+/// with the Python client's defaults.
+struct init_options {
+    simvue::notify notification = notify::none;
+    std::string retention_period;          ///< "1 hour", "30m", ...; empty: for ever
+    std::int64_t timeout = SIMVUE_KEEP;     ///< seconds; SIMVUE_KEEP: 180; SIMVUE_NO_TIMEOUT: never
+    simvue::visibility visibility = visibility::owner_only;
+    strings users;                          ///< with visibility::users
+    strings record_shell_vars;              ///< environment variables to record (globs)
+
+    init_options &set_notification(simvue::notify v) { notification = v; return *this; }
+    init_options &set_retention_period(std::string v) { retention_period = std::move(v); return *this; }
+    init_options &set_timeout(std::int64_t v) { timeout = v; return *this; }
+    init_options &set_visibility(simvue::visibility v) { visibility = v; return *this; }
+    init_options &set_users(strings v) {
+        visibility = visibility::users;
+        users = std::move(v);
+        return *this;
+    }
+    init_options &set_record_shell_vars(strings v) { record_shell_vars = std::move(v); return *this; }
+};
+
+/// The server a run names itself (Python's `Run(server_url=..., server_token=...,
+/// server_profile=...)`); empty strings are not given. SIMVUE_URL, SIMVUE_TOKEN and
+/// SIMVUE_SERVER_PROFILE in the environment still win.
+struct server_options {
+    std::string url;
+    std::string token;
+    std::string profile;
+};
+
 /// Items dropped because a queue was full (`run::dropped`).
 struct dropped_counts {
     std::uint64_t metrics = 0;
@@ -421,8 +469,13 @@ inline std::optional<std::string> to_json(const metadata &md, std::string *bad_k
 class run {
 public:
     /// Creates a run in `m`; the environment variable SIMVUE_MODE overrides it.
-    explicit run(mode m) : exceptions_(std::uncaught_exceptions()) {
-        simvue_result rc = simvue_run_new(static_cast<std::int32_t>(m), &handle_);
+    explicit run(mode m) : run(m, server_options{}) {}
+
+    /// Creates a run in `m` on the server `server` (no config file needed).
+    run(mode m, const server_options &server) : exceptions_(std::uncaught_exceptions()) {
+        auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
+        simvue_result rc = simvue_run_new_ex(static_cast<std::int32_t>(m), opt(server.url),
+                                             opt(server.token), opt(server.profile), &handle_);
         if (rc != SIMVUE_OK) {
             throw error(rc, "simvue::run: " + detail::last_error_message());
         }
@@ -468,20 +521,29 @@ public:
     }
 
     /// Initialises the run. Every argument is optional: a random name, no metadata (keys set
-    /// with set_metadata before are added), no tags, no description, folder `/`, running.
+    /// with set_metadata before are added), no tags, no description, folder `/`, running, and
+    /// the Python client's defaults for the rest (`opts`).
     void init(std::string_view name = {}, const metadata &md = {}, const strings &tags = {},
               std::string_view description = {}, std::string_view folder = {},
-              bool running = true) {
+              bool running = true, const init_options &opts = {}) {
         detail::opt_c_string c_name(name), c_description(description), c_folder(folder);
         std::optional<std::string> json;
         if (!md.empty() && !(json = metadata_json(md, "init"))) {
             return;
         }
+        auto view = [](const std::string &s) { return std::string_view(s); };
         const auto &t = tags.get();
-        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
-        simvue_result rc = simvue_run_init(handle_, c_name.get(), json ? json->c_str() : nullptr,
-                                           c_tags.data(), c_tags.size(), c_description.get(),
-                                           c_folder.get(), running ? 1 : 0);
+        const auto &u = opts.users.get();
+        const auto &v = opts.record_shell_vars.get();
+        detail::c_strings c_tags(t.begin(), t.end(), view), c_users(u.begin(), u.end(), view),
+            c_vars(v.begin(), v.end(), view);
+        simvue_result rc = simvue_run_init_ex(
+            handle_, c_name.get(), json ? json->c_str() : nullptr, c_tags.data(), c_tags.size(),
+            c_description.get(), c_folder.get(), running ? 1 : 0,
+            static_cast<std::int32_t>(opts.notification),
+            opts.retention_period.empty() ? nullptr : opts.retention_period.c_str(), opts.timeout,
+            static_cast<std::int32_t>(opts.visibility), c_users.data(), c_users.size(),
+            c_vars.data(), c_vars.size());
         if (rc == SIMVUE_OK) {
             started_ = true;
         }

@@ -117,6 +117,78 @@ fn strip(mut j: Json, keys: &[&str]) -> Json {
     j
 }
 
+/// Who may see a run (`visibility`: `init(visibility=...)`, protocol doc §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Visibility {
+    /// Everyone in the tenant (`visibility="tenant"`).
+    pub tenant: bool,
+    /// Everyone (`visibility="public"`).
+    pub public: bool,
+    /// These users (`visibility=[...]`).
+    pub users: Vec<String>,
+}
+
+impl Visibility {
+    fn to_json(&self) -> Json {
+        Json::object()
+            .with("tenant", self.tenant)
+            .with("public", self.public)
+            .with("users", self.users.clone())
+    }
+
+    fn from_json(j: Option<&Json>) -> Visibility {
+        let flag = |k: &str| matches!(j.and_then(|v| v.get(k)), Some(Json::Bool(true)));
+        Visibility {
+            tenant: flag("tenant"),
+            public: flag("public"),
+            users: match j.and_then(|v| v.get("users")) {
+                Some(Json::Array(items)) => items
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// E-mail notification of a run's end (`init(notification=...)`: `notifications.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notification {
+    /// `none` (the default)
+    #[default]
+    None,
+    /// `all`
+    All,
+    /// `error`
+    Error,
+    /// `lost`
+    Lost,
+}
+
+impl Notification {
+    /// The state as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notification::None => "none",
+            Notification::All => "all",
+            Notification::Error => "error",
+            Notification::Lost => "lost",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Notification> {
+        [
+            Notification::None,
+            Notification::All,
+            Notification::Error,
+            Notification::Lost,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+    }
+}
+
 /// The full state of a run (`POST /api/runs`, `runs/<id>.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -134,8 +206,14 @@ pub struct RunRecord {
     pub tags: Vec<String>,
     /// Metadata object.
     pub metadata: Json,
+    /// Who may see the run.
+    pub visibility: Visibility,
+    /// Seconds the server keeps the run (`retention_period`); `None`: for ever.
+    pub ttl: Option<u64>,
     /// Seconds without a heartbeat before the server marks the run lost.
     pub heartbeat_timeout: Option<u64>,
+    /// E-mail notification of the run's end.
+    pub notification: Notification,
     /// Ids of the alerts attached to the run.
     pub alerts: Vec<String>,
     /// When the run object was created.
@@ -160,14 +238,8 @@ impl RunRecord {
         }
         j = j
             .with("name", self.name.as_str())
-            .with(
-                "visibility",
-                Json::object()
-                    .with("tenant", false)
-                    .with("public", false)
-                    .with("users", Json::Array(Vec::new())),
-            )
-            .with("ttl", Json::Null)
+            .with("visibility", self.visibility.to_json())
+            .with("ttl", self.ttl.map(|t| Json::Int(t as i64)))
             .with("tags", self.tags.clone())
             .with(
                 "heartbeat_timeout",
@@ -175,7 +247,10 @@ impl RunRecord {
             )
             .with("alerts", self.alerts.clone())
             .with("created", self.created.to_string())
-            .with("notifications", Json::object().with("state", "none"))
+            .with(
+                "notifications",
+                Json::object().with("state", self.notification.as_str()),
+            )
             .with("metadata", self.metadata.clone());
         if let Some(s) = self.started {
             j.set("started", s.to_string().into());
@@ -209,7 +284,10 @@ impl RunRecord {
             name: String::new(),
             tags: Vec::new(),
             metadata: Json::object(),
+            visibility: Visibility::default(),
+            ttl: None,
             heartbeat_timeout: None,
+            notification: Notification::None,
             alerts: Vec::new(),
             created: Timestamp::now(),
             started: None,
@@ -238,10 +316,21 @@ impl RunRecord {
             name: str_of("name").unwrap_or_default(),
             tags: list_of("tags"),
             metadata: j.get("metadata").cloned().unwrap_or_else(Json::object),
+            visibility: Visibility::from_json(j.get("visibility")),
+            ttl: match j.get("ttl") {
+                Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
+                _ => None,
+            },
             heartbeat_timeout: match j.get("heartbeat_timeout") {
                 Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
                 _ => None,
             },
+            notification: j
+                .get("notifications")
+                .and_then(|n| n.get("state"))
+                .and_then(Json::as_str)
+                .and_then(Notification::parse)
+                .unwrap_or_default(),
             alerts: match j.get("alerts") {
                 // The server lists attached alerts as objects (`alerts[i].alert.id`).
                 Some(Json::Array(items)) => items
@@ -791,7 +880,14 @@ mod tests {
             name: "n".into(),
             tags: vec!["a".into()],
             metadata: Json::object(),
+            visibility: Visibility {
+                tenant: false,
+                public: true,
+                users: vec!["u".into()],
+            },
+            ttl: Some(3600),
             heartbeat_timeout: Some(180),
+            notification: Notification::Lost,
             alerts: vec![],
             created: Timestamp(0),
             started: Some(Timestamp(1)),

@@ -78,6 +78,7 @@ fn a_whole_run_lands_in_the_cache_with_the_python_layout() {
         description: Some("integration"),
         folder: Some("/it/folder"),
         running: true,
+        ..InitOptions::default()
     })
     .unwrap();
     let id = run.id().unwrap();

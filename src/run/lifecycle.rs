@@ -9,19 +9,17 @@ use parking_lot::Mutex;
 
 use super::active::Active;
 use super::uploads::Uploads;
-use super::{
-    closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
-};
+use super::{closed, exit, Control, InitOptions, Phase, Run, VisibilityOption, HEARTBEAT_INTERVAL};
 use crate::config::Mode;
 use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
-use crate::model::{Folder, RunRecord, Status};
+use crate::model::{Folder, RunRecord, Status, Visibility};
 use crate::offline::OfflineSink;
 use crate::online::OnlineSink;
 use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
-use crate::{ids, system, validate};
+use crate::{ids, system, time, validate};
 
 impl Run {
     /// The sink for the run's mode. Online, a server that cannot be reached at all (after the
@@ -105,6 +103,44 @@ impl Run {
             .description
             .map(str::to_owned)
             .or_else(|| config.run.description.clone());
+        let ttl = opts
+            .retention_period
+            .map(|p| {
+                time::parse_timespan(p)
+                    .filter(|s| *s >= 0.0)
+                    .map(|s| s as u64)
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "retention_period {p:?} is not a timespan such as \"1 hour\", \"30m\" or \"86400\" (Python's humanfriendly format)"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let visibility = match opts.visibility {
+            VisibilityOption::Private => Visibility::default(),
+            VisibilityOption::Public => Visibility {
+                public: true,
+                ..Visibility::default()
+            },
+            VisibilityOption::Tenant => Visibility {
+                tenant: true,
+                ..Visibility::default()
+            },
+            VisibilityOption::Users(users) => {
+                for u in users {
+                    validate::non_empty("user name", u)?;
+                }
+                Visibility {
+                    users: users.iter().map(|u| (*u).to_owned()).collect(),
+                    ..Visibility::default()
+                }
+            }
+        };
+        // Environment variables as metadata `shell` (`record_shell_vars`, metadata.py), which
+        // like the rest of the automatic metadata wins over a user key of the same name.
+        if !opts.record_shell_vars.is_empty() {
+            metadata.set("shell", system::shell_vars(opts.record_shell_vars));
+        }
 
         let (sink, warning) = self.make_sink()?;
         // Online, the server names an unnamed run; offline, we do (randomname in Python).
@@ -129,7 +165,10 @@ impl Run {
             name,
             tags,
             metadata,
-            heartbeat_timeout: Some(HEARTBEAT_TIMEOUT),
+            visibility,
+            ttl,
+            heartbeat_timeout: opts.timeout,
+            notification: opts.notification,
             alerts: Vec::new(),
             created: now,
             started: opts.running.then_some(now),

@@ -36,6 +36,7 @@ use parking_lot::Mutex;
 pub use crate::dispatch::{MetricOptions, Stats};
 pub use options::*;
 
+pub use crate::config::ServerArgs;
 use crate::config::{Config, Mode};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, ErrorKind, Result};
@@ -74,6 +75,14 @@ impl Run {
     /// is read now; a problem with it is reported by `init`.
     pub fn new(mode: Mode) -> Run {
         let config = Config::load(mode);
+        Run::with_config(mode, config)
+    }
+
+    /// Creates a run in `mode` that names its server itself (`Run(server_url=...,
+    /// server_token=..., server_profile=...)`): no config file is needed. The environment
+    /// (`SIMVUE_URL`, `SIMVUE_TOKEN`, `SIMVUE_SERVER_PROFILE`) still wins, as in Python.
+    pub fn with_server(mode: Mode, server: ServerArgs) -> Run {
+        let config = Config::load_with(mode, &server, &crate::config::Sources::process());
         Run::with_config(mode, config)
     }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::json::Json;
-pub use crate::model::{Aggregation, AlertState};
+pub use crate::model::{Aggregation, AlertState, Notification};
 
 /// Default number of items each queue holds.
 pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
@@ -64,6 +64,33 @@ pub struct InitOptions<'a> {
     pub folder: Option<&'a str>,
     /// Start the run (`running`) or only create it (`created`).
     pub running: bool,
+    /// E-mail notification of the run's end (`notification`).
+    pub notification: Notification,
+    /// How long the server keeps the run, as Python's `humanfriendly` reads it (`"1 hour"`,
+    /// `"30m"`, `"86400"`); `None`: for ever.
+    pub retention_period: Option<&'a str>,
+    /// Seconds without a heartbeat before the server marks the run `lost` (default 180);
+    /// `None`: never.
+    pub timeout: Option<u64>,
+    /// Who may see the run (default: only its owner).
+    pub visibility: VisibilityOption<'a>,
+    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style),
+    /// added to `[run.metadata] record_shell_vars`.
+    pub record_shell_vars: &'a [&'a str],
+}
+
+/// `init(visibility=...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VisibilityOption<'a> {
+    /// Only the owner (`None`, the default).
+    #[default]
+    Private,
+    /// Everyone (`"public"`).
+    Public,
+    /// Everyone in the owner's tenant (`"tenant"`).
+    Tenant,
+    /// These users (a list of user names).
+    Users(&'a [&'a str]),
 }
 
 impl Default for InitOptions<'_> {
@@ -75,6 +102,11 @@ impl Default for InitOptions<'_> {
             description: None,
             folder: None,
             running: true,
+            notification: Notification::None,
+            retention_period: None,
+            timeout: Some(HEARTBEAT_TIMEOUT),
+            visibility: VisibilityOption::Private,
+            record_shell_vars: &[],
         }
     }
 }

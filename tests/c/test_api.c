@@ -1201,6 +1201,67 @@ static void test_alert_functions(void) {
     free(json);
 }
 
+/* simvue_run_new_ex and simvue_run_init_ex: every bad argument has its code; the options land
+ * in the run's cache file as simvue 2.6.2 writes them. */
+static void test_init_options(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-init");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    simvue_run *run = NULL;
+    const char *users[] = {"alice", "bob"};
+    const char *bad_users[] = {"alice", BAD};
+    const char *vars[] = {"TEST_API_SHELL_*"};
+    setenv("TEST_API_SHELL_X", "x-value", 1);
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new_ex(7, NULL, NULL, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, BAD, NULL, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, BAD, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, BAD, &run));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_init_ex(NULL, "n", NULL, NULL, 0, NULL, NULL, 1, 0, NULL, -1, 0, NULL, 0,
+                              NULL, 0));
+    /* A profile the (absent) config file does not define: reported by init. */
+    EXPECT(SIMVUE_OK, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, "nope", &run));
+    EXPECT(SIMVUE_ERROR_CONFIG,
+           simvue_run_init_ex(run, "n", NULL, NULL, 0, NULL, NULL, 1, 0, NULL, -1, 0, NULL, 0,
+                              NULL, 0));
+    simvue_run_free(run);
+
+    EXPECT(SIMVUE_OK, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, "http://127.0.0.1:1", "not-a-jwt",
+                                        NULL, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+#define INIT(notif, retention, timeout, vis, u, nu, v, nv)                                         \
+    simvue_run_init_ex(run, "init-options", NULL, NULL, 0, NULL, "/init", 1, notif, retention,     \
+                       timeout, vis, u, nu, v, nv)
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(4, NULL, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(-1, NULL, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, "one hour", -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, "1 hour 5 min", -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, INIT(0, BAD, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, NULL, -2, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(0, NULL, -1, 4, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, NULL, -1, SIMVUE_VISIBILITY_PUBLIC, users, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, INIT(0, NULL, -1, SIMVUE_VISIBILITY_USERS, NULL, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, INIT(0, NULL, -1, SIMVUE_VISIBILITY_USERS, bad_users, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, INIT(0, NULL, -1, 0, NULL, 0, NULL, 1));
+    EXPECT(SIMVUE_OK, INIT(SIMVUE_NOTIFY_LOST, "2 days", SIMVUE_NO_TIMEOUT, SIMVUE_VISIBILITY_USERS,
+                           users, 2, vars, 1));
+#undef INIT
+    char id[SIMVUE_ID_BUFFER_SIZE];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "ttl", "172800") && json_has(json, "heartbeat_timeout", "null") &&
+          json_has(json, "state", "\"lost\"") && strstr(json, "\"alice\",\n      \"bob\"") != NULL &&
+          json_has(json, "TEST_API_SHELL_X", "\"x-value\""));
+    free(json);
+    unsetenv("TEST_API_SHELL_X");
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1232,6 +1293,7 @@ int main(void) {
     test_free_without_close();
     test_regressions();
     test_alert_functions();
+    test_init_options();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

@@ -81,6 +81,8 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_init(run, "disabled-run", "{\"nx\": 64}", tags, 2, "nothing recorded",
                               "/tests/disabled", 1));
     EXPECT_OK(simvue_run_set_pid(run, (int64_t)getpid()));
+    EXPECT_OK(simvue_run_init_ex(run, NULL, "not json", NULL, 3, NULL, NULL, 9, 9, "never", -9, 9,
+                                 NULL, 2, NULL, 1)); /* ignored: already initialised */
 
     /* A disabled run's name and id are empty. */
     char buf[64] = "x";

@@ -142,6 +142,29 @@ int main(int argc, char **argv) {
               has(artifacts, "\"name\": \"" + std::filesystem::path(cache + "-input.txt").filename().string() + "\""),
           "saved artifacts: " + artifacts);
 
+    // init's options and a run naming its server (offline: the server is not contacted).
+    {
+        simvue::run r(simvue::mode::offline, simvue::server_options{"http://127.0.0.1:1", "t", ""});
+        r.config(simvue::config_options{}.set_disable_resources_metrics(true));
+        r.init("init-options", {}, {}, {}, "/cpp", true,
+               simvue::init_options{}
+                   .set_notification(simvue::notify::all)
+                   .set_retention_period("1 hour")
+                   .set_timeout(120)
+                   .set_users({"alice", "bob"}));
+        id = r.id();
+    }
+    j = run_json(id);
+    check(has(j, "\"ttl\": 3600") && has(j, "\"heartbeat_timeout\": 120") &&
+              has(j, "\"state\": \"all\"") && has(j, "\"alice\""),
+          "init options: " + j);
+    check(error_code([] {
+              simvue::run r(simvue::mode::offline);
+              r.config(simvue::config_options{}.set_suppress_errors(false));
+              r.init("x", {}, {}, {}, {}, true, simvue::init_options{}.set_retention_period("soon"));
+          }) == SIMVUE_ERROR_INVALID_ARGUMENT,
+          "a bad retention period throws");
+
     // Leaving the scope through an exception: failed.
     try {
         simvue::run r = offline_run();

@@ -66,6 +66,11 @@ def main() -> int:
         expect(t.get("description") == "described", f"description trimmed: {t.get('description')!r}")
         expect(t.get("tags") == ["a", "bb", "ccc", "later"], f"tags trimmed: {t.get('tags')}")
         expect(t.get("status") == "terminated", f"status set through a copy: {t.get('status')}")
+        expect((t.get("ttl"), t.get("heartbeat_timeout"), t.get("notifications"), t.get("visibility"))
+               == (1800, None, {"state": "error"}, {"tenant": False, "public": False, "users": ["alice", "bob"]}),
+               f"init options: {t.get('ttl')}, {t.get('heartbeat_timeout')}, {t.get('notifications')}, "
+               f"{t.get('visibility')}")
+        expect(t.get("metadata", {}).get("shell") == {"HOME": str(work)}, f"record_shell_vars: {t.get('metadata')}")
         md = t.get("metadata", {})
         want = {"int32": 7, "int64": 8000000000, "real32": 0.5, "real64": 0.0, "logical": True,
                 "string": "  leading kept, trailing trimmed", "json": 1, "updated": True}

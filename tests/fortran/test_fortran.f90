@@ -66,7 +66,7 @@ program test_fortran
   call check(stat == SIMVUE_ERROR_NULL_ARGUMENT, 'stat on a run never created')
 
   ! Trailing blanks are trimmed, leading ones kept; every metadata kind; explicit step/time.
-  call run%new(SIMVUE_MODE_OFFLINE)
+  call run%new(SIMVUE_MODE_OFFLINE, server_url='http://127.0.0.1:1   ', server_token='t  ')
   call run%config(disable_resources_metrics=.true., queue_blocking=.true.)
   call run%set_metadata('int32   ', 7_int32)
   call run%set_metadata('int64', 8000000000_int64)
@@ -76,7 +76,9 @@ program test_fortran
   call run%set_metadata('string', '  leading kept, trailing trimmed   ')
   call run%init(name='trim-test   ', metadata='{"json": 1}   ', &
        tags=[character(len=6) :: 'a', 'bb', 'ccc   '], description='described   ', &
-       folder='/fortran/trim   ', stat=stat)
+       folder='/fortran/trim   ', notification=SIMVUE_NOTIFY_ERROR, retention_period='30m  ', &
+       timeout=SIMVUE_NO_TIMEOUT, visibility=SIMVUE_VISIBILITY_USERS, &
+       users=[character(len=8) :: 'alice', 'bob'], record_shell_vars=['HOME  '], stat=stat)
   call check(stat == SIMVUE_OK, 'init with every argument')
   call check(run%name() == 'trim-test', 'name trimmed: "' // run%name() // '"')
   print '(2a)', 'RUN trim ', run%id()
