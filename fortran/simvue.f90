@@ -116,6 +116,7 @@ module simvue
      generic :: set_metadata => set_metadata_str, set_metadata_i32, set_metadata_i64, &
           set_metadata_r32, set_metadata_r64, set_metadata_bool
      procedure :: update_tags => run_update_tags
+     procedure :: set_tags => run_set_tags
      procedure, private :: log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
      generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
      generic :: log_metric => log_metric_r64, log_metric_r32
@@ -289,6 +290,12 @@ module simvue
        integer(c_size_t), value :: n_tags
        integer(c_int) :: c_run_update_tags
      end function c_run_update_tags
+     function c_run_set_tags(run, tags, n_tags) bind(C, name='simvue_run_set_tags')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, tags
+       integer(c_size_t), value :: n_tags
+       integer(c_int) :: c_run_set_tags
+     end function c_run_set_tags
      function c_run_log_metrics_ex(run, names, values, n, flags, step, time, timestamp) &
           bind(C, name='simvue_run_log_metrics_ex')
        import :: c_double, c_int, c_int64_t, c_ptr, c_size_t, c_int32_t
@@ -902,7 +909,7 @@ contains
          merge(1_c_int32_t, 0_c_int32_t, value)), this%handle, 'set_metadata', stat, errmsg)
   end subroutine set_metadata_bool
 
-  !> Adds tags to the run (keeping the ones it has).
+  !> Adds tags to the run (keeping the ones it has, also those added in the web UI).
   subroutine run_update_tags(this, tags, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: tags(:)
@@ -914,6 +921,18 @@ contains
     call check(c_run_update_tags(this%handle, c_loc(ptrs), size(tags, kind=c_size_t)), &
          this%handle, 'update_tags', stat, errmsg)
   end subroutine run_update_tags
+
+  !> Replaces the run's tags (`set_tags`); a zero-size `tags` clears them.
+  subroutine run_set_tags(this, tags, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: tags(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    type(string_list), target :: c_tags
+    call to_list(tags, c_tags)
+    call check(c_run_set_tags(this%handle, list_ptr(c_tags), c_tags%n), this%handle, &
+         'set_tags', stat, errmsg)
+  end subroutine run_set_tags
 
   !> `log_metrics(names, values)`: one set of metrics, `names(i)` with `values(i)` (the two
   !> arrays have the same size); `log_metrics(name, value)` / `log_metric(name, value)`: one

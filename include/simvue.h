@@ -583,7 +583,8 @@ enum simvue_result simvue_run_set_metadata_bool(struct simvue_run *run,
                                                 int32_t value);
 
 /**
- * Adds tags to the run (keeping the ones it has).
+ * Adds tags to the run, keeping the ones it has: online, its current tags are read from the
+ * server first (as the Python client does), so that tags added in the web UI are kept.
  *
  * # Safety
  * `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
@@ -591,6 +592,17 @@ enum simvue_result simvue_run_set_metadata_bool(struct simvue_run *run,
 enum simvue_result simvue_run_update_tags(struct simvue_run *run,
                                           const char *const *tags,
                                           size_t n_tags);
+
+/**
+ * Replaces the run's tags with `tags` (`set_tags`; `simvue_run_update_tags` adds to them).
+ * `n_tags` 0 clears them.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
+ */
+enum simvue_result simvue_run_set_tags(struct simvue_run *run,
+                                       const char *const *tags,
+                                       size_t n_tags);
 
 /**
  * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or

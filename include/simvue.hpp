@@ -604,6 +604,13 @@ public:
         check(simvue_run_update_tags(handle_, c_tags.data(), c_tags.size()), "update_tags");
     }
 
+    /// Replaces the run's tags (`set_tags`).
+    void set_tags(const strings &tags) {
+        const auto &t = tags.get();
+        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
+        check(simvue_run_set_tags(handle_, c_tags.data(), c_tags.size()), "set_tags");
+    }
+
     /// Logs one set of metrics, in the order given. `step` (>= 0), `time` and `timestamp`
     /// (`YYYY-MM-DD hh:mm:ss.ffffff`, UTC) replace the automatic ones when given.
     void log_metrics(std::initializer_list<std::pair<std::string_view, double>> metrics,

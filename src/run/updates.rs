@@ -75,6 +75,18 @@ impl Run {
         })
     }
 
+    /// Replaces the run's tags (`set_tags`).
+    pub fn set_tags(&self, tags: &[&str]) -> Result<()> {
+        self.api((), || {
+            let new = tag_list(tags)?;
+            let a = self.active()?;
+            a.update(
+                RunPatch::Fields(Json::object().with("tags", new.clone())),
+                |r| r.tags = new,
+            )
+        })
+    }
+
     /// Sets metadata, tags and a description on a folder: the run's own folder when `path` is
     /// `None` or equal to it, otherwise the folder at `path`.
     pub fn set_folder_details(

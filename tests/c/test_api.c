@@ -319,6 +319,7 @@ static void test_null_handle(void) {
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_double(NULL, "k", 1.0));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_bool(NULL, "k", 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_tags(NULL, tags, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_tags(NULL, tags, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(NULL, names, values, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metric(NULL, "x", 1.0));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
@@ -808,6 +809,15 @@ static void test_offline_run(void) {
     bad_tag_calls(run);
     EXPECT(SIMVUE_OK, simvue_run_update_tags(run, NULL, 0));
     EXPECT(SIMVUE_OK, simvue_run_update_tags(run, tag1, 1));
+    {
+        const char *bad_tags[] = {"ok", BAD}, *empty_tag[] = {""}, *set[] = {"set-1", "set-2"};
+        EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_tags(run, bad_tags, 2));
+        EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_tags(run, empty_tag, 1));
+        EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_tags(run, NULL, 2));
+        EXPECT(SIMVUE_OK, simvue_run_set_tags(run, set, 2));
+        EXPECT(SIMVUE_OK, simvue_run_set_tags(run, tags_ok, 2)); /* as the checks below want */
+        EXPECT(SIMVUE_OK, simvue_run_update_tags(run, tag1, 1));
+    }
     bad_folder_calls(run);
     EXPECT(SIMVUE_OK, simvue_run_set_folder_details(run, NULL, "{\"project\": \"api\"}", NULL, 0,
                                                     "C API tests"));
@@ -879,6 +889,7 @@ static void test_offline_run(void) {
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_double(run, "late", 1.0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_bool(run, "late", 0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_update_tags(run, tag1, 1));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_tags(run, tag1, 1));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics(run, names2, values2, 2));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metric(run, "loss", 1.0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics_ex(run, names2, values2, 2, SIMVUE_METRICS_STEP, 1, 0.0, NULL));

@@ -112,6 +112,7 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_create_user_alert(run, NULL, NULL, 99, 7, 7, alert_id, sizeof alert_id));
     EXPECT_OK(simvue_run_log_alert(run, NULL, NULL, 99));
     EXPECT_OK(simvue_run_add_alerts(run, NULL, 0, NULL, 0));
+    EXPECT_OK(simvue_run_set_tags(run, NULL, 3));
     EXPECT_OK(simvue_run_log_event(run, "starting", NULL));
     EXPECT_OK(simvue_run_log_event_level(run, "careful", SIMVUE_LOG_WARNING,
                                          "2024-01-01 00:00:00.000001"));

@@ -82,6 +82,7 @@ int main(int argc, char **argv) {
         r.log_metrics(std::map<std::string, double>{{"z", 1.0}, {"y", 2.0}});
         r.log_metric("c", 0.5, std::nullopt, 2.5, "2024-01-02 03:04:05.000006");
         r.log_event("an event", simvue::log_level::warning);
+        r.set_tags({"cpp", "set"});
         r.update_tags({"more"});
         r.set_metadata("later", std::string("x"));
         r.set_folder_details({}, std::nullopt, simvue::strings{}, "folder text"); // clears tags
@@ -125,7 +126,7 @@ int main(int argc, char **argv) {
     check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
               has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
           "metadata types and escapes: " + j);
-    check(has(j, "\"more\""), "update_tags");
+    check(has(j, "\"more\"") && has(j, "\"set\"") && !has(j, "\"test\""), "set_tags, update_tags");
     check(has(j, "\"" + th_id + "\"") && has(j, "\"" + ua_id + "\""),
           "create_*_alert and add_alerts attach: " + j);
     std::string artifacts;

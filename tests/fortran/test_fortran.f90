@@ -94,6 +94,9 @@ program test_fortran
   call run%log_metrics(['  '], [1.0_real64], stat=stat)
   call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a blank metric name is empty')
   call run%log_event('event with blanks   ', level=SIMVUE_LOG_WARNING)
+  call run%set_tags([character(len=8) :: 'replaced', 'later  '], stat=stat)
+  call check(stat == SIMVUE_OK, 'set_tags')
+  call run%set_tags([character(len=8) :: 'a', 'bb', 'ccc'])
   call run%update_tags([character(len=8) :: 'later   '])
   call run%update_metadata('{"updated": true}   ')
   call run%add_alert('above', SIMVUE_ALERT_SOURCE_METRICS, 2, rule=SIMVUE_ALERT_RULE_IS_ABOVE, &

@@ -665,7 +665,8 @@ pub unsafe extern "C" fn simvue_run_set_metadata_bool(
     })
 }
 
-/// Adds tags to the run (keeping the ones it has).
+/// Adds tags to the run, keeping the ones it has: online, its current tags are read from the
+/// server first (as the Python client does), so that tags added in the web UI are kept.
 ///
 /// # Safety
 /// `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
@@ -678,6 +679,23 @@ pub unsafe extern "C" fn simvue_run_update_tags(
     with_enabled_run(run, |run| {
         let tags = str_array(tags, n_tags, "tags")?;
         Ok(run.update_tags(&tags)?)
+    })
+}
+
+/// Replaces the run's tags with `tags` (`set_tags`; `simvue_run_update_tags` adds to them).
+/// `n_tags` 0 clears them.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_tags(
+    run: *mut simvue_run,
+    tags: *const *const c_char,
+    n_tags: usize,
+) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let tags = str_array(tags, n_tags, "tags")?;
+        Ok(run.set_tags(&tags)?)
     })
 }
 
