@@ -606,7 +606,9 @@ enum simvue_result simvue_run_set_tags(struct simvue_run *run,
 
 /**
  * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
- * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
+ * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Files saved before
+ * are uploaded and attached first (the call waits for them), and the status goes after the
+ * metrics and events logged before it, so it is the last change the server sees.
  *
  * # Safety
  * `run` is NULL or a live handle.

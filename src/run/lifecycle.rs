@@ -296,7 +296,8 @@ impl Run {
     }
 
     /// Sets the final status: `completed`, `failed` or `terminated`. Metrics and events are
-    /// refused afterwards; what was logged before is still written.
+    /// refused afterwards; what was logged before is still written, and files saved before are
+    /// uploaded and attached before the status is sent (this call waits for them).
     pub fn set_status(&self, status: Status) -> Result<()> {
         self.api((), || {
             if !matches!(
@@ -311,6 +312,9 @@ impl Run {
             let a = self.active()?;
             a.accepting
                 .store(false, std::sync::atomic::Ordering::Release);
+            // Files saved before are attached first, so that the final status is the last
+            // change the server sees (it is queued after the metrics logged before it).
+            a.uploads.wait_idle();
             a.end(status)
         })
     }

@@ -700,7 +700,9 @@ pub unsafe extern "C" fn simvue_run_set_tags(
 }
 
 /// Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
-/// `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards.
+/// `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Files saved before
+/// are uploaded and attached first (the call waits for them), and the status goes after the
+/// metrics and events logged before it, so it is the last change the server sees.
 ///
 /// # Safety
 /// `run` is NULL or a live handle.
