@@ -121,6 +121,7 @@ module simvue
      generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
      generic :: log_metric => log_metric_r64, log_metric_r32
      procedure :: log_event => run_log_event
+     procedure :: set_metric_units => run_set_metric_units
      procedure :: set_status => run_set_status
      procedure :: close => run_close
      procedure :: set_folder_details => run_set_folder_details
@@ -309,6 +310,13 @@ module simvue
        type(c_ptr), value :: timestamp
        integer(c_int) :: c_run_log_metrics_ex
      end function c_run_log_metrics_ex
+     function c_run_set_metric_units(run, name, units, mks_unit, mks_conversion) &
+          bind(C, name='simvue_run_set_metric_units')
+       import :: c_char, c_int, c_ptr
+       type(c_ptr), value :: run, mks_unit, mks_conversion
+       character(kind=c_char), intent(in) :: name(*), units(*)
+       integer(c_int) :: c_run_set_metric_units
+     end function c_run_set_metric_units
      function c_run_log_event_level(run, message, level, timestamp) &
           bind(C, name='simvue_run_log_event_level')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -443,15 +451,15 @@ module simvue
        real(c_double), value :: seconds
        integer(c_int) :: c_run_set_abort_poll_interval
      end function c_run_set_abort_poll_interval
-     function c_run_save(run, filename, category, filetype, preserve_path, name, flags) &
-          bind(C, name='simvue_run_save')
+     function c_run_save_ex(run, filename, category, filetype, preserve_path, name, flags, &
+          metadata_json) bind(C, name='simvue_run_save_ex')
        import :: c_char, c_int, c_int32_t, c_ptr
        type(c_ptr), value :: run
        character(kind=c_char), intent(in) :: filename(*)
        integer(c_int32_t), value :: category, preserve_path, flags
-       type(c_ptr), value :: filetype, name
-       integer(c_int) :: c_run_save
-     end function c_run_save
+       type(c_ptr), value :: filetype, name, metadata_json
+       integer(c_int) :: c_run_save_ex
+     end function c_run_save_ex
      function c_run_save_directory(run, directory, category, filetype, preserve_path, flags) &
           bind(C, name='simvue_run_save_directory')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -470,17 +478,17 @@ module simvue
        type(c_ptr), value :: filetype
        integer(c_int) :: c_run_save_all
      end function c_run_save_all
-     function c_run_save_bytes(run, name, data, size, category, filetype, flags) &
-          bind(C, name='simvue_run_save_bytes')
+     function c_run_save_bytes_ex(run, name, data, size, category, filetype, flags, &
+          metadata_json) bind(C, name='simvue_run_save_bytes_ex')
        import :: c_char, c_int, c_int32_t, c_ptr, c_size_t
        type(c_ptr), value :: run
        character(kind=c_char), intent(in) :: name(*)
        type(c_ptr), value :: data
        integer(c_size_t), value :: size
        integer(c_int32_t), value :: category, flags
-       type(c_ptr), value :: filetype
-       integer(c_int) :: c_run_save_bytes
-     end function c_run_save_bytes
+       type(c_ptr), value :: filetype, metadata_json
+       integer(c_int) :: c_run_save_bytes_ex
+     end function c_run_save_bytes_ex
   end interface
 
 contains
@@ -1034,6 +1042,29 @@ contains
     call check(rc, handle, 'log_metrics', stat, errmsg)
   end subroutine log_metrics_impl
 
+  !> Records the units of metric `name` (`set_metric_units`): the unit symbol `units` ('km',
+  !> 'J/kg'); `mks_unit` and `mks_conversion` (the MKS unit and the factor to it) are worked
+  !> out as the Python client does when absent. Sent with the next `log_metrics`.
+  subroutine run_set_metric_units(this, name, units, mks_unit, mks_conversion, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, units
+    character(*), intent(in), optional :: mks_unit
+    real(real64), intent(in), optional, target :: mks_conversion
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_mks_unit
+    real(c_double), target :: c_conversion
+    type(c_ptr) :: p_conversion
+    if (present(mks_unit)) c_mks_unit = c_str(mks_unit)
+    p_conversion = c_null_ptr
+    if (present(mks_conversion)) then
+       c_conversion = mks_conversion
+       p_conversion = c_loc(c_conversion)
+    end if
+    call check(c_run_set_metric_units(this%handle, c_str(name), c_str(units), &
+         opt_ptr(c_mks_unit), p_conversion), this%handle, 'set_metric_units', stat, errmsg)
+  end subroutine run_set_metric_units
+
   !> Logs an event `message`, at `level` (default SIMVUE_LOG_INFO), at `timestamp`
   !> ('YYYY-MM-DD hh:mm:ss.ffffff', UTC; default now).
   subroutine run_log_event(this, message, timestamp, level, stat, errmsg)
@@ -1472,22 +1503,24 @@ contains
   !> Saves the file `filename` with the run, as `category` (SIMVUE_CATEGORY_INPUT, _OUTPUT,
   !> _CODE). `filetype`: a MIME type (default: guessed from the name); `preserve_path`: name the
   !> artifact by its path relative to the working directory (default: its base name); `name`:
-  !> the artifact's name; `snapshot`: save a copy taken now; `wait`: return once it is saved.
+  !> the artifact's name; `snapshot`: save a copy taken now; `wait`: return once it is saved;
+  !> `metadata`: the artifact's metadata, a JSON object.
   subroutine run_save(this, filename, category, filetype, preserve_path, name, snapshot, wait, &
-       stat, errmsg)
+       metadata, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: filename
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype, name
+    character(*), intent(in), optional :: filetype, name, metadata
     logical, intent(in), optional :: preserve_path, snapshot, wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_name
+    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_name, c_metadata
     if (present(filetype)) c_filetype = c_str(filetype)
     if (present(name)) c_name = c_str(name)
-    call check(c_run_save(this%handle, c_str(filename), int(category, c_int32_t), &
+    if (present(metadata)) c_metadata = c_str(metadata)
+    call check(c_run_save_ex(this%handle, c_str(filename), int(category, c_int32_t), &
          opt_ptr(c_filetype), preserve(preserve_path), opt_ptr(c_name), &
-         save_flags(snapshot, wait)), this%handle, 'save', stat, errmsg)
+         save_flags(snapshot, wait), opt_ptr(c_metadata)), this%handle, 'save', stat, errmsg)
   end subroutine run_save
 
   !> Saves every regular file below `directory`; arguments as `save`. A file that cannot be
@@ -1531,13 +1564,15 @@ contains
   !> `save_bytes(name, data, category)`: saves data from memory as the artifact `name`: a
   !> string (all of it: data is not trimmed) or a one-dimensional array of real64, real32,
   !> int32 or int64 values (their bytes). `filetype` is a MIME type (default
-  !> application/octet-stream); `wait`: return once it is saved.
-  subroutine save_bytes_chars(this, name, data, category, filetype, wait, stat, errmsg)
+  !> application/octet-stream); `wait`: return once it is saved; `metadata`: the artifact's
+  !> metadata, a JSON object.
+  subroutine save_bytes_chars(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     character(*), intent(in), target :: data
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1545,15 +1580,16 @@ contains
     p = c_null_ptr
     if (len(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, int(len(data), c_size_t), category, filetype, &
-         wait, stat, errmsg)
+         wait, metadata, stat, errmsg)
   end subroutine save_bytes_chars
 
-  subroutine save_bytes_r64(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_r64(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     real(real64), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1561,15 +1597,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_r64
 
-  subroutine save_bytes_r32(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_r32(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     real(real32), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1577,15 +1614,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_r32
 
-  subroutine save_bytes_i32(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_i32(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     integer(int32), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1593,15 +1631,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_i32
 
-  subroutine save_bytes_i64(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_i64(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     integer(int64), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1609,22 +1648,25 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_i64
 
-  subroutine save_bytes_impl(handle, name, data, nbytes, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_impl(handle, name, data, nbytes, category, filetype, wait, metadata, stat, &
+       errmsg)
     type(c_ptr), intent(in) :: handle, data
     character(*), intent(in) :: name
     integer(c_size_t), intent(in) :: nbytes
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char, len=:), allocatable, target :: c_filetype
+    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_metadata
     if (present(filetype)) c_filetype = c_str(filetype)
-    call check(c_run_save_bytes(handle, c_str(name), data, nbytes, int(category, c_int32_t), &
-         opt_ptr(c_filetype), save_flags(wait=wait)), handle, 'save_bytes', stat, errmsg)
+    if (present(metadata)) c_metadata = c_str(metadata)
+    call check(c_run_save_bytes_ex(handle, c_str(name), data, nbytes, int(category, c_int32_t), &
+         opt_ptr(c_filetype), save_flags(wait=wait), opt_ptr(c_metadata)), handle, 'save_bytes', &
+         stat, errmsg)
   end subroutine save_bytes_impl
 
 end module simvue

@@ -898,6 +898,25 @@ enum simvue_result simvue_run_log_metrics_ex(struct simvue_run *run,
                                              const char *timestamp);
 
 /**
+ * Records the units of metric `name` (`set_metric_units`): `units` is the unit symbol
+ * (`"km"`, `"J/kg"`, `"degC"`); `mks_unit` (NULL: worked out) and `*mks_conversion` (NULL:
+ * worked out) are the MKS unit and the factor to it. They are worked out as the Python client
+ * does with unyt, for the SI units with their prefixes and the common others combined with
+ * `*`, `/` and `**n`; for a unit it does not know they are `null` unless given. The units go
+ * to the server as run metadata `simvue.metrics.<name>` with the next `log_metrics`, as in
+ * Python. Allowed before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `mks_conversion` is
+ * NULL or points to a double.
+ */
+enum simvue_result simvue_run_set_metric_units(struct simvue_run *run,
+                                               const char *name,
+                                               const char *units,
+                                               const char *mks_unit,
+                                               const double *mks_conversion);
+
+/**
  * Logs an event message at level `info`. `timestamp` is NULL for now, or
  * `YYYY-MM-DD hh:mm:ss.ffffff` (UTC).
  *
@@ -945,6 +964,22 @@ enum simvue_result simvue_run_save(struct simvue_run *run,
                                    uint32_t flags);
 
 /**
+ * Saves a file as `simvue_run_save` does, with `metadata_json` (a JSON object, or NULL for
+ * none) as the artifact's metadata (`save_file(..., metadata=...)`).
+ *
+ * # Safety
+ * As `simvue_run_save`; `metadata_json` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save_ex(struct simvue_run *run,
+                                      const char *filename,
+                                      int32_t category,
+                                      const char *filetype,
+                                      int32_t preserve_path,
+                                      const char *name,
+                                      uint32_t flags,
+                                      const char *metadata_json);
+
+/**
  * Saves every regular file below `directory` (the seed's `save_directory`); arguments as
  * `simvue_run_save`. A file that cannot be saved is reported and does not stop the others;
  * the result then is the first failure's code and the message says how many failed.
@@ -989,6 +1024,22 @@ enum simvue_result simvue_run_save_bytes(struct simvue_run *run,
                                          int32_t category,
                                          const char *filetype,
                                          uint32_t flags);
+
+/**
+ * Saves bytes as `simvue_run_save_bytes` does, with `metadata_json` (a JSON object, or NULL
+ * for none) as the artifact's metadata (`save_object(..., metadata=...)`).
+ *
+ * # Safety
+ * As `simvue_run_save_bytes`; `metadata_json` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save_bytes_ex(struct simvue_run *run,
+                                            const char *name,
+                                            const void *data,
+                                            size_t size,
+                                            int32_t category,
+                                            const char *filetype,
+                                            uint32_t flags,
+                                            const char *metadata_json);
 
 #ifdef __cplusplus
 }  // extern "C"

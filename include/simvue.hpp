@@ -635,6 +635,19 @@ public:
         log_metrics({{name, v}}, step, time, timestamp);
     }
 
+    /// Records the units of metric `name`: the unit symbol, and the MKS unit and the factor to
+    /// it (worked out as the Python client does when not given). Sent with the next
+    /// log_metrics.
+    void set_metric_units(std::string_view name, std::string_view units,
+                          std::string_view mks_unit = {},
+                          std::optional<double> mks_conversion = std::nullopt) {
+        detail::opt_c_string c_mks(mks_unit);
+        check(simvue_run_set_metric_units(handle_, std::string(name).c_str(),
+                                          std::string(units).c_str(), c_mks.get(),
+                                          mks_conversion ? &*mks_conversion : nullptr),
+              "set_metric_units");
+    }
+
     /// Logs an event message (at `level`, at `timestamp` or now).
     void log_event(std::string_view message, log_level level = log_level::info,
                    std::string_view timestamp = {}) {
@@ -808,14 +821,20 @@ public:
 
     /// Saves the file `filename` as `c`. `filetype`: a MIME type (not given: guessed from the
     /// name); `preserve_path`: name the artifact by its path relative to the working directory;
-    /// `name`: the artifact's name (not given: derived from the file's).
+    /// `name`: the artifact's name (not given: derived from the file's); `md`: the artifact's
+    /// metadata.
     void save(std::string_view filename, category c, std::string_view filetype = {},
               bool preserve_path = false, std::string_view name = {},
-              save_flags flags = save_flags::none) {
+              save_flags flags = save_flags::none, const std::optional<metadata> &md = {}) {
         detail::opt_c_string c_type(filetype), c_name(name);
-        check(simvue_run_save(handle_, std::string(filename).c_str(), static_cast<std::int32_t>(c),
-                              c_type.get(), preserve_path ? 1 : 0, c_name.get(),
-                              static_cast<std::uint32_t>(flags)),
+        std::optional<std::string> json;
+        if (md && !(json = metadata_json(*md, "save"))) {
+            return;
+        }
+        check(simvue_run_save_ex(handle_, std::string(filename).c_str(),
+                                 static_cast<std::int32_t>(c), c_type.get(), preserve_path ? 1 : 0,
+                                 c_name.get(), static_cast<std::uint32_t>(flags),
+                                 json ? json->c_str() : nullptr),
               "save");
     }
 
@@ -845,18 +864,25 @@ public:
     /// Saves `size` bytes at `data` as the artifact `name` (copied before the call returns).
     /// `filetype`: a MIME type (not given: application/octet-stream); `flags` may hold `wait`.
     void save_bytes(std::string_view name, const void *data, std::size_t size, category c,
-                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
+                    std::string_view filetype = {}, save_flags flags = save_flags::none,
+                    const std::optional<metadata> &md = {}) {
         detail::opt_c_string c_type(filetype);
-        check(simvue_run_save_bytes(handle_, std::string(name).c_str(), data, size,
-                                    static_cast<std::int32_t>(c), c_type.get(),
-                                    static_cast<std::uint32_t>(flags)),
+        std::optional<std::string> json;
+        if (md && !(json = metadata_json(*md, "save_bytes"))) {
+            return;
+        }
+        check(simvue_run_save_bytes_ex(handle_, std::string(name).c_str(), data, size,
+                                       static_cast<std::int32_t>(c), c_type.get(),
+                                       static_cast<std::uint32_t>(flags),
+                                       json ? json->c_str() : nullptr),
               "save_bytes");
     }
 
     /// Saves a string (text, JSON) as the artifact `name`.
     void save_bytes(std::string_view name, std::string_view data, category c,
-                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
-        save_bytes(name, data.data(), data.size(), c, filetype, flags);
+                    std::string_view filetype = {}, save_flags flags = save_flags::none,
+                    const std::optional<metadata> &md = {}) {
+        save_bytes(name, data.data(), data.size(), c, filetype, flags, md);
     }
 
 private:

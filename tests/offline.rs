@@ -403,6 +403,7 @@ mod saving {
             b"{\"ok\": true}".to_vec(),
             Category::Output,
             Some("application/json"),
+            None,
             false,
         )
         .unwrap();
@@ -520,10 +521,10 @@ mod saving {
         })
         .unwrap();
         let e = run
-            .save_bytes("x", vec![1], Category::Output, None, true)
+            .save_bytes("x", vec![1], Category::Output, None, None, true)
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::State);
-        run.save_bytes("x", vec![1], Category::Input, None, true)
+        run.save_bytes("x", vec![1], Category::Input, None, None, true)
             .unwrap();
         run.close().unwrap();
         assert_eq!(artifact_records(&cache).len(), 1);

@@ -23,6 +23,9 @@ impl Run {
         }
         let a = self.active()?;
         self.reporter.take_background()?;
+        if self.units_pending.load(Ordering::Relaxed) {
+            self.send_metric_units()?;
+        }
         match &a.dispatcher {
             Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts),
             _ => Err(Error::state(

@@ -40,6 +40,7 @@ pub use crate::config::ServerArgs;
 use crate::config::{Config, Mode};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
 use crate::model::Status;
 use abort::Abort;
 use active::Active;
@@ -68,6 +69,10 @@ pub struct Run {
     active: OnceCell<Arc<Active>>,
     reporter: Arc<Reporter>,
     abort: Arc<Abort>,
+    /// Every metric's units so far (`set_metric_units`), and whether some are not sent yet:
+    /// they go with the next `log_metrics`, as in the Python client.
+    units: Mutex<Json>,
+    units_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Run {
@@ -114,6 +119,8 @@ impl Run {
             active: OnceCell::new(),
             reporter: Arc::new(Reporter::new()),
             abort: Arc::new(Abort::default()),
+            units: Mutex::new(Json::object()),
+            units_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

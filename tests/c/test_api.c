@@ -1273,6 +1273,68 @@ static void test_init_options(void) {
     unsetenv("TEST_API_SHELL_X");
 }
 
+/* set_metric_units, and metadata on saved files and bytes. */
+static void test_units_and_artifact_metadata(void) {
+    char cache[2048], deck[2300];
+    fresh_path(cache, sizeof cache, "cache-units");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    snprintf(deck, sizeof deck, "%s-deck.in", cache);
+    FILE *f = fopen(deck, "w");
+    if (f) {
+        fputs("nx = 4\n", f);
+        fclose(f);
+    }
+    double nan = NAN, two = 2.0;
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(NULL, "x", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_save_ex(NULL, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "{}"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_save_bytes_ex(NULL, "b", "x", 1, SIMVUE_CATEGORY_INPUT, NULL, 0, "{}"));
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    /* units may be set before init */
+    EXPECT(SIMVUE_OK, simvue_run_set_metric_units(run, "x", "km", NULL, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "units", NULL, NULL, 0, NULL, "/units", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(run, NULL, "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(run, "x", NULL, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metric_units(run, "a,b", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metric_units(run, "x", "m", NULL, &nan));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metric_units(run, "x", BAD, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metric_units(run, "x", "m", BAD, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_set_metric_units(run, "y", "weird", "m", &two));
+    EXPECT(SIMVUE_OK, simvue_run_log_metric(run, "x", 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "[1, 2]"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "{oops"));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, BAD));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_bytes_ex(run, "b", "x", 1, SIMVUE_CATEGORY_INPUT, NULL, 0, "3"));
+    EXPECT(SIMVUE_OK, simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, "deck.in",
+                                         SIMVUE_SAVE_WAIT, "{\"kind\": \"deck\"}"));
+    EXPECT(SIMVUE_OK, simvue_run_save_bytes_ex(run, "blob", "xyz", 3, SIMVUE_CATEGORY_OUTPUT, NULL,
+                                               SIMVUE_SAVE_WAIT, "{\"kind\": \"blob\"}"));
+    char id[SIMVUE_ID_BUFFER_SIZE];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metric_units(run, "z", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, NULL));
+    simvue_run_free(run);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "mks_conversion", "1000.0") &&
+          json_has(json, "mks_units", "\"m\"") && json_has(json, "units", "\"weird\""));
+    free(json);
+    int n = 0;
+    count_in_json_files(cache, "artifacts", "\"kind\"", &n);
+    CHECK(n == 2);
+    unlink(deck);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1305,6 +1367,7 @@ int main(void) {
     test_regressions();
     test_alert_functions();
     test_init_options();
+    test_units_and_artifact_metadata();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

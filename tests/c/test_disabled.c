@@ -113,6 +113,9 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_log_alert(run, NULL, NULL, 99));
     EXPECT_OK(simvue_run_add_alerts(run, NULL, 0, NULL, 0));
     EXPECT_OK(simvue_run_set_tags(run, NULL, 3));
+    EXPECT_OK(simvue_run_set_metric_units(run, NULL, NULL, NULL, NULL));
+    EXPECT_OK(simvue_run_save_ex(run, NULL, 9, NULL, 7, NULL, 99, "not json"));
+    EXPECT_OK(simvue_run_save_bytes_ex(run, NULL, NULL, 5, 9, NULL, 99, "not json"));
     EXPECT_OK(simvue_run_log_event(run, "starting", NULL));
     EXPECT_OK(simvue_run_log_event_level(run, "careful", SIMVUE_LOG_WARNING,
                                          "2024-01-01 00:00:00.000001"));

@@ -110,7 +110,11 @@ int main(int argc, char **argv) {
         {
             std::ofstream(input) << "hello\n";
         }
-        r.save(input, simvue::category::input, {}, false, "input.txt");
+        r.set_metric_units("a", "km");
+        r.set_metric_units("b", "weird", "m", 2.0);
+        r.log_metric("a", 1.0);
+        r.save(input, simvue::category::input, {}, false, "input.txt", simvue::save_flags::none,
+               simvue::metadata{{"kind", "deck"}});
         r.save_all({input}, simvue::category::code, {}, false, simvue::save_flags::snapshot);
         const double field[3] = {1.0, 2.0, 3.0};
         r.save_bytes("field.bin", field, sizeof field, simvue::category::output);
@@ -127,6 +131,7 @@ int main(int argc, char **argv) {
               has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
           "metadata types and escapes: " + j);
     check(has(j, "\"more\"") && has(j, "\"set\"") && !has(j, "\"test\""), "set_tags, update_tags");
+    check(has(j, "\"mks_conversion\": 1000.0") && has(j, "\"units\": \"weird\""), "set_metric_units: " + j);
     check(has(j, "\"" + th_id + "\"") && has(j, "\"" + ua_id + "\""),
           "create_*_alert and add_alerts attach: " + j);
     std::string artifacts;
@@ -138,6 +143,7 @@ int main(int argc, char **argv) {
             artifacts += text.str();
         }
     }
+    check(has(artifacts, "\"kind\": \"deck\""), "artifact metadata: " + artifacts);
     check(has(artifacts, "\"name\": \"input.txt\"") && has(artifacts, "\"name\": \"field.bin\"") &&
               has(artifacts, "\"name\": \"summary.json\"") &&
               has(artifacts, "\"name\": \"" + std::filesystem::path(cache + "-input.txt").filename().string() + "\""),

@@ -80,7 +80,15 @@ def main() -> int:
         sets = [m for b in metrics.values() if b["run"] == ids.get("trim") for m in b["metrics"]]
         got = [(m["step"], m["values"]) for m in sets]
         expect(got == [(5, {"m1": 1.0, "m2": 2.0}), (6, {"m3": 3.0}), (7, {"m4": 4.0}),
-                       (8, {"m5": 5.0})], f"metric names trimmed, steps given: {got}")
+                       (8, {"m5": 5.0}), (9, {"m1": 1.5})], f"metric names trimmed, steps given: {got}")
+        units = md.get("simvue", {}).get("metrics", {})
+        expect(units == {"m1": {"units": "km", "mks_conversion": 1000.0, "mks_units": "m"},
+                         "m2": {"units": "weird", "mks_conversion": 2.0, "mks_units": "m"}},
+               f"set_metric_units: {units}")
+        art_md = sorted((a["name"], a["metadata"]) for a in load(cache, "artifacts").values()
+                        if a["metadata"] is not None)
+        expect(art_md == [("input.txt", {"kind": "deck"}), ("ints.bin", {"n": 2})],
+               f"artifact metadata: {art_md}")
         expect(sets and sets[0]["time"] == 1.5 and sets[0]["timestamp"] == "2024-01-02T03:04:05.000006",
                f"time and timestamp given: {sets[0]['time'] if sets else None}, "
                f"{sets[0]['timestamp'] if sets else None}")

@@ -138,14 +138,20 @@ program test_fortran
   write (unit, '(a)') 'hello'
   close (unit)
   call execute_command_line('mkdir -p outdir && echo data > outdir/result.txt')
-  call run%save('input.txt   ', SIMVUE_CATEGORY_INPUT, stat=stat)
+  call run%save('input.txt   ', SIMVUE_CATEGORY_INPUT, metadata='{"kind": "deck"}  ', stat=stat)
   call check(stat == SIMVUE_OK, 'save')
+  call run%set_metric_units('m1', 'km', stat=stat)
+  call check(stat == SIMVUE_OK, 'set_metric_units')
+  call run%set_metric_units('m2', 'weird', mks_unit='m', mks_conversion=2.0_real64, stat=stat)
+  call check(stat == SIMVUE_OK, 'set_metric_units with the MKS unit and factor')
+  call run%log_metrics(['m1'], [1.5_real64], step=9)
   call run%save('missing.txt', SIMVUE_CATEGORY_INPUT, stat=stat)
   call check(stat /= SIMVUE_OK, 'save a missing file fails')
   call run%save_bytes('field.bin', [1.0_real64, 2.0_real64, 3.0_real64], SIMVUE_CATEGORY_OUTPUT, &
        wait=.true., stat=stat)
   call check(stat == SIMVUE_OK, 'save_bytes of a real64 array')
-  call run%save_bytes('ints.bin', [1_int32, 2_int32], SIMVUE_CATEGORY_OUTPUT, stat=stat)
+  call run%save_bytes('ints.bin', [1_int32, 2_int32], SIMVUE_CATEGORY_OUTPUT, &
+       metadata='{"n": 2}', stat=stat)
   call check(stat == SIMVUE_OK, 'save_bytes of an int32 array')
   call run%save_bytes('note.txt', 'text  ', SIMVUE_CATEGORY_OUTPUT, filetype='text/plain', &
        stat=stat)

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHORTHANDS = {
     "simvue_run_new": "simvue_run_new_ex",
     "simvue_run_init": "simvue_run_init_ex",
+    "simvue_run_save": "simvue_run_save_ex",
+    "simvue_run_save_bytes": "simvue_run_save_bytes_ex",
     "simvue_run_log_metrics": "simvue_run_log_metrics_ex",
     "simvue_run_log_metric": "simvue_run_log_metrics_ex",
     "simvue_run_log_event": "simvue_run_log_event_level",

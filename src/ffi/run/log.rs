@@ -147,6 +147,34 @@ pub unsafe extern "C" fn simvue_run_log_metrics_ex(
     })
 }
 
+/// Records the units of metric `name` (`set_metric_units`): `units` is the unit symbol
+/// (`"km"`, `"J/kg"`, `"degC"`); `mks_unit` (NULL: worked out) and `*mks_conversion` (NULL:
+/// worked out) are the MKS unit and the factor to it. They are worked out as the Python client
+/// does with unyt, for the SI units with their prefixes and the common others combined with
+/// `*`, `/` and `**n`; for a unit it does not know they are `null` unless given. The units go
+/// to the server as run metadata `simvue.metrics.<name>` with the next `log_metrics`, as in
+/// Python. Allowed before `simvue_run_init`.
+///
+/// # Safety
+/// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `mks_conversion` is
+/// NULL or points to a double.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metric_units(
+    run: *mut simvue_run,
+    name: *const c_char,
+    units: *const c_char,
+    mks_unit: *const c_char,
+    mks_conversion: *const f64,
+) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let name = cstr(name, "name")?;
+        let units = cstr(units, "units")?;
+        let mks_unit = opt_cstr(mks_unit, "mks_unit")?;
+        let conversion = (!mks_conversion.is_null()).then(|| *mks_conversion);
+        Ok(run.set_metric_units(name, units, mks_unit, conversion)?)
+    })
+}
+
 /// Logs an event message at level `info`. `timestamp` is NULL for now, or
 /// `YYYY-MM-DD hh:mm:ss.ffffff` (UTC).
 ///

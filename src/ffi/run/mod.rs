@@ -172,7 +172,7 @@ fn count(v: i64, what: &str) -> FfiResult<Option<u64>> {
     }
 }
 
-fn parse_json_object(text: &str, what: &str) -> FfiResult<Json> {
+pub(super) fn parse_json_object(text: &str, what: &str) -> FfiResult<Json> {
     let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| FfiError::invalid(format!("{what} is not valid JSON: {e}")))?;
     if !v.is_object() {
