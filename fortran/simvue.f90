@@ -81,6 +81,7 @@ module simvue
   ! size (Fortran has no unsigned integers); the values never reach the sign bit.
   integer(c_int32_t), parameter :: METRICS_STEP = 1, METRICS_TIME = 2
   integer(c_int32_t), parameter :: SAVE_SNAPSHOT = 1, SAVE_WAIT = 2
+  integer(c_int32_t), parameter :: COLUMN_MAJOR = 1
 
   !> An optional array of strings as the C API takes it (`const char *const *` and a count):
   !> see `to_list`; the variable must have the TARGET attribute.
@@ -118,7 +119,10 @@ module simvue
      procedure :: update_tags => run_update_tags
      procedure :: set_tags => run_set_tags
      procedure, private :: log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
-     generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
+     procedure, private :: log_array_1d, log_array_2d, log_array_3d
+     generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32, &
+          log_array_1d, log_array_2d, log_array_3d
+     procedure :: assign_metric_to_grid => run_assign_metric_to_grid
      generic :: log_metric => log_metric_r64, log_metric_r32
      procedure :: log_event => run_log_event
      procedure :: set_metric_units => run_set_metric_units
@@ -317,6 +321,26 @@ module simvue
        character(kind=c_char), intent(in) :: name(*), units(*)
        integer(c_int) :: c_run_set_metric_units
      end function c_run_set_metric_units
+     function c_run_assign_metric_to_grid(run, metric_name, grid_name, ticks, axis_sizes, n_axes, &
+          labels) bind(C, name='simvue_run_assign_metric_to_grid')
+       import :: c_char, c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, grid_name, ticks, axis_sizes, labels
+       character(kind=c_char), intent(in) :: metric_name(*)
+       integer(c_size_t), value :: n_axes
+       integer(c_int) :: c_run_assign_metric_to_grid
+     end function c_run_assign_metric_to_grid
+     function c_run_log_metric_array(run, name, values, shape, ndim, layout, flags, step, time, &
+          timestamp) bind(C, name='simvue_run_log_metric_array')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, values, timestamp
+       character(kind=c_char), intent(in) :: name(*)
+       integer(c_size_t), intent(in) :: shape(*)
+       integer(c_size_t), value :: ndim
+       integer(c_int32_t), value :: layout, flags
+       integer(c_int64_t), value :: step
+       real(c_double), value :: time
+       integer(c_int) :: c_run_log_metric_array
+     end function c_run_log_metric_array
      function c_run_log_event_level(run, message, level, timestamp) &
           bind(C, name='simvue_run_log_event_level')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -1064,6 +1088,130 @@ contains
     call check(c_run_set_metric_units(this%handle, c_str(name), c_str(units), &
          opt_ptr(c_mks_unit), p_conversion), this%handle, 'set_metric_units', stat, errmsg)
   end subroutine run_set_metric_units
+
+  !> Assigns metric `metric_name` to a grid (`assign_metric_to_grid`): a new grid
+  !> `grid_name` (default: the metric's name) with the ticks of its axes, `x_ticks` (axis 0),
+  !> `y_ticks`, `z_ticks`, and one label each in `axes_labels`; or, without ticks, the grid
+  !> `grid_name` this run created before. Axis 0 runs along an array's first index: `t(nx, ny)`
+  !> is on a grid with axes x, y (as a C program's `t[ny][nx]`).
+  subroutine run_assign_metric_to_grid(this, metric_name, grid_name, x_ticks, y_ticks, z_ticks, &
+       axes_labels, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: metric_name
+    character(*), intent(in), optional :: grid_name
+    real(real64), intent(in), optional :: x_ticks(:), y_ticks(:), z_ticks(:)
+    character(*), intent(in), optional :: axes_labels(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_grid
+    real(c_double), allocatable, target :: ticks(:)
+    integer(c_size_t), target :: sizes(3)
+    integer(c_size_t) :: n_axes
+    type(string_list), target :: labels
+    type(c_ptr) :: p_ticks, p_sizes
+    if (present(grid_name)) c_grid = c_str(grid_name)
+    allocate (ticks(0))
+    n_axes = 0
+    sizes = 0
+    if (present(x_ticks)) call add_axis(x_ticks)
+    if (present(y_ticks)) call add_axis(y_ticks)
+    if (present(z_ticks)) call add_axis(z_ticks)
+    call to_list(axes_labels, labels)
+    p_ticks = c_null_ptr
+    p_sizes = c_null_ptr
+    if (n_axes > 0) then
+       if (size(ticks) > 0) p_ticks = c_loc(ticks)
+       p_sizes = c_loc(sizes)
+    end if
+    if (n_axes > 0 .and. labels%n /= n_axes) then
+       call report(SIMVUE_ERROR_INVALID_ARGUMENT, this%handle, 'assign_metric_to_grid', &
+            'give one label per axis (axes_labels)', stat, errmsg)
+       return
+    end if
+    call check(c_run_assign_metric_to_grid(this%handle, c_str(metric_name), opt_ptr(c_grid), &
+         p_ticks, p_sizes, n_axes, list_ptr(labels)), this%handle, 'assign_metric_to_grid', &
+         stat, errmsg)
+  contains
+    subroutine add_axis(axis)
+      real(real64), intent(in) :: axis(:)
+      n_axes = n_axes + 1
+      sizes(n_axes) = size(axis, kind=c_size_t)
+      ticks = [ticks, real(axis, c_double)]
+    end subroutine add_axis
+  end subroutine run_assign_metric_to_grid
+
+  !> `log_metrics(name, values)` with an array of real64 `values` of rank 1 to 3: the values of
+  !> metric `name` on its grid at one step (a field, a profile); `values(i, j)` is at tick i of
+  !> axis 0 (x) and tick j of axis 1 (y). A metric not assigned to a grid gets one with ticks
+  !> from 0 to 1. `step`, `time`, `timestamp` as for scalar metrics; at most 50000 values.
+  subroutine log_array_1d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_1d
+
+  subroutine log_array_2d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:, :)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_2d
+
+  subroutine log_array_3d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:, :, :)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_3d
+
+  subroutine log_array_impl(handle, name, values, dims, step, time, timestamp, stat, errmsg)
+    type(c_ptr), intent(in) :: handle, values
+    character(*), intent(in) :: name
+    integer(c_size_t), intent(in) :: dims(:)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_timestamp
+    integer(c_int32_t) :: flags
+    integer(c_int64_t) :: c_step
+    real(c_double) :: c_time
+    flags = 0
+    c_step = 0
+    c_time = 0
+    if (present(step)) then
+       flags = ior(flags, METRICS_STEP)
+       c_step = step
+    end if
+    if (present(time)) then
+       flags = ior(flags, METRICS_TIME)
+       c_time = time
+    end if
+    if (present(timestamp)) c_timestamp = c_str(timestamp)
+    call check(c_run_log_metric_array(handle, c_str(name), values, dims, &
+         size(dims, kind=c_size_t), COLUMN_MAJOR, flags, c_step, c_time, opt_ptr(c_timestamp)), &
+         handle, 'log_metrics', stat, errmsg)
+  end subroutine log_array_impl
 
   !> Logs an event `message`, at `level` (default SIMVUE_LOG_INFO), at `timestamp`
   !> ('YYYY-MM-DD hh:mm:ss.ffffff', UTC; default now).

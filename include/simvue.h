@@ -169,6 +169,16 @@
 #define SIMVUE_ALERT_STATE_CRITICAL 1
 
 /**
+ * Array layout: row-major (C): the last index varies fastest.
+ */
+#define SIMVUE_ROW_MAJOR 0
+
+/**
+ * Array layout: column-major (Fortran): the first index varies fastest.
+ */
+#define SIMVUE_COLUMN_MAJOR 1
+
+/**
  * Event level `debug`.
  */
 #define SIMVUE_LOG_DEBUG 0
@@ -855,6 +865,62 @@ enum simvue_result simvue_run_add_alerts(struct simvue_run *run,
                                          size_t n_ids,
                                          const char *const *names,
                                          size_t n_names);
+
+/**
+ * Assigns metric `metric_name` to a grid (`assign_metric_to_grid`) for array values
+ * (`simvue_run_log_metric_array`).
+ *
+ * - With `n_axes` > 0: a new grid called `grid_name` (NULL: the metric's name) of `n_axes` axes
+ *   (1 to 3; offline 1 or 2, as simvue-sender 2.6.2 uploads no more). `axis_sizes[i]` is the
+ *   number of ticks of axis `i`, `ticks` all the ticks one axis after the other (ascending
+ *   within an axis), `labels` one label per axis.
+ * - With `n_axes` 0 (`ticks`, `axis_sizes` and `labels` NULL): the grid called `grid_name`
+ *   that this run created before.
+ *
+ * Axis 0 is the axis along which an array's values vary fastest: the last index of a
+ * row-major C array (`double f[ny][nx]`: axes x, y) and the first of a Fortran array
+ * (`f(nx, ny)`: axes x, y), so that both land on the server the same way.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `axis_sizes` and
+ * `labels` are NULL or hold `n_axes` elements, `ticks` the sum of `axis_sizes`.
+ */
+enum simvue_result simvue_run_assign_metric_to_grid(struct simvue_run *run,
+                                                    const char *metric_name,
+                                                    const char *grid_name,
+                                                    const double *ticks,
+                                                    const size_t *axis_sizes,
+                                                    size_t n_axes,
+                                                    const char *const *labels);
+
+/**
+ * Logs an array of values of metric `name` at one step (the Python client's `log_metrics`
+ * with a numpy array): a field over a grid, such as a temperature field or a density
+ * profile. `values` holds the array of `ndim` (1 to 3) dimensions of sizes `shape`, in
+ * `layout` `SIMVUE_ROW_MAJOR` (C: `double f[ny][nx]`, `shape = {ny, nx}`) or
+ * `SIMVUE_COLUMN_MAJOR` (Fortran: `f(nx, ny)`, `shape = (nx, ny)`); both of these examples are
+ * the same array on a grid with axes x, y (see `simvue_run_assign_metric_to_grid`). At most
+ * 50000 values (the Python client's limit); NaN and infinities are allowed.
+ *
+ * A metric not assigned to a grid gets one as in Python: named after the metric, with ticks
+ * from 0 to 1 evenly spaced and labels `axis_0`, `axis_1`, ... The step counts up as for
+ * `simvue_run_log_metrics`; `flags`, `step`, `time` and `timestamp` are those of
+ * `simvue_run_log_metrics_ex` (to log an array at the step of other metrics, give the step).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `name` and `timestamp` are NULL or NUL-terminated; `shape`
+ * is NULL or holds `ndim` sizes; `values` is NULL or holds their product.
+ */
+enum simvue_result simvue_run_log_metric_array(struct simvue_run *run,
+                                               const char *name,
+                                               const double *values,
+                                               const size_t *shape,
+                                               size_t ndim,
+                                               int32_t layout,
+                                               uint32_t flags,
+                                               int64_t step,
+                                               double time,
+                                               const char *timestamp);
 
 /**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step

@@ -124,6 +124,12 @@ enum class alert_state : std::int32_t {
     critical = SIMVUE_ALERT_STATE_CRITICAL,
 };
 
+/// How an array's values lie in memory (`run::log_metric_array`).
+enum class layout : std::int32_t {
+    row_major = SIMVUE_ROW_MAJOR,       ///< C: the last index varies fastest
+    column_major = SIMVUE_COLUMN_MAJOR, ///< Fortran: the first index varies fastest
+};
+
 /// Artifact categories (`run::save` and the others).
 enum class category : std::int32_t {
     input = SIMVUE_CATEGORY_INPUT,
@@ -646,6 +652,56 @@ public:
                                           std::string(units).c_str(), c_mks.get(),
                                           mks_conversion ? &*mks_conversion : nullptr),
               "set_metric_units");
+    }
+
+    /// Assigns `metric` to a new grid `grid_name` (empty: the metric's name) with the ticks of
+    /// each axis (axis 0 first: the axis along which a row-major array's last index runs) and
+    /// one label per axis.
+    void assign_metric_to_grid(std::string_view metric,
+                               const std::vector<std::vector<double>> &axes_ticks,
+                               const strings &axes_labels, std::string_view grid_name = {}) {
+        std::vector<double> ticks;
+        std::vector<std::size_t> sizes;
+        for (const auto &axis : axes_ticks) {
+            ticks.insert(ticks.end(), axis.begin(), axis.end());
+            sizes.push_back(axis.size());
+        }
+        const auto &l = axes_labels.get();
+        detail::c_strings c_labels(l.begin(), l.end(), [](const std::string &s) { return std::string_view(s); });
+        detail::opt_c_string c_grid(grid_name);
+        // The C API takes one count for both; with a different number of labels it gets none,
+        // and refuses the call with its own message.
+        const char *const *labels = l.size() == sizes.size() ? c_labels.data() : nullptr;
+        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(), c_grid.get(),
+                                               ticks.empty() ? nullptr : ticks.data(),
+                                               sizes.empty() ? nullptr : sizes.data(),
+                                               sizes.size(), labels),
+              "assign_metric_to_grid");
+    }
+
+    /// Assigns `metric` to the grid `grid_name` this run created before.
+    void assign_metric_to_grid(std::string_view metric, std::string_view grid_name) {
+        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(),
+                                               std::string(grid_name).c_str(), nullptr, nullptr, 0,
+                                               nullptr),
+              "assign_metric_to_grid");
+    }
+
+    /// Logs the array of values of `name` at one step: `values` holds an array of `shape`
+    /// (1 to 3 dimensions) in `l` order; `double f[ny][nx]` is `shape {ny, nx}`, row-major, on
+    /// a grid with axes x, y. `step`, `time` and `timestamp` as for log_metrics.
+    void log_metric_array(std::string_view name, const double *values,
+                          const std::vector<std::size_t> &shape, layout l = layout::row_major,
+                          std::optional<std::int64_t> step = std::nullopt,
+                          std::optional<double> time = std::nullopt,
+                          std::string_view timestamp = {}) {
+        std::uint32_t flags = (step ? SIMVUE_METRICS_STEP : 0u) | (time ? SIMVUE_METRICS_TIME : 0u);
+        detail::opt_c_string c_ts(timestamp);
+        check(simvue_run_log_metric_array(handle_, std::string(name).c_str(), values,
+                                          shape.empty() ? nullptr : shape.data(), shape.size(),
+                                          static_cast<std::int32_t>(l), flags, step.value_or(0),
+                                          time.value_or(0.0), c_ts.get()),
+              "log_metrics");
     }
 
     /// Logs an event message (at `level`, at `timestamp` or now).

@@ -610,6 +610,130 @@ impl MetricSet {
     }
 }
 
+/// A grid that tensor metrics are values on (`POST /api/grids`, `grids/<id>.json`,
+/// protocol doc §4.6): a list of axes, each its ticks, and a label per axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Grid name.
+    pub name: String,
+    /// Tick positions, axis by axis (axis 0 first).
+    pub axes: Vec<Vec<f64>>,
+    /// One label per axis.
+    pub labels: Vec<String>,
+    /// `(run id, metric)` pairs attached to it (kept only in the offline file, where the
+    /// sender attaches them once it has uploaded the grid).
+    pub runs: Vec<(String, String)>,
+}
+
+impl Grid {
+    /// Points along each axis, axis 0 first.
+    pub fn shape(&self) -> Vec<usize> {
+        self.axes.iter().map(Vec::len).collect()
+    }
+
+    /// The grid as 2.6.2 writes it offline.
+    pub fn to_json(&self) -> Json {
+        Json::object()
+            .with("obj_type", "Grid")
+            .with(
+                "grid",
+                Json::Array(
+                    self.axes
+                        .iter()
+                        .map(|a| Json::Array(a.iter().map(|t| Json::Float(*t)).collect()))
+                        .collect(),
+                ),
+            )
+            .with("labels", self.labels.clone())
+            .with("name", self.name.as_str())
+            .with(
+                "runs",
+                Json::Array(
+                    self.runs
+                        .iter()
+                        .map(|(r, m)| Json::Array(vec![r.as_str().into(), m.as_str().into()]))
+                        .collect(),
+                ),
+            )
+    }
+
+    /// The body of `POST /api/grids`.
+    pub fn to_online_json(&self) -> Json {
+        strip(self.to_json(), &["obj_type", "runs"])
+    }
+}
+
+/// One array of values of a metric on its grid at a step (`GridMetricSet`, `models.py`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSet {
+    /// Seconds since the run started (or as given).
+    pub time: f64,
+    /// When the values were logged.
+    pub timestamp: Timestamp,
+    /// Step number.
+    pub step: u64,
+    /// The metric.
+    pub metric: Arc<str>,
+    /// The id of its grid.
+    pub grid: Arc<str>,
+    /// Points along each grid axis, axis 0 first.
+    pub shape: Vec<usize>,
+    /// The values, axis 0 varying fastest (the memory order of a Fortran array `f(nx, ny)` and
+    /// of a C array `f[ny][nx]`).
+    pub values: Vec<f64>,
+}
+
+impl TensorSet {
+    /// The values as the nested list 2.6.2 sends (`ndarray.tolist()`): the outermost list runs
+    /// along the last grid axis, the innermost along axis 0 (the client's own grids are made
+    /// for `reversed(array.shape)`, run.py `log_metrics`).
+    pub fn array(&self) -> Json {
+        fn nest(values: &[f64], dims: &[usize]) -> Json {
+            match dims.split_last() {
+                None | Some((_, [])) => {
+                    Json::Array(values.iter().map(|v| Json::Float(*v)).collect())
+                }
+                Some((&outer, rest)) => {
+                    let inner: usize = rest.iter().product();
+                    Json::Array(
+                        (0..outer)
+                            .map(|k| nest(&values[k * inner..(k + 1) * inner], rest))
+                            .collect(),
+                    )
+                }
+            }
+        }
+        nest(&self.values, &self.shape)
+    }
+
+    /// The item as it appears in a batch (keys in 2.6.2's order).
+    pub fn to_json(&self) -> Json {
+        Json::object()
+            .with("time", self.time)
+            .with("timestamp", self.timestamp.to_string())
+            .with("step", self.step as i64)
+            .with("array", self.array())
+            .with("grid", &*self.grid)
+            .with("metric", &*self.metric)
+    }
+}
+
+/// A batch of tensor metrics as the offline file holds it (`obj_type` `GridMetrics`).
+pub fn tensors_batch(run_id: &str, items: &[TensorSet]) -> Json {
+    Json::object()
+        .with("obj_type", "GridMetrics")
+        .with("run", run_id)
+        .with(
+            "data",
+            Json::Array(items.iter().map(TensorSet::to_json).collect()),
+        )
+}
+
+/// A batch of tensor metrics as `POST /api/runs/{run}/metrics/` carries it: a list of items.
+pub fn tensors_payload(items: &[TensorSet]) -> Json {
+    Json::Array(items.iter().map(TensorSet::to_json).collect())
+}
+
 /// Event severity (`log_level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
@@ -868,6 +992,32 @@ mod tests {
             user.to_online_json().to_compact_json(),
             r#"{"name":"ua","description":"user alert","notification":"email","source":"user","enabled":true,"abort":true}"#
         );
+    }
+
+    #[test]
+    fn tensors_nest_as_numpy_tolist_of_the_reversed_grid_shape() {
+        // axes (x: 4, y: 3, z: 2), values x fastest: value 100 z + 10 y + x
+        let values: Vec<f64> = (0..2)
+            .flat_map(|z| {
+                (0..3).flat_map(move |y| (0..4).map(move |x| (100 * z + 10 * y + x) as f64))
+            })
+            .collect();
+        let t = TensorSet {
+            time: 0.0,
+            timestamp: Timestamp(0),
+            step: 0,
+            metric: "c".into(),
+            grid: "g".into(),
+            shape: vec![4, 3, 2],
+            values,
+        };
+        let Json::Array(z) = t.array() else { panic!() };
+        assert_eq!(z.len(), 2);
+        let Json::Array(y) = &z[1] else { panic!() };
+        assert_eq!(y.len(), 3);
+        let Json::Array(x) = &y[2] else { panic!() };
+        assert_eq!(x.len(), 4);
+        assert_eq!(x[3], Json::Float(123.0));
     }
 
     #[test]

@@ -15,7 +15,9 @@ use crate::artifact::{Artifact, Category, Content};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{self, Alert, AlertState, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{
+    self, Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet,
+};
 use crate::sink::{RunPatch, Sink};
 
 /// Writes cache files under one cache directory.
@@ -225,6 +227,38 @@ impl Sink for OfflineSink {
             "metrics",
             &ids::offline_id(),
             &model::metrics_batch_text(run_id, batch),
+        )
+    }
+
+    /// simvue-sender 2.6.2 creates grids with `Grid.new`, which allows 1 or 2 axes; a grid of
+    /// 3 axes in the cache would make it fail (and stop the upload of the whole cache).
+    fn create_grid(&self, grid: &Grid) -> Result<String> {
+        if grid.axes.len() > 2 {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unsupported,
+                format!(
+                    "grid {:?} has {} axes: offline, grids have 1 or 2 (simvue-sender 2.6.2 cannot upload more); log it online, or as 2-D slices",
+                    grid.name,
+                    grid.axes.len()
+                ),
+            ));
+        }
+        let id = ids::offline_id();
+        self.write_object("grids", &id, &grid.to_json())?;
+        Ok(id)
+    }
+
+    /// The grid's file lists every (run, metric) attached, as 2.6.2 writes it; the sender
+    /// attaches them once it has created the grid.
+    fn attach_grid(&self, grid_id: &str, grid: &Grid, _run_id: &str, _metric: &str) -> Result<()> {
+        self.write_object("grids", grid_id, &grid.to_json())
+    }
+
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()> {
+        self.write_object(
+            "grid_metrics",
+            &ids::offline_id(),
+            &model::tensors_batch(run_id, batch),
         )
     }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Body, Failure, Http};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{Alert, AlertState, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
 use crate::msgpack;
 use crate::offline::OfflineSink;
 use crate::sink::{AlertInfo, Health, ListField, RemoteSink, RetryPolicy, RunPatch, Sink};
@@ -482,6 +482,35 @@ impl Sink for OnlineSink {
             .map(|_| ())
     }
 
+    fn create_grid(&self, grid: &Grid) -> Result<String> {
+        self.create("/grids", &grid.to_online_json())
+    }
+
+    /// `PUT /api/runs/{run}/grids/{grid}` `{"metric"}` (protocol doc §4.6).
+    fn attach_grid(&self, grid_id: &str, _grid: &Grid, run_id: &str, metric: &str) -> Result<()> {
+        let body = Json::object().with("metric", metric);
+        self.call(
+            "PUT",
+            &format!("/runs/{run_id}/grids/{grid_id}"),
+            Body::Json(&body),
+            &[200],
+        )
+        .map(|_| ())
+    }
+
+    /// One attempt (`POST /api/runs/{run}/metrics/`, a msgpack list), as
+    /// [`OnlineSink::send_metrics`].
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()> {
+        let mut body = Vec::with_capacity(64 + batch.len() * 256);
+        msgpack::encode(&crate::model::tensors_payload(batch), &mut body);
+        self.once(
+            "POST",
+            &format!("/runs/{run_id}/metrics/"),
+            Body::Msgpack(&body),
+        )
+        .map(|_| ())
+    }
+
     /// One attempt, as [`OnlineSink::send_metrics`].
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()> {
         let mut body = Vec::with_capacity(64 + batch.len() * 96);
@@ -570,6 +599,24 @@ impl RemoteSink for OnlineSink {
         let off = self.fallback()?;
         off.send_events(run_id, batch)?;
         Ok(off.root().join("events"))
+    }
+
+    /// Writes the batch to the cache for simvue-sender, which needs the run and the grids as
+    /// offline ids it can map: aliases of the online ones (`server_ids/`).
+    fn spill_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<PathBuf> {
+        let run = self.alias(run_id)?;
+        let items = batch
+            .iter()
+            .map(|t| {
+                Ok(TensorSet {
+                    grid: self.alias(&t.grid)?.into(),
+                    ..t.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let off = self.fallback()?;
+        off.send_tensors(&run, &items)?;
+        Ok(off.root().join("grid_metrics"))
     }
 
     /// `GET /api/runs/{id}/abort`, one attempt.

@@ -11,7 +11,7 @@ use crate::artifact::{Artifact, Category};
 use crate::error::Result;
 use crate::error::{Error, ErrorKind};
 use crate::json::Json;
-use crate::model::{Alert, AlertState, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
 pub use crate::retry::{Health, RetryPolicy};
 
 /// A list of a run that items are added to, keeping what is there.
@@ -88,8 +88,15 @@ pub trait Sink: Send + Sync {
             "alerts cannot be looked up by name offline (as in the Python client): use their ids",
         ))
     }
+    /// Creates a grid for tensor metrics and returns its id.
+    fn create_grid(&self, grid: &Grid) -> Result<String>;
+    /// Attaches `metric` of run `run_id` to grid `grid_id`; `grid` is the grid with every
+    /// attachment so far, this one included.
+    fn attach_grid(&self, grid_id: &str, grid: &Grid, run_id: &str, metric: &str) -> Result<()>;
     /// Stores one batch of metrics for run `run_id`.
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()>;
+    /// Stores one batch of tensor metrics for run `run_id`.
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()>;
     /// Stores one batch of events for run `run_id`.
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()>;
     /// Records an artifact (its bytes included) and attaches it to run `run_id`.
@@ -125,6 +132,9 @@ pub trait RemoteSink: Send + Sync {
 
     /// As [`RemoteSink::spill_metrics`], for events.
     fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf>;
+
+    /// As [`RemoteSink::spill_metrics`], for tensor metrics.
+    fn spill_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<PathBuf>;
 
     /// Whether an abort of the run was requested (from the web UI).
     fn abort_requested(&self, run_id: &str) -> Result<bool>;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::error::{ErrorKind, Result};
-use crate::model::{Alert, AlertState, Folder, RunRecord};
+use crate::model::{Alert, AlertState, Folder, Grid, RunRecord, TensorSet};
 use crate::model::{EventSet, LogLevel, MetricSet};
 use crate::monitor;
 use crate::sink::{RunPatch, Sink};
@@ -42,6 +42,15 @@ impl Sink for Recorder {
         unreachable!()
     }
     fn set_alert_status(&self, _: &str, _: &str, _: AlertState, _: Option<&Alert>) -> Result<()> {
+        unreachable!()
+    }
+    fn create_grid(&self, _: &Grid) -> Result<String> {
+        unreachable!()
+    }
+    fn attach_grid(&self, _: &str, _: &Grid, _: &str, _: &str) -> Result<()> {
+        unreachable!()
+    }
+    fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
         unreachable!()
     }
     fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {

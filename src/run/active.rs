@@ -23,6 +23,8 @@ pub(super) struct Active {
     pub(super) record: Mutex<RunRecord>,
     pub(super) folder: Mutex<Option<(String, Folder)>>,
     pub(super) alerts: Mutex<Vec<(Alert, String)>>,
+    /// Grids of tensor metrics and the metrics on them.
+    pub(super) grids: Mutex<super::grids::Grids>,
     pub(super) dispatcher: Option<Dispatcher>,
     /// True while metrics and events are accepted (status `running`).
     pub(super) accepting: AtomicBool,

@@ -231,6 +231,7 @@ impl Run {
             record: Mutex::new(record),
             folder: Mutex::new(folder),
             alerts: Mutex::new(Vec::new()),
+            grids: Mutex::new(Default::default()),
             dispatcher,
             accepting: AtomicBool::new(running),
             finished: AtomicBool::new(false),

@@ -10,7 +10,7 @@
 //!
 //! Layout: this file holds the `Run` and its settings; [`lifecycle`] creates, starts and ends
 //! it; [`logging`] takes metrics and events; [`updates`] changes metadata, tags and folders;
-//! [`alerts`] defines alerts; [`save`] saves files. Behind them, [`active`] is the state of an
+//! [`alerts`] defines alerts; [`grids`] takes tensor metrics; [`save`] saves files. Behind them, [`active`] is the state of an
 //! initialised run, [`uploads`] its upload thread, [`abort`] an abort requested from the UI,
 //! and [`exit`] closes forgotten runs at process exit.
 
@@ -18,6 +18,7 @@ mod abort;
 mod active;
 mod alerts;
 mod exit;
+mod grids;
 mod lifecycle;
 mod logging;
 mod options;
@@ -34,6 +35,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 pub use crate::dispatch::{MetricOptions, Stats};
+pub use grids::{MAX_GRID_AXES, MAX_TENSOR_SIZE};
 pub use options::*;
 
 pub use crate::config::ServerArgs;

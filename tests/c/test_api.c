@@ -1329,10 +1329,96 @@ static void test_units_and_artifact_metadata(void) {
     CHECK(json != NULL && json_has(json, "mks_conversion", "1000.0") &&
           json_has(json, "mks_units", "\"m\"") && json_has(json, "units", "\"weird\""));
     free(json);
-    int n = 0;
-    count_in_json_files(cache, "artifacts", "\"kind\"", &n);
-    CHECK(n == 2);
+    int files = 0;
+    CHECK(count_in_json_files(cache, "artifacts", "\"kind\"", &files) == 2);
     unlink(deck);
+}
+
+/* assign_metric_to_grid and log_metric_array: bad arguments, and what lands in the cache. */
+static void test_grids(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-grids");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    const double ticks[] = {0.0, 0.5, 1.0, 0.0, 1.0};
+    const double unordered[] = {0.0, 1.0, 0.5, 0.0, 1.0};
+    const double with_nan[] = {0.0, NAN, 1.0, 0.0, 1.0};
+    const size_t sizes[] = {3, 2}, empty_axis[] = {3, 0};
+    const char *labels[] = {"x", "y"}, *bad_labels[] = {"x", BAD}, *blank[] = {"x", ""};
+    const double field[6] = {0, 1, 2, 3, 4, 5};
+    const size_t shape[] = {2, 3}, wrong[] = {3, 2}, too_big[] = {50001}, zero[] = {0, 3};
+    const size_t four[] = {1, 1, 1, 1};
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(NULL, "T", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(NULL, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_STATE,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "grids", NULL, NULL, 0, NULL, "/grids", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, NULL, NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, NULL, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, NULL, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, bad_labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, blank));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, unordered, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, with_nan, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, empty_axis, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "a,b", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* no such grid */
+           simvue_run_assign_metric_to_grid(run, "T", "nope", NULL, NULL, 0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_assign_metric_to_grid(run, "T", "mesh", ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_OK, simvue_run_assign_metric_to_grid(run, "rho", "mesh", NULL, NULL, 0, NULL));
+
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, 2, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 8, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", NULL, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, NULL, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* the grid is 3 x 2 (x, y): T[2][3] row-major */
+           simvue_run_log_metric_array(run, "T", field, wrong, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, shape, 0, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, four, 4, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* checked before reading the values */
+           simvue_run_log_metric_array(run, "big", field, too_big, 1, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, zero, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR,
+                                       SIMVUE_METRICS_STEP, -1, 0.0, NULL));
+    EXPECT(SIMVUE_OK,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, /* the same memory, described Fortran's way */
+           simvue_run_log_metric_array(run, "rho", field, wrong, 2, SIMVUE_COLUMN_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, /* a default grid */
+           simvue_run_log_metric_array(run, "prof", field, shape + 1, 1, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_assign_metric_to_grid(run, "q", "mesh", NULL, NULL, 0, NULL));
+    simvue_run_free(run);
+    int files = 0;
+    size_t grids = count_in_json_files(cache, "grids", "\"obj_type\": \"Grid\"", &files);
+    size_t arrays = count_in_json_files(cache, "grid_metrics", "\"metric\"", &files);
+    CHECK(grids == 2 && arrays == 3);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1368,6 +1454,7 @@ int main(void) {
     test_alert_functions();
     test_init_options();
     test_units_and_artifact_metadata();
+    test_grids();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

@@ -110,6 +110,11 @@ int main(int argc, char **argv) {
         {
             std::ofstream(input) << "hello\n";
         }
+        r.assign_metric_to_grid("T", {{0.0, 0.5, 1.0}, {0.0, 1.0}}, {"x", "y"}, "mesh");
+        r.assign_metric_to_grid("rho", "mesh");
+        const double T[2][3] = {{0, 1, 2}, {3, 4, 5}};
+        r.log_metric_array("T", &T[0][0], {2, 3});
+        r.log_metric_array("rho", &T[0][0], {3, 2}, simvue::layout::column_major, 7);
         r.set_metric_units("a", "km");
         r.set_metric_units("b", "weird", "m", 2.0);
         r.log_metric("a", 1.0);
@@ -144,6 +149,14 @@ int main(int argc, char **argv) {
         }
     }
     check(has(artifacts, "\"kind\": \"deck\""), "artifact metadata: " + artifacts);
+    int arrays = 0;
+    for (const auto &f : std::filesystem::directory_iterator(cache + "/grid_metrics")) {
+        std::ifstream in(f.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        arrays += has(text.str(), "\"metric\": \"T\"") + has(text.str(), "\"metric\": \"rho\"");
+    }
+    check(arrays == 2, "log_metric_array");
     check(has(artifacts, "\"name\": \"input.txt\"") && has(artifacts, "\"name\": \"field.bin\"") &&
               has(artifacts, "\"name\": \"summary.json\"") &&
               has(artifacts, "\"name\": \"" + std::filesystem::path(cache + "-input.txt").filename().string() + "\""),

@@ -81,6 +81,10 @@ def main() -> int:
         got = [(m["step"], m["values"]) for m in sets]
         expect(got == [(5, {"m1": 1.0, "m2": 2.0}), (6, {"m3": 3.0}), (7, {"m4": 4.0}),
                        (8, {"m5": 5.0}), (9, {"m1": 1.5})], f"metric names trimmed, steps given: {got}")
+        arrays = [i for f in load(cache, "grid_metrics").values() for i in f["data"]]
+        expect([(i["metric"], i["step"], i["array"]) for i in arrays]
+               == [("field", 10, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])],
+               f"a column-major array lands as the nested list of its rows along x: {arrays}")
         units = md.get("simvue", {}).get("metrics", {})
         expect(units == {"m1": {"units": "km", "mks_conversion": 1000.0, "mks_units": "m"},
                          "m2": {"units": "weird", "mks_conversion": 2.0, "mks_units": "m"}},

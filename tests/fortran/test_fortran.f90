@@ -145,6 +145,16 @@ program test_fortran
   call run%set_metric_units('m2', 'weird', mks_unit='m', mks_conversion=2.0_real64, stat=stat)
   call check(stat == SIMVUE_OK, 'set_metric_units with the MKS unit and factor')
   call run%log_metrics(['m1'], [1.5_real64], step=9)
+  call run%assign_metric_to_grid('field', x_ticks=[0.0_real64, 1.0_real64, 2.0_real64], &
+       y_ticks=[0.0_real64, 1.0_real64], axes_labels=['x', 'y'], stat=stat)
+  call check(stat == SIMVUE_OK, 'assign_metric_to_grid')
+  call run%assign_metric_to_grid('field2', x_ticks=[0.0_real64], axes_labels=['x', 'y'], stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'assign_metric_to_grid: labels and axes differ')
+  call run%log_metrics('field', reshape([1.0_real64, 2.0_real64, 3.0_real64, 4.0_real64, &
+       5.0_real64, 6.0_real64], [3, 2]), step=10, stat=stat)
+  call check(stat == SIMVUE_OK, 'log_metrics of a 2-D array')
+  call run%log_metrics('field', reshape([1.0_real64, 2.0_real64], [2, 1]), stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'log_metrics of an array of the wrong shape')
   call run%save('missing.txt', SIMVUE_CATEGORY_INPUT, stat=stat)
   call check(stat /= SIMVUE_OK, 'save a missing file fails')
   call run%save_bytes('field.bin', [1.0_real64, 2.0_real64, 3.0_real64], SIMVUE_CATEGORY_OUTPUT, &

@@ -125,25 +125,38 @@ pub unsafe extern "C" fn simvue_run_log_metrics_ex(
     timestamp: *const c_char,
 ) -> simvue_result {
     log_metrics_impl(run, names, values, n, || {
-        if flags & !(SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME) != 0 {
-            return Err(FfiError::unknown_enum(format!(
-                "flags {flags:#x} has bits other than SIMVUE_METRICS_STEP and SIMVUE_METRICS_TIME"
-            )));
-        }
-        let step = if flags & SIMVUE_METRICS_STEP != 0 {
-            Some(
-                u64::try_from(step)
-                    .map_err(|_| FfiError::invalid(format!("step must be >= 0, got {step}")))?,
-            )
-        } else {
-            None
-        };
-        let time = (flags & SIMVUE_METRICS_TIME != 0).then_some(time);
-        Ok(MetricOptions {
-            step,
-            time,
-            timestamp: parse_timestamp(opt_cstr(timestamp, "timestamp")?)?,
-        })
+        metric_options(flags, step, time, timestamp)
+    })
+}
+
+/// The overrides of `simvue_run_log_metrics_ex` (and `simvue_run_log_metric_array`).
+///
+/// # Safety
+/// `timestamp` is NULL or NUL-terminated.
+pub(super) unsafe fn metric_options(
+    flags: u32,
+    step: i64,
+    time: f64,
+    timestamp: *const c_char,
+) -> FfiResult<MetricOptions> {
+    if flags & !(SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME) != 0 {
+        return Err(FfiError::unknown_enum(format!(
+            "flags {flags:#x} has bits other than SIMVUE_METRICS_STEP and SIMVUE_METRICS_TIME"
+        )));
+    }
+    let step = if flags & SIMVUE_METRICS_STEP != 0 {
+        Some(
+            u64::try_from(step)
+                .map_err(|_| FfiError::invalid(format!("step must be >= 0, got {step}")))?,
+        )
+    } else {
+        None
+    };
+    let time = (flags & SIMVUE_METRICS_TIME != 0).then_some(time);
+    Ok(MetricOptions {
+        step,
+        time,
+        timestamp: parse_timestamp(opt_cstr(timestamp, "timestamp")?)?,
     })
 }
 

@@ -1,7 +1,8 @@
 //! `simvue_run`: the C face of [`crate::run::Run`].
 
 //!
-//! Modules by part of the API: `log` (metrics and events), `alert`, `save` (artifacts); the
+//! Modules by part of the API: `log` (metrics and events), `grid` (tensor metrics), `alert`,
+//! `save` (artifacts); the
 //! handle, its lifecycle, configuration, metadata, tags, status and folders are here.
 
 use std::ffi::c_char;
@@ -19,10 +20,12 @@ use crate::run::{ConfigOptions, InitOptions, Notification, Run, VisibilityOption
 use crate::time::Timestamp;
 
 mod alert;
+mod grid;
 mod log;
 mod save;
 
 pub use alert::*;
+pub use grid::*;
 pub use log::*;
 pub use save::*;
 
