@@ -48,12 +48,22 @@ module simvue
   integer, parameter, public :: SIMVUE_ALERT_RULE_IS_ABOVE = 0, SIMVUE_ALERT_RULE_IS_BELOW = 1, &
        SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE = 2, SIMVUE_ALERT_RULE_IS_INSIDE_RANGE = 3
   integer, parameter, public :: SIMVUE_NOTIFICATION_NONE = 0, SIMVUE_NOTIFICATION_EMAIL = 1
+  !> Metrics alert aggregations and user alert states (`create_*_alert`, `log_alert`).
+  integer, parameter, public :: SIMVUE_AGGREGATION_AVERAGE = 0, SIMVUE_AGGREGATION_SUM = 1, &
+       SIMVUE_AGGREGATION_AT_LEAST_ONE = 2, SIMVUE_AGGREGATION_ALL = 3
+  integer, parameter, public :: SIMVUE_ALERT_STATE_OK = 0, SIMVUE_ALERT_STATE_CRITICAL = 1
   !> Event levels (`log_event`).
   integer, parameter, public :: SIMVUE_LOG_DEBUG = 0, SIMVUE_LOG_INFO = 1, &
        SIMVUE_LOG_WARNING = 2, SIMVUE_LOG_ERROR = 3, SIMVUE_LOG_CRITICAL = 4
   !> Artifact categories (`save`, `save_directory`, `save_all`, `save_bytes`).
   integer, parameter, public :: SIMVUE_CATEGORY_INPUT = 0, SIMVUE_CATEGORY_OUTPUT = 1, &
        SIMVUE_CATEGORY_CODE = 2
+  !> Run notifications, visibilities and "no heartbeat timeout" (`init`).
+  integer, parameter, public :: SIMVUE_NOTIFY_NONE = 0, SIMVUE_NOTIFY_ALL = 1, &
+       SIMVUE_NOTIFY_ERROR = 2, SIMVUE_NOTIFY_LOST = 3
+  integer, parameter, public :: SIMVUE_VISIBILITY_PRIVATE = 0, SIMVUE_VISIBILITY_PUBLIC = 1, &
+       SIMVUE_VISIBILITY_TENANT = 2, SIMVUE_VISIBILITY_USERS = 3
+  integer, parameter, public :: SIMVUE_NO_TIMEOUT = 0
   !> Size of a buffer that holds any run or alert id with its NUL.
   integer, parameter, public :: SIMVUE_ID_BUFFER_SIZE = 64
   !> Result codes, as `stat` receives them.
@@ -71,6 +81,15 @@ module simvue
   ! size (Fortran has no unsigned integers); the values never reach the sign bit.
   integer(c_int32_t), parameter :: METRICS_STEP = 1, METRICS_TIME = 2
   integer(c_int32_t), parameter :: SAVE_SNAPSHOT = 1, SAVE_WAIT = 2
+  integer(c_int32_t), parameter :: COLUMN_MAJOR = 1
+
+  !> An optional array of strings as the C API takes it (`const char *const *` and a count):
+  !> see `to_list`; the variable must have the TARGET attribute.
+  type :: string_list
+     character(kind=c_char), allocatable :: buf(:, :)
+     type(c_ptr), allocatable :: ptrs(:)
+     integer(c_size_t) :: n = 0
+  end type string_list
 
   ! ------------------------------------------------------------------------------------------
   ! The public API.
@@ -98,14 +117,25 @@ module simvue
      generic :: set_metadata => set_metadata_str, set_metadata_i32, set_metadata_i64, &
           set_metadata_r32, set_metadata_r64, set_metadata_bool
      procedure :: update_tags => run_update_tags
+     procedure :: set_tags => run_set_tags
      procedure, private :: log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
-     generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32
+     procedure, private :: log_array_1d, log_array_2d, log_array_3d
+     generic :: log_metrics => log_metrics_r64, log_metrics_r32, log_metric_r64, log_metric_r32, &
+          log_array_1d, log_array_2d, log_array_3d
+     procedure :: assign_metric_to_grid => run_assign_metric_to_grid
      generic :: log_metric => log_metric_r64, log_metric_r32
      procedure :: log_event => run_log_event
+     procedure :: set_metric_units => run_set_metric_units
      procedure :: set_status => run_set_status
      procedure :: close => run_close
      procedure :: set_folder_details => run_set_folder_details
      procedure :: add_alert => run_add_alert
+     procedure :: create_metric_threshold_alert => run_create_metric_threshold_alert
+     procedure :: create_metric_range_alert => run_create_metric_range_alert
+     procedure :: create_event_alert => run_create_event_alert
+     procedure :: create_user_alert => run_create_user_alert
+     procedure :: log_alert => run_log_alert
+     procedure :: add_alerts => run_add_alerts
      procedure :: dropped => run_dropped
      procedure :: suppress_errors => run_suppress_errors
      procedure :: set_abort_callback => run_set_abort_callback
@@ -165,12 +195,14 @@ module simvue
        integer(c_size_t) :: c_strlen
      end function c_strlen
 
-     function c_run_new(mode, out) bind(C, name='simvue_run_new')
+     function c_run_new_ex(mode, server_url, server_token, server_profile, out) &
+          bind(C, name='simvue_run_new_ex')
        import :: c_int, c_int32_t, c_ptr
        integer(c_int32_t), value :: mode
+       type(c_ptr), value :: server_url, server_token, server_profile
        type(c_ptr), intent(out) :: out
-       integer(c_int) :: c_run_new
-     end function c_run_new
+       integer(c_int) :: c_run_new_ex
+     end function c_run_new_ex
      subroutine c_run_free(run) bind(C, name='simvue_run_free')
        import :: c_ptr
        type(c_ptr), value :: run
@@ -183,14 +215,17 @@ module simvue
        integer(c_int64_t), value :: queue_size, resources_metrics_interval
        integer(c_int) :: c_run_config
      end function c_run_config
-     function c_run_init(run, name, metadata_json, tags, n_tags, description, folder, running) &
-          bind(C, name='simvue_run_init')
-       import :: c_int, c_int32_t, c_ptr, c_size_t
+     function c_run_init_ex(run, name, metadata_json, tags, n_tags, description, folder, &
+          running, notification, retention_period, timeout, visibility, users, n_users, &
+          shell_vars, n_shell_vars) bind(C, name='simvue_run_init_ex')
+       import :: c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
        type(c_ptr), value :: run, name, metadata_json, tags, description, folder
-       integer(c_size_t), value :: n_tags
-       integer(c_int32_t), value :: running
-       integer(c_int) :: c_run_init
-     end function c_run_init
+       type(c_ptr), value :: retention_period, users, shell_vars
+       integer(c_size_t), value :: n_tags, n_users, n_shell_vars
+       integer(c_int32_t), value :: running, notification, visibility
+       integer(c_int64_t), value :: timeout
+       integer(c_int) :: c_run_init_ex
+     end function c_run_init_ex
      function c_run_name(run, buf, len, needed) bind(C, name='simvue_run_name')
        import :: c_char, c_int, c_ptr, c_size_t
        type(c_ptr), value :: run
@@ -260,6 +295,12 @@ module simvue
        integer(c_size_t), value :: n_tags
        integer(c_int) :: c_run_update_tags
      end function c_run_update_tags
+     function c_run_set_tags(run, tags, n_tags) bind(C, name='simvue_run_set_tags')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, tags
+       integer(c_size_t), value :: n_tags
+       integer(c_int) :: c_run_set_tags
+     end function c_run_set_tags
      function c_run_log_metrics_ex(run, names, values, n, flags, step, time, timestamp) &
           bind(C, name='simvue_run_log_metrics_ex')
        import :: c_double, c_int, c_int64_t, c_ptr, c_size_t, c_int32_t
@@ -273,6 +314,33 @@ module simvue
        type(c_ptr), value :: timestamp
        integer(c_int) :: c_run_log_metrics_ex
      end function c_run_log_metrics_ex
+     function c_run_set_metric_units(run, name, units, mks_unit, mks_conversion) &
+          bind(C, name='simvue_run_set_metric_units')
+       import :: c_char, c_int, c_ptr
+       type(c_ptr), value :: run, mks_unit, mks_conversion
+       character(kind=c_char), intent(in) :: name(*), units(*)
+       integer(c_int) :: c_run_set_metric_units
+     end function c_run_set_metric_units
+     function c_run_assign_metric_to_grid(run, metric_name, grid_name, ticks, axis_sizes, n_axes, &
+          labels) bind(C, name='simvue_run_assign_metric_to_grid')
+       import :: c_char, c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, grid_name, ticks, axis_sizes, labels
+       character(kind=c_char), intent(in) :: metric_name(*)
+       integer(c_size_t), value :: n_axes
+       integer(c_int) :: c_run_assign_metric_to_grid
+     end function c_run_assign_metric_to_grid
+     function c_run_log_metric_array(run, name, values, shape, ndim, layout, flags, step, time, &
+          timestamp) bind(C, name='simvue_run_log_metric_array')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, values, timestamp
+       character(kind=c_char), intent(in) :: name(*)
+       integer(c_size_t), intent(in) :: shape(*)
+       integer(c_size_t), value :: ndim
+       integer(c_int32_t), value :: layout, flags
+       integer(c_int64_t), value :: step
+       real(c_double), value :: time
+       integer(c_int) :: c_run_log_metric_array
+     end function c_run_log_metric_array
      function c_run_log_event_level(run, message, level, timestamp) &
           bind(C, name='simvue_run_log_event_level')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -314,6 +382,66 @@ module simvue
        integer(c_size_t), value :: id_len
        integer(c_int) :: c_run_add_alert
      end function c_run_add_alert
+     function c_run_create_metric_threshold_alert(run, name, metric, threshold, rule, &
+          description, window, frequency, aggregation, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_metric_threshold_alert')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), metric(*)
+       real(c_double), value :: threshold
+       integer(c_int32_t), value :: rule, aggregation, notification, trigger_abort, attach_to_run
+       integer(c_int64_t), value :: window, frequency
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_metric_threshold_alert
+     end function c_run_create_metric_threshold_alert
+     function c_run_create_metric_range_alert(run, name, metric, range_low, range_high, rule, &
+          description, window, frequency, aggregation, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_metric_range_alert')
+       import :: c_char, c_double, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), metric(*)
+       real(c_double), value :: range_low, range_high
+       integer(c_int32_t), value :: rule, aggregation, notification, trigger_abort, attach_to_run
+       integer(c_int64_t), value :: window, frequency
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_metric_range_alert
+     end function c_run_create_metric_range_alert
+     function c_run_create_event_alert(run, name, pattern, description, frequency, &
+          notification, trigger_abort, attach_to_run, id_buf, id_len) &
+          bind(C, name='simvue_run_create_event_alert')
+       import :: c_char, c_int, c_int32_t, c_int64_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*), pattern(*)
+       integer(c_int64_t), value :: frequency
+       integer(c_int32_t), value :: notification, trigger_abort, attach_to_run
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_event_alert
+     end function c_run_create_event_alert
+     function c_run_create_user_alert(run, name, description, notification, trigger_abort, &
+          attach_to_run, id_buf, id_len) bind(C, name='simvue_run_create_user_alert')
+       import :: c_char, c_int, c_int32_t, c_ptr, c_size_t
+       type(c_ptr), value :: run, description
+       character(kind=c_char), intent(in) :: name(*)
+       integer(c_int32_t), value :: notification, trigger_abort, attach_to_run
+       character(kind=c_char), intent(out) :: id_buf(*)
+       integer(c_size_t), value :: id_len
+       integer(c_int) :: c_run_create_user_alert
+     end function c_run_create_user_alert
+     function c_run_log_alert(run, identifier, name, state) bind(C, name='simvue_run_log_alert')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run, identifier, name
+       integer(c_int32_t), value :: state
+       integer(c_int) :: c_run_log_alert
+     end function c_run_log_alert
+     function c_run_add_alerts(run, ids, n_ids, names, n_names) bind(C, name='simvue_run_add_alerts')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, ids, names
+       integer(c_size_t), value :: n_ids, n_names
+       integer(c_int) :: c_run_add_alerts
+     end function c_run_add_alerts
      function c_run_dropped(run, metrics, events) bind(C, name='simvue_run_dropped')
        import :: c_int, c_ptr, c_int64_t
        type(c_ptr), value :: run
@@ -347,15 +475,15 @@ module simvue
        real(c_double), value :: seconds
        integer(c_int) :: c_run_set_abort_poll_interval
      end function c_run_set_abort_poll_interval
-     function c_run_save(run, filename, category, filetype, preserve_path, name, flags) &
-          bind(C, name='simvue_run_save')
+     function c_run_save_ex(run, filename, category, filetype, preserve_path, name, flags, &
+          metadata_json) bind(C, name='simvue_run_save_ex')
        import :: c_char, c_int, c_int32_t, c_ptr
        type(c_ptr), value :: run
        character(kind=c_char), intent(in) :: filename(*)
        integer(c_int32_t), value :: category, preserve_path, flags
-       type(c_ptr), value :: filetype, name
-       integer(c_int) :: c_run_save
-     end function c_run_save
+       type(c_ptr), value :: filetype, name, metadata_json
+       integer(c_int) :: c_run_save_ex
+     end function c_run_save_ex
      function c_run_save_directory(run, directory, category, filetype, preserve_path, flags) &
           bind(C, name='simvue_run_save_directory')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -374,17 +502,17 @@ module simvue
        type(c_ptr), value :: filetype
        integer(c_int) :: c_run_save_all
      end function c_run_save_all
-     function c_run_save_bytes(run, name, data, size, category, filetype, flags) &
-          bind(C, name='simvue_run_save_bytes')
+     function c_run_save_bytes_ex(run, name, data, size, category, filetype, flags, &
+          metadata_json) bind(C, name='simvue_run_save_bytes_ex')
        import :: c_char, c_int, c_int32_t, c_ptr, c_size_t
        type(c_ptr), value :: run
        character(kind=c_char), intent(in) :: name(*)
        type(c_ptr), value :: data
        integer(c_size_t), value :: size
        integer(c_int32_t), value :: category, flags
-       type(c_ptr), value :: filetype
-       integer(c_int) :: c_run_save_bytes
-     end function c_run_save_bytes
+       type(c_ptr), value :: filetype, metadata_json
+       integer(c_int) :: c_run_save_bytes_ex
+     end function c_run_save_bytes_ex
   end interface
 
 contains
@@ -423,6 +551,24 @@ contains
        ptrs(i) = c_loc(buf(1, i))
     end do
   end subroutine pack_strings
+
+  !> Packs the optional `strings` into `list` (nothing when absent: a NULL array, count 0).
+  subroutine to_list(strings, list)
+    character(*), intent(in), optional :: strings(:)
+    type(string_list), intent(out) :: list
+    if (.not. present(strings)) return
+    allocate (list%buf(len(strings) + 1, size(strings)), list%ptrs(max(1, size(strings))))
+    call pack_strings(strings, list%buf, list%ptrs)
+    list%n = size(strings, kind=c_size_t)
+  end subroutine to_list
+
+  !> The array of `list` for the C API: NULL when it holds nothing.
+  function list_ptr(list) result(p)
+    type(string_list), intent(in), target :: list
+    type(c_ptr) :: p
+    p = c_null_ptr
+    if (allocated(list%ptrs)) p = c_loc(list%ptrs)
+  end function list_ptr
 
   !> A NUL-terminated C string (not owned) as a Fortran string.
   function from_c(p) result(s)
@@ -552,14 +698,23 @@ contains
 
   !> Creates the run in `mode` (SIMVUE_MODE_ONLINE, _OFFLINE or _DISABLED); SIMVUE_MODE in the
   !> environment overrides it. A run this variable held before is not freed (see `free`).
-  subroutine run_new(this, mode, stat, errmsg)
+  !> `server_url`, `server_token`, `server_profile` (all optional) name the server without a
+  !> config file, as the Python client's `Run(server_url=..., ...)`; SIMVUE_URL,
+  !> SIMVUE_TOKEN and SIMVUE_SERVER_PROFILE in the environment still win.
+  subroutine run_new(this, mode, server_url, server_token, server_profile, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     integer, intent(in) :: mode
+    character(*), intent(in), optional :: server_url, server_token, server_profile
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_url, c_token, c_profile
     integer(c_int) :: rc
+    if (present(server_url)) c_url = c_str(server_url)
+    if (present(server_token)) c_token = c_str(server_token)
+    if (present(server_profile)) c_profile = c_str(server_profile)
     this%handle = c_null_ptr
-    rc = c_run_new(int(mode, c_int32_t), this%handle)
+    rc = c_run_new_ex(int(mode, c_int32_t), opt_ptr(c_url), opt_ptr(c_token), opt_ptr(c_profile), &
+         this%handle)
     call check(rc, c_null_ptr, 'new', stat, errmsg)
   end subroutine run_new
 
@@ -600,41 +755,46 @@ contains
 
   !> Initialises the run. `name` (random when absent), `metadata` (a JSON object, e.g.
   !> '{"nx": 64}'; keys set with `set_metadata` before are added), `tags`, `description`,
-  !> `folder` (default `/`) are all optional; `running` (default .true.) starts the run.
-  subroutine run_init(this, name, metadata, tags, description, folder, running, stat, errmsg)
+  !> `folder` (default `/`) are all optional; `running` (default .true.) starts the run. The
+  !> other options of the Python client's `init`: `notification` (SIMVUE_NOTIFY_*, default
+  !> _NONE), `retention_period` ('1 hour', '30m', ...; default: for ever), `timeout` (seconds
+  !> without a heartbeat before the run is `lost`, default 180; SIMVUE_NO_TIMEOUT: never),
+  !> `visibility` (SIMVUE_VISIBILITY_*, default _PRIVATE; `users` with _USERS) and
+  !> `record_shell_vars` (environment variables to record, as glob patterns).
+  subroutine run_init(this, name, metadata, tags, description, folder, running, notification, &
+       retention_period, timeout, visibility, users, record_shell_vars, stat, errmsg)
     class(simvue_run), intent(inout) :: this
-    character(*), intent(in), optional :: name, metadata, description, folder
-    character(*), intent(in), optional :: tags(:)
+    character(*), intent(in), optional :: name, metadata, description, folder, retention_period
+    character(*), intent(in), optional :: tags(:), users(:), record_shell_vars(:)
     logical, intent(in), optional :: running
+    integer, intent(in), optional :: notification, timeout, visibility
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
     character(kind=c_char, len=:), allocatable, target :: c_name, c_metadata, c_description, &
-         c_folder
-    integer(c_int32_t) :: c_running
-    integer(c_int) :: rc
+         c_folder, c_retention
+    type(string_list), target :: c_tags, c_users, c_shell_vars
+    integer(c_int32_t) :: c_running, c_notification, c_visibility
+    integer(c_int64_t) :: c_timeout
     if (present(name)) c_name = c_str(name)
     if (present(metadata)) c_metadata = c_str(metadata)
     if (present(description)) c_description = c_str(description)
     if (present(folder)) c_folder = c_str(folder)
+    if (present(retention_period)) c_retention = c_str(retention_period)
+    call to_list(tags, c_tags)
+    call to_list(users, c_users)
+    call to_list(record_shell_vars, c_shell_vars)
     c_running = 1
     if (present(running)) c_running = merge(1, 0, running)
-    if (present(tags)) then
-       call with_tags(tags, rc)
-    else
-       rc = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_null_ptr, &
-            0_c_size_t, opt_ptr(c_description), opt_ptr(c_folder), c_running)
-    end if
-    call check(rc, this%handle, 'init', stat, errmsg)
-  contains
-    subroutine with_tags(tags, rc)
-      character(*), intent(in) :: tags(:)
-      integer(c_int), intent(out) :: rc
-      character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
-      type(c_ptr), target :: ptrs(max(1, size(tags)))
-      call pack_strings(tags, buf, ptrs)
-      rc = c_run_init(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), c_loc(ptrs), &
-           size(tags, kind=c_size_t), opt_ptr(c_description), opt_ptr(c_folder), c_running)
-    end subroutine with_tags
+    c_notification = SIMVUE_NOTIFY_NONE
+    if (present(notification)) c_notification = int(notification, c_int32_t)
+    c_timeout = KEEP
+    if (present(timeout)) c_timeout = timeout
+    c_visibility = SIMVUE_VISIBILITY_PRIVATE
+    if (present(visibility)) c_visibility = int(visibility, c_int32_t)
+    call check(c_run_init_ex(this%handle, opt_ptr(c_name), opt_ptr(c_metadata), &
+         list_ptr(c_tags), c_tags%n, opt_ptr(c_description), opt_ptr(c_folder), c_running, &
+         c_notification, opt_ptr(c_retention), c_timeout, c_visibility, list_ptr(c_users), &
+         c_users%n, list_ptr(c_shell_vars), c_shell_vars%n), this%handle, 'init', stat, errmsg)
   end subroutine run_init
 
   !> The run's name (after `init`; empty for a disabled run, and on failure).
@@ -781,7 +941,7 @@ contains
          merge(1_c_int32_t, 0_c_int32_t, value)), this%handle, 'set_metadata', stat, errmsg)
   end subroutine set_metadata_bool
 
-  !> Adds tags to the run (keeping the ones it has).
+  !> Adds tags to the run (keeping the ones it has, also those added in the web UI).
   subroutine run_update_tags(this, tags, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: tags(:)
@@ -793,6 +953,18 @@ contains
     call check(c_run_update_tags(this%handle, c_loc(ptrs), size(tags, kind=c_size_t)), &
          this%handle, 'update_tags', stat, errmsg)
   end subroutine run_update_tags
+
+  !> Replaces the run's tags (`set_tags`); a zero-size `tags` clears them.
+  subroutine run_set_tags(this, tags, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: tags(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    type(string_list), target :: c_tags
+    call to_list(tags, c_tags)
+    call check(c_run_set_tags(this%handle, list_ptr(c_tags), c_tags%n), this%handle, &
+         'set_tags', stat, errmsg)
+  end subroutine run_set_tags
 
   !> `log_metrics(names, values)`: one set of metrics, `names(i)` with `values(i)` (the two
   !> arrays have the same size); `log_metrics(name, value)` / `log_metric(name, value)`: one
@@ -894,6 +1066,153 @@ contains
     call check(rc, handle, 'log_metrics', stat, errmsg)
   end subroutine log_metrics_impl
 
+  !> Records the units of metric `name` (`set_metric_units`): the unit symbol `units` ('km',
+  !> 'J/kg'); `mks_unit` and `mks_conversion` (the MKS unit and the factor to it) are worked
+  !> out as the Python client does when absent. Sent with the next `log_metrics`.
+  subroutine run_set_metric_units(this, name, units, mks_unit, mks_conversion, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, units
+    character(*), intent(in), optional :: mks_unit
+    real(real64), intent(in), optional, target :: mks_conversion
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_mks_unit
+    real(c_double), target :: c_conversion
+    type(c_ptr) :: p_conversion
+    if (present(mks_unit)) c_mks_unit = c_str(mks_unit)
+    p_conversion = c_null_ptr
+    if (present(mks_conversion)) then
+       c_conversion = mks_conversion
+       p_conversion = c_loc(c_conversion)
+    end if
+    call check(c_run_set_metric_units(this%handle, c_str(name), c_str(units), &
+         opt_ptr(c_mks_unit), p_conversion), this%handle, 'set_metric_units', stat, errmsg)
+  end subroutine run_set_metric_units
+
+  !> Assigns metric `metric_name` to a grid (`assign_metric_to_grid`): a new grid
+  !> `grid_name` (default: the metric's name) with the ticks of its axes, `x_ticks` (axis 0),
+  !> `y_ticks`, `z_ticks`, and one label each in `axes_labels`; or, without ticks, the grid
+  !> `grid_name` this run created before. Axis 0 runs along an array's first index: `t(nx, ny)`
+  !> is on a grid with axes x, y (as a C program's `t[ny][nx]`).
+  subroutine run_assign_metric_to_grid(this, metric_name, grid_name, x_ticks, y_ticks, z_ticks, &
+       axes_labels, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: metric_name
+    character(*), intent(in), optional :: grid_name
+    real(real64), intent(in), optional :: x_ticks(:), y_ticks(:), z_ticks(:)
+    character(*), intent(in), optional :: axes_labels(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_grid
+    real(c_double), allocatable, target :: ticks(:)
+    integer(c_size_t), target :: sizes(3)
+    integer(c_size_t) :: n_axes
+    type(string_list), target :: labels
+    type(c_ptr) :: p_ticks, p_sizes
+    if (present(grid_name)) c_grid = c_str(grid_name)
+    allocate (ticks(0))
+    n_axes = 0
+    sizes = 0
+    if (present(x_ticks)) call add_axis(x_ticks)
+    if (present(y_ticks)) call add_axis(y_ticks)
+    if (present(z_ticks)) call add_axis(z_ticks)
+    call to_list(axes_labels, labels)
+    p_ticks = c_null_ptr
+    p_sizes = c_null_ptr
+    if (n_axes > 0) then
+       if (size(ticks) > 0) p_ticks = c_loc(ticks)
+       p_sizes = c_loc(sizes)
+    end if
+    if (n_axes > 0 .and. labels%n /= n_axes) then
+       call report(SIMVUE_ERROR_INVALID_ARGUMENT, this%handle, 'assign_metric_to_grid', &
+            'give one label per axis (axes_labels)', stat, errmsg)
+       return
+    end if
+    call check(c_run_assign_metric_to_grid(this%handle, c_str(metric_name), opt_ptr(c_grid), &
+         p_ticks, p_sizes, n_axes, list_ptr(labels)), this%handle, 'assign_metric_to_grid', &
+         stat, errmsg)
+  contains
+    subroutine add_axis(axis)
+      real(real64), intent(in) :: axis(:)
+      n_axes = n_axes + 1
+      sizes(n_axes) = size(axis, kind=c_size_t)
+      ticks = [ticks, real(axis, c_double)]
+    end subroutine add_axis
+  end subroutine run_assign_metric_to_grid
+
+  !> `log_metrics(name, values)` with an array of real64 `values` of rank 1 to 3: the values of
+  !> metric `name` on its grid at one step (a field, a profile); `values(i, j)` is at tick i of
+  !> axis 0 (x) and tick j of axis 1 (y). A metric not assigned to a grid gets one with ticks
+  !> from 0 to 1. `step`, `time`, `timestamp` as for scalar metrics; at most 50000 values.
+  subroutine log_array_1d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_1d
+
+  subroutine log_array_2d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:, :)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_2d
+
+  subroutine log_array_3d(this, name, values, step, time, timestamp, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    real(real64), intent(in), target, contiguous :: values(:, :, :)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call log_array_impl(this%handle, name, c_loc(values), shape(values, kind=c_size_t), step, &
+         time, timestamp, stat, errmsg)
+  end subroutine log_array_3d
+
+  subroutine log_array_impl(handle, name, values, dims, step, time, timestamp, stat, errmsg)
+    type(c_ptr), intent(in) :: handle, values
+    character(*), intent(in) :: name
+    integer(c_size_t), intent(in) :: dims(:)
+    integer, intent(in), optional :: step
+    real(real64), intent(in), optional :: time
+    character(*), intent(in), optional :: timestamp
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_timestamp
+    integer(c_int32_t) :: flags
+    integer(c_int64_t) :: c_step
+    real(c_double) :: c_time
+    flags = 0
+    c_step = 0
+    c_time = 0
+    if (present(step)) then
+       flags = ior(flags, METRICS_STEP)
+       c_step = step
+    end if
+    if (present(time)) then
+       flags = ior(flags, METRICS_TIME)
+       c_time = time
+    end if
+    if (present(timestamp)) c_timestamp = c_str(timestamp)
+    call check(c_run_log_metric_array(handle, c_str(name), values, dims, &
+         size(dims, kind=c_size_t), COLUMN_MAJOR, flags, c_step, c_time, opt_ptr(c_timestamp)), &
+         handle, 'log_metrics', stat, errmsg)
+  end subroutine log_array_impl
+
   !> Logs an event `message`, at `level` (default SIMVUE_LOG_INFO), at `timestamp`
   !> ('YYYY-MM-DD hh:mm:ss.ffffff', UTC; default now).
   subroutine run_log_event(this, message, timestamp, level, stat, errmsg)
@@ -987,7 +1306,6 @@ contains
     integer(c_int32_t) :: c_rule, c_notification
     real(c_double) :: c_threshold, c_low, c_high
     integer(c_int) :: rc
-    integer :: n
     c_window = 0
     if (present(window)) c_window = window
     c_rule = KEEP ! not a rule: the library refuses a metrics alert without one
@@ -1006,17 +1324,240 @@ contains
     rc = c_run_add_alert(this%handle, c_str(name), int(source, c_int32_t), &
          int(frequency, c_int64_t), c_window, c_rule, opt_ptr(c_metric), c_threshold, c_low, &
          c_high, c_notification, opt_ptr(c_pattern), id_buf, size(id_buf, kind=c_size_t))
-    if (present(id)) then
-       n = 0
-       do while (n < size(id_buf))
-          if (id_buf(n + 1) == c_null_char) exit
-          n = n + 1
-       end do
-       if (rc /= SIMVUE_OK) n = 0
-       id = chars_to_string(id_buf, n)
-    end if
+    if (present(id)) id = id_from_buf(id_buf, rc)
     call check(rc, this%handle, 'add_alert', stat, errmsg)
   end subroutine run_add_alert
+
+  !> The id a `create_*_alert` call wrote into `id_buf` (empty when it failed).
+  function id_from_buf(id_buf, rc) result(id)
+    character(kind=c_char), intent(in) :: id_buf(:)
+    integer(c_int), intent(in) :: rc
+    character(:), allocatable :: id
+    integer :: n
+    n = 0
+    do while (n < size(id_buf))
+       if (id_buf(n + 1) == c_null_char) exit
+       n = n + 1
+    end do
+    if (rc /= SIMVUE_OK) n = 0
+    id = chars_to_string(id_buf, n)
+  end function id_from_buf
+
+  !> The C values of the options every `create_*_alert` shares (Python's defaults when
+  !> absent: frequency 1, window = frequency, aggregation average, no notification, no abort,
+  !> attached to the run).
+  subroutine alert_options(window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    integer(c_int64_t), intent(out) :: c_window, c_frequency
+    integer(c_int32_t), intent(out) :: c_aggregation, c_notification, c_abort, c_attach
+    c_window = 0
+    if (present(window)) c_window = window
+    c_frequency = 1
+    if (present(frequency)) c_frequency = frequency
+    c_aggregation = SIMVUE_AGGREGATION_AVERAGE
+    if (present(aggregation)) c_aggregation = int(aggregation, c_int32_t)
+    c_notification = SIMVUE_NOTIFICATION_NONE
+    if (present(notification)) c_notification = int(notification, c_int32_t)
+    c_abort = 0
+    if (present(trigger_abort)) c_abort = merge(1_c_int32_t, 0_c_int32_t, trigger_abort)
+    c_attach = 1
+    if (present(attach_to_run)) c_attach = merge(1_c_int32_t, 0_c_int32_t, attach_to_run)
+  end subroutine alert_options
+
+  !> Creates a metric threshold alert (`create_metric_threshold_alert`): `rule` is
+  !> SIMVUE_ALERT_RULE_IS_ABOVE or _IS_BELOW `threshold`. Optional, with the Python client's
+  !> defaults: `description`, `window` (seconds; default the frequency), `frequency` (seconds,
+  !> default 1), `aggregation` (SIMVUE_AGGREGATION_*, default _AVERAGE), `notification`
+  !> (default SIMVUE_NOTIFICATION_NONE), `trigger_abort` (default .false.), `attach_to_run`
+  !> (default .true.). `id` receives the alert's id.
+  subroutine run_create_metric_threshold_alert(this, name, metric, threshold, rule, &
+       description, window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, metric
+    real(real64), intent(in) :: threshold
+    integer, intent(in) :: rule
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(window, frequency, aggregation, notification, trigger_abort, &
+         attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_metric_threshold_alert(this%handle, c_str(name), c_str(metric), &
+         real(threshold, c_double), int(rule, c_int32_t), opt_ptr(c_description), c_window, &
+         c_frequency, c_aggregation, c_notification, c_abort, c_attach, id_buf, &
+         size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_metric_threshold_alert', stat, errmsg)
+  end subroutine run_create_metric_threshold_alert
+
+  !> Creates a metric range alert (`create_metric_range_alert`): `rule` is
+  !> SIMVUE_ALERT_RULE_IS_INSIDE_RANGE or _IS_OUTSIDE_RANGE of [`range_low`, `range_high`];
+  !> the optional arguments as `create_metric_threshold_alert`.
+  subroutine run_create_metric_range_alert(this, name, metric, range_low, range_high, rule, &
+       description, window, frequency, aggregation, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, metric
+    real(real64), intent(in) :: range_low, range_high
+    integer, intent(in) :: rule
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: window, frequency, aggregation, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(window, frequency, aggregation, notification, trigger_abort, &
+         attach_to_run, c_window, c_frequency, c_aggregation, c_notification, c_abort, c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_metric_range_alert(this%handle, c_str(name), c_str(metric), &
+         real(range_low, c_double), real(range_high, c_double), int(rule, c_int32_t), &
+         opt_ptr(c_description), c_window, c_frequency, c_aggregation, c_notification, &
+         c_abort, c_attach, id_buf, size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_metric_range_alert', stat, errmsg)
+  end subroutine run_create_metric_range_alert
+
+  !> Creates an events alert (`create_event_alert`) that fires when an event message contains
+  !> `pattern`; `description`, `frequency`, `notification`, `trigger_abort`, `attach_to_run`
+  !> and `id` as `create_metric_threshold_alert`.
+  subroutine run_create_event_alert(this, name, pattern, description, frequency, &
+       notification, trigger_abort, attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name, pattern
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: frequency, notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(frequency=frequency, notification=notification, &
+         trigger_abort=trigger_abort, attach_to_run=attach_to_run, c_window=c_window, &
+         c_frequency=c_frequency, c_aggregation=c_aggregation, c_notification=c_notification, &
+         c_abort=c_abort, c_attach=c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_event_alert(this%handle, c_str(name), c_str(pattern), &
+         opt_ptr(c_description), c_frequency, c_notification, c_abort, c_attach, id_buf, &
+         size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_event_alert', stat, errmsg)
+  end subroutine run_create_event_alert
+
+  !> Creates a user alert (`create_user_alert`), whose state the program sets with
+  !> `log_alert`; the optional arguments as `create_metric_threshold_alert`.
+  subroutine run_create_user_alert(this, name, description, notification, trigger_abort, &
+       attach_to_run, id, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: name
+    character(*), intent(in), optional :: description
+    integer, intent(in), optional :: notification
+    logical, intent(in), optional :: trigger_abort, attach_to_run
+    character(:), allocatable, intent(out), optional :: id
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_description
+    character(kind=c_char) :: id_buf(SIMVUE_ID_BUFFER_SIZE)
+    integer(c_int64_t) :: c_window, c_frequency
+    integer(c_int32_t) :: c_aggregation, c_notification, c_abort, c_attach
+    integer(c_int) :: rc
+    if (present(description)) c_description = c_str(description)
+    call alert_options(notification=notification, trigger_abort=trigger_abort, &
+         attach_to_run=attach_to_run, c_window=c_window, c_frequency=c_frequency, &
+         c_aggregation=c_aggregation, c_notification=c_notification, c_abort=c_abort, &
+         c_attach=c_attach)
+    id_buf(1) = c_null_char
+    rc = c_run_create_user_alert(this%handle, c_str(name), opt_ptr(c_description), &
+         c_notification, c_abort, c_attach, id_buf, size(id_buf, kind=c_size_t))
+    if (present(id)) id = id_from_buf(id_buf, rc)
+    call check(rc, this%handle, 'create_user_alert', stat, errmsg)
+  end subroutine run_create_user_alert
+
+  !> Sets the state of a user alert for this run (`log_alert`): give `identifier` (its id) or,
+  !> online, `name`; `state` is SIMVUE_ALERT_STATE_OK or _CRITICAL (default _CRITICAL).
+  subroutine run_log_alert(this, identifier, name, state, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in), optional :: identifier, name
+    integer, intent(in), optional :: state
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_identifier, c_name
+    integer(c_int32_t) :: c_state
+    if (present(identifier)) c_identifier = c_str(identifier)
+    if (present(name)) c_name = c_str(name)
+    c_state = SIMVUE_ALERT_STATE_CRITICAL
+    if (present(state)) c_state = int(state, c_int32_t)
+    call check(c_run_log_alert(this%handle, opt_ptr(c_identifier), opt_ptr(c_name), c_state), &
+         this%handle, 'log_alert', stat, errmsg)
+  end subroutine run_log_alert
+
+  !> Attaches existing alerts to the run (`add_alerts`), by `ids` and, online, by `names`.
+  subroutine run_add_alerts(this, ids, names, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in), optional :: ids(:), names(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    integer(c_int) :: rc
+    if (present(ids) .and. present(names)) then
+       rc = with_both(ids, names)
+    else if (present(ids)) then
+       rc = with_ids(ids)
+    else if (present(names)) then
+       rc = with_names(names)
+    else
+       rc = c_run_add_alerts(this%handle, c_null_ptr, 0_c_size_t, c_null_ptr, 0_c_size_t)
+    end if
+    call check(rc, this%handle, 'add_alerts', stat, errmsg)
+  contains
+    integer(c_int) function with_both(ids, names)
+      character(*), intent(in) :: ids(:), names(:)
+      character(kind=c_char), target :: ibuf(len(ids) + 1, size(ids))
+      character(kind=c_char), target :: nbuf(len(names) + 1, size(names))
+      type(c_ptr), target :: iptrs(max(1, size(ids))), nptrs(max(1, size(names)))
+      call pack_strings(ids, ibuf, iptrs)
+      call pack_strings(names, nbuf, nptrs)
+      with_both = c_run_add_alerts(this%handle, c_loc(iptrs), size(ids, kind=c_size_t), &
+           c_loc(nptrs), size(names, kind=c_size_t))
+    end function with_both
+    integer(c_int) function with_ids(ids)
+      character(*), intent(in) :: ids(:)
+      character(kind=c_char), target :: buf(len(ids) + 1, size(ids))
+      type(c_ptr), target :: ptrs(max(1, size(ids)))
+      call pack_strings(ids, buf, ptrs)
+      with_ids = c_run_add_alerts(this%handle, c_loc(ptrs), size(ids, kind=c_size_t), &
+           c_null_ptr, 0_c_size_t)
+    end function with_ids
+    integer(c_int) function with_names(names)
+      character(*), intent(in) :: names(:)
+      character(kind=c_char), target :: buf(len(names) + 1, size(names))
+      type(c_ptr), target :: ptrs(max(1, size(names)))
+      call pack_strings(names, buf, ptrs)
+      with_names = c_run_add_alerts(this%handle, c_null_ptr, 0_c_size_t, c_loc(ptrs), &
+           size(names, kind=c_size_t))
+    end function with_names
+  end subroutine run_add_alerts
 
   !> How many metric sets and events were dropped because a queue was full.
   subroutine run_dropped(this, metrics, events, stat, errmsg)
@@ -1111,22 +1652,24 @@ contains
   !> Saves the file `filename` with the run, as `category` (SIMVUE_CATEGORY_INPUT, _OUTPUT,
   !> _CODE). `filetype`: a MIME type (default: guessed from the name); `preserve_path`: name the
   !> artifact by its path relative to the working directory (default: its base name); `name`:
-  !> the artifact's name; `snapshot`: save a copy taken now; `wait`: return once it is saved.
+  !> the artifact's name; `snapshot`: save a copy taken now; `wait`: return once it is saved;
+  !> `metadata`: the artifact's metadata, a JSON object.
   subroutine run_save(this, filename, category, filetype, preserve_path, name, snapshot, wait, &
-       stat, errmsg)
+       metadata, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: filename
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype, name
+    character(*), intent(in), optional :: filetype, name, metadata
     logical, intent(in), optional :: preserve_path, snapshot, wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_name
+    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_name, c_metadata
     if (present(filetype)) c_filetype = c_str(filetype)
     if (present(name)) c_name = c_str(name)
-    call check(c_run_save(this%handle, c_str(filename), int(category, c_int32_t), &
+    if (present(metadata)) c_metadata = c_str(metadata)
+    call check(c_run_save_ex(this%handle, c_str(filename), int(category, c_int32_t), &
          opt_ptr(c_filetype), preserve(preserve_path), opt_ptr(c_name), &
-         save_flags(snapshot, wait)), this%handle, 'save', stat, errmsg)
+         save_flags(snapshot, wait), opt_ptr(c_metadata)), this%handle, 'save', stat, errmsg)
   end subroutine run_save
 
   !> Saves every regular file below `directory`; arguments as `save`. A file that cannot be
@@ -1170,13 +1713,15 @@ contains
   !> `save_bytes(name, data, category)`: saves data from memory as the artifact `name`: a
   !> string (all of it: data is not trimmed) or a one-dimensional array of real64, real32,
   !> int32 or int64 values (their bytes). `filetype` is a MIME type (default
-  !> application/octet-stream); `wait`: return once it is saved.
-  subroutine save_bytes_chars(this, name, data, category, filetype, wait, stat, errmsg)
+  !> application/octet-stream); `wait`: return once it is saved; `metadata`: the artifact's
+  !> metadata, a JSON object.
+  subroutine save_bytes_chars(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     character(*), intent(in), target :: data
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1184,15 +1729,16 @@ contains
     p = c_null_ptr
     if (len(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, int(len(data), c_size_t), category, filetype, &
-         wait, stat, errmsg)
+         wait, metadata, stat, errmsg)
   end subroutine save_bytes_chars
 
-  subroutine save_bytes_r64(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_r64(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     real(real64), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1200,15 +1746,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_r64
 
-  subroutine save_bytes_r32(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_r32(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     real(real32), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1216,15 +1763,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_r32
 
-  subroutine save_bytes_i32(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_i32(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     integer(int32), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1232,15 +1780,16 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_i32
 
-  subroutine save_bytes_i64(this, name, data, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_i64(this, name, data, category, filetype, wait, metadata, stat, &
+       errmsg)
     class(simvue_run), intent(inout) :: this
     character(*), intent(in) :: name
     integer(int64), intent(in), target, contiguous :: data(:)
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
@@ -1248,22 +1797,25 @@ contains
     p = c_null_ptr
     if (size(data) > 0) p = c_loc(data)
     call save_bytes_impl(this%handle, name, p, size(data, kind=c_size_t) * storage_size(data) / 8, &
-         category, filetype, wait, stat, errmsg)
+         category, filetype, wait, metadata, stat, errmsg)
   end subroutine save_bytes_i64
 
-  subroutine save_bytes_impl(handle, name, data, nbytes, category, filetype, wait, stat, errmsg)
+  subroutine save_bytes_impl(handle, name, data, nbytes, category, filetype, wait, metadata, stat, &
+       errmsg)
     type(c_ptr), intent(in) :: handle, data
     character(*), intent(in) :: name
     integer(c_size_t), intent(in) :: nbytes
     integer, intent(in) :: category
-    character(*), intent(in), optional :: filetype
+    character(*), intent(in), optional :: filetype, metadata
     logical, intent(in), optional :: wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char, len=:), allocatable, target :: c_filetype
+    character(kind=c_char, len=:), allocatable, target :: c_filetype, c_metadata
     if (present(filetype)) c_filetype = c_str(filetype)
-    call check(c_run_save_bytes(handle, c_str(name), data, nbytes, int(category, c_int32_t), &
-         opt_ptr(c_filetype), save_flags(wait=wait)), handle, 'save_bytes', stat, errmsg)
+    if (present(metadata)) c_metadata = c_str(metadata)
+    call check(c_run_save_bytes_ex(handle, c_str(name), data, nbytes, int(category, c_int32_t), &
+         opt_ptr(c_filetype), save_flags(wait=wait), opt_ptr(c_metadata)), handle, 'save_bytes', &
+         stat, errmsg)
   end subroutine save_bytes_impl
 
 end module simvue

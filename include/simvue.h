@@ -44,9 +44,54 @@
 #define SIMVUE_STATUS_TERMINATED 2
 
 /**
- * In `simvue_run_config`: leave this setting as it is.
+ * In `simvue_run_config`: leave this setting as it is; elsewhere: the default.
  */
 #define SIMVUE_KEEP -1
+
+/**
+ * `simvue_run_init_ex` timeout: the server never marks the run `lost`.
+ */
+#define SIMVUE_NO_TIMEOUT 0
+
+/**
+ * Run notification (`simvue_run_init_ex`): none (the default).
+ */
+#define SIMVUE_NOTIFY_NONE 0
+
+/**
+ * Run notification: an e-mail whatever the run's end.
+ */
+#define SIMVUE_NOTIFY_ALL 1
+
+/**
+ * Run notification: an e-mail when the run fails.
+ */
+#define SIMVUE_NOTIFY_ERROR 2
+
+/**
+ * Run notification: an e-mail when the run is lost.
+ */
+#define SIMVUE_NOTIFY_LOST 3
+
+/**
+ * Run visibility (`simvue_run_init_ex`): its owner only (the default).
+ */
+#define SIMVUE_VISIBILITY_PRIVATE 0
+
+/**
+ * Run visibility: everyone.
+ */
+#define SIMVUE_VISIBILITY_PUBLIC 1
+
+/**
+ * Run visibility: everyone in the owner's tenant.
+ */
+#define SIMVUE_VISIBILITY_TENANT 2
+
+/**
+ * Run visibility: the users listed.
+ */
+#define SIMVUE_VISIBILITY_USERS 3
 
 /**
  * Size of a buffer that holds any run or alert id with its NUL.
@@ -92,6 +137,46 @@
  * E-mail notification when the alert fires.
  */
 #define SIMVUE_NOTIFICATION_EMAIL 1
+
+/**
+ * Metrics alert aggregation `average`: the mean of the values in the window (the default).
+ */
+#define SIMVUE_AGGREGATION_AVERAGE 0
+
+/**
+ * Metrics alert aggregation `sum`: the sum of the values in the window.
+ */
+#define SIMVUE_AGGREGATION_SUM 1
+
+/**
+ * Metrics alert aggregation `at least one`: fires if one value in the window meets the rule.
+ */
+#define SIMVUE_AGGREGATION_AT_LEAST_ONE 2
+
+/**
+ * Metrics alert aggregation `all`: fires if every value in the window meets the rule.
+ */
+#define SIMVUE_AGGREGATION_ALL 3
+
+/**
+ * User alert state `ok` (`simvue_run_log_alert`).
+ */
+#define SIMVUE_ALERT_STATE_OK 0
+
+/**
+ * User alert state `critical` (`simvue_run_log_alert`; the Python client's default).
+ */
+#define SIMVUE_ALERT_STATE_CRITICAL 1
+
+/**
+ * Array layout: row-major (C): the last index varies fastest.
+ */
+#define SIMVUE_ROW_MAJOR 0
+
+/**
+ * Array layout: column-major (Fortran): the first index varies fastest.
+ */
+#define SIMVUE_COLUMN_MAJOR 1
 
 /**
  * Event level `debug`.
@@ -303,6 +388,24 @@ enum simvue_result simvue_run_new(int32_t mode,
                                   struct simvue_run **out);
 
 /**
+ * Creates a run handle as `simvue_run_new` does, naming its server itself (the Python
+ * client's `Run(server_url=..., server_token=..., server_profile=...)`), so that a run can
+ * target a server without a config file. Each of the three may be NULL (not given):
+ * `server_url` and `server_token` replace the config file's (`SIMVUE_URL` and `SIMVUE_TOKEN`
+ * in the environment still win over them); `server_profile` picks `[profiles.<name>]` of the
+ * config file (`SIMVUE_SERVER_PROFILE` wins over it). A profile that does not exist is
+ * reported by `simvue_run_init`. The token is never printed or written anywhere.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum simvue_result simvue_run_new_ex(int32_t mode,
+                                     const char *server_url,
+                                     const char *server_token,
+                                     const char *server_profile,
+                                     struct simvue_run **out);
+
+/**
  * Closes the run if it is still open (status `completed` if it was running), then releases
  * it. NULL is ignored. A freed handle stays recognisable: using it afterwards, or freeing it
  * again, is the error `SIMVUE_ERROR_INVALID_HANDLE` (here only recorded as the last error, as
@@ -359,6 +462,42 @@ enum simvue_result simvue_run_init(struct simvue_run *run,
                                    const char *description,
                                    const char *folder,
                                    int32_t running);
+
+/**
+ * Initialises the run with every option of the Python client's `init`; the first eight
+ * arguments are those of `simvue_run_init`, then:
+ *
+ * - `notification`: `SIMVUE_NOTIFY_NONE` (default), `_ALL`, `_ERROR` or `_LOST`: when the
+ *   server sends an e-mail about the run's end.
+ * - `retention_period`: how long the server keeps the run, as the Python client reads it
+ *   (`"1 hour"`, `"30m"`, `"2 days"`, `"86400"`); NULL: for ever.
+ * - `timeout`: seconds without a heartbeat before the server marks the run `lost`;
+ *   `SIMVUE_KEEP` (-1) for the default, 180; `SIMVUE_NO_TIMEOUT` (0) for never.
+ * - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
+ *   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
+ * - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
+ *   as glob patterns (`"SLURM_*"`), added to `[run.metadata] record_shell_vars`.
+ *
+ * # Safety
+ * As `simvue_run_init`; `retention_period` is NULL or NUL-terminated; `users` and
+ * `record_shell_vars` are NULL or hold `n_users` / `n_shell_vars` string pointers.
+ */
+enum simvue_result simvue_run_init_ex(struct simvue_run *run,
+                                      const char *name,
+                                      const char *metadata_json,
+                                      const char *const *tags,
+                                      size_t n_tags,
+                                      const char *description,
+                                      const char *folder,
+                                      int32_t running,
+                                      int32_t notification,
+                                      const char *retention_period,
+                                      int64_t timeout,
+                                      int32_t visibility,
+                                      const char *const *users,
+                                      size_t n_users,
+                                      const char *const *record_shell_vars,
+                                      size_t n_shell_vars);
 
 /**
  * Copies the run's name into `buf` (`len` bytes, NUL-terminated). `*needed` (if not NULL)
@@ -454,7 +593,8 @@ enum simvue_result simvue_run_set_metadata_bool(struct simvue_run *run,
                                                 int32_t value);
 
 /**
- * Adds tags to the run (keeping the ones it has).
+ * Adds tags to the run, keeping the ones it has: online, its current tags are read from the
+ * server first (as the Python client does), so that tags added in the web UI are kept.
  *
  * # Safety
  * `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
@@ -464,9 +604,22 @@ enum simvue_result simvue_run_update_tags(struct simvue_run *run,
                                           size_t n_tags);
 
 /**
+ * Replaces the run's tags with `tags` (`set_tags`; `simvue_run_update_tags` adds to them).
+ * `n_tags` 0 clears them.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
+ */
+enum simvue_result simvue_run_set_tags(struct simvue_run *run,
+                                       const char *const *tags,
+                                       size_t n_tags);
+
+/**
  * Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
- * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Called again, the
- * last status wins, as in the Python client; `simvue_run_close` never overrides it.
+ * `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Files saved before
+ * are uploaded and attached first (the call waits for them), and the status goes after the
+ * metrics and events logged before it, so it is the last change the server sees. Called
+ * again, the last status wins, as in the Python client; `simvue_run_close` never overrides it.
  *
  * # Safety
  * `run` is NULL or a live handle.
@@ -554,7 +707,8 @@ enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int3
 enum simvue_result simvue_run_set_abort_poll_interval(struct simvue_run *run, double seconds);
 
 /**
- * Defines an alert and attaches it to the run (the seed's `add_alert`).
+ * Defines an alert and attaches it to the run (the seed's `add_alert`; the
+ * `simvue_run_create_*_alert` functions have every option of the Python client).
  *
  * - `source`: `SIMVUE_ALERT_SOURCE_METRICS` or `SIMVUE_ALERT_SOURCE_EVENTS`.
  * - `frequency`: seconds between evaluations (> 0). `window`: averaging window in seconds;
@@ -586,6 +740,189 @@ enum simvue_result simvue_run_add_alert(struct simvue_run *run,
                                         const char *pattern,
                                         char *id_buf,
                                         size_t id_len);
+
+/**
+ * Creates a metric threshold alert (`create_metric_threshold_alert`) and, with
+ * `attach_to_run` 1, attaches it to the run; the alert's id goes to `id_buf` when it is not
+ * NULL (`id_len` at least `SIMVUE_ID_BUFFER_SIZE`).
+ *
+ * - `rule`: `SIMVUE_ALERT_RULE_IS_ABOVE` or `SIMVUE_ALERT_RULE_IS_BELOW` `threshold` (finite).
+ * - `description`: NULL for none. `window`: seconds over which values are aggregated; 0 or
+ *   less means `frequency`. `frequency`: seconds between evaluations (> 0; Python's default
+ *   is 1).
+ * - `aggregation`: `SIMVUE_AGGREGATION_*` (Python's default: `AVERAGE`). `notification`:
+ *   `SIMVUE_NOTIFICATION_NONE` (default) or `_EMAIL`. `trigger_abort`: 1 if the alert firing
+ *   aborts the run (default 0). `attach_to_run`: 1 to attach it (default), 0 to only create it.
+ *
+ * Creating the same alert again returns the same id; another definition under a name this run
+ * already used is `SIMVUE_ERROR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `id_buf` is NULL or
+ * holds `id_len` bytes.
+ */
+enum simvue_result simvue_run_create_metric_threshold_alert(struct simvue_run *run,
+                                                            const char *name,
+                                                            const char *metric,
+                                                            double threshold,
+                                                            int32_t rule,
+                                                            const char *description,
+                                                            int64_t window,
+                                                            int64_t frequency,
+                                                            int32_t aggregation,
+                                                            int32_t notification,
+                                                            int32_t trigger_abort,
+                                                            int32_t attach_to_run,
+                                                            char *id_buf,
+                                                            size_t id_len);
+
+/**
+ * Creates a metric range alert (`create_metric_range_alert`): `rule` is
+ * `SIMVUE_ALERT_RULE_IS_INSIDE_RANGE` or `_IS_OUTSIDE_RANGE` of [`range_low`, `range_high`]
+ * (finite, low < high); the other arguments as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_metric_range_alert(struct simvue_run *run,
+                                                        const char *name,
+                                                        const char *metric,
+                                                        double range_low,
+                                                        double range_high,
+                                                        int32_t rule,
+                                                        const char *description,
+                                                        int64_t window,
+                                                        int64_t frequency,
+                                                        int32_t aggregation,
+                                                        int32_t notification,
+                                                        int32_t trigger_abort,
+                                                        int32_t attach_to_run,
+                                                        char *id_buf,
+                                                        size_t id_len);
+
+/**
+ * Creates an events alert (`create_event_alert`): it fires when an event message contains
+ * `pattern`. `description`, `frequency`, `notification`, `trigger_abort`, `attach_to_run`,
+ * `id_buf` as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_event_alert(struct simvue_run *run,
+                                                 const char *name,
+                                                 const char *pattern,
+                                                 const char *description,
+                                                 int64_t frequency,
+                                                 int32_t notification,
+                                                 int32_t trigger_abort,
+                                                 int32_t attach_to_run,
+                                                 char *id_buf,
+                                                 size_t id_len);
+
+/**
+ * Creates a user alert (`create_user_alert`): an alert whose state the solver sets with
+ * `simvue_run_log_alert`. Arguments as `simvue_run_create_metric_threshold_alert`.
+ *
+ * # Safety
+ * As `simvue_run_create_metric_threshold_alert`.
+ */
+enum simvue_result simvue_run_create_user_alert(struct simvue_run *run,
+                                                const char *name,
+                                                const char *description,
+                                                int32_t notification,
+                                                int32_t trigger_abort,
+                                                int32_t attach_to_run,
+                                                char *id_buf,
+                                                size_t id_len);
+
+/**
+ * Sets the state of a user alert for this run (`log_alert`): `SIMVUE_ALERT_STATE_OK` or
+ * `SIMVUE_ALERT_STATE_CRITICAL`. Give exactly one of `identifier` (the alert's id, online or
+ * offline) and `name` (online only: the server is asked for the alert of that name; offline
+ * that is `SIMVUE_ERROR_UNSUPPORTED`, as in the Python client). An alert that is not a user
+ * alert is `SIMVUE_ERROR_INVALID_ARGUMENT`; an unknown one `SIMVUE_ERROR_NOT_FOUND`.
+ * Offline the state is written into the alert's cache file, where simvue-sender sends it
+ * only if the alert and the run were uploaded before (docs/protocol.md §8.6 item 5).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `identifier` and `name` are NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_log_alert(struct simvue_run *run,
+                                        const char *identifier,
+                                        const char *name,
+                                        int32_t state);
+
+/**
+ * Attaches existing alerts to the run (`add_alerts`): `n_ids` alert ids and, online only,
+ * `n_names` alert names (every alert of such a name on the server). Online the run's current
+ * alerts are read from the server first and kept. Either array may be NULL when its count is 0,
+ * but not both counts may be 0.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `ids` and `names` are NULL or hold `n_ids` / `n_names`
+ * NUL-terminated strings.
+ */
+enum simvue_result simvue_run_add_alerts(struct simvue_run *run,
+                                         const char *const *ids,
+                                         size_t n_ids,
+                                         const char *const *names,
+                                         size_t n_names);
+
+/**
+ * Assigns metric `metric_name` to a grid (`assign_metric_to_grid`) for array values
+ * (`simvue_run_log_metric_array`).
+ *
+ * - With `n_axes` > 0: a new grid called `grid_name` (NULL: the metric's name) of `n_axes` axes
+ *   (1 to 3; offline 1 or 2, as simvue-sender 2.6.2 uploads no more). `axis_sizes[i]` is the
+ *   number of ticks of axis `i`, `ticks` all the ticks one axis after the other (ascending
+ *   within an axis), `labels` one label per axis.
+ * - With `n_axes` 0 (`ticks`, `axis_sizes` and `labels` NULL): the grid called `grid_name`
+ *   that this run created before.
+ *
+ * Axis 0 is the axis along which an array's values vary fastest: the last index of a
+ * row-major C array (`double f[ny][nx]`: axes x, y) and the first of a Fortran array
+ * (`f(nx, ny)`: axes x, y), so that both land on the server the same way.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `axis_sizes` and
+ * `labels` are NULL or hold `n_axes` elements, `ticks` the sum of `axis_sizes`.
+ */
+enum simvue_result simvue_run_assign_metric_to_grid(struct simvue_run *run,
+                                                    const char *metric_name,
+                                                    const char *grid_name,
+                                                    const double *ticks,
+                                                    const size_t *axis_sizes,
+                                                    size_t n_axes,
+                                                    const char *const *labels);
+
+/**
+ * Logs an array of values of metric `name` at one step (the Python client's `log_metrics`
+ * with a numpy array): a field over a grid, such as a temperature field or a density
+ * profile. `values` holds the array of `ndim` (1 to 3) dimensions of sizes `shape`, in
+ * `layout` `SIMVUE_ROW_MAJOR` (C: `double f[ny][nx]`, `shape = {ny, nx}`) or
+ * `SIMVUE_COLUMN_MAJOR` (Fortran: `f(nx, ny)`, `shape = (nx, ny)`); both of these examples are
+ * the same array on a grid with axes x, y (see `simvue_run_assign_metric_to_grid`). At most
+ * 50000 values (the Python client's limit); NaN and infinities are allowed.
+ *
+ * A metric not assigned to a grid gets one as in Python: named after the metric, with ticks
+ * from 0 to 1 evenly spaced and labels `axis_0`, `axis_1`, ... The step counts up as for
+ * `simvue_run_log_metrics`; `flags`, `step`, `time` and `timestamp` are those of
+ * `simvue_run_log_metrics_ex` (to log an array at the step of other metrics, give the step).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `name` and `timestamp` are NULL or NUL-terminated; `shape`
+ * is NULL or holds `ndim` sizes; `values` is NULL or holds their product.
+ */
+enum simvue_result simvue_run_log_metric_array(struct simvue_run *run,
+                                               const char *name,
+                                               const double *values,
+                                               const size_t *shape,
+                                               size_t ndim,
+                                               int32_t layout,
+                                               uint32_t flags,
+                                               int64_t step,
+                                               double time,
+                                               const char *timestamp);
 
 /**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step
@@ -627,6 +964,25 @@ enum simvue_result simvue_run_log_metrics_ex(struct simvue_run *run,
                                              int64_t step,
                                              double time,
                                              const char *timestamp);
+
+/**
+ * Records the units of metric `name` (`set_metric_units`): `units` is the unit symbol
+ * (`"km"`, `"J/kg"`, `"degC"`); `mks_unit` (NULL: worked out) and `*mks_conversion` (NULL:
+ * worked out) are the MKS unit and the factor to it. They are worked out as the Python client
+ * does with unyt, for the SI units with their prefixes and the common others combined with
+ * `*`, `/` and `**n`; for a unit it does not know they are `null` unless given. The units go
+ * to the server as run metadata `simvue.metrics.<name>` with the next `log_metrics`, as in
+ * Python. Allowed before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; strings are NULL or NUL-terminated; `mks_conversion` is
+ * NULL or points to a double.
+ */
+enum simvue_result simvue_run_set_metric_units(struct simvue_run *run,
+                                               const char *name,
+                                               const char *units,
+                                               const char *mks_unit,
+                                               const double *mks_conversion);
 
 /**
  * Logs an event message at level `info`. `timestamp` is NULL for now, or
@@ -676,6 +1032,22 @@ enum simvue_result simvue_run_save(struct simvue_run *run,
                                    uint32_t flags);
 
 /**
+ * Saves a file as `simvue_run_save` does, with `metadata_json` (a JSON object, or NULL for
+ * none) as the artifact's metadata (`save_file(..., metadata=...)`).
+ *
+ * # Safety
+ * As `simvue_run_save`; `metadata_json` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save_ex(struct simvue_run *run,
+                                      const char *filename,
+                                      int32_t category,
+                                      const char *filetype,
+                                      int32_t preserve_path,
+                                      const char *name,
+                                      uint32_t flags,
+                                      const char *metadata_json);
+
+/**
  * Saves every regular file below `directory` (the seed's `save_directory`); arguments as
  * `simvue_run_save`. A file that cannot be saved is reported and does not stop the others;
  * the result then is the first failure's code and the message says how many failed.
@@ -720,6 +1092,22 @@ enum simvue_result simvue_run_save_bytes(struct simvue_run *run,
                                          int32_t category,
                                          const char *filetype,
                                          uint32_t flags);
+
+/**
+ * Saves bytes as `simvue_run_save_bytes` does, with `metadata_json` (a JSON object, or NULL
+ * for none) as the artifact's metadata (`save_object(..., metadata=...)`).
+ *
+ * # Safety
+ * As `simvue_run_save_bytes`; `metadata_json` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_save_bytes_ex(struct simvue_run *run,
+                                            const char *name,
+                                            const void *data,
+                                            size_t size,
+                                            int32_t category,
+                                            const char *filetype,
+                                            uint32_t flags,
+                                            const char *metadata_json);
 
 #ifdef __cplusplus
 }  // extern "C"

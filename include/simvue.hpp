@@ -110,6 +110,26 @@ enum class notification : std::int32_t {
     email = SIMVUE_NOTIFICATION_EMAIL,
 };
 
+/// How a metrics alert combines the values in its window.
+enum class aggregation : std::int32_t {
+    average = SIMVUE_AGGREGATION_AVERAGE,
+    sum = SIMVUE_AGGREGATION_SUM,
+    at_least_one = SIMVUE_AGGREGATION_AT_LEAST_ONE,
+    all = SIMVUE_AGGREGATION_ALL,
+};
+
+/// The state of a user alert (`run::log_alert`).
+enum class alert_state : std::int32_t {
+    ok = SIMVUE_ALERT_STATE_OK,
+    critical = SIMVUE_ALERT_STATE_CRITICAL,
+};
+
+/// How an array's values lie in memory (`run::log_metric_array`).
+enum class layout : std::int32_t {
+    row_major = SIMVUE_ROW_MAJOR,       ///< C: the last index varies fastest
+    column_major = SIMVUE_COLUMN_MAJOR, ///< Fortran: the first index varies fastest
+};
+
 /// Artifact categories (`run::save` and the others).
 enum class category : std::int32_t {
     input = SIMVUE_CATEGORY_INPUT,
@@ -234,6 +254,78 @@ struct alert {
         a.frequency = frequency;
         return a;
     }
+};
+
+/// The options every `run::create_*_alert` shares, with the Python client's defaults.
+struct alert_options {
+    std::string description;                    ///< empty: none
+    std::int64_t window = 0;                    ///< seconds; 0: the frequency (metrics alerts)
+    std::int64_t frequency = 1;                 ///< seconds between evaluations
+    simvue::aggregation aggregation = simvue::aggregation::average; ///< metrics alerts
+    simvue::notification notify = notification::none;
+    bool trigger_abort = false;                 ///< the alert firing aborts the run
+    bool attach_to_run = true;                  ///< false: only create it
+
+    alert_options &set_description(std::string v) { description = std::move(v); return *this; }
+    alert_options &set_window(std::int64_t v) { window = v; return *this; }
+    alert_options &set_frequency(std::int64_t v) { frequency = v; return *this; }
+    alert_options &set_aggregation(simvue::aggregation v) { aggregation = v; return *this; }
+    alert_options &set_notification(simvue::notification v) { notify = v; return *this; }
+    alert_options &set_trigger_abort(bool v) { trigger_abort = v; return *this; }
+    alert_options &set_attach_to_run(bool v) { attach_to_run = v; return *this; }
+
+    /// The description as the C API takes it (NULL when empty).
+    const char *c_description() const noexcept {
+        return description.empty() ? nullptr : description.c_str();
+    }
+};
+
+/// When the server sends an e-mail about the run's end (`init_options::notification`).
+enum class notify : std::int32_t {
+    none = SIMVUE_NOTIFY_NONE,
+    all = SIMVUE_NOTIFY_ALL,
+    error = SIMVUE_NOTIFY_ERROR,
+    lost = SIMVUE_NOTIFY_LOST,
+};
+
+/// Who may see the run (`init_options::visibility`): Python's None, "public", "tenant" and a
+/// list of users.
+enum class visibility : std::int32_t {
+    owner_only = SIMVUE_VISIBILITY_PRIVATE,
+    everyone = SIMVUE_VISIBILITY_PUBLIC,
+    tenant = SIMVUE_VISIBILITY_TENANT,
+    users = SIMVUE_VISIBILITY_USERS, ///< the users of `init_options::users`
+};
+
+/// The options of `run::init` beyond name, metadata, tags, description, folder and running,
+/// with the Python client's defaults.
+struct init_options {
+    simvue::notify notification = notify::none;
+    std::string retention_period;          ///< "1 hour", "30m", ...; empty: for ever
+    std::int64_t timeout = SIMVUE_KEEP;     ///< seconds; SIMVUE_KEEP: 180; SIMVUE_NO_TIMEOUT: never
+    simvue::visibility visibility = visibility::owner_only;
+    strings users;                          ///< with visibility::users
+    strings record_shell_vars;              ///< environment variables to record (globs)
+
+    init_options &set_notification(simvue::notify v) { notification = v; return *this; }
+    init_options &set_retention_period(std::string v) { retention_period = std::move(v); return *this; }
+    init_options &set_timeout(std::int64_t v) { timeout = v; return *this; }
+    init_options &set_visibility(simvue::visibility v) { visibility = v; return *this; }
+    init_options &set_users(strings v) {
+        visibility = visibility::users;
+        users = std::move(v);
+        return *this;
+    }
+    init_options &set_record_shell_vars(strings v) { record_shell_vars = std::move(v); return *this; }
+};
+
+/// The server a run names itself (Python's `Run(server_url=..., server_token=...,
+/// server_profile=...)`); empty strings are not given. SIMVUE_URL, SIMVUE_TOKEN and
+/// SIMVUE_SERVER_PROFILE in the environment still win.
+struct server_options {
+    std::string url;
+    std::string token;
+    std::string profile;
 };
 
 /// Items dropped because a queue was full (`run::dropped`).
@@ -383,8 +475,13 @@ inline std::optional<std::string> to_json(const metadata &md, std::string *bad_k
 class run {
 public:
     /// Creates a run in `m`; the environment variable SIMVUE_MODE overrides it.
-    explicit run(mode m) : exceptions_(std::uncaught_exceptions()) {
-        simvue_result rc = simvue_run_new(static_cast<std::int32_t>(m), &handle_);
+    explicit run(mode m) : run(m, server_options{}) {}
+
+    /// Creates a run in `m` on the server `server` (no config file needed).
+    run(mode m, const server_options &server) : exceptions_(std::uncaught_exceptions()) {
+        auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
+        simvue_result rc = simvue_run_new_ex(static_cast<std::int32_t>(m), opt(server.url),
+                                             opt(server.token), opt(server.profile), &handle_);
         if (rc != SIMVUE_OK) {
             throw error(rc, "simvue::run: " + detail::last_error_message());
         }
@@ -430,20 +527,29 @@ public:
     }
 
     /// Initialises the run. Every argument is optional: a random name, no metadata (keys set
-    /// with set_metadata before are added), no tags, no description, folder `/`, running.
+    /// with set_metadata before are added), no tags, no description, folder `/`, running, and
+    /// the Python client's defaults for the rest (`opts`).
     void init(std::string_view name = {}, const metadata &md = {}, const strings &tags = {},
               std::string_view description = {}, std::string_view folder = {},
-              bool running = true) {
+              bool running = true, const init_options &opts = {}) {
         detail::opt_c_string c_name(name), c_description(description), c_folder(folder);
         std::optional<std::string> json;
         if (!md.empty() && !(json = metadata_json(md, "init"))) {
             return;
         }
+        auto view = [](const std::string &s) { return std::string_view(s); };
         const auto &t = tags.get();
-        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
-        simvue_result rc = simvue_run_init(handle_, c_name.get(), json ? json->c_str() : nullptr,
-                                           c_tags.data(), c_tags.size(), c_description.get(),
-                                           c_folder.get(), running ? 1 : 0);
+        const auto &u = opts.users.get();
+        const auto &v = opts.record_shell_vars.get();
+        detail::c_strings c_tags(t.begin(), t.end(), view), c_users(u.begin(), u.end(), view),
+            c_vars(v.begin(), v.end(), view);
+        simvue_result rc = simvue_run_init_ex(
+            handle_, c_name.get(), json ? json->c_str() : nullptr, c_tags.data(), c_tags.size(),
+            c_description.get(), c_folder.get(), running ? 1 : 0,
+            static_cast<std::int32_t>(opts.notification),
+            opts.retention_period.empty() ? nullptr : opts.retention_period.c_str(), opts.timeout,
+            static_cast<std::int32_t>(opts.visibility), c_users.data(), c_users.size(),
+            c_vars.data(), c_vars.size());
         if (rc == SIMVUE_OK) {
             started_ = true;
         }
@@ -504,6 +610,13 @@ public:
         check(simvue_run_update_tags(handle_, c_tags.data(), c_tags.size()), "update_tags");
     }
 
+    /// Replaces the run's tags (`set_tags`).
+    void set_tags(const strings &tags) {
+        const auto &t = tags.get();
+        detail::c_strings c_tags(t.begin(), t.end(), [](const std::string &s) { return std::string_view(s); });
+        check(simvue_run_set_tags(handle_, c_tags.data(), c_tags.size()), "set_tags");
+    }
+
     /// Logs one set of metrics, in the order given. `step` (>= 0), `time` and `timestamp`
     /// (`YYYY-MM-DD hh:mm:ss.ffffff`, UTC) replace the automatic ones when given.
     void log_metrics(std::initializer_list<std::pair<std::string_view, double>> metrics,
@@ -526,6 +639,69 @@ public:
                     std::optional<std::int64_t> step = std::nullopt,
                     std::optional<double> time = std::nullopt, std::string_view timestamp = {}) {
         log_metrics({{name, v}}, step, time, timestamp);
+    }
+
+    /// Records the units of metric `name`: the unit symbol, and the MKS unit and the factor to
+    /// it (worked out as the Python client does when not given). Sent with the next
+    /// log_metrics.
+    void set_metric_units(std::string_view name, std::string_view units,
+                          std::string_view mks_unit = {},
+                          std::optional<double> mks_conversion = std::nullopt) {
+        detail::opt_c_string c_mks(mks_unit);
+        check(simvue_run_set_metric_units(handle_, std::string(name).c_str(),
+                                          std::string(units).c_str(), c_mks.get(),
+                                          mks_conversion ? &*mks_conversion : nullptr),
+              "set_metric_units");
+    }
+
+    /// Assigns `metric` to a new grid `grid_name` (empty: the metric's name) with the ticks of
+    /// each axis (axis 0 first: the axis along which a row-major array's last index runs) and
+    /// one label per axis.
+    void assign_metric_to_grid(std::string_view metric,
+                               const std::vector<std::vector<double>> &axes_ticks,
+                               const strings &axes_labels, std::string_view grid_name = {}) {
+        std::vector<double> ticks;
+        std::vector<std::size_t> sizes;
+        for (const auto &axis : axes_ticks) {
+            ticks.insert(ticks.end(), axis.begin(), axis.end());
+            sizes.push_back(axis.size());
+        }
+        const auto &l = axes_labels.get();
+        detail::c_strings c_labels(l.begin(), l.end(), [](const std::string &s) { return std::string_view(s); });
+        detail::opt_c_string c_grid(grid_name);
+        // The C API takes one count for both; with a different number of labels it gets none,
+        // and refuses the call with its own message.
+        const char *const *labels = l.size() == sizes.size() ? c_labels.data() : nullptr;
+        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(), c_grid.get(),
+                                               ticks.empty() ? nullptr : ticks.data(),
+                                               sizes.empty() ? nullptr : sizes.data(),
+                                               sizes.size(), labels),
+              "assign_metric_to_grid");
+    }
+
+    /// Assigns `metric` to the grid `grid_name` this run created before.
+    void assign_metric_to_grid(std::string_view metric, std::string_view grid_name) {
+        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(),
+                                               std::string(grid_name).c_str(), nullptr, nullptr, 0,
+                                               nullptr),
+              "assign_metric_to_grid");
+    }
+
+    /// Logs the array of values of `name` at one step: `values` holds an array of `shape`
+    /// (1 to 3 dimensions) in `l` order; `double f[ny][nx]` is `shape {ny, nx}`, row-major, on
+    /// a grid with axes x, y. `step`, `time` and `timestamp` as for log_metrics.
+    void log_metric_array(std::string_view name, const double *values,
+                          const std::vector<std::size_t> &shape, layout l = layout::row_major,
+                          std::optional<std::int64_t> step = std::nullopt,
+                          std::optional<double> time = std::nullopt,
+                          std::string_view timestamp = {}) {
+        std::uint32_t flags = (step ? SIMVUE_METRICS_STEP : 0u) | (time ? SIMVUE_METRICS_TIME : 0u);
+        detail::opt_c_string c_ts(timestamp);
+        check(simvue_run_log_metric_array(handle_, std::string(name).c_str(), values,
+                                          shape.empty() ? nullptr : shape.data(), shape.size(),
+                                          static_cast<std::int32_t>(l), flags, step.value_or(0),
+                                          time.value_or(0.0), c_ts.get()),
+              "log_metrics");
     }
 
     /// Logs an event message (at `level`, at `timestamp` or now).
@@ -583,6 +759,83 @@ public:
         return rc == SIMVUE_OK ? std::string(id) : std::string();
     }
 
+    /// Creates a metric threshold alert (rule is_above / is_below `threshold`) and, unless
+    /// `opts.attach_to_run` is false, attaches it; returns its id (empty when the run is
+    /// disabled or the failure was suppressed).
+    std::string create_metric_threshold_alert(std::string_view name, std::string_view metric,
+                                              double threshold, alert_rule rule,
+                                              const alert_options &opts = {}) {
+        return create_alert("create_metric_threshold_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_metric_threshold_alert(
+                handle_, std::string(name).c_str(), std::string(metric).c_str(), threshold,
+                static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                opts.frequency, static_cast<std::int32_t>(opts.aggregation),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates a metric range alert (rule is_inside_range / is_outside_range [low, high]).
+    std::string create_metric_range_alert(std::string_view name, std::string_view metric,
+                                          double range_low, double range_high, alert_rule rule,
+                                          const alert_options &opts = {}) {
+        return create_alert("create_metric_range_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_metric_range_alert(
+                handle_, std::string(name).c_str(), std::string(metric).c_str(), range_low,
+                range_high, static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                opts.frequency, static_cast<std::int32_t>(opts.aggregation),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates an events alert that fires when an event message contains `pattern` (window
+    /// and aggregation of `opts` are not used).
+    std::string create_event_alert(std::string_view name, std::string_view pattern,
+                                   const alert_options &opts = {}) {
+        return create_alert("create_event_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_event_alert(
+                handle_, std::string(name).c_str(), std::string(pattern).c_str(),
+                opts.c_description(), opts.frequency, static_cast<std::int32_t>(opts.notify),
+                opts.trigger_abort ? 1 : 0, opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Creates a user alert, whose state the program sets with `log_alert`.
+    std::string create_user_alert(std::string_view name, const alert_options &opts = {}) {
+        return create_alert("create_user_alert", [&](char *id, std::size_t n) {
+            return simvue_run_create_user_alert(
+                handle_, std::string(name).c_str(), opts.c_description(),
+                static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
+                opts.attach_to_run ? 1 : 0, id, n);
+        });
+    }
+
+    /// Sets the state of the user alert with id `identifier` for this run.
+    void log_alert(std::string_view identifier, alert_state state = alert_state::critical) {
+        check(simvue_run_log_alert(handle_, std::string(identifier).c_str(), nullptr,
+                                   static_cast<std::int32_t>(state)),
+              "log_alert");
+    }
+
+    /// Sets the state of the user alert named `name` (online: looked up on the server).
+    void log_alert_by_name(std::string_view name, alert_state state = alert_state::critical) {
+        check(simvue_run_log_alert(handle_, nullptr, std::string(name).c_str(),
+                                   static_cast<std::int32_t>(state)),
+              "log_alert");
+    }
+
+    /// Attaches existing alerts by id and (online) by name.
+    void add_alerts(const strings &ids, const strings &names = {}) {
+        const auto &i = ids.get();
+        const auto &n = names.get();
+        auto view = [](const std::string &s) { return std::string_view(s); };
+        detail::c_strings c_ids(i.begin(), i.end(), view), c_names(n.begin(), n.end(), view);
+        check(simvue_run_add_alerts(handle_, c_ids.data(), c_ids.size(), c_names.data(),
+                                    c_names.size()),
+              "add_alerts");
+    }
+
     /// Metric sets and events dropped so far because a queue was full.
     dropped_counts dropped() const {
         dropped_counts d;
@@ -624,14 +877,20 @@ public:
 
     /// Saves the file `filename` as `c`. `filetype`: a MIME type (not given: guessed from the
     /// name); `preserve_path`: name the artifact by its path relative to the working directory;
-    /// `name`: the artifact's name (not given: derived from the file's).
+    /// `name`: the artifact's name (not given: derived from the file's); `md`: the artifact's
+    /// metadata.
     void save(std::string_view filename, category c, std::string_view filetype = {},
               bool preserve_path = false, std::string_view name = {},
-              save_flags flags = save_flags::none) {
+              save_flags flags = save_flags::none, const std::optional<metadata> &md = {}) {
         detail::opt_c_string c_type(filetype), c_name(name);
-        check(simvue_run_save(handle_, std::string(filename).c_str(), static_cast<std::int32_t>(c),
-                              c_type.get(), preserve_path ? 1 : 0, c_name.get(),
-                              static_cast<std::uint32_t>(flags)),
+        std::optional<std::string> json;
+        if (md && !(json = metadata_json(*md, "save"))) {
+            return;
+        }
+        check(simvue_run_save_ex(handle_, std::string(filename).c_str(),
+                                 static_cast<std::int32_t>(c), c_type.get(), preserve_path ? 1 : 0,
+                                 c_name.get(), static_cast<std::uint32_t>(flags),
+                                 json ? json->c_str() : nullptr),
               "save");
     }
 
@@ -661,18 +920,25 @@ public:
     /// Saves `size` bytes at `data` as the artifact `name` (copied before the call returns).
     /// `filetype`: a MIME type (not given: application/octet-stream); `flags` may hold `wait`.
     void save_bytes(std::string_view name, const void *data, std::size_t size, category c,
-                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
+                    std::string_view filetype = {}, save_flags flags = save_flags::none,
+                    const std::optional<metadata> &md = {}) {
         detail::opt_c_string c_type(filetype);
-        check(simvue_run_save_bytes(handle_, std::string(name).c_str(), data, size,
-                                    static_cast<std::int32_t>(c), c_type.get(),
-                                    static_cast<std::uint32_t>(flags)),
+        std::optional<std::string> json;
+        if (md && !(json = metadata_json(*md, "save_bytes"))) {
+            return;
+        }
+        check(simvue_run_save_bytes_ex(handle_, std::string(name).c_str(), data, size,
+                                       static_cast<std::int32_t>(c), c_type.get(),
+                                       static_cast<std::uint32_t>(flags),
+                                       json ? json->c_str() : nullptr),
               "save_bytes");
     }
 
     /// Saves a string (text, JSON) as the artifact `name`.
     void save_bytes(std::string_view name, std::string_view data, category c,
-                    std::string_view filetype = {}, save_flags flags = save_flags::none) {
-        save_bytes(name, data.data(), data.size(), c, filetype, flags);
+                    std::string_view filetype = {}, save_flags flags = save_flags::none,
+                    const std::optional<metadata> &md = {}) {
+        save_bytes(name, data.data(), data.size(), c, filetype, flags, md);
     }
 
 private:
@@ -708,6 +974,14 @@ private:
                   op);
         }
         return json;
+    }
+
+    template <class F>
+    std::string create_alert(const char *op, F f) {
+        char id[SIMVUE_ID_BUFFER_SIZE] = {0};
+        simvue_result rc = f(id, sizeof id);
+        check(rc, op);
+        return rc == SIMVUE_OK ? std::string(id) : std::string();
     }
 
     template <class F>

@@ -70,6 +70,8 @@ pub struct Artifact {
     pub mime_type: String,
     /// sha256 of the content, hex.
     pub checksum: String,
+    /// Metadata of the artifact (a JSON object), or `null`.
+    pub metadata: Option<Json>,
     /// The bytes.
     pub content: Content,
 }
@@ -83,7 +85,7 @@ impl Artifact {
             .with("size", self.size as i64)
             .with("mime_type", self.mime_type.as_str())
             .with("checksum", self.checksum.as_str())
-            .with("metadata", Json::Null)
+            .with("metadata", self.metadata.clone())
     }
 
     /// The offline record (`artifacts/<id>.json`), attached to `run_id` with `category`.
@@ -98,7 +100,7 @@ impl Artifact {
                 .with("size", self.size as i64)
                 .with("mime_type", self.mime_type.as_str())
                 .with("checksum", self.checksum.as_str())
-                .with("metadata", Json::Null)
+                .with("metadata", self.metadata.clone())
                 .with("file_path", given.as_str())
                 .with("runs", runs),
             Content::Bytes(_) => Json::object()
@@ -109,7 +111,7 @@ impl Artifact {
                 .with("size", self.size as i64)
                 .with("mime_type", self.mime_type.as_str())
                 .with("checksum", self.checksum.as_str())
-                .with("metadata", Json::Null)
+                .with("metadata", self.metadata.clone())
                 .with("obj", Json::Null)
                 .with("runs", runs),
         }
@@ -204,6 +206,16 @@ pub struct SaveOptions<'a> {
     pub name: Option<&'a str>,
     /// Copy the file into the cache now and save the copy.
     pub snapshot: bool,
+    /// Metadata of the artifact (a JSON object).
+    pub metadata: Option<Json>,
+}
+
+/// Artifact metadata must be a JSON object (`metadata: dict[str, Any]` in the Python client).
+pub fn check_metadata(metadata: Option<&Json>) -> Result<()> {
+    match metadata {
+        None | Some(Json::Object(_)) => Ok(()),
+        Some(_) => Err(Error::invalid("artifact metadata must be a JSON object")),
+    }
 }
 
 /// Checks the MIME type a user named.
@@ -283,6 +295,7 @@ pub fn prepare_file(
     if given.is_empty() {
         return Err(Error::invalid("the file name is empty"));
     }
+    check_metadata(opts.metadata.as_ref())?;
     let meta = std::fs::metadata(path).map_err(|e| {
         let kind = if e.kind() == std::io::ErrorKind::NotFound {
             ErrorKind::NotFound
@@ -362,6 +375,7 @@ pub fn prepare_file(
         size,
         mime_type,
         checksum,
+        metadata: opts.metadata.clone(),
         content: Content::File {
             path: read_path,
             given,
@@ -370,8 +384,14 @@ pub fn prepare_file(
 }
 
 /// Makes the artifact of an in-memory buffer.
-pub fn prepare_bytes(name: &str, bytes: Vec<u8>, mime_type: Option<&str>) -> Result<Artifact> {
+pub fn prepare_bytes(
+    name: &str,
+    bytes: Vec<u8>,
+    mime_type: Option<&str>,
+    metadata: Option<Json>,
+) -> Result<Artifact> {
     validate::name("artifact name", name)?;
+    check_metadata(metadata.as_ref())?;
     let mime_type = match mime_type {
         Some(m) => {
             check_mime(m)?;
@@ -385,6 +405,7 @@ pub fn prepare_bytes(name: &str, bytes: Vec<u8>, mime_type: Option<&str>) -> Res
         size: bytes.len() as u64,
         mime_type,
         checksum: sha256_hex(&bytes),
+        metadata,
         content: Content::Bytes(Arc::new(bytes)),
     })
 }
@@ -538,7 +559,7 @@ mod tests {
             );
         }
         assert_eq!(
-            prepare_bytes("", vec![], None).unwrap_err().kind,
+            prepare_bytes("", vec![], None, None).unwrap_err().kind,
             ErrorKind::InvalidArgument
         );
     }

@@ -115,6 +115,19 @@ pub struct Config {
     pub file: Option<PathBuf>,
 }
 
+/// The server a run names itself (`Run(server_url=..., server_token=..., server_profile=...)`).
+/// The environment still wins over these, and these over the config file (`SIMVUE_URL` >
+/// argument > file, `SIMVUE_SERVER_PROFILE` > argument; `config/user.py` `fetch`).
+#[derive(Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// Server URL.
+    pub url: Option<String>,
+    /// API token.
+    pub token: Option<Token>,
+    /// Profile (`[profiles.<name>]`) to take the URL and token from.
+    pub profile: Option<String>,
+}
+
 /// Where configuration comes from; the process environment in real use, a fixed map in tests.
 pub struct Sources<'a> {
     /// Looks up an environment variable.
@@ -344,6 +357,11 @@ impl Config {
 
     /// Loads the configuration for `requested` mode from explicit sources.
     pub fn load_from(requested: Mode, src: &Sources<'_>) -> Result<Config> {
+        Config::load_with(requested, &ServerArgs::default(), src)
+    }
+
+    /// Loads the configuration for `requested` mode, with the server the run names itself.
+    pub fn load_with(requested: Mode, args: &ServerArgs, src: &Sources<'_>) -> Result<Config> {
         let env = |k: &str| (src.env)(k);
         let mode = match env("SIMVUE_MODE") {
             Some(m) => Mode::parse(&m).ok_or_else(|| {
@@ -394,27 +412,44 @@ impl Config {
             root.table(name, name)
         };
 
-        let server = section("server")?;
-        let mut url = server.str("url")?;
-        let mut token = server.str("token")?;
-        if let Some(profile) = env("SIMVUE_SERVER_PROFILE") {
-            let profiles = section("profiles")?;
-            let p = profiles.table(&profile, "profiles.<name>")?;
-            match p.table {
-                Some(_) => {
-                    url = p.str("url")?.or(url);
-                    token = p.str("token")?.or(token);
-                }
-                None if mode == Mode::Online => {
+        // A profile's table replaces `[server]` as a whole (url, token, certificates), and a
+        // profile that is not defined is an error (config/user.py `fetch`); a disabled run
+        // needs no server, so it never fails for that.
+        let profile = env("SIMVUE_SERVER_PROFILE").or_else(|| args.profile.clone());
+        let server = match &profile {
+            None => section("server")?,
+            Some(name) => {
+                let p = section("profiles")?.table(name, "profiles.<name>")?;
+                match p.table.filter(|t| !t.is_empty()) {
+                    Some(_) => p,
+                    None if mode == Mode::Disabled => Section {
+                        table: None,
+                        ..p
+                    },
+                    None => {
                     return Err(config_error(format!(
-                        "SIMVUE_SERVER_PROFILE names profile {profile:?}, which the config file does not define"
+                        "server profile {name:?} (from {}) is not defined: there is no [profiles.{name}] in {}",
+                        if env("SIMVUE_SERVER_PROFILE").is_some() {
+                            "SIMVUE_SERVER_PROFILE"
+                        } else {
+                            "the run's server_profile"
+                        },
+                        file.as_ref()
+                            .map_or("any config file (none was found)".to_owned(), |f| {
+                                f.display().to_string()
+                            })
                     )))
+                    }
                 }
-                None => {}
             }
-        }
-        url = env("SIMVUE_URL").or(url);
-        token = env("SIMVUE_TOKEN").or(token);
+        };
+        // Environment > the run's own arguments > the config file (user.py:245-257).
+        let url = env("SIMVUE_URL")
+            .or_else(|| args.url.clone())
+            .or(server.str("url")?);
+        let token = env("SIMVUE_TOKEN")
+            .or_else(|| args.token.as_ref().map(|t| t.expose().to_owned()))
+            .or(server.str("token")?);
 
         let certs = server.table("certificates", "server.certificates")?;
         let cert_path = |env_key: &str, key: &str| -> Result<Option<PathBuf>> {
@@ -605,6 +640,69 @@ token = "other-token"
         .unwrap();
         assert_eq!(c.url.as_deref(), Some("http://127.0.0.1:9/api"));
         assert_eq!(c.token.as_ref().unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn the_runs_own_server_sits_between_the_environment_and_the_file() {
+        let cwd = tempdir("args");
+        std::fs::write(
+            cwd.join("simvue.toml"),
+            "[server]\nurl = \"http://file\"\ntoken = \"file-token\"\n\n[profiles.p]\nurl = \"http://profile\"\n",
+        )
+        .unwrap();
+        let load_args = |env: &[(&str, &str)], args: ServerArgs| {
+            let map: std::collections::HashMap<String, String> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let lookup = move |k: &str| map.get(k).cloned();
+            Config::load_with(
+                Mode::Online,
+                &args,
+                &Sources {
+                    env: &lookup,
+                    cwd: cwd.clone(),
+                    home: None,
+                },
+            )
+        };
+        let args = ServerArgs {
+            url: Some("http://arg".into()),
+            token: Some(Token::new("arg-token")),
+            profile: None,
+        };
+        let c = load_args(&[], args.clone()).unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://arg/api"));
+        assert_eq!(c.token.unwrap().expose(), "arg-token");
+        let c = load_args(&[("SIMVUE_URL", "http://env")], args).unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://env/api"));
+        // A profile replaces [server] as a whole: its missing token is not taken from [server].
+        let profile = ServerArgs {
+            profile: Some("p".into()),
+            ..ServerArgs::default()
+        };
+        let e = load_args(&[], profile.clone()).unwrap_err();
+        assert!(e.message.contains("token"), "{e}");
+        let c = load_args(&[("SIMVUE_TOKEN", "t")], profile).unwrap();
+        assert_eq!(c.url.as_deref(), Some("http://profile/api"));
+        // An unknown profile is an error, also offline; not for a disabled run.
+        let e = load_args(&[("SIMVUE_SERVER_PROFILE", "nope")], ServerArgs::default()).unwrap_err();
+        assert!(e.message.contains("[profiles.nope]"), "{e}");
+        let e = load(
+            Mode::Offline,
+            &[("SIMVUE_SERVER_PROFILE", "nope")],
+            &cwd,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Config);
+        assert!(load(
+            Mode::Disabled,
+            &[("SIMVUE_SERVER_PROFILE", "nope")],
+            &cwd,
+            None
+        )
+        .is_ok());
     }
 
     #[test]

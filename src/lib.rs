@@ -29,6 +29,7 @@ pub mod run;
 pub mod sink;
 pub mod system;
 pub mod time;
+pub mod units;
 pub mod validate;
 
 pub use config::Mode;

@@ -117,6 +117,78 @@ fn strip(mut j: Json, keys: &[&str]) -> Json {
     j
 }
 
+/// Who may see a run (`visibility`: `init(visibility=...)`, protocol doc §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Visibility {
+    /// Everyone in the tenant (`visibility="tenant"`).
+    pub tenant: bool,
+    /// Everyone (`visibility="public"`).
+    pub public: bool,
+    /// These users (`visibility=[...]`).
+    pub users: Vec<String>,
+}
+
+impl Visibility {
+    fn to_json(&self) -> Json {
+        Json::object()
+            .with("tenant", self.tenant)
+            .with("public", self.public)
+            .with("users", self.users.clone())
+    }
+
+    fn from_json(j: Option<&Json>) -> Visibility {
+        let flag = |k: &str| matches!(j.and_then(|v| v.get(k)), Some(Json::Bool(true)));
+        Visibility {
+            tenant: flag("tenant"),
+            public: flag("public"),
+            users: match j.and_then(|v| v.get("users")) {
+                Some(Json::Array(items)) => items
+                    .iter()
+                    .filter_map(|u| u.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+/// E-mail notification of a run's end (`init(notification=...)`: `notifications.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notification {
+    /// `none` (the default)
+    #[default]
+    None,
+    /// `all`
+    All,
+    /// `error`
+    Error,
+    /// `lost`
+    Lost,
+}
+
+impl Notification {
+    /// The state as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notification::None => "none",
+            Notification::All => "all",
+            Notification::Error => "error",
+            Notification::Lost => "lost",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Notification> {
+        [
+            Notification::None,
+            Notification::All,
+            Notification::Error,
+            Notification::Lost,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+    }
+}
+
 /// The full state of a run (`POST /api/runs`, `runs/<id>.json`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
@@ -134,8 +206,14 @@ pub struct RunRecord {
     pub tags: Vec<String>,
     /// Metadata object.
     pub metadata: Json,
+    /// Who may see the run.
+    pub visibility: Visibility,
+    /// Seconds the server keeps the run (`retention_period`); `None`: for ever.
+    pub ttl: Option<u64>,
     /// Seconds without a heartbeat before the server marks the run lost.
     pub heartbeat_timeout: Option<u64>,
+    /// E-mail notification of the run's end.
+    pub notification: Notification,
     /// Ids of the alerts attached to the run.
     pub alerts: Vec<String>,
     /// When the run object was created.
@@ -160,14 +238,8 @@ impl RunRecord {
         }
         j = j
             .with("name", self.name.as_str())
-            .with(
-                "visibility",
-                Json::object()
-                    .with("tenant", false)
-                    .with("public", false)
-                    .with("users", Json::Array(Vec::new())),
-            )
-            .with("ttl", Json::Null)
+            .with("visibility", self.visibility.to_json())
+            .with("ttl", self.ttl.map(|t| Json::Int(t as i64)))
             .with("tags", self.tags.clone())
             .with(
                 "heartbeat_timeout",
@@ -175,7 +247,10 @@ impl RunRecord {
             )
             .with("alerts", self.alerts.clone())
             .with("created", self.created.to_string())
-            .with("notifications", Json::object().with("state", "none"))
+            .with(
+                "notifications",
+                Json::object().with("state", self.notification.as_str()),
+            )
             .with("metadata", self.metadata.clone());
         if let Some(s) = self.started {
             j.set("started", s.to_string().into());
@@ -209,7 +284,10 @@ impl RunRecord {
             name: String::new(),
             tags: Vec::new(),
             metadata: Json::object(),
+            visibility: Visibility::default(),
+            ttl: None,
             heartbeat_timeout: None,
+            notification: Notification::None,
             alerts: Vec::new(),
             created: Timestamp::now(),
             started: None,
@@ -238,10 +316,21 @@ impl RunRecord {
             name: str_of("name").unwrap_or_default(),
             tags: list_of("tags"),
             metadata: j.get("metadata").cloned().unwrap_or_else(Json::object),
+            visibility: Visibility::from_json(j.get("visibility")),
+            ttl: match j.get("ttl") {
+                Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
+                _ => None,
+            },
             heartbeat_timeout: match j.get("heartbeat_timeout") {
                 Some(Json::Int(i)) if *i >= 0 => Some(*i as u64),
                 _ => None,
             },
+            notification: j
+                .get("notifications")
+                .and_then(|n| n.get("state"))
+                .and_then(Json::as_str)
+                .and_then(Notification::parse)
+                .unwrap_or_default(),
             alerts: match j.get("alerts") {
                 // The server lists attached alerts as objects (`alerts[i].alert.id`).
                 Some(Json::Array(items)) => items
@@ -266,6 +355,32 @@ impl RunRecord {
     }
 }
 
+/// How a metrics alert combines the values in its window (`aggregation`, protocol doc §7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Aggregation {
+    /// `average` (the Python client's default).
+    #[default]
+    Average,
+    /// `sum`
+    Sum,
+    /// `at least one`
+    AtLeastOne,
+    /// `all`
+    All,
+}
+
+impl Aggregation {
+    /// The aggregation as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregation::Average => "average",
+            Aggregation::Sum => "sum",
+            Aggregation::AtLeastOne => "at least one",
+            Aggregation::All => "all",
+        }
+    }
+}
+
 /// What an alert watches (`source` plus its definition).
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertRule {
@@ -279,6 +394,8 @@ pub enum AlertRule {
         threshold: f64,
         /// Averaging window in seconds.
         window: u64,
+        /// How the values in the window are combined.
+        aggregation: Aggregation,
     },
     /// `is inside range` / `is outside range`.
     Range {
@@ -292,12 +409,16 @@ pub enum AlertRule {
         high: f64,
         /// Averaging window in seconds.
         window: u64,
+        /// How the values in the window are combined.
+        aggregation: Aggregation,
     },
     /// An event message matching a pattern.
     Events {
         /// Text to look for.
         pattern: String,
     },
+    /// An alert whose state the solver sets itself (`log_alert`).
+    User,
 }
 
 /// An alert definition (`POST /api/alerts`, `alerts/<id>.json`).
@@ -305,12 +426,16 @@ pub enum AlertRule {
 pub struct Alert {
     /// Alert name.
     pub name: String,
+    /// Free-text description (`null` when not given).
+    pub description: Option<String>,
     /// What triggers it.
     pub rule: AlertRule,
-    /// How often the server evaluates it, in seconds.
+    /// How often the server evaluates it, in seconds (not used by user alerts).
     pub frequency: u64,
     /// `true` sends e-mail notifications (`"email"`), `false` none.
     pub notify_email: bool,
+    /// Whether the alert firing aborts the run (`trigger_abort`, sent as `abort`).
+    pub abort: bool,
 }
 
 impl Alert {
@@ -324,16 +449,19 @@ impl Alert {
                 above,
                 threshold,
                 window,
+                aggregation,
             } => (
                 "MetricsThresholdAlert",
                 "metrics",
-                Json::object()
-                    .with("rule", if *above { "is above" } else { "is below" })
-                    .with("frequency", self.frequency as i64)
-                    .with("window", *window as i64)
-                    .with("metric", metric.as_str())
-                    .with("aggregation", "average")
-                    .with("threshold", *threshold),
+                Some(
+                    Json::object()
+                        .with("rule", if *above { "is above" } else { "is below" })
+                        .with("frequency", self.frequency as i64)
+                        .with("window", *window as i64)
+                        .with("metric", metric.as_str())
+                        .with("aggregation", aggregation.as_str())
+                        .with("threshold", *threshold),
+                ),
             ),
             AlertRule::Range {
                 metric,
@@ -341,39 +469,52 @@ impl Alert {
                 low,
                 high,
                 window,
+                aggregation,
             } => (
                 "MetricsRangeAlert",
                 "metrics",
-                Json::object()
-                    .with(
-                        "rule",
-                        if *inside {
-                            "is inside range"
-                        } else {
-                            "is outside range"
-                        },
-                    )
-                    .with("frequency", self.frequency as i64)
-                    .with("window", *window as i64)
-                    .with("metric", metric.as_str())
-                    .with("aggregation", "average")
-                    .with("range_low", *low)
-                    .with("range_high", *high),
+                Some(
+                    Json::object()
+                        .with(
+                            "rule",
+                            if *inside {
+                                "is inside range"
+                            } else {
+                                "is outside range"
+                            },
+                        )
+                        .with("frequency", self.frequency as i64)
+                        .with("window", *window as i64)
+                        .with("metric", metric.as_str())
+                        .with("aggregation", aggregation.as_str())
+                        .with("range_low", *low)
+                        .with("range_high", *high),
+                ),
             ),
             AlertRule::Events { pattern } => (
                 "EventsAlert",
                 "events",
-                Json::object()
-                    .with("pattern", pattern.as_str())
-                    .with("frequency", self.frequency as i64),
+                Some(
+                    Json::object()
+                        .with("pattern", pattern.as_str())
+                        .with("frequency", self.frequency as i64),
+                ),
             ),
+            AlertRule::User => ("UserAlert", "user", None),
         };
         let mut j = Json::object()
             .with("obj_type", obj_type)
             .with("name", self.name.as_str())
-            .with("description", Json::Null)
+            .with(
+                "description",
+                self.description.as_deref().map_or(Json::Null, Json::from),
+            )
             .with("notification", notification)
             .with("source", source);
+        let Some(definition) = definition else {
+            // A user alert has no definition (alert/user.py new()).
+            return j.with("enabled", true).with("abort", self.abort);
+        };
         // 2.6.2's range alert stages `enabled` before `alert`; the others after it.
         if matches!(self.rule, AlertRule::Range { .. }) {
             j = j.with("enabled", true).with("alert", definition.clone());
@@ -385,7 +526,7 @@ impl Alert {
                 j.set(&k, v);
             }
         }
-        j.with("abort", false)
+        j.with("abort", self.abort)
     }
 
     /// The body of `POST /api/alerts`: the common keys and the definition under `alert`, without
@@ -409,6 +550,30 @@ impl Alert {
                 .filter(|(k, _)| COMMON.contains(&k.as_str()))
                 .collect(),
         )
+    }
+
+    /// Whether this is a user alert (the only kind whose state `log_alert` sets).
+    pub fn is_user(&self) -> bool {
+        matches!(self.rule, AlertRule::User)
+    }
+}
+
+/// The state of a user alert for a run (`log_alert`, protocol doc §7.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    /// `ok`
+    Ok,
+    /// `critical` (the Python client's default)
+    Critical,
+}
+
+impl AlertState {
+    /// The state as the server spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Ok => "ok",
+            AlertState::Critical => "critical",
+        }
     }
 }
 
@@ -443,6 +608,130 @@ impl MetricSet {
             ),
         ])
     }
+}
+
+/// A grid that tensor metrics are values on (`POST /api/grids`, `grids/<id>.json`,
+/// protocol doc §4.6): a list of axes, each its ticks, and a label per axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Grid name.
+    pub name: String,
+    /// Tick positions, axis by axis (axis 0 first).
+    pub axes: Vec<Vec<f64>>,
+    /// One label per axis.
+    pub labels: Vec<String>,
+    /// `(run id, metric)` pairs attached to it (kept only in the offline file, where the
+    /// sender attaches them once it has uploaded the grid).
+    pub runs: Vec<(String, String)>,
+}
+
+impl Grid {
+    /// Points along each axis, axis 0 first.
+    pub fn shape(&self) -> Vec<usize> {
+        self.axes.iter().map(Vec::len).collect()
+    }
+
+    /// The grid as 2.6.2 writes it offline.
+    pub fn to_json(&self) -> Json {
+        Json::object()
+            .with("obj_type", "Grid")
+            .with(
+                "grid",
+                Json::Array(
+                    self.axes
+                        .iter()
+                        .map(|a| Json::Array(a.iter().map(|t| Json::Float(*t)).collect()))
+                        .collect(),
+                ),
+            )
+            .with("labels", self.labels.clone())
+            .with("name", self.name.as_str())
+            .with(
+                "runs",
+                Json::Array(
+                    self.runs
+                        .iter()
+                        .map(|(r, m)| Json::Array(vec![r.as_str().into(), m.as_str().into()]))
+                        .collect(),
+                ),
+            )
+    }
+
+    /// The body of `POST /api/grids`.
+    pub fn to_online_json(&self) -> Json {
+        strip(self.to_json(), &["obj_type", "runs"])
+    }
+}
+
+/// One array of values of a metric on its grid at a step (`GridMetricSet`, `models.py`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSet {
+    /// Seconds since the run started (or as given).
+    pub time: f64,
+    /// When the values were logged.
+    pub timestamp: Timestamp,
+    /// Step number.
+    pub step: u64,
+    /// The metric.
+    pub metric: Arc<str>,
+    /// The id of its grid.
+    pub grid: Arc<str>,
+    /// Points along each grid axis, axis 0 first.
+    pub shape: Vec<usize>,
+    /// The values, axis 0 varying fastest (the memory order of a Fortran array `f(nx, ny)` and
+    /// of a C array `f[ny][nx]`).
+    pub values: Vec<f64>,
+}
+
+impl TensorSet {
+    /// The values as the nested list 2.6.2 sends (`ndarray.tolist()`): the outermost list runs
+    /// along the last grid axis, the innermost along axis 0 (the client's own grids are made
+    /// for `reversed(array.shape)`, run.py `log_metrics`).
+    pub fn array(&self) -> Json {
+        fn nest(values: &[f64], dims: &[usize]) -> Json {
+            match dims.split_last() {
+                None | Some((_, [])) => {
+                    Json::Array(values.iter().map(|v| Json::Float(*v)).collect())
+                }
+                Some((&outer, rest)) => {
+                    let inner: usize = rest.iter().product();
+                    Json::Array(
+                        (0..outer)
+                            .map(|k| nest(&values[k * inner..(k + 1) * inner], rest))
+                            .collect(),
+                    )
+                }
+            }
+        }
+        nest(&self.values, &self.shape)
+    }
+
+    /// The item as it appears in a batch (keys in 2.6.2's order).
+    pub fn to_json(&self) -> Json {
+        Json::object()
+            .with("time", self.time)
+            .with("timestamp", self.timestamp.to_string())
+            .with("step", self.step as i64)
+            .with("array", self.array())
+            .with("grid", &*self.grid)
+            .with("metric", &*self.metric)
+    }
+}
+
+/// A batch of tensor metrics as the offline file holds it (`obj_type` `GridMetrics`).
+pub fn tensors_batch(run_id: &str, items: &[TensorSet]) -> Json {
+    Json::object()
+        .with("obj_type", "GridMetrics")
+        .with("run", run_id)
+        .with(
+            "data",
+            Json::Array(items.iter().map(TensorSet::to_json).collect()),
+        )
+}
+
+/// A batch of tensor metrics as `POST /api/runs/{run}/metrics/` carries it: a list of items.
+pub fn tensors_payload(items: &[TensorSet]) -> Json {
+    Json::Array(items.iter().map(TensorSet::to_json).collect())
 }
 
 /// Event severity (`log_level`).
@@ -606,9 +895,12 @@ mod tests {
                 above: true,
                 threshold: 1.0,
                 window: 1,
+                aggregation: Aggregation::Average,
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         let range = Alert {
             name: "temp-out-of-range".into(),
@@ -618,17 +910,22 @@ mod tests {
                 low: 0.0,
                 high: 100.0,
                 window: 1,
+                aggregation: Aggregation::Average,
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         let events = Alert {
             name: "diverged".into(),
             rule: AlertRule::Events {
                 pattern: "diverged".into(),
             },
+            description: None,
             frequency: 1,
             notify_email: false,
+            abort: false,
         };
         for (alert, file) in [
             (
@@ -654,6 +951,76 @@ mod tests {
     }
 
     #[test]
+    fn alert_options_and_user_alerts_are_written_as_2_6_2_writes_them() {
+        // What simvue 2.6.2 wrote offline for create_metric_threshold_alert(name="th",
+        // metric="x", threshold=2.0, rule="is below", description="dd", window=3, frequency=2,
+        // aggregation="at least one", notification="email", trigger_abort=True) and
+        // create_user_alert(name="ua", description="user alert", notification="email",
+        // trigger_abort=True) (before log_alert added its "status").
+        let threshold = Alert {
+            name: "th".into(),
+            description: Some("dd".into()),
+            rule: AlertRule::Threshold {
+                metric: "x".into(),
+                above: false,
+                threshold: 2.0,
+                window: 3,
+                aggregation: Aggregation::AtLeastOne,
+            },
+            frequency: 2,
+            notify_email: true,
+            abort: true,
+        };
+        assert_eq!(
+            threshold.to_json().to_python_json(),
+            "{\n  \"obj_type\": \"MetricsThresholdAlert\",\n  \"name\": \"th\",\n  \"description\": \"dd\",\n  \"notification\": \"email\",\n  \"source\": \"metrics\",\n  \"alert\": {\n    \"rule\": \"is below\",\n    \"frequency\": 2,\n    \"window\": 3,\n    \"metric\": \"x\",\n    \"aggregation\": \"at least one\",\n    \"threshold\": 2.0\n  },\n  \"enabled\": true,\n  \"rule\": \"is below\",\n  \"frequency\": 2,\n  \"window\": 3,\n  \"metric\": \"x\",\n  \"aggregation\": \"at least one\",\n  \"threshold\": 2.0,\n  \"abort\": true\n}"
+        );
+        let user = Alert {
+            name: "ua".into(),
+            description: Some("user alert".into()),
+            rule: AlertRule::User,
+            frequency: 1,
+            notify_email: true,
+            abort: true,
+        };
+        assert_eq!(
+            user.to_json().to_python_json(),
+            "{\n  \"obj_type\": \"UserAlert\",\n  \"name\": \"ua\",\n  \"description\": \"user alert\",\n  \"notification\": \"email\",\n  \"source\": \"user\",\n  \"enabled\": true,\n  \"abort\": true\n}"
+        );
+        // Online, the same keys less obj_type (protocol doc §7.3).
+        assert_eq!(
+            user.to_online_json().to_compact_json(),
+            r#"{"name":"ua","description":"user alert","notification":"email","source":"user","enabled":true,"abort":true}"#
+        );
+    }
+
+    #[test]
+    fn tensors_nest_as_numpy_tolist_of_the_reversed_grid_shape() {
+        // axes (x: 4, y: 3, z: 2), values x fastest: value 100 z + 10 y + x
+        let values: Vec<f64> = (0..2)
+            .flat_map(|z| {
+                (0..3).flat_map(move |y| (0..4).map(move |x| (100 * z + 10 * y + x) as f64))
+            })
+            .collect();
+        let t = TensorSet {
+            time: 0.0,
+            timestamp: Timestamp(0),
+            step: 0,
+            metric: "c".into(),
+            grid: "g".into(),
+            shape: vec![4, 3, 2],
+            values,
+        };
+        let Json::Array(z) = t.array() else { panic!() };
+        assert_eq!(z.len(), 2);
+        let Json::Array(y) = &z[1] else { panic!() };
+        assert_eq!(y.len(), 3);
+        let Json::Array(x) = &y[2] else { panic!() };
+        assert_eq!(x.len(), 4);
+        assert_eq!(x[3], Json::Float(123.0));
+    }
+
+    #[test]
     fn run_and_folder_have_the_reference_keys() {
         let run = RunRecord {
             folder: "/examples/heat".into(),
@@ -663,7 +1030,14 @@ mod tests {
             name: "n".into(),
             tags: vec!["a".into()],
             metadata: Json::object(),
+            visibility: Visibility {
+                tenant: false,
+                public: true,
+                users: vec!["u".into()],
+            },
+            ttl: Some(3600),
             heartbeat_timeout: Some(180),
+            notification: Notification::Lost,
             alerts: vec![],
             created: Timestamp(0),
             started: Some(Timestamp(1)),

@@ -15,8 +15,10 @@ use crate::artifact::{Artifact, Category, Content};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{self, Alert, EventSet, Folder, MetricSet, RunRecord};
-use crate::sink::Sink;
+use crate::model::{
+    self, Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet,
+};
+use crate::sink::{RunPatch, Sink};
 
 /// A temporary file not modified for this long belongs to a writer that died (a SIGKILLed
 /// run): live writers rename theirs within moments, and even a large object's copy keeps
@@ -125,6 +127,19 @@ impl OfflineSink {
         RunRecord::from_json(&Json::from_serde(&value)).map(Some)
     }
 
+    /// Reads back `<kind>/<id>.json` as a tree, if it is in the cache (key order is not kept).
+    fn read_object(&self, kind: &str, id: &str) -> Result<Option<Json>> {
+        let path = self.path(kind, id, "json");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::invalid(format!("{} is not valid JSON: {e}", path.display())))?;
+        Ok(Some(Json::from_serde(&value)))
+    }
+
     /// Whether run `id` was closed (`runs/<id>.closed`).
     pub fn is_closed(&self, id: &str) -> bool {
         self.path("runs", id, "closed").exists()
@@ -215,7 +230,7 @@ impl Sink for OfflineSink {
         }
     }
 
-    fn update_run(&self, id: &str, full: &RunRecord, _patch: &Json) -> Result<()> {
+    fn update_run(&self, id: &str, full: &RunRecord, _patch: &RunPatch) -> Result<()> {
         // Offline files always carry the whole state (protocol doc §8.6 item 2).
         self.write_object("runs", id, &full.to_json())
     }
@@ -226,11 +241,81 @@ impl Sink for OfflineSink {
         Ok(id)
     }
 
+    /// As 2.6.2 does offline, the state goes into the alert's file under `status`, keyed by
+    /// run (`alert/user.py` `set_status`). simvue-sender applies it only when the alert and
+    /// the run were uploaded by an earlier pass (protocol doc §8.6 item 5); an alert already
+    /// uploaded gets a file holding only the state, which the sender then sends.
+    fn set_alert_status(
+        &self,
+        alert_id: &str,
+        run_id: &str,
+        state: AlertState,
+        known: Option<&Alert>,
+    ) -> Result<()> {
+        let mut json = match (self.read_object("alerts", alert_id)?, known) {
+            (Some(j), _) => j,
+            (None, Some(a)) => a.to_json(),
+            (None, None) if self.uploaded(alert_id) => Json::object().with("obj_type", "UserAlert"),
+            (None, None) => {
+                return Err(Error::new(
+                    crate::error::ErrorKind::NotFound,
+                    format!(
+                        "no alert {alert_id} in the offline cache {}",
+                        self.root.display()
+                    ),
+                ))
+            }
+        };
+        let is_user = json.get("obj_type").and_then(Json::as_str) == Some("UserAlert")
+            || json.get("source").and_then(Json::as_str) == Some("user");
+        if !is_user {
+            return Err(Error::invalid(format!(
+                "alert {alert_id} is not a user alert: only a user alert's state can be set"
+            )));
+        }
+        let mut status = json.get("status").cloned().unwrap_or_else(Json::object);
+        status.set(run_id, state.as_str().into());
+        json.set("status", status);
+        self.write_object("alerts", alert_id, &json)
+    }
+
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
         self.write_text(
             "metrics",
             &ids::offline_id(),
             &model::metrics_batch_text(run_id, batch),
+        )
+    }
+
+    /// simvue-sender 2.6.2 creates grids with `Grid.new`, which allows 1 or 2 axes; a grid of
+    /// 3 axes in the cache would make it fail (and stop the upload of the whole cache).
+    fn create_grid(&self, grid: &Grid) -> Result<String> {
+        if grid.axes.len() > 2 {
+            return Err(Error::new(
+                crate::error::ErrorKind::Unsupported,
+                format!(
+                    "grid {:?} has {} axes: offline, grids have 1 or 2 (simvue-sender 2.6.2 cannot upload more); log it online, or as 2-D slices",
+                    grid.name,
+                    grid.axes.len()
+                ),
+            ));
+        }
+        let id = ids::offline_id();
+        self.write_object("grids", &id, &grid.to_json())?;
+        Ok(id)
+    }
+
+    /// The grid's file lists every (run, metric) attached, as 2.6.2 writes it; the sender
+    /// attaches them once it has created the grid.
+    fn attach_grid(&self, grid_id: &str, grid: &Grid, _run_id: &str, _metric: &str) -> Result<()> {
+        self.write_object("grids", grid_id, &grid.to_json())
+    }
+
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()> {
+        self.write_object(
+            "grid_metrics",
+            &ids::offline_id(),
+            &model::tensors_batch(run_id, batch),
         )
     }
 

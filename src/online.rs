@@ -18,10 +18,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Body, Failure, Http};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
 use crate::msgpack;
 use crate::offline::OfflineSink;
-use crate::sink::{Health, RemoteSink, RetryPolicy, Sink};
+use crate::sink::{AlertInfo, Health, ListField, RemoteSink, RetryPolicy, RunPatch, Sink};
 
 /// Server API versions this client speaks (`1.1.0 <= v < 2.0.0`, `config/user.py:45-46`).
 pub const SUPPORTED: ((u64, u64, u64), (u64, u64, u64)) = ((1, 1, 0), (2, 0, 0));
@@ -218,6 +218,52 @@ impl OnlineSink {
         ))
     }
 
+    /// The `source` of alert `id` (`GET /api/alerts/{id}`).
+    fn alert_source(&self, id: &str) -> Result<String> {
+        match self.call_with("GET", &format!("/alerts/{id}"), &Body::Empty, &[200]) {
+            Ok(v) => Ok(v
+                .get("source")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default()
+                .to_owned()),
+            Err(f) if f.status == Some(404) => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("the server has no alert {id}"),
+            )),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Adds `items` to the run's tags or alerts: the run's current list is read first and the
+    /// union is sent, as the Python client does (`update_tags`, `add_alerts`; protocol doc
+    /// §3.2, §7.4), so that changes made in the web UI meanwhile are kept. The server's
+    /// order comes first, then the new items (Python sends a set, in no particular order).
+    fn add_to_list(
+        &self,
+        id: &str,
+        field: ListField,
+        items: &[String],
+    ) -> Result<serde_json::Value> {
+        let v = self.call("GET", &format!("/runs/{id}"), Body::Empty, &[200])?;
+        let current = RunRecord::from_json(&Json::from_serde(&v))?;
+        let mut all = match field {
+            ListField::Tags => current.tags,
+            ListField::Alerts => current.alerts,
+        };
+        for item in items {
+            if !all.contains(item) {
+                all.push(item.clone());
+            }
+        }
+        let body = Json::object().with(field.key(), all);
+        self.call(
+            "PUT",
+            &format!("/runs/{id}"),
+            Body::Json(&body),
+            &[200, 409],
+        )
+    }
+
     /// One attempt of a request; the dispatcher retries batches itself
     /// ([`crate::dispatch`]), so that it can spill them.
     fn once(&self, method: &str, path: &str, body: Body<'_>) -> Result<serde_json::Value> {
@@ -341,13 +387,14 @@ impl Sink for OnlineSink {
         }
     }
 
-    fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()> {
-        match self.call(
-            "PUT",
-            &format!("/runs/{id}"),
-            Body::Json(patch),
-            &[200, 409],
-        ) {
+    fn update_run(&self, id: &str, full: &RunRecord, patch: &RunPatch) -> Result<()> {
+        let sent = match patch {
+            RunPatch::Fields(body) => {
+                self.call("PUT", &format!("/runs/{id}"), Body::Json(body), &[200, 409])
+            }
+            RunPatch::Add(field, items) => self.add_to_list(id, *field, items),
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(e) if e.kind == ErrorKind::Network => self.spill_run(id, full, e),
             Err(e) => Err(e),
@@ -358,12 +405,121 @@ impl Sink for OnlineSink {
         self.create("/alerts?deduplicate=True", &alert.to_online_json())
     }
 
+    /// `GET /api/alerts/{id}` (to check that it is a user alert, as the Python client reads it
+    /// first), then `PUT /api/alerts/{id}/status/{run}` (protocol doc §7.5). A server that
+    /// cannot be reached gets the state through the cache (§8.6 item 5).
+    fn set_alert_status(
+        &self,
+        alert_id: &str,
+        run_id: &str,
+        state: AlertState,
+        _known: Option<&Alert>,
+    ) -> Result<()> {
+        let sent = self.alert_source(alert_id).and_then(|source| {
+            if source != "user" {
+                return Err(Error::invalid(format!(
+                    "alert {alert_id} is a {source} alert: only a user alert's state can be set"
+                )));
+            }
+            let body = Json::object().with("status", state.as_str());
+            self.call(
+                "PUT",
+                &format!("/alerts/{alert_id}/status/{run_id}"),
+                Body::Json(&body),
+                &[200],
+            )
+            .map(|_| ())
+        });
+        match sent {
+            Err(e) if e.kind == ErrorKind::Network => {
+                let (alert, run) = (self.alias(alert_id)?, self.alias(run_id)?);
+                let off = self.fallback()?;
+                off.set_alert_status(&alert, &run, state, None)?;
+                Err(Error::new(
+                    ErrorKind::Network,
+                    format!(
+                        "{}; the alert's state was written to {} for simvue-sender",
+                        e.message,
+                        off.path("alerts", &alert, "json").display()
+                    ),
+                ))
+            }
+            r => r,
+        }
+    }
+
+    /// `GET /api/alerts`, page by page (`?start=&count=`, protocol doc §2.4). The Python client
+    /// reads only the first page; all of them are read here, so that a name is found among
+    /// any number of alerts.
+    fn list_alerts(&self) -> Result<Vec<AlertInfo>> {
+        const PAGE: usize = 100;
+        let mut out = Vec::new();
+        loop {
+            let v = self.call(
+                "GET",
+                &format!("/alerts?start={}&count={PAGE}", out.len()),
+                Body::Empty,
+                &[200],
+            )?;
+            let data = v.get("data").and_then(|d| d.as_array()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Server,
+                    "GET /alerts: the answer has no data list",
+                )
+            })?;
+            let str_of = |a: &serde_json::Value, k: &str| {
+                a.get(k)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            out.extend(data.iter().map(|a| AlertInfo {
+                id: str_of(a, "id"),
+                name: str_of(a, "name"),
+                source: str_of(a, "source"),
+            }));
+            let total = v.get("count").and_then(|c| c.as_u64());
+            if data.len() < PAGE || total.is_some_and(|t| out.len() as u64 >= t) {
+                return Ok(out);
+            }
+        }
+    }
+
     /// One attempt: the network thread retries and spills (see [`RemoteSink`]).
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
         let mut body = Vec::with_capacity(64 + batch.len() * 96);
         msgpack::encode_metrics(run_id, batch, &mut body);
         self.once("POST", "/metrics", Body::Msgpack(&body))
             .map(|_| ())
+    }
+
+    fn create_grid(&self, grid: &Grid) -> Result<String> {
+        self.create("/grids", &grid.to_online_json())
+    }
+
+    /// `PUT /api/runs/{run}/grids/{grid}` `{"metric"}` (protocol doc §4.6).
+    fn attach_grid(&self, grid_id: &str, _grid: &Grid, run_id: &str, metric: &str) -> Result<()> {
+        let body = Json::object().with("metric", metric);
+        self.call(
+            "PUT",
+            &format!("/runs/{run_id}/grids/{grid_id}"),
+            Body::Json(&body),
+            &[200],
+        )
+        .map(|_| ())
+    }
+
+    /// One attempt (`POST /api/runs/{run}/metrics/`, a msgpack list), as
+    /// [`OnlineSink::send_metrics`].
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()> {
+        let mut body = Vec::with_capacity(64 + batch.len() * 256);
+        msgpack::encode(&crate::model::tensors_payload(batch), &mut body);
+        self.once(
+            "POST",
+            &format!("/runs/{run_id}/metrics/"),
+            Body::Msgpack(&body),
+        )
+        .map(|_| ())
     }
 
     /// One attempt, as [`OnlineSink::send_metrics`].
@@ -454,6 +610,24 @@ impl RemoteSink for OnlineSink {
         let off = self.fallback()?;
         off.send_events(run_id, batch)?;
         Ok(off.root().join("events"))
+    }
+
+    /// Writes the batch to the cache for simvue-sender, which needs the run and the grids as
+    /// offline ids it can map: aliases of the online ones (`server_ids/`).
+    fn spill_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<PathBuf> {
+        let run = self.alias(run_id)?;
+        let items = batch
+            .iter()
+            .map(|t| {
+                Ok(TensorSet {
+                    grid: self.alias(&t.grid)?.into(),
+                    ..t.clone()
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let off = self.fallback()?;
+        off.send_tensors(&run, &items)?;
+        Ok(off.root().join("grid_metrics"))
     }
 
     /// `GET /api/runs/{id}/abort`, one attempt.

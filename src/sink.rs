@@ -9,9 +9,51 @@ use std::path::PathBuf;
 
 use crate::artifact::{Artifact, Category};
 use crate::error::Result;
+use crate::error::{Error, ErrorKind};
 use crate::json::Json;
-use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
 pub use crate::retry::{Health, RetryPolicy};
+
+/// A list of a run that items are added to, keeping what is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListField {
+    /// `tags`
+    Tags,
+    /// `alerts` (alert ids)
+    Alerts,
+}
+
+impl ListField {
+    /// The run field's name.
+    pub fn key(self) -> &'static str {
+        match self {
+            ListField::Tags => "tags",
+            ListField::Alerts => "alerts",
+        }
+    }
+}
+
+/// A change to a run: what a partial `PUT /api/runs/{id}` carries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunPatch {
+    /// These fields, as given (the server merges `metadata` and replaces the others).
+    Fields(Json),
+    /// Items added to the run's tags or alerts. A server sink reads the run's current list first
+    /// and sends the union, as the Python client does (protocol doc §3.2, §7.4), so that what
+    /// the web UI changed meanwhile is kept; a local sink writes the whole state anyway.
+    Add(ListField, Vec<String>),
+}
+
+/// An alert as a server lists it: what a lookup by name needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `metrics`, `events` or `user`.
+    pub source: String,
+}
 
 /// A destination for a run's objects. Implementations are shared between the caller's thread
 /// (run updates) and the dispatcher thread (batches), hence `Send + Sync` and `&self`.
@@ -26,11 +68,35 @@ pub trait Sink: Send + Sync {
     fn load_run(&self, id: &str) -> Result<RunRecord>;
     /// Updates run `id`. `full` is the whole new state; `patch` holds only the changed fields
     /// (what a partial `PUT /api/runs/{id}` carries).
-    fn update_run(&self, id: &str, full: &RunRecord, patch: &Json) -> Result<()>;
+    fn update_run(&self, id: &str, full: &RunRecord, patch: &RunPatch) -> Result<()>;
     /// Creates an alert definition and returns its id.
     fn create_alert(&self, alert: &Alert) -> Result<String>;
+    /// Sets the state of the user alert `alert_id` for run `run_id` (`log_alert`). `known` is
+    /// the alert's definition when this process created it.
+    fn set_alert_status(
+        &self,
+        alert_id: &str,
+        run_id: &str,
+        state: AlertState,
+        known: Option<&Alert>,
+    ) -> Result<()>;
+    /// Every alert the server knows, for looking alerts up by name. Only a server has such a
+    /// list; the Python client refuses names offline too (run.py `add_alerts`, `log_alert`).
+    fn list_alerts(&self) -> Result<Vec<AlertInfo>> {
+        Err(Error::new(
+            ErrorKind::Unsupported,
+            "alerts cannot be looked up by name offline (as in the Python client): use their ids",
+        ))
+    }
+    /// Creates a grid for tensor metrics and returns its id.
+    fn create_grid(&self, grid: &Grid) -> Result<String>;
+    /// Attaches `metric` of run `run_id` to grid `grid_id`; `grid` is the grid with every
+    /// attachment so far, this one included.
+    fn attach_grid(&self, grid_id: &str, grid: &Grid, run_id: &str, metric: &str) -> Result<()>;
     /// Stores one batch of metrics for run `run_id`.
     fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()>;
+    /// Stores one batch of tensor metrics for run `run_id`.
+    fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()>;
     /// Stores one batch of events for run `run_id`.
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()>;
     /// Records an artifact (its bytes included) and attaches it to run `run_id`.
@@ -66,6 +132,9 @@ pub trait RemoteSink: Send + Sync {
 
     /// As [`RemoteSink::spill_metrics`], for events.
     fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf>;
+
+    /// As [`RemoteSink::spill_metrics`], for tensor metrics.
+    fn spill_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<PathBuf>;
 
     /// Whether an abort of the run was requested (from the web UI).
     fn abort_requested(&self, run_id: &str) -> Result<bool>;

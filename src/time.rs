@@ -167,6 +167,67 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Seconds in a "human friendly" timespan, read as the Python client reads `retention_period`
+/// (`humanfriendly.parse_timespan`): a number alone is seconds; a number and a unit (`ms`,
+/// `s`/`sec`/`secs`/`second(s)`, `m`/`min`/`mins`/`minute(s)`, `h`/`hour(s)`, `d`/`day(s)`,
+/// `w`/`week(s)`, `y`/`year(s)` of 52 weeks, also `ns`, `us`; any case), with or without a space.
+/// `None` for anything else.
+pub fn parse_timespan(text: &str) -> Option<f64> {
+    // humanfriendly.text.tokenize: split around `\d+(?:\.\d+)?`, keep numbers and non-blank
+    // strings.
+    let mut tokens: Vec<Result<f64, String>> = Vec::new();
+    let b = text.as_bytes();
+    let (mut i, mut word_start) = (0, 0);
+    let push_word = |tokens: &mut Vec<Result<f64, String>>, w: &str| {
+        let w = w.trim();
+        if !w.is_empty() {
+            tokens.push(Err(w.to_owned()));
+        }
+    };
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            push_word(&mut tokens, &text[word_start..i]);
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i + 1 < b.len() && b[i] == b'.' && b[i + 1].is_ascii_digit() {
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            tokens.push(Ok(text[start..i].parse().ok()?));
+            word_start = i;
+        } else {
+            i += 1;
+        }
+    }
+    push_word(&mut tokens, &text[word_start..]);
+    const UNITS: [(f64, &[&str]); 9] = [
+        (1e-9, &["ns", "nanosecond", "nanoseconds"]),
+        (1e-6, &["us", "microsecond", "microseconds"]),
+        (1e-3, &["ms", "millisecond", "milliseconds"]),
+        (1.0, &["s", "sec", "secs", "second", "seconds"]),
+        (60.0, &["m", "min", "mins", "minute", "minutes"]),
+        (3600.0, &["h", "hour", "hours"]),
+        (86400.0, &["d", "day", "days"]),
+        (604800.0, &["w", "week", "weeks"]),
+        (31449600.0, &["y", "year", "years"]),
+    ];
+    match tokens.as_slice() {
+        [Ok(n)] => Some(*n),
+        [Ok(n), Err(unit)] => {
+            let unit = unit.to_lowercase();
+            UNITS
+                .iter()
+                .find(|(_, names)| names.contains(&unit.as_str()))
+                .map(|(factor, _)| n * factor)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +277,19 @@ mod tests {
             assert_eq!(Timestamp::parse(&ts.to_string()), Some(ts));
             t += 86_399_999_937;
         }
+    }
+
+    #[test]
+    fn timespans_read_as_humanfriendly_reads_them() {
+        assert_eq!(parse_timespan("42"), Some(42.0));
+        assert_eq!(parse_timespan("1 hour"), Some(3600.0));
+        assert_eq!(parse_timespan("1.5h"), Some(5400.0));
+        assert_eq!(parse_timespan("2 Days"), Some(172800.0));
+        assert_eq!(parse_timespan("1y"), Some(31449600.0));
+        assert_eq!(parse_timespan("10 mins"), Some(600.0));
+        assert_eq!(parse_timespan("1 fortnight"), None);
+        assert_eq!(parse_timespan("1 hour 30 min"), None);
+        assert_eq!(parse_timespan("-5"), None);
+        assert_eq!(parse_timespan(""), None);
     }
 }

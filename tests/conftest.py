@@ -91,6 +91,36 @@ def exes(tmp_path_factory, compile_c) -> dict[str, Path]:
     return built
 
 
+# The Fortran programs the tests run, by name (tests/*/fortran/*.f90, with the simvue module).
+FORTRAN_PROGRAMS = {p.stem: p for p in sorted(TESTS_DIR.glob("*/fortran/*.f90"))}
+
+
+@pytest.fixture(scope="session")
+def fortran_exes(tmp_path_factory, lib_dir: Path) -> dict[str, Path]:
+    """The compiled FORTRAN_PROGRAMS (gfortran, fortran/simvue.f90); skip without gfortran."""
+    fc = os.environ.get("FC") or shutil.which("gfortran")
+    if not fc:
+        pytest.skip("no Fortran compiler (gfortran, or FC)")
+    out = tmp_path_factory.mktemp("fortran")
+    libdir = out / "lib"
+    libdir.mkdir()
+    (libdir / "libsimvue.so").symlink_to(lib_dir / "libsimvue.so")
+    (libdir / "libsimvue.so.0").symlink_to(lib_dir / "libsimvue.so")
+
+    def run(cmd: list) -> None:
+        res = subprocess.run([str(c) for c in cmd], cwd=out, capture_output=True, text=True)
+        if res.returncode != 0:
+            pytest.fail(f"{' '.join(map(str, cmd))} failed:\n{res.stderr}", pytrace=False)
+
+    run([fc, "-std=f2008", "-c", REPO_ROOT / "fortran" / "simvue.f90", "-o", out / "simvue.o"])
+    built = {}
+    for name, src in FORTRAN_PROGRAMS.items():
+        run([fc, "-std=f2008", src, out / "simvue.o", "-o", out / name, f"-L{libdir}", "-lsimvue",
+             f"-Wl,-rpath,{libdir}"])
+        built[name] = out / name
+    return built
+
+
 @pytest.fixture(scope="session")
 def pyref() -> str:
     """The interpreter with simvue 2.6.2, from SIMVUE_PYREF; skip when unset."""

@@ -27,6 +27,7 @@ fn a_whole_run_lands_in_the_cache_with_the_python_layout() {
         description: Some("integration"),
         folder: Some("/it/folder"),
         running: true,
+        ..InitOptions::default()
     })
     .unwrap();
     let id = run.id().unwrap();
@@ -35,16 +36,12 @@ fn a_whole_run_lands_in_the_cache_with_the_python_layout() {
     let alert_id = run
         .add_alert(AlertOptions {
             name: "too-hot",
-            source_events: false,
             frequency: 2,
-            window: None,
             rule: Some(AlertRuleKind::IsAbove),
             metric: Some("t"),
             threshold: Some(10.0),
-            range_low: None,
-            range_high: None,
             notify_email: true,
-            pattern: None,
+            ..AlertOptions::default()
         })
         .unwrap();
     for i in 0..1000 {
@@ -355,6 +352,7 @@ mod saving {
             b"{\"ok\": true}".to_vec(),
             Category::Output,
             Some("application/json"),
+            None,
             false,
         )
         .unwrap();
@@ -472,10 +470,10 @@ mod saving {
         })
         .unwrap();
         let e = run
-            .save_bytes("x", vec![1], Category::Output, None, true)
+            .save_bytes("x", vec![1], Category::Output, None, None, true)
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::State);
-        run.save_bytes("x", vec![1], Category::Input, None, true)
+        run.save_bytes("x", vec![1], Category::Input, None, None, true)
             .unwrap();
         run.close().unwrap();
         assert_eq!(artifact_records(&cache).len(), 1);

@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use super::{Shared, Tally};
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::Json;
-use crate::model::{EventSet, MetricSet, RunRecord};
-use crate::sink::{RemoteSink, Sink};
+use crate::model::{EventSet, MetricSet, RunRecord, TensorSet};
+use crate::sink::{RemoteSink, RunPatch, Sink};
 
 /// A batch on its way to the sink.
 pub(super) enum Batch {
     Metrics(Vec<MetricSet>),
     Events(Vec<EventSet>),
+    Tensors(Vec<TensorSet>),
     /// A run update: the whole state and the changed fields.
-    Update(Box<RunRecord>, Json),
+    Update(Box<RunRecord>, RunPatch),
 }
 
 impl Batch {
@@ -23,6 +23,7 @@ impl Batch {
         match self {
             Batch::Metrics(m) => m.len() as u64,
             Batch::Events(e) => e.len() as u64,
+            Batch::Tensors(t) => t.len() as u64,
             Batch::Update(..) => 1,
         }
     }
@@ -46,7 +47,7 @@ pub(super) struct Delivery {
 impl Delivery {
     fn tally(&self, b: &Batch) -> &Tally {
         match b {
-            Batch::Metrics(_) => &self.shared.metrics,
+            Batch::Metrics(_) | Batch::Tensors(_) => &self.shared.metrics,
             Batch::Events(_) | Batch::Update(..) => &self.shared.events,
         }
     }
@@ -63,6 +64,7 @@ impl Delivery {
         let r = match b {
             Batch::Metrics(m) => self.sink.send_metrics(&self.run_id, m),
             Batch::Events(e) => self.sink.send_events(&self.run_id, e),
+            Batch::Tensors(t) => self.sink.send_tensors(&self.run_id, t),
             Batch::Update(..) => unreachable!("updates go through Delivery::update"),
         };
         if r.is_ok() {
@@ -78,6 +80,10 @@ impl Delivery {
         let (what, r) = match &b {
             Batch::Metrics(m) => ("metric sets", remote.spill_metrics(&self.run_id, m)),
             Batch::Events(e) => ("events", remote.spill_events(&self.run_id, e)),
+            Batch::Tensors(t) => (
+                "tensor metric arrays",
+                remote.spill_tensors(&self.run_id, t),
+            ),
             // The sink keeps an undeliverable update for simvue-sender itself.
             Batch::Update(..) => return self.update(b),
         };

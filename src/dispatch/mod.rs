@@ -28,9 +28,8 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::Json;
 use crate::model::RunRecord;
-use crate::sink::Sink;
+use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
 
 use queue::Queues;
@@ -186,7 +185,7 @@ impl Dispatcher {
 
     /// Queues a run update (the whole state and the changed fields) for the network thread,
     /// after everything logged before it; its failure is reported as background work's is.
-    pub fn submit_update(&self, full: RunRecord, patch: Json) -> Result<()> {
+    pub fn submit_update(&self, full: RunRecord, patch: RunPatch) -> Result<()> {
         let mut q = self.shared.q.lock();
         if q.stop {
             return Err(Error::new(ErrorKind::Closed, "the run was closed"));
@@ -238,4 +237,4 @@ impl Drop for Dispatcher {
 }
 
 /// Run updates queued for a remote sink, sent after what was logged before them.
-type Updates = VecDeque<(RunRecord, Json)>;
+type Updates = VecDeque<(RunRecord, RunPatch)>;

@@ -8,7 +8,7 @@ use parking_lot::MutexGuard;
 
 use super::{Dispatcher, MetricOptions, Tally, Updates, MAX_BATCH};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EventSet, LogLevel, MetricSet};
+use crate::model::{EventSet, LogLevel, MetricSet, TensorSet};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -128,6 +128,8 @@ impl MetricBlock {
 pub(super) struct Queues {
     pub(super) metrics: MetricBlock,
     pub(super) events: VecDeque<EventSet>,
+    /// Arrays of tensor metrics (counted as metric sets).
+    pub(super) tensors: VecDeque<TensorSet>,
     /// Run updates for a remote sink, sent after what was logged before them.
     pub(super) updates: Updates,
     pub(super) names: NameCache,
@@ -180,6 +182,48 @@ impl Dispatcher {
         });
         Tally::add(&s.metrics.queued, 1);
         self.wake(block.sets.len());
+        Ok(())
+    }
+
+    /// Queues one array of a tensor metric on grid `grid` (`shape` axis 0 first, `values`
+    /// axis 0 fastest). It takes a step as a `log_metrics` call does.
+    pub fn log_tensor(
+        &self,
+        metric: Arc<str>,
+        grid: Arc<str>,
+        shape: Vec<usize>,
+        values: Vec<f64>,
+        opts: MetricOptions,
+    ) -> Result<()> {
+        if let Some(t) = opts.time {
+            validate::finite("metric time", t)?;
+        }
+        if opts.step.is_some_and(|s| s > i64::MAX as u64) {
+            return Err(Error::invalid("step must be at most 2^63 - 1"));
+        }
+        let now = Timestamp::now();
+        let s = &*self.shared;
+        let mut q = s.q.lock();
+        if q.tensors.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.tensors.len())? {
+            Tally::add(&s.metrics.dropped, 1);
+            q.step += 1;
+            return Ok(());
+        }
+        let step = opts.step.unwrap_or(q.step);
+        q.step += 1;
+        q.tensors.push_back(TensorSet {
+            time: opts
+                .time
+                .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
+            timestamp: opts.timestamp.unwrap_or(now),
+            step,
+            metric,
+            grid,
+            shape,
+            values,
+        });
+        Tally::add(&s.metrics.queued, 1);
+        self.wake(q.tensors.len());
         Ok(())
     }
 

@@ -2,11 +2,10 @@
 
 use super::*;
 use crate::error::{ErrorKind, Result};
-use crate::json::Json;
-use crate::model::{Alert, Folder, RunRecord};
+use crate::model::{Alert, AlertState, Folder, Grid, RunRecord, TensorSet};
 use crate::model::{EventSet, LogLevel, MetricSet};
 use crate::monitor;
-use crate::sink::Sink;
+use crate::sink::{RunPatch, Sink};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,10 +35,22 @@ impl Sink for Recorder {
     fn load_run(&self, _: &str) -> Result<RunRecord> {
         unreachable!()
     }
-    fn update_run(&self, _: &str, _: &RunRecord, _: &Json) -> Result<()> {
+    fn update_run(&self, _: &str, _: &RunRecord, _: &RunPatch) -> Result<()> {
         unreachable!()
     }
     fn create_alert(&self, _: &Alert) -> Result<String> {
+        unreachable!()
+    }
+    fn set_alert_status(&self, _: &str, _: &str, _: AlertState, _: Option<&Alert>) -> Result<()> {
+        unreachable!()
+    }
+    fn create_grid(&self, _: &Grid) -> Result<String> {
+        unreachable!()
+    }
+    fn attach_grid(&self, _: &str, _: &Grid, _: &str, _: &str) -> Result<()> {
+        unreachable!()
+    }
+    fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
         unreachable!()
     }
     fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {

@@ -11,10 +11,34 @@ use super::network::Network;
 use super::queue::MetricBlock;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventSet, MetricSet};
+use crate::model::{EventSet, MetricSet, TensorSet};
 use crate::monitor::{self, Monitor};
 use crate::sink::Sink;
 use crate::time::Timestamp;
+
+/// The most values in one batch of tensor metrics (`TOTAL_GRID_METRIC_SIZE` of the Python
+/// client, its dispatcher's `object_size` threshold).
+const MAX_TENSOR_VALUES: usize = 1_000_000;
+
+/// Tensor metrics in batches of at most [`MAX_BATCH`] arrays and [`MAX_TENSOR_VALUES`] values
+/// (a single larger array cannot happen: arrays hold at most 50000 values).
+fn tensor_batches(items: Vec<TensorSet>) -> Vec<Vec<TensorSet>> {
+    let mut out: Vec<Vec<TensorSet>> = Vec::new();
+    let mut values = 0;
+    for t in items {
+        match out.last_mut() {
+            Some(b) if b.len() < MAX_BATCH && values + t.values.len() <= MAX_TENSOR_VALUES => {
+                values += t.values.len();
+                b.push(t);
+            }
+            _ => {
+                values = t.values.len();
+                out.push(vec![t]);
+            }
+        }
+    }
+    out
+}
 
 pub(super) struct Worker {
     pub(super) shared: Arc<Shared>,
@@ -29,6 +53,7 @@ pub(super) struct Worker {
 struct Taken {
     metrics: Vec<Vec<MetricSet>>,
     events: Vec<EventSet>,
+    tensors: Vec<Vec<TensorSet>>,
     /// Stop was asked for and nothing is left behind.
     done: bool,
 }
@@ -123,7 +148,7 @@ impl Worker {
         let mut updates = Updates::new();
         loop {
             let mut taken = self.take(&mut spare, &mut names, &mut updates, &at);
-            if !taken.metrics.is_empty() || !taken.events.is_empty() {
+            if !taken.metrics.is_empty() || !taken.events.is_empty() || !taken.tensors.is_empty() {
                 s.space.notify_all();
                 at.last_flush = Instant::now();
             }
@@ -140,6 +165,9 @@ impl Worker {
             };
             for batch in taken.metrics {
                 hand_over(Batch::Metrics(batch));
+            }
+            for batch in taken.tensors {
+                hand_over(Batch::Tensors(batch));
             }
             if !taken.events.is_empty() {
                 hand_over(Batch::Events(taken.events));
@@ -200,12 +228,13 @@ impl Worker {
         let mut q = s.q.lock();
         loop {
             let now = Instant::now();
-            let queued = q.metrics.len() > 0 || !q.events.is_empty();
+            let queued = q.metrics.len() > 0 || !q.events.is_empty() || !q.tensors.is_empty();
             let flush_due = at.last_flush + self.settings.flush_interval;
             if q.stop
                 || !q.updates.is_empty()
                 || q.metrics.len() >= s.threshold
                 || q.events.len() >= s.threshold
+                || q.tensors.len() >= s.threshold
                 || (queued && now >= flush_due)
                 || now >= at.heartbeat
                 || now >= at.sample
@@ -225,12 +254,14 @@ impl Worker {
         }
         let n = q.events.len().min(MAX_BATCH);
         let events = q.events.drain(..n).collect();
+        let tensors: Vec<TensorSet> = q.tensors.drain(..).collect();
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
         Taken {
             metrics: spare.to_batches(names),
             events,
+            tensors: tensor_batches(tensors),
             done,
         }
     }

@@ -13,7 +13,7 @@ use crate::dispatch::Dispatcher;
 use crate::error::Result;
 use crate::json::Json;
 use crate::model::{Alert, Folder, RunRecord, Status};
-use crate::sink::Sink;
+use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
 
 /// A run that has been initialised.
@@ -23,6 +23,8 @@ pub(super) struct Active {
     pub(super) record: Mutex<RunRecord>,
     pub(super) folder: Mutex<Option<(String, Folder)>>,
     pub(super) alerts: Mutex<Vec<(Alert, String)>>,
+    /// Grids of tensor metrics and the metrics on them.
+    pub(super) grids: Mutex<super::grids::Grids>,
     pub(super) dispatcher: Option<Dispatcher>,
     /// True while metrics and events are accepted (status `running`).
     pub(super) accepting: AtomicBool,
@@ -55,7 +57,11 @@ impl Active {
     /// Applies `change` to the run record and stores it, sending `patch` as the partial update.
     /// With a remote sink and a running dispatcher, the update is queued for the network
     /// thread (after what was logged before it), so the network never holds up the caller.
-    pub(super) fn update(&self, patch: Json, change: impl FnOnce(&mut RunRecord)) -> Result<()> {
+    pub(super) fn update(
+        &self,
+        patch: RunPatch,
+        change: impl FnOnce(&mut RunRecord),
+    ) -> Result<()> {
         let mut rec = self.record.lock();
         change(&mut rec);
         match &self.dispatcher {
@@ -70,9 +76,11 @@ impl Active {
     pub(super) fn end(&self, status: Status) -> Result<()> {
         let end = Timestamp::now();
         self.update(
-            Json::object()
-                .with("status", status.as_str())
-                .with("endtime", end.to_string()),
+            RunPatch::Fields(
+                Json::object()
+                    .with("status", status.as_str())
+                    .with("endtime", end.to_string()),
+            ),
             |r| {
                 r.status = status;
                 r.endtime = Some(end);

@@ -9,19 +9,17 @@ use parking_lot::Mutex;
 
 use super::active::Active;
 use super::uploads::Uploads;
-use super::{
-    closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
-};
+use super::{closed, exit, Control, InitOptions, Phase, Run, VisibilityOption, HEARTBEAT_INTERVAL};
 use crate::config::Mode;
 use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
-use crate::model::{Folder, RunRecord, Status};
+use crate::model::{Folder, RunRecord, Status, Visibility};
 use crate::offline::OfflineSink;
 use crate::online::OnlineSink;
-use crate::sink::Sink;
+use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
-use crate::{ids, system, validate};
+use crate::{ids, system, time, validate};
 
 /// A run created in its sink by `init`, and the warning init returns if it fell back offline.
 struct Created {
@@ -154,6 +152,44 @@ impl Run {
             .description
             .map(str::to_owned)
             .or_else(|| config.run.description.clone());
+        let ttl = opts
+            .retention_period
+            .map(|p| {
+                time::parse_timespan(p)
+                    .filter(|s| *s >= 0.0)
+                    .map(|s| s as u64)
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "retention_period {p:?} is not a timespan such as \"1 hour\", \"30m\" or \"86400\" (Python's humanfriendly format)"
+                        ))
+                    })
+            })
+            .transpose()?;
+        let visibility = match opts.visibility {
+            VisibilityOption::Private => Visibility::default(),
+            VisibilityOption::Public => Visibility {
+                public: true,
+                ..Visibility::default()
+            },
+            VisibilityOption::Tenant => Visibility {
+                tenant: true,
+                ..Visibility::default()
+            },
+            VisibilityOption::Users(users) => {
+                for u in users {
+                    validate::non_empty("user name", u)?;
+                }
+                Visibility {
+                    users: users.iter().map(|u| (*u).to_owned()).collect(),
+                    ..Visibility::default()
+                }
+            }
+        };
+        // Environment variables as metadata `shell` (`record_shell_vars`, metadata.py), which
+        // like the rest of the automatic metadata wins over a user key of the same name.
+        if !opts.record_shell_vars.is_empty() {
+            metadata.set("shell", system::shell_vars(opts.record_shell_vars));
+        }
 
         // Online, the server names an unnamed run; offline, we do (randomname in Python).
         let name = match opts.name.or(config.run.name.as_deref()) {
@@ -176,7 +212,10 @@ impl Run {
             name,
             tags,
             metadata,
-            heartbeat_timeout: Some(HEARTBEAT_TIMEOUT),
+            visibility,
+            ttl,
+            heartbeat_timeout: opts.timeout,
+            notification: opts.notification,
             alerts: Vec::new(),
             created: now,
             started: opts.running.then_some(now),
@@ -248,6 +287,7 @@ impl Run {
             record: Mutex::new(record),
             folder: Mutex::new(folder),
             alerts: Mutex::new(Vec::new()),
+            grids: Mutex::new(Default::default()),
             dispatcher,
             accepting: AtomicBool::new(running),
             finished: AtomicBool::new(false),
@@ -299,9 +339,11 @@ impl Run {
             sink.update_run(
                 run_id,
                 &record,
-                &Json::object()
-                    .with("status", "running")
-                    .with("system", record.system.clone()),
+                &RunPatch::Fields(
+                    Json::object()
+                        .with("status", "running")
+                        .with("system", record.system.clone()),
+                ),
             )?;
             let active = self.activate(&mut c, run_id.to_owned(), sink, record, None, now)?;
             self.active
@@ -311,7 +353,8 @@ impl Run {
     }
 
     /// Sets the final status: `completed`, `failed` or `terminated`. Metrics and events are
-    /// refused afterwards; what was logged before is still written.
+    /// refused afterwards; what was logged before is still written, and files saved before are
+    /// uploaded and attached before the status is sent (this call waits for them).
     ///
     /// Called again, the last status wins (with its end time), as in the Python client, whose
     /// `set_status` overwrites the status and commits it each time (run.py:2159): a solver that
@@ -331,6 +374,9 @@ impl Run {
             let a = self.active()?;
             a.accepting
                 .store(false, std::sync::atomic::Ordering::Release);
+            // Files saved before are attached first, so that the final status is the last
+            // change the server sees (it is queued after the metrics logged before it).
+            a.uploads.wait_idle();
             a.end(status)
         })
     }

@@ -22,6 +22,13 @@ impl Run {
             return Err(Error::invalid("metric names and values differ in number"));
         }
         let a = self.active()?;
+        // Units set since the last call go out first; a failure to send them is reported after
+        // the values are queued, so that no values are lost for it.
+        let units = if self.units_pending.load(Ordering::Relaxed) {
+            self.send_metric_units()
+        } else {
+            Ok(())
+        };
         match &a.dispatcher {
             Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts)?,
             _ => {
@@ -30,6 +37,7 @@ impl Run {
                 ))
             }
         }
+        units?;
         // Queued first: a background failure is reported by this call, but its values are kept.
         self.reporter.take_background()
     }

@@ -10,7 +10,7 @@
 //!
 //! Layout: this file holds the `Run` and its settings; [`lifecycle`] creates, starts and ends
 //! it; [`logging`] takes metrics and events; [`updates`] changes metadata, tags and folders;
-//! [`alerts`] defines alerts; [`save`] saves files. Behind them, [`active`] is the state of an
+//! [`alerts`] defines alerts; [`grids`] takes tensor metrics; [`save`] saves files. Behind them, [`active`] is the state of an
 //! initialised run, [`uploads`] its upload thread, [`abort`] an abort requested from the UI,
 //! and [`exit`] closes forgotten runs at process exit.
 
@@ -18,6 +18,7 @@ mod abort;
 mod active;
 mod alerts;
 mod exit;
+mod grids;
 mod lifecycle;
 mod logging;
 mod options;
@@ -34,11 +35,14 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 pub use crate::dispatch::{MetricOptions, Stats};
+pub use grids::{MAX_GRID_AXES, MAX_TENSOR_SIZE};
 pub use options::*;
 
+pub use crate::config::ServerArgs;
 use crate::config::{Config, Mode};
 use crate::dispatch::Dispatcher;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::Json;
 use crate::model::Status;
 use abort::Abort;
 use active::Active;
@@ -67,6 +71,10 @@ pub struct Run {
     active: OnceCell<Arc<Active>>,
     reporter: Arc<Reporter>,
     abort: Arc<Abort>,
+    /// Every metric's units so far (`set_metric_units`), and whether some are not sent yet:
+    /// they go with the next `log_metrics`, as in the Python client.
+    units: Mutex<Json>,
+    units_pending: std::sync::atomic::AtomicBool,
 }
 
 impl Run {
@@ -74,6 +82,14 @@ impl Run {
     /// is read now; a problem with it is reported by `init`.
     pub fn new(mode: Mode) -> Run {
         let config = Config::load(mode);
+        Run::with_config(mode, config)
+    }
+
+    /// Creates a run in `mode` that names its server itself (`Run(server_url=...,
+    /// server_token=..., server_profile=...)`): no config file is needed. The environment
+    /// (`SIMVUE_URL`, `SIMVUE_TOKEN`, `SIMVUE_SERVER_PROFILE`) still wins, as in Python.
+    pub fn with_server(mode: Mode, server: ServerArgs) -> Run {
+        let config = Config::load_with(mode, &server, &crate::config::Sources::process());
         Run::with_config(mode, config)
     }
 
@@ -105,6 +121,8 @@ impl Run {
             active: OnceCell::new(),
             reporter: Arc::new(Reporter::new()),
             abort: Arc::new(Abort::default()),
+            units: Mutex::new(Json::object()),
+            units_pending: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

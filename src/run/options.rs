@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::json::Json;
+pub use crate::model::{Aggregation, AlertState, Notification};
 
 /// Default number of items each queue holds.
 pub const DEFAULT_QUEUE_SIZE: usize = 10_000;
@@ -66,6 +67,33 @@ pub struct InitOptions<'a> {
     pub folder: Option<&'a str>,
     /// Start the run (`running`) or only create it (`created`).
     pub running: bool,
+    /// E-mail notification of the run's end (`notification`).
+    pub notification: Notification,
+    /// How long the server keeps the run, as Python's `humanfriendly` reads it (`"1 hour"`,
+    /// `"30m"`, `"86400"`); `None`: for ever.
+    pub retention_period: Option<&'a str>,
+    /// Seconds without a heartbeat before the server marks the run `lost` (default 180);
+    /// `None`: never.
+    pub timeout: Option<u64>,
+    /// Who may see the run (default: only its owner).
+    pub visibility: VisibilityOption<'a>,
+    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style),
+    /// added to `[run.metadata] record_shell_vars`.
+    pub record_shell_vars: &'a [&'a str],
+}
+
+/// `init(visibility=...)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VisibilityOption<'a> {
+    /// Only the owner (`None`, the default).
+    #[default]
+    Private,
+    /// Everyone (`"public"`).
+    Public,
+    /// Everyone in the owner's tenant (`"tenant"`).
+    Tenant,
+    /// These users (a list of user names).
+    Users(&'a [&'a str]),
 }
 
 impl Default for InitOptions<'_> {
@@ -77,6 +105,11 @@ impl Default for InitOptions<'_> {
             description: None,
             folder: None,
             running: true,
+            notification: Notification::None,
+            retention_period: None,
+            timeout: Some(HEARTBEAT_TIMEOUT),
+            visibility: VisibilityOption::Private,
+            record_shell_vars: &[],
         }
     }
 }
@@ -94,15 +127,30 @@ pub enum AlertRuleKind {
     IsInsideRange,
 }
 
-/// Arguments of [`Run::add_alert`](super::Run::add_alert), as in the seed.
+/// What an alert looks at (`source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertSource {
+    /// Metric values (`create_metric_threshold_alert`, `create_metric_range_alert`).
+    #[default]
+    Metrics,
+    /// Event messages (`create_event_alert`).
+    Events,
+    /// Nothing: the solver sets its state (`create_user_alert`, `log_alert`).
+    User,
+}
+
+/// Arguments of [`Run::add_alert`](super::Run::add_alert): every `create_*_alert` of the
+/// Python client. [`AlertOptions::default`] has the Python client's defaults (frequency 1,
+/// window = frequency, aggregation `average`, no notification, no abort, attached to the run).
 #[derive(Debug, Clone)]
 pub struct AlertOptions<'a> {
     /// Alert name.
     pub name: &'a str,
-    /// `true` for an events alert (needs `pattern`), `false` for a metrics alert (needs
-    /// `rule` and `metric`).
-    pub source_events: bool,
-    /// Evaluation period in seconds (> 0).
+    /// What the alert looks at.
+    pub source: AlertSource,
+    /// Description (`null` when `None`).
+    pub description: Option<&'a str>,
+    /// Evaluation period in seconds (> 0; metrics and events alerts).
     pub frequency: u64,
     /// Averaging window in seconds; `None` means `frequency`.
     pub window: Option<u64>,
@@ -116,8 +164,45 @@ pub struct AlertOptions<'a> {
     pub range_low: Option<f64>,
     /// Upper limit of a range rule.
     pub range_high: Option<f64>,
+    /// How a metrics alert combines the values in its window.
+    pub aggregation: Aggregation,
     /// Send e-mail notifications.
     pub notify_email: bool,
     /// Text an events alert looks for.
     pub pattern: Option<&'a str>,
+    /// The alert firing aborts the run (`trigger_abort`).
+    pub trigger_abort: bool,
+    /// Attach the alert to this run (otherwise it is only created).
+    pub attach_to_run: bool,
+}
+
+impl Default for AlertOptions<'_> {
+    fn default() -> Self {
+        AlertOptions {
+            name: "",
+            source: AlertSource::Metrics,
+            description: None,
+            frequency: 1,
+            window: None,
+            rule: None,
+            metric: None,
+            threshold: None,
+            range_low: None,
+            range_high: None,
+            aggregation: Aggregation::Average,
+            notify_email: false,
+            pattern: None,
+            trigger_abort: false,
+            attach_to_run: true,
+        }
+    }
+}
+
+/// Which alert `log_alert` sets the state of.
+#[derive(Debug, Clone, Copy)]
+pub enum AlertRef<'a> {
+    /// By id (online or `offline_...`).
+    Id(&'a str),
+    /// By name (online only: looked up on the server, as the Python client does).
+    Name(&'a str),
 }

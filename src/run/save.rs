@@ -8,6 +8,7 @@ use super::active::Active;
 use super::Run;
 use crate::artifact::{self, Category, SaveOptions};
 use crate::error::{Error, Result};
+use crate::json::Json;
 use crate::model::Status;
 
 impl Run {
@@ -41,7 +42,11 @@ impl Run {
             self.saving(category)?;
             let files = artifact::files_below(dir)?;
             // A name given for a directory would name every file the same.
-            let opts = SaveOptions { name: None, ..opts };
+            let opts = SaveOptions {
+                name: None,
+                metadata: None,
+                ..opts
+            };
             let failures: Vec<Error> = files
                 .iter()
                 .filter_map(|f| {
@@ -65,7 +70,11 @@ impl Run {
     ) -> Result<()> {
         self.api((), || {
             self.saving(category)?;
-            let opts = SaveOptions { name: None, ..opts };
+            let opts = SaveOptions {
+                name: None,
+                metadata: None,
+                ..opts
+            };
             let mut failures = Vec::new();
             let mut total = 0;
             for p in paths {
@@ -98,19 +107,20 @@ impl Run {
         })
     }
 
-    /// Saves bytes held in memory under `name` (a field, a JSON summary): the C counterpart of
-    /// the Python client's saved objects.
+    /// Saves bytes held in memory under `name` (a field, a JSON summary), with optional
+    /// `metadata` (a JSON object): the C counterpart of the Python client's `save_object`.
     pub fn save_bytes(
         &self,
         name: &str,
         bytes: Vec<u8>,
         category: Category,
         mime_type: Option<&str>,
+        metadata: Option<Json>,
         wait: bool,
     ) -> Result<()> {
         self.api((), || {
             let a = self.saving(category)?;
-            let artifact = artifact::prepare_bytes(name, bytes, mime_type)?;
+            let artifact = artifact::prepare_bytes(name, bytes, mime_type, metadata)?;
             a.enqueue_save(artifact, category, wait)
         })
     }

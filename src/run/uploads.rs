@@ -20,8 +20,15 @@ struct UploadJob {
     done: Option<Sender<Result<()>>>,
 }
 
+/// What the upload thread is handed: a save, or a marker answered once every save handed
+/// over before it is done.
+enum Job {
+    Save(UploadJob),
+    Barrier(Sender<()>),
+}
+
 struct Thread {
-    jobs: Sender<UploadJob>,
+    jobs: Sender<Job>,
     handle: JoinHandle<()>,
 }
 
@@ -57,11 +64,11 @@ impl Uploads {
             }
             let up = slot.as_ref().expect("just started");
             up.jobs
-                .send(UploadJob {
+                .send(Job::Save(UploadJob {
                     artifact,
                     category,
                     done,
-                })
+                }))
                 .map_err(|_| Error::state("the upload thread has stopped"))?;
         }
         match outcome {
@@ -69,6 +76,19 @@ impl Uploads {
                 .recv()
                 .unwrap_or_else(|_| Err(Error::state("the upload thread has stopped"))),
             None => Ok(()),
+        }
+    }
+
+    /// Waits until every save queued so far is done (uploaded and attached, or failed), so
+    /// that what comes next (a final status) reaches the server after them.
+    pub(super) fn wait_idle(&self) {
+        let (tx, rx) = channel();
+        let sent = match self.thread.lock().as_ref() {
+            Some(up) => up.jobs.send(Job::Barrier(tx)).is_ok(),
+            None => false,
+        };
+        if sent {
+            let _ = rx.recv();
         }
     }
 
@@ -82,11 +102,18 @@ impl Uploads {
 }
 
 fn start(sink: Arc<dyn Sink>, id: String, reporter: Arc<Reporter>) -> Result<Thread> {
-    let (jobs, rx) = channel::<UploadJob>();
+    let (jobs, rx) = channel::<Job>();
     let handle = std::thread::Builder::new()
         .name("simvue-upload".into())
         .spawn(move || {
-            for mut job in rx {
+            for job in rx {
+                let mut job = match job {
+                    Job::Save(job) => job,
+                    Job::Barrier(done) => {
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
                 let r = job
                     .artifact
                     .complete()

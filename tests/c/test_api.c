@@ -319,6 +319,7 @@ static void test_null_handle(void) {
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_double(NULL, "k", 1.0));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metadata_bool(NULL, "k", 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_update_tags(NULL, tags, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_tags(NULL, tags, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(NULL, names, values, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metric(NULL, "x", 1.0));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
@@ -808,6 +809,15 @@ static void test_offline_run(void) {
     bad_tag_calls(run);
     EXPECT(SIMVUE_OK, simvue_run_update_tags(run, NULL, 0));
     EXPECT(SIMVUE_OK, simvue_run_update_tags(run, tag1, 1));
+    {
+        const char *bad_tags[] = {"ok", BAD}, *empty_tag[] = {""}, *set[] = {"set-1", "set-2"};
+        EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_tags(run, bad_tags, 2));
+        EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_tags(run, empty_tag, 1));
+        EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_tags(run, NULL, 2));
+        EXPECT(SIMVUE_OK, simvue_run_set_tags(run, set, 2));
+        EXPECT(SIMVUE_OK, simvue_run_set_tags(run, tags_ok, 2)); /* as the checks below want */
+        EXPECT(SIMVUE_OK, simvue_run_update_tags(run, tag1, 1));
+    }
     bad_folder_calls(run);
     EXPECT(SIMVUE_OK, simvue_run_set_folder_details(run, NULL, "{\"project\": \"api\"}", NULL, 0,
                                                     "C API tests"));
@@ -879,6 +889,7 @@ static void test_offline_run(void) {
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_double(run, "late", 1.0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metadata_bool(run, "late", 0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_update_tags(run, tag1, 1));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_tags(run, tag1, 1));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics(run, names2, values2, 2));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metric(run, "loss", 1.0));
     EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metrics_ex(run, names2, values2, 2, SIMVUE_METRICS_STEP, 1, 0.0, NULL));
@@ -1054,6 +1065,362 @@ static void test_regressions(void) {
     free(json);
 }
 
+/* The create_*_alert functions, log_alert and add_alerts: every bad argument has its code, and
+ * the offline cache gets what simvue 2.6.2 writes. */
+static void test_alert_functions(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-alerts");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    char id[SIMVUE_ID_BUFFER_SIZE], th[SIMVUE_ID_BUFFER_SIZE], ua[SIMVUE_ID_BUFFER_SIZE];
+    char tiny[8];
+    simvue_run *run = NULL;
+
+    /* NULL handle */
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_metric_threshold_alert(NULL, "a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE,
+                                                    NULL, 0, 1, SIMVUE_AGGREGATION_AVERAGE,
+                                                    SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_metric_range_alert(NULL, "a", "x", 0.0, 1.0,
+                                                SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL, 0, 1,
+                                                SIMVUE_AGGREGATION_AVERAGE,
+                                                SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_event_alert(NULL, "a", "p", NULL, 1, SIMVUE_NOTIFICATION_NONE, 0, 1,
+                                         NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_user_alert(NULL, "a", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_alert(NULL, "x", NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_add_alerts(NULL, NULL, 0, NULL, 0));
+
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    /* before init */
+    EXPECT(SIMVUE_ERROR_STATE,
+           simvue_run_create_user_alert(run, "early", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL,
+                                        0));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "alerts", NULL, NULL, 0, NULL, "/alerts", 1));
+
+    /* threshold: rule, aggregation, notification, flags, strings, numbers */
+#define TH(name, metric, thr, rule, desc, window, freq, agg, notif, abort_, attach, buf, len)       \
+    simvue_run_create_metric_threshold_alert(run, name, metric, thr, rule, desc, window, freq, agg, \
+                                             notif, abort_, attach, buf, len)
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL,
+                                         0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, TH("a", "x", 1.0, 7, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 4, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, -1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 2, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 2, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, -1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 0, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a", "x", NAN, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           TH("a b*", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           TH(NULL, "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           TH("a", NULL, 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, BAD, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_BUFFER_TOO_SMALL,
+           TH("a", "x", 1.0, SIMVUE_ALERT_RULE_IS_ABOVE, NULL, 0, 1, 0, 0, 0, 1, tiny, sizeof tiny));
+    EXPECT(SIMVUE_OK, TH("th", "x", 2.0, SIMVUE_ALERT_RULE_IS_BELOW, "dd", 3, 2,
+                         SIMVUE_AGGREGATION_AT_LEAST_ONE, SIMVUE_NOTIFICATION_EMAIL, 1, 0, th,
+                         sizeof th));
+    CHECK(strncmp(th, "offline_", 8) == 0);
+#undef TH
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_create_metric_range_alert(run, "r", "x", 0.0, 1.0, SIMVUE_ALERT_RULE_IS_ABOVE,
+                                                NULL, 0, 1, 0, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_create_metric_range_alert(run, "r", "x", 2.0, 1.0,
+                                                SIMVUE_ALERT_RULE_IS_INSIDE_RANGE, NULL, 0, 1, 0, 0,
+                                                0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_metric_range_alert(
+                          run, "rg", "x", 1.0, 2.0, SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, NULL, 0, 1,
+                          SIMVUE_AGGREGATION_ALL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_create_event_alert(run, "e", NULL, NULL, 1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_create_event_alert(run, "e", "", NULL, 1, 0, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_event_alert(run, "ev", "boom", "evd", 1,
+                                                    SIMVUE_NOTIFICATION_NONE, 1, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_create_user_alert(run, "u", NULL, 5, 0, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_create_user_alert(run, "ua", "user alert",
+                                                   SIMVUE_NOTIFICATION_EMAIL, 1, 1, ua, sizeof ua));
+
+    /* log_alert: exactly one of id and name; user alerts only; names are online only */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_log_alert(run, ua, NULL, 2));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, ua, "ua", SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, NULL, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_alert(run, BAD, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_UNSUPPORTED,
+           simvue_run_log_alert(run, NULL, "ua", SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_alert(run, th, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_NOT_FOUND,
+           simvue_run_log_alert(run, "offline_nope", NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_OK, simvue_run_log_alert(run, ua, NULL, SIMVUE_ALERT_STATE_CRITICAL));
+
+    /* add_alerts */
+    const char *ids[] = {th};
+    const char *names[] = {"th"};
+    const char *bad_ids[] = {BAD};
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_add_alerts(run, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_add_alerts(run, NULL, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_add_alerts(run, bad_ids, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNSUPPORTED, simvue_run_add_alerts(run, NULL, 0, names, 1));
+    EXPECT(SIMVUE_OK, simvue_run_add_alerts(run, ids, 1, NULL, 0));
+    EXPECT(SIMVUE_OK, simvue_run_add_alerts(run, ids, 1, NULL, 0)); /* attached once */
+
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_alert(run, ua, NULL, SIMVUE_ALERT_STATE_OK));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_add_alerts(run, ids, 1, NULL, 0));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_create_user_alert(run, "late", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL,
+                                        0));
+    simvue_run_free(run);
+
+    /* The cache: the user alert's state for the run, the options, four alerts attached once. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/alerts/%s.json", cache, ua);
+    char *json = read_file(path);
+    CHECK(json != NULL && strstr(json, "\"status\": {\n    \"") != NULL &&
+          strstr(json, "\": \"critical\"") != NULL && json_has(json, "abort", "true"));
+    free(json);
+    snprintf(path, sizeof path, "%s/alerts/%s.json", cache, th);
+    json = read_file(path);
+    CHECK(json != NULL && json_has(json, "aggregation", "\"at least one\"") &&
+          json_has(json, "notification", "\"email\"") && json_has(json, "description", "\"dd\""));
+    free(json);
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    json = read_file(path);
+    CHECK(json != NULL && strstr(json, th) != NULL && strstr(json, ua) != NULL);
+    free(json);
+}
+
+/* simvue_run_new_ex and simvue_run_init_ex: every bad argument has its code; the options land
+ * in the run's cache file as simvue 2.6.2 writes them. */
+static void test_init_options(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-init");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    simvue_run *run = NULL;
+    const char *users[] = {"alice", "bob"};
+    const char *bad_users[] = {"alice", BAD};
+    const char *vars[] = {"TEST_API_SHELL_*"};
+    setenv("TEST_API_SHELL_X", "x-value", 1);
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_new_ex(7, NULL, NULL, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, BAD, NULL, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, BAD, NULL, &run));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, BAD, &run));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_init_ex(NULL, "n", NULL, NULL, 0, NULL, NULL, 1, 0, NULL, -1, 0, NULL, 0,
+                              NULL, 0));
+    /* A profile the (absent) config file does not define: reported by init. */
+    EXPECT(SIMVUE_OK, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, NULL, NULL, "nope", &run));
+    EXPECT(SIMVUE_ERROR_CONFIG,
+           simvue_run_init_ex(run, "n", NULL, NULL, 0, NULL, NULL, 1, 0, NULL, -1, 0, NULL, 0,
+                              NULL, 0));
+    simvue_run_free(run);
+
+    EXPECT(SIMVUE_OK, simvue_run_new_ex(SIMVUE_MODE_OFFLINE, "http://127.0.0.1:1", "not-a-jwt",
+                                        NULL, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+#define INIT(notif, retention, timeout, vis, u, nu, v, nv)                                         \
+    simvue_run_init_ex(run, "init-options", NULL, NULL, 0, NULL, "/init", 1, notif, retention,     \
+                       timeout, vis, u, nu, v, nv)
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(4, NULL, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(-1, NULL, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, "one hour", -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, "1 hour 5 min", -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, INIT(0, BAD, -1, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, NULL, -2, 0, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, INIT(0, NULL, -1, 4, NULL, 0, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, INIT(0, NULL, -1, SIMVUE_VISIBILITY_PUBLIC, users, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, INIT(0, NULL, -1, SIMVUE_VISIBILITY_USERS, NULL, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, INIT(0, NULL, -1, SIMVUE_VISIBILITY_USERS, bad_users, 2, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, INIT(0, NULL, -1, 0, NULL, 0, NULL, 1));
+    EXPECT(SIMVUE_OK, INIT(SIMVUE_NOTIFY_LOST, "2 days", SIMVUE_NO_TIMEOUT, SIMVUE_VISIBILITY_USERS,
+                           users, 2, vars, 1));
+#undef INIT
+    char id[SIMVUE_ID_BUFFER_SIZE];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "ttl", "172800") && json_has(json, "heartbeat_timeout", "null") &&
+          json_has(json, "state", "\"lost\"") && strstr(json, "\"alice\",\n      \"bob\"") != NULL &&
+          json_has(json, "TEST_API_SHELL_X", "\"x-value\""));
+    free(json);
+    unsetenv("TEST_API_SHELL_X");
+}
+
+/* set_metric_units, and metadata on saved files and bytes. */
+static void test_units_and_artifact_metadata(void) {
+    char cache[2048], deck[2300];
+    fresh_path(cache, sizeof cache, "cache-units");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    snprintf(deck, sizeof deck, "%s-deck.in", cache);
+    FILE *f = fopen(deck, "w");
+    if (f) {
+        fputs("nx = 4\n", f);
+        fclose(f);
+    }
+    double nan = NAN, two = 2.0;
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(NULL, "x", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_save_ex(NULL, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "{}"));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_save_bytes_ex(NULL, "b", "x", 1, SIMVUE_CATEGORY_INPUT, NULL, 0, "{}"));
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    /* units may be set before init */
+    EXPECT(SIMVUE_OK, simvue_run_set_metric_units(run, "x", "km", NULL, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "units", NULL, NULL, 0, NULL, "/units", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(run, NULL, "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_metric_units(run, "x", NULL, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metric_units(run, "a,b", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_metric_units(run, "x", "m", NULL, &nan));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metric_units(run, "x", BAD, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_metric_units(run, "x", "m", BAD, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_set_metric_units(run, "y", "weird", "m", &two));
+    EXPECT(SIMVUE_OK, simvue_run_log_metric(run, "x", 1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "[1, 2]"));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, "{oops"));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, BAD));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_save_bytes_ex(run, "b", "x", 1, SIMVUE_CATEGORY_INPUT, NULL, 0, "3"));
+    EXPECT(SIMVUE_OK, simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, "deck.in",
+                                         SIMVUE_SAVE_WAIT, "{\"kind\": \"deck\"}"));
+    EXPECT(SIMVUE_OK, simvue_run_save_bytes_ex(run, "blob", "xyz", 3, SIMVUE_CATEGORY_OUTPUT, NULL,
+                                               SIMVUE_SAVE_WAIT, "{\"kind\": \"blob\"}"));
+    char id[SIMVUE_ID_BUFFER_SIZE];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_set_metric_units(run, "z", "m", NULL, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_save_ex(run, deck, SIMVUE_CATEGORY_INPUT, NULL, 0, NULL, 0, NULL));
+    simvue_run_free(run);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "mks_conversion", "1000.0") &&
+          json_has(json, "mks_units", "\"m\"") && json_has(json, "units", "\"weird\""));
+    free(json);
+    int files = 0;
+    CHECK(count_in_json_files(cache, "artifacts", "\"kind\"", &files) == 2);
+    unlink(deck);
+}
+
+/* assign_metric_to_grid and log_metric_array: bad arguments, and what lands in the cache. */
+static void test_grids(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-grids");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    const double ticks[] = {0.0, 0.5, 1.0, 0.0, 1.0};
+    const double unordered[] = {0.0, 1.0, 0.5, 0.0, 1.0};
+    const double with_nan[] = {0.0, NAN, 1.0, 0.0, 1.0};
+    const size_t sizes[] = {3, 2}, empty_axis[] = {3, 0};
+    const char *labels[] = {"x", "y"}, *bad_labels[] = {"x", BAD}, *blank[] = {"x", ""};
+    const double field[6] = {0, 1, 2, 3, 4, 5};
+    const size_t shape[] = {2, 3}, wrong[] = {3, 2}, too_big[] = {50001}, zero[] = {0, 3};
+    const size_t four[] = {1, 1, 1, 1};
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(NULL, "T", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(NULL, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_STATE,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "grids", NULL, NULL, 0, NULL, "/grids", 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, NULL, NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, NULL, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, NULL, 2, labels));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, bad_labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, sizes, 2, blank));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, unordered, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, with_nan, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "T", NULL, ticks, empty_axis, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_assign_metric_to_grid(run, "a,b", NULL, ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* no such grid */
+           simvue_run_assign_metric_to_grid(run, "T", "nope", NULL, NULL, 0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_assign_metric_to_grid(run, "T", "mesh", ticks, sizes, 2, labels));
+    EXPECT(SIMVUE_OK, simvue_run_assign_metric_to_grid(run, "rho", "mesh", NULL, NULL, 0, NULL));
+
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, 2, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 8, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", NULL, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, NULL, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* the grid is 3 x 2 (x, y): T[2][3] row-major */
+           simvue_run_log_metric_array(run, "T", field, wrong, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, shape, 0, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, four, 4, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, /* checked before reading the values */
+           simvue_run_log_metric_array(run, "big", field, too_big, 1, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, zero, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR,
+                                       SIMVUE_METRICS_STEP, -1, 0.0, NULL));
+    EXPECT(SIMVUE_OK,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, /* the same memory, described Fortran's way */
+           simvue_run_log_metric_array(run, "rho", field, wrong, 2, SIMVUE_COLUMN_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, /* a default grid */
+           simvue_run_log_metric_array(run, "prof", field, shape + 1, 1, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_log_metric_array(run, "T", field, shape, 2, SIMVUE_ROW_MAJOR, 0, 0, 0.0, NULL));
+    EXPECT(SIMVUE_ERROR_CLOSED,
+           simvue_run_assign_metric_to_grid(run, "q", "mesh", NULL, NULL, 0, NULL));
+    simvue_run_free(run);
+    int files = 0;
+    size_t grids = count_in_json_files(cache, "grids", "\"obj_type\": \"Grid\"", &files);
+    size_t arrays = count_in_json_files(cache, "grid_metrics", "\"metric\"", &files);
+    CHECK(grids == 2 && arrays == 3);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1084,6 +1451,10 @@ int main(void) {
     test_config_errors();
     test_free_without_close();
     test_regressions();
+    test_alert_functions();
+    test_init_options();
+    test_units_and_artifact_metadata();
+    test_grids();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

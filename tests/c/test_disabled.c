@@ -81,6 +81,8 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_init(run, "disabled-run", "{\"nx\": 64}", tags, 2, "nothing recorded",
                               "/tests/disabled", 1));
     EXPECT_OK(simvue_run_set_pid(run, (int64_t)getpid()));
+    EXPECT_OK(simvue_run_init_ex(run, NULL, "not json", NULL, 3, NULL, NULL, 9, 9, "never", -9, 9,
+                                 NULL, 2, NULL, 1)); /* ignored: already initialised */
 
     /* A disabled run's name and id are empty. */
     char buf[64] = "x";
@@ -102,6 +104,20 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_add_alert(run, "diverged", SIMVUE_ALERT_SOURCE_EVENTS, 1, 0, 0, NULL,
                                    0.0, 0.0, 0.0, SIMVUE_NOTIFICATION_NONE, "diverged", alert_id,
                                    sizeof alert_id));
+    EXPECT_OK(simvue_run_create_metric_threshold_alert(run, "th", "x", 1.0, 99, NULL, 0, 0, 99, 99,
+                                                       7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_metric_range_alert(run, "rg", "x", 2.0, 1.0, 99, NULL, 0, 0, 99,
+                                                   99, 7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_event_alert(run, "ev", NULL, NULL, 0, 99, 7, 7, NULL, 0));
+    EXPECT_OK(simvue_run_create_user_alert(run, NULL, NULL, 99, 7, 7, alert_id, sizeof alert_id));
+    EXPECT_OK(simvue_run_log_alert(run, NULL, NULL, 99));
+    EXPECT_OK(simvue_run_add_alerts(run, NULL, 0, NULL, 0));
+    EXPECT_OK(simvue_run_set_tags(run, NULL, 3));
+    EXPECT_OK(simvue_run_set_metric_units(run, NULL, NULL, NULL, NULL));
+    EXPECT_OK(simvue_run_assign_metric_to_grid(run, NULL, NULL, NULL, NULL, 3, NULL));
+    EXPECT_OK(simvue_run_log_metric_array(run, NULL, NULL, NULL, 9, 9, 99, -1, NAN, "x"));
+    EXPECT_OK(simvue_run_save_ex(run, NULL, 9, NULL, 7, NULL, 99, "not json"));
+    EXPECT_OK(simvue_run_save_bytes_ex(run, NULL, NULL, 5, 9, NULL, 99, "not json"));
     EXPECT_OK(simvue_run_log_event(run, "starting", NULL));
     EXPECT_OK(simvue_run_log_event_level(run, "careful", SIMVUE_LOG_WARNING,
                                          "2024-01-01 00:00:00.000001"));

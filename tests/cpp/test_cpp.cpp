@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     check(simvue::version() == SIMVUE_VERSION, "version");
 
     // Leaving the scope normally closes the run: completed.
-    std::string id;
+    std::string id, th_id, ua_id;
     {
         simvue::run r = offline_run();
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
@@ -82,16 +82,44 @@ int main(int argc, char **argv) {
         r.log_metrics(std::map<std::string, double>{{"z", 1.0}, {"y", 2.0}});
         r.log_metric("c", 0.5, std::nullopt, 2.5, "2024-01-02 03:04:05.000006");
         r.log_event("an event", simvue::log_level::warning);
+        r.set_tags({"cpp", "set"});
         r.update_tags({"more"});
         r.set_metadata("later", std::string("x"));
         r.set_folder_details({}, std::nullopt, simvue::strings{}, "folder text"); // clears tags
         check(r.add_alert(simvue::alert::events("boom", "boom")).rfind("offline_", 0) == 0,
               "add_alert returns the id");
+        const std::string th = r.create_metric_threshold_alert(
+            "th", "a", 2.0, simvue::alert_rule::is_below,
+            simvue::alert_options{}
+                .set_description("dd")
+                .set_window(3)
+                .set_frequency(2)
+                .set_aggregation(simvue::aggregation::at_least_one)
+                .set_notification(simvue::notification::email)
+                .set_trigger_abort(true)
+                .set_attach_to_run(false));
+        check(th.rfind("offline_", 0) == 0, "create_metric_threshold_alert returns the id");
+        r.create_metric_range_alert("rg", "a", 0.0, 1.0, simvue::alert_rule::is_inside_range);
+        r.create_event_alert("ev", "boom", simvue::alert_options{}.set_description("evd"));
+        const std::string ua = r.create_user_alert("ua");
+        r.log_alert(ua, simvue::alert_state::ok);
+        r.add_alerts({th});
+        th_id = th;
+        ua_id = ua;
         const std::string input = cache + "-input.txt";
         {
             std::ofstream(input) << "hello\n";
         }
-        r.save(input, simvue::category::input, {}, false, "input.txt");
+        r.assign_metric_to_grid("T", {{0.0, 0.5, 1.0}, {0.0, 1.0}}, {"x", "y"}, "mesh");
+        r.assign_metric_to_grid("rho", "mesh");
+        const double T[2][3] = {{0, 1, 2}, {3, 4, 5}};
+        r.log_metric_array("T", &T[0][0], {2, 3});
+        r.log_metric_array("rho", &T[0][0], {3, 2}, simvue::layout::column_major, 7);
+        r.set_metric_units("a", "km");
+        r.set_metric_units("b", "weird", "m", 2.0);
+        r.log_metric("a", 1.0);
+        r.save(input, simvue::category::input, {}, false, "input.txt", simvue::save_flags::none,
+               simvue::metadata{{"kind", "deck"}});
         r.save_all({input}, simvue::category::code, {}, false, simvue::save_flags::snapshot);
         const double field[3] = {1.0, 2.0, 3.0};
         r.save_bytes("field.bin", field, sizeof field, simvue::category::output);
@@ -107,7 +135,10 @@ int main(int argc, char **argv) {
     check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
               has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
           "metadata types and escapes: " + j);
-    check(has(j, "\"more\""), "update_tags");
+    check(has(j, "\"more\"") && has(j, "\"set\"") && !has(j, "\"test\""), "set_tags, update_tags");
+    check(has(j, "\"mks_conversion\": 1000.0") && has(j, "\"units\": \"weird\""), "set_metric_units: " + j);
+    check(has(j, "\"" + th_id + "\"") && has(j, "\"" + ua_id + "\""),
+          "create_*_alert and add_alerts attach: " + j);
     std::string artifacts;
     for (const auto &f : std::filesystem::directory_iterator(cache + "/artifacts")) {
         if (f.path().extension() == ".json") {
@@ -117,10 +148,42 @@ int main(int argc, char **argv) {
             artifacts += text.str();
         }
     }
+    check(has(artifacts, "\"kind\": \"deck\""), "artifact metadata: " + artifacts);
+    int arrays = 0;
+    for (const auto &f : std::filesystem::directory_iterator(cache + "/grid_metrics")) {
+        std::ifstream in(f.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        arrays += has(text.str(), "\"metric\": \"T\"") + has(text.str(), "\"metric\": \"rho\"");
+    }
+    check(arrays == 2, "log_metric_array");
     check(has(artifacts, "\"name\": \"input.txt\"") && has(artifacts, "\"name\": \"field.bin\"") &&
               has(artifacts, "\"name\": \"summary.json\"") &&
               has(artifacts, "\"name\": \"" + std::filesystem::path(cache + "-input.txt").filename().string() + "\""),
           "saved artifacts: " + artifacts);
+
+    // init's options and a run naming its server (offline: the server is not contacted).
+    {
+        simvue::run r(simvue::mode::offline, simvue::server_options{"http://127.0.0.1:1", "t", ""});
+        r.config(simvue::config_options{}.set_disable_resources_metrics(true));
+        r.init("init-options", {}, {}, {}, "/cpp", true,
+               simvue::init_options{}
+                   .set_notification(simvue::notify::all)
+                   .set_retention_period("1 hour")
+                   .set_timeout(120)
+                   .set_users({"alice", "bob"}));
+        id = r.id();
+    }
+    j = run_json(id);
+    check(has(j, "\"ttl\": 3600") && has(j, "\"heartbeat_timeout\": 120") &&
+              has(j, "\"state\": \"all\"") && has(j, "\"alice\""),
+          "init options: " + j);
+    check(error_code([] {
+              simvue::run r(simvue::mode::offline);
+              r.config(simvue::config_options{}.set_suppress_errors(false));
+              r.init("x", {}, {}, {}, {}, true, simvue::init_options{}.set_retention_period("soon"));
+          }) == SIMVUE_ERROR_INVALID_ARGUMENT,
+          "a bad retention period throws");
 
     // Leaving the scope through an exception: failed.
     try {

@@ -66,6 +66,11 @@ def main() -> int:
         expect(t.get("description") == "described", f"description trimmed: {t.get('description')!r}")
         expect(t.get("tags") == ["a", "bb", "ccc", "later"], f"tags trimmed: {t.get('tags')}")
         expect(t.get("status") == "terminated", f"status set through a copy: {t.get('status')}")
+        expect((t.get("ttl"), t.get("heartbeat_timeout"), t.get("notifications"), t.get("visibility"))
+               == (1800, None, {"state": "error"}, {"tenant": False, "public": False, "users": ["alice", "bob"]}),
+               f"init options: {t.get('ttl')}, {t.get('heartbeat_timeout')}, {t.get('notifications')}, "
+               f"{t.get('visibility')}")
+        expect(t.get("metadata", {}).get("shell") == {"HOME": str(work)}, f"record_shell_vars: {t.get('metadata')}")
         md = t.get("metadata", {})
         want = {"int32": 7, "int64": 8000000000, "real32": 0.5, "real64": 0.0, "logical": True,
                 "string": "  leading kept, trailing trimmed", "json": 1, "updated": True}
@@ -75,7 +80,19 @@ def main() -> int:
         sets = [m for b in metrics.values() if b["run"] == ids.get("trim") for m in b["metrics"]]
         got = [(m["step"], m["values"]) for m in sets]
         expect(got == [(5, {"m1": 1.0, "m2": 2.0}), (6, {"m3": 3.0}), (7, {"m4": 4.0}),
-                       (8, {"m5": 5.0})], f"metric names trimmed, steps given: {got}")
+                       (8, {"m5": 5.0}), (9, {"m1": 1.5})], f"metric names trimmed, steps given: {got}")
+        arrays = [i for f in load(cache, "grid_metrics").values() for i in f["data"]]
+        expect([(i["metric"], i["step"], i["array"]) for i in arrays]
+               == [("field", 10, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])],
+               f"a column-major array lands as the nested list of its rows along x: {arrays}")
+        units = md.get("simvue", {}).get("metrics", {})
+        expect(units == {"m1": {"units": "km", "mks_conversion": 1000.0, "mks_units": "m"},
+                         "m2": {"units": "weird", "mks_conversion": 2.0, "mks_units": "m"}},
+               f"set_metric_units: {units}")
+        art_md = sorted((a["name"], a["metadata"]) for a in load(cache, "artifacts").values()
+                        if a["metadata"] is not None)
+        expect(art_md == [("input.txt", {"kind": "deck"}), ("ints.bin", {"n": 2})],
+               f"artifact metadata: {art_md}")
         expect(sets and sets[0]["time"] == 1.5 and sets[0]["timestamp"] == "2024-01-02T03:04:05.000006",
                f"time and timestamp given: {sets[0]['time'] if sets else None}, "
                f"{sets[0]['timestamp'] if sets else None}")
@@ -83,7 +100,20 @@ def main() -> int:
         expect([(e["message"], e["log_level"]) for e in evs] == [("event with blanks", "warning")],
                f"event message trimmed, level given: {evs}")
         names = sorted(a["name"] for a in alerts.values())
-        expect(names == ["above", "events-alert"], f"alerts: {names}")
+        expect(names == ["above", "ev", "events-alert", "rg", "th", "ua"], f"alerts: {names}")
+        by_name = {a["name"]: a for a in alerts.values()}
+        th, rg, ua = by_name.get("th", {}), by_name.get("rg", {}), by_name.get("ua", {})
+        expect((th.get("metric"), th.get("description"), th.get("window"), th.get("frequency"),
+                th.get("aggregation"), th.get("notification"), th.get("abort"))
+               == ("m1", "dd", 3, 2, "at least one", "email", True), f"threshold alert options: {th}")
+        expect((rg.get("window"), rg.get("frequency"), rg.get("aggregation"), rg.get("notification"),
+                rg.get("abort"), rg.get("description")) == (1, 1, "average", "none", False, None),
+               f"range alert with Python's defaults: {rg}")
+        expect(by_name.get("ev", {}).get("pattern") == "boom", "event alert pattern trimmed")
+        expect(ua.get("source") == "user" and list(ua.get("status", {}).values()) == ["critical"],
+               f"user alert and its state: {ua}")
+        attached = sorted(alerts[a]["name"] for a in t.get("alerts", []) if a in alerts)
+        expect(attached == ["above", "ev", "rg", "th", "ua"], f"alerts attached to the run: {attached}")
         above = next((a for a in alerts.values() if a["name"] == "above"), {})
         expect(above.get("metric") == "m1" and above.get("window") == 2,
                f"alert metric trimmed, window defaults to the frequency: {above}")

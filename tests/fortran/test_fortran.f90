@@ -66,7 +66,7 @@ program test_fortran
   call check(stat == SIMVUE_ERROR_NULL_ARGUMENT, 'stat on a run never created')
 
   ! Trailing blanks are trimmed, leading ones kept; every metadata kind; explicit step/time.
-  call run%new(SIMVUE_MODE_OFFLINE)
+  call run%new(SIMVUE_MODE_OFFLINE, server_url='http://127.0.0.1:1   ', server_token='t  ')
   call run%config(disable_resources_metrics=.true., queue_blocking=.true.)
   call run%set_metadata('int32   ', 7_int32)
   call run%set_metadata('int64', 8000000000_int64)
@@ -76,7 +76,9 @@ program test_fortran
   call run%set_metadata('string', '  leading kept, trailing trimmed   ')
   call run%init(name='trim-test   ', metadata='{"json": 1}   ', &
        tags=[character(len=6) :: 'a', 'bb', 'ccc   '], description='described   ', &
-       folder='/fortran/trim   ', stat=stat)
+       folder='/fortran/trim   ', notification=SIMVUE_NOTIFY_ERROR, retention_period='30m  ', &
+       timeout=SIMVUE_NO_TIMEOUT, visibility=SIMVUE_VISIBILITY_USERS, &
+       users=[character(len=8) :: 'alice', 'bob'], record_shell_vars=['HOME  '], stat=stat)
   call check(stat == SIMVUE_OK, 'init with every argument')
   call check(run%name() == 'trim-test', 'name trimmed: "' // run%name() // '"')
   print '(2a)', 'RUN trim ', run%id()
@@ -92,6 +94,9 @@ program test_fortran
   call run%log_metrics(['  '], [1.0_real64], stat=stat)
   call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a blank metric name is empty')
   call run%log_event('event with blanks   ', level=SIMVUE_LOG_WARNING)
+  call run%set_tags([character(len=8) :: 'replaced', 'later  '], stat=stat)
+  call check(stat == SIMVUE_OK, 'set_tags')
+  call run%set_tags([character(len=8) :: 'a', 'bb', 'ccc'])
   call run%update_tags([character(len=8) :: 'later   '])
   call run%update_metadata('{"updated": true}   ')
   call run%add_alert('above', SIMVUE_ALERT_SOURCE_METRICS, 2, rule=SIMVUE_ALERT_RULE_IS_ABOVE, &
@@ -100,6 +105,32 @@ program test_fortran
   call check(index(id, 'offline_') == 1, 'add_alert id ' // id)
   call run%add_alert('no-rule', SIMVUE_ALERT_SOURCE_METRICS, 2, metric='m1', stat=stat)
   call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'a metrics alert without a rule')
+  ! The create_*_alert procedures: options absent (Python's defaults) or given.
+  call run%create_metric_threshold_alert('th  ', 'm1  ', 2.0_real64, SIMVUE_ALERT_RULE_IS_BELOW, &
+       description='dd  ', window=3, frequency=2, aggregation=SIMVUE_AGGREGATION_AT_LEAST_ONE, &
+       notification=SIMVUE_NOTIFICATION_EMAIL, trigger_abort=.true., attach_to_run=.false., &
+       id=id, stat=stat)
+  call check(stat == SIMVUE_OK .and. index(id, 'offline_') == 1, 'create_metric_threshold_alert')
+  call run%add_alerts(ids=[id], stat=stat)
+  call check(stat == SIMVUE_OK, 'add_alerts by id')
+  call run%add_alerts(names=['th'], stat=stat)
+  call check(stat == SIMVUE_ERROR_UNSUPPORTED, 'add_alerts by name offline')
+  call run%create_metric_range_alert('rg', 'm1', 1.0_real64, 2.0_real64, &
+       SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, stat=stat)
+  call check(stat == SIMVUE_OK, 'create_metric_range_alert with the defaults')
+  call run%create_metric_range_alert('bad', 'm1', 2.0_real64, 1.0_real64, &
+       SIMVUE_ALERT_RULE_IS_OUTSIDE_RANGE, stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'create_metric_range_alert: low > high')
+  call run%create_event_alert('ev', 'boom  ', description='evd', stat=stat)
+  call check(stat == SIMVUE_OK, 'create_event_alert')
+  call run%create_user_alert('ua', description='user alert', id=id, stat=stat)
+  call check(stat == SIMVUE_OK, 'create_user_alert')
+  call run%log_alert(identifier=id, stat=stat)
+  call check(stat == SIMVUE_OK, 'log_alert by id, state critical by default')
+  call run%log_alert(stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'log_alert without id or name')
+  call run%log_alert(identifier=id, state=7, stat=stat)
+  call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'log_alert with an unknown state')
   call run%set_folder_details(metadata='{"f": 1}', tags=[character(len=3) :: 'x  ', 'y'], &
        description='folder   ')
   ! Saving: a file (name trimmed), a missing one, data from memory (not trimmed), lists, folders.
@@ -107,14 +138,30 @@ program test_fortran
   write (unit, '(a)') 'hello'
   close (unit)
   call execute_command_line('mkdir -p outdir && echo data > outdir/result.txt')
-  call run%save('input.txt   ', SIMVUE_CATEGORY_INPUT, stat=stat)
+  call run%save('input.txt   ', SIMVUE_CATEGORY_INPUT, metadata='{"kind": "deck"}  ', stat=stat)
   call check(stat == SIMVUE_OK, 'save')
+  call run%set_metric_units('m1', 'km', stat=stat)
+  call check(stat == SIMVUE_OK, 'set_metric_units')
+  call run%set_metric_units('m2', 'weird', mks_unit='m', mks_conversion=2.0_real64, stat=stat)
+  call check(stat == SIMVUE_OK, 'set_metric_units with the MKS unit and factor')
+  call run%log_metrics(['m1'], [1.5_real64], step=9)
+  call run%assign_metric_to_grid('field', x_ticks=[0.0_real64, 1.0_real64, 2.0_real64], &
+       y_ticks=[0.0_real64, 1.0_real64], axes_labels=['x', 'y'], stat=stat)
+  call check(stat == SIMVUE_OK, 'assign_metric_to_grid')
+  call run%assign_metric_to_grid('field2', x_ticks=[0.0_real64], axes_labels=['x', 'y'], stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'assign_metric_to_grid: labels and axes differ')
+  call run%log_metrics('field', reshape([1.0_real64, 2.0_real64, 3.0_real64, 4.0_real64, &
+       5.0_real64, 6.0_real64], [3, 2]), step=10, stat=stat)
+  call check(stat == SIMVUE_OK, 'log_metrics of a 2-D array')
+  call run%log_metrics('field', reshape([1.0_real64, 2.0_real64], [2, 1]), stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'log_metrics of an array of the wrong shape')
   call run%save('missing.txt', SIMVUE_CATEGORY_INPUT, stat=stat)
   call check(stat /= SIMVUE_OK, 'save a missing file fails')
   call run%save_bytes('field.bin', [1.0_real64, 2.0_real64, 3.0_real64], SIMVUE_CATEGORY_OUTPUT, &
        wait=.true., stat=stat)
   call check(stat == SIMVUE_OK, 'save_bytes of a real64 array')
-  call run%save_bytes('ints.bin', [1_int32, 2_int32], SIMVUE_CATEGORY_OUTPUT, stat=stat)
+  call run%save_bytes('ints.bin', [1_int32, 2_int32], SIMVUE_CATEGORY_OUTPUT, &
+       metadata='{"n": 2}', stat=stat)
   call check(stat == SIMVUE_OK, 'save_bytes of an int32 array')
   call run%save_bytes('note.txt', 'text  ', SIMVUE_CATEGORY_OUTPUT, filetype='text/plain', &
        stat=stat)

@@ -16,6 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # C shorthand -> the general function the bindings call instead
 SHORTHANDS = {
+    "simvue_run_new": "simvue_run_new_ex",
+    "simvue_run_init": "simvue_run_init_ex",
+    "simvue_run_save": "simvue_run_save_ex",
+    "simvue_run_save_bytes": "simvue_run_save_bytes_ex",
     "simvue_run_log_metrics": "simvue_run_log_metrics_ex",
     "simvue_run_log_metric": "simvue_run_log_metrics_ex",
     "simvue_run_log_event": "simvue_run_log_event_level",

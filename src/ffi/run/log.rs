@@ -127,25 +127,66 @@ pub unsafe extern "C" fn simvue_run_log_metrics_ex(
     timestamp: *const c_char,
 ) -> simvue_result {
     log_metrics_impl(run, names, values, n, || {
-        if flags & !(SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME) != 0 {
-            return Err(FfiError::unknown_enum(format!(
-                "flags {flags:#x} has bits other than SIMVUE_METRICS_STEP and SIMVUE_METRICS_TIME"
-            )));
-        }
-        let step = if flags & SIMVUE_METRICS_STEP != 0 {
-            Some(
-                u64::try_from(step)
-                    .map_err(|_| FfiError::invalid(format!("step must be >= 0, got {step}")))?,
-            )
-        } else {
-            None
-        };
-        let time = (flags & SIMVUE_METRICS_TIME != 0).then_some(time);
-        Ok(MetricOptions {
-            step,
-            time,
-            timestamp: parse_timestamp(opt_cstr(timestamp, "timestamp")?)?,
-        })
+        metric_options(flags, step, time, timestamp)
+    })
+}
+
+/// The overrides of `simvue_run_log_metrics_ex` (and `simvue_run_log_metric_array`).
+///
+/// # Safety
+/// `timestamp` is NULL or NUL-terminated.
+pub(super) unsafe fn metric_options(
+    flags: u32,
+    step: i64,
+    time: f64,
+    timestamp: *const c_char,
+) -> FfiResult<MetricOptions> {
+    if flags & !(SIMVUE_METRICS_STEP | SIMVUE_METRICS_TIME) != 0 {
+        return Err(FfiError::unknown_enum(format!(
+            "flags {flags:#x} has bits other than SIMVUE_METRICS_STEP and SIMVUE_METRICS_TIME"
+        )));
+    }
+    let step = if flags & SIMVUE_METRICS_STEP != 0 {
+        Some(
+            u64::try_from(step)
+                .map_err(|_| FfiError::invalid(format!("step must be >= 0, got {step}")))?,
+        )
+    } else {
+        None
+    };
+    let time = (flags & SIMVUE_METRICS_TIME != 0).then_some(time);
+    Ok(MetricOptions {
+        step,
+        time,
+        timestamp: parse_timestamp(opt_cstr(timestamp, "timestamp")?)?,
+    })
+}
+
+/// Records the units of metric `name` (`set_metric_units`): `units` is the unit symbol
+/// (`"km"`, `"J/kg"`, `"degC"`); `mks_unit` (NULL: worked out) and `*mks_conversion` (NULL:
+/// worked out) are the MKS unit and the factor to it. They are worked out as the Python client
+/// does with unyt, for the SI units with their prefixes and the common others combined with
+/// `*`, `/` and `**n`; for a unit it does not know they are `null` unless given. The units go
+/// to the server as run metadata `simvue.metrics.<name>` with the next `log_metrics`, as in
+/// Python. Allowed before `simvue_run_init`.
+///
+/// # Safety
+/// `run` is NULL or a live handle; strings are NULL or NUL-terminated; `mks_conversion` is
+/// NULL or points to a double.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_metric_units(
+    run: *mut simvue_run,
+    name: *const c_char,
+    units: *const c_char,
+    mks_unit: *const c_char,
+    mks_conversion: *const f64,
+) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let name = cstr(name, "name")?;
+        let units = cstr(units, "units")?;
+        let mks_unit = opt_cstr(mks_unit, "mks_unit")?;
+        let conversion = (!mks_conversion.is_null()).then(|| *mks_conversion);
+        Ok(run.set_metric_units(name, units, mks_unit, conversion)?)
     })
 }
 

@@ -1,7 +1,8 @@
 //! `simvue_run`: the C face of [`crate::run::Run`].
 
 //!
-//! Modules by part of the API: `log` (metrics and events), `alert`, `save` (artifacts); the
+//! Modules by part of the API: `log` (metrics and events), `grid` (tensor metrics), `alert`,
+//! `save` (artifacts); the
 //! handle, its lifecycle, configuration, metadata, tags, status and folders are here.
 
 use std::ffi::c_char;
@@ -11,17 +12,20 @@ use super::convert::{cstr, opt_cstr, str_array, write_str};
 use super::result::{guard, simvue_result, FfiError, FfiResult};
 
 use crate::config::Mode;
+use crate::config::{ServerArgs, Token};
 use crate::error::Error;
 use crate::json::Json;
 use crate::model::Status;
-use crate::run::{ConfigOptions, InitOptions, Run};
+use crate::run::{ConfigOptions, InitOptions, Notification, Run, VisibilityOption};
 use crate::time::Timestamp;
 
 mod alert;
+mod grid;
 mod log;
 mod save;
 
 pub use alert::*;
+pub use grid::*;
 pub use log::*;
 pub use save::*;
 
@@ -39,8 +43,29 @@ pub const SIMVUE_STATUS_FAILED: i32 = 1;
 /// Final status `terminated`.
 pub const SIMVUE_STATUS_TERMINATED: i32 = 2;
 
-/// In `simvue_run_config`: leave this setting as it is.
+/// In `simvue_run_config`: leave this setting as it is; elsewhere: the default.
 pub const SIMVUE_KEEP: i64 = -1;
+
+/// `simvue_run_init_ex` timeout: the server never marks the run `lost`.
+pub const SIMVUE_NO_TIMEOUT: i64 = 0;
+
+/// Run notification (`simvue_run_init_ex`): none (the default).
+pub const SIMVUE_NOTIFY_NONE: i32 = 0;
+/// Run notification: an e-mail whatever the run's end.
+pub const SIMVUE_NOTIFY_ALL: i32 = 1;
+/// Run notification: an e-mail when the run fails.
+pub const SIMVUE_NOTIFY_ERROR: i32 = 2;
+/// Run notification: an e-mail when the run is lost.
+pub const SIMVUE_NOTIFY_LOST: i32 = 3;
+
+/// Run visibility (`simvue_run_init_ex`): its owner only (the default).
+pub const SIMVUE_VISIBILITY_PRIVATE: i32 = 0;
+/// Run visibility: everyone.
+pub const SIMVUE_VISIBILITY_PUBLIC: i32 = 1;
+/// Run visibility: everyone in the owner's tenant.
+pub const SIMVUE_VISIBILITY_TENANT: i32 = 2;
+/// Run visibility: the users listed.
+pub const SIMVUE_VISIBILITY_USERS: i32 = 3;
 
 /// The first word of a live run handle ("SIMVUERU").
 const LIVE: u64 = 0x5349_4D56_5545_5255;
@@ -175,7 +200,7 @@ fn count(v: i64, what: &str) -> FfiResult<Option<u64>> {
     }
 }
 
-fn parse_json_object(text: &str, what: &str) -> FfiResult<Json> {
+pub(super) fn parse_json_object(text: &str, what: &str) -> FfiResult<Json> {
     let v: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| FfiError::invalid(format!("{what} is not valid JSON: {e}")))?;
     if !v.is_object() {
@@ -259,6 +284,33 @@ pub const SIMVUE_ID_BUFFER_SIZE: usize = 64;
 /// `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn simvue_run_new(mode: i32, out: *mut *mut simvue_run) -> simvue_result {
+    simvue_run_new_ex(
+        mode,
+        std::ptr::null(),
+        std::ptr::null(),
+        std::ptr::null(),
+        out,
+    )
+}
+
+/// Creates a run handle as `simvue_run_new` does, naming its server itself (the Python
+/// client's `Run(server_url=..., server_token=..., server_profile=...)`), so that a run can
+/// target a server without a config file. Each of the three may be NULL (not given):
+/// `server_url` and `server_token` replace the config file's (`SIMVUE_URL` and `SIMVUE_TOKEN`
+/// in the environment still win over them); `server_profile` picks `[profiles.<name>]` of the
+/// config file (`SIMVUE_SERVER_PROFILE` wins over it). A profile that does not exist is
+/// reported by `simvue_run_init`. The token is never printed or written anywhere.
+///
+/// # Safety
+/// The strings are NULL or NUL-terminated; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_new_ex(
+    mode: i32,
+    server_url: *const c_char,
+    server_token: *const c_char,
+    server_profile: *const c_char,
+    out: *mut *mut simvue_run,
+) -> simvue_result {
     guard(|| {
         if out.is_null() {
             return Err(FfiError::null("out is NULL"));
@@ -273,9 +325,14 @@ pub unsafe extern "C" fn simvue_run_new(mode: i32, out: *mut *mut simvue_run) ->
                 )))
             }
         };
+        let server = ServerArgs {
+            url: opt_cstr(server_url, "server_url")?.map(str::to_owned),
+            token: opt_cstr(server_token, "server_token")?.map(Token::new),
+            profile: opt_cstr(server_profile, "server_profile")?.map(str::to_owned),
+        };
         *out = Box::into_raw(Box::new(simvue_run {
             magic: LIVE,
-            run: Some(Box::new(Run::new(mode))),
+            run: Some(Box::new(Run::with_server(mode, server))),
         }));
         Ok(())
     })
@@ -371,6 +428,62 @@ pub unsafe extern "C" fn simvue_run_init(
     folder: *const c_char,
     running: i32,
 ) -> simvue_result {
+    simvue_run_init_ex(
+        run,
+        name,
+        metadata_json,
+        tags,
+        n_tags,
+        description,
+        folder,
+        running,
+        SIMVUE_NOTIFY_NONE,
+        std::ptr::null(),
+        SIMVUE_KEEP,
+        SIMVUE_VISIBILITY_PRIVATE,
+        std::ptr::null(),
+        0,
+        std::ptr::null(),
+        0,
+    )
+}
+
+/// Initialises the run with every option of the Python client's `init`; the first eight
+/// arguments are those of `simvue_run_init`, then:
+///
+/// - `notification`: `SIMVUE_NOTIFY_NONE` (default), `_ALL`, `_ERROR` or `_LOST`: when the
+///   server sends an e-mail about the run's end.
+/// - `retention_period`: how long the server keeps the run, as the Python client reads it
+///   (`"1 hour"`, `"30m"`, `"2 days"`, `"86400"`); NULL: for ever.
+/// - `timeout`: seconds without a heartbeat before the server marks the run `lost`;
+///   `SIMVUE_KEEP` (-1) for the default, 180; `SIMVUE_NO_TIMEOUT` (0) for never.
+/// - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
+///   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
+/// - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
+///   as glob patterns (`"SLURM_*"`), added to `[run.metadata] record_shell_vars`.
+///
+/// # Safety
+/// As `simvue_run_init`; `retention_period` is NULL or NUL-terminated; `users` and
+/// `record_shell_vars` are NULL or hold `n_users` / `n_shell_vars` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_init_ex(
+    run: *mut simvue_run,
+    name: *const c_char,
+    metadata_json: *const c_char,
+    tags: *const *const c_char,
+    n_tags: usize,
+    description: *const c_char,
+    folder: *const c_char,
+    running: i32,
+    notification: i32,
+    retention_period: *const c_char,
+    timeout: i64,
+    visibility: i32,
+    users: *const *const c_char,
+    n_users: usize,
+    record_shell_vars: *const *const c_char,
+    n_shell_vars: usize,
+) -> simvue_result {
     with_enabled_run(run, |run| {
         let name = opt_cstr(name, "name")?;
         let metadata = opt_cstr(metadata_json, "metadata_json")?
@@ -381,6 +494,46 @@ pub unsafe extern "C" fn simvue_run_init(
         let folder = opt_cstr(folder, "folder")?;
         let running = flag(running, "running")?
             .ok_or_else(|| FfiError::unknown_enum("running must be 0 or 1"))?;
+        let notification = match notification {
+            SIMVUE_NOTIFY_NONE => Notification::None,
+            SIMVUE_NOTIFY_ALL => Notification::All,
+            SIMVUE_NOTIFY_ERROR => Notification::Error,
+            SIMVUE_NOTIFY_LOST => Notification::Lost,
+            n => {
+                return Err(FfiError::unknown_enum(format!(
+                    "{n} is not a SIMVUE_NOTIFY_* value"
+                )))
+            }
+        };
+        let retention_period = opt_cstr(retention_period, "retention_period")?;
+        let timeout = match timeout {
+            SIMVUE_KEEP => Some(crate::run::HEARTBEAT_TIMEOUT),
+            SIMVUE_NO_TIMEOUT => None,
+            t if t > 0 => Some(t as u64),
+            t => {
+                return Err(FfiError::invalid(format!(
+                    "timeout must be a positive number of seconds, SIMVUE_KEEP or SIMVUE_NO_TIMEOUT, got {t}"
+                )))
+            }
+        };
+        let users = str_array(users, n_users, "users")?;
+        let visibility = match visibility {
+            SIMVUE_VISIBILITY_USERS => VisibilityOption::Users(&users),
+            _ if !users.is_empty() => {
+                return Err(FfiError::invalid(
+                    "users are only given with SIMVUE_VISIBILITY_USERS",
+                ))
+            }
+            SIMVUE_VISIBILITY_PRIVATE => VisibilityOption::Private,
+            SIMVUE_VISIBILITY_PUBLIC => VisibilityOption::Public,
+            SIMVUE_VISIBILITY_TENANT => VisibilityOption::Tenant,
+            v => {
+                return Err(FfiError::unknown_enum(format!(
+                    "{v} is not a SIMVUE_VISIBILITY_* value"
+                )))
+            }
+        };
+        let shell_vars = str_array(record_shell_vars, n_shell_vars, "record_shell_vars")?;
         Ok(run.init(InitOptions {
             name,
             metadata,
@@ -388,6 +541,11 @@ pub unsafe extern "C" fn simvue_run_init(
             description,
             folder,
             running,
+            notification,
+            retention_period,
+            timeout,
+            visibility,
+            record_shell_vars: &shell_vars,
         })?)
     })
 }
@@ -535,7 +693,8 @@ pub unsafe extern "C" fn simvue_run_set_metadata_bool(
     })
 }
 
-/// Adds tags to the run (keeping the ones it has).
+/// Adds tags to the run, keeping the ones it has: online, its current tags are read from the
+/// server first (as the Python client does), so that tags added in the web UI are kept.
 ///
 /// # Safety
 /// `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
@@ -551,9 +710,28 @@ pub unsafe extern "C" fn simvue_run_update_tags(
     })
 }
 
+/// Replaces the run's tags with `tags` (`set_tags`; `simvue_run_update_tags` adds to them).
+/// `n_tags` 0 clears them.
+///
+/// # Safety
+/// `run` is NULL or a live handle; `tags` is NULL or holds `n_tags` string pointers.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_tags(
+    run: *mut simvue_run,
+    tags: *const *const c_char,
+    n_tags: usize,
+) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let tags = str_array(tags, n_tags, "tags")?;
+        Ok(run.set_tags(&tags)?)
+    })
+}
+
 /// Sets the run's final status: `SIMVUE_STATUS_COMPLETED`, `SIMVUE_STATUS_FAILED` or
-/// `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Called again, the
-/// last status wins, as in the Python client; `simvue_run_close` never overrides it.
+/// `SIMVUE_STATUS_TERMINATED`. Metrics and events are refused afterwards. Files saved before
+/// are uploaded and attached first (the call waits for them), and the status goes after the
+/// metrics and events logged before it, so it is the last change the server sees. Called
+/// again, the last status wins, as in the Python client; `simvue_run_close` never overrides it.
 ///
 /// # Safety
 /// `run` is NULL or a live handle.

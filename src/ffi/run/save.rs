@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::super::convert::{cstr, opt_cstr, str_array};
 use super::super::result::{simvue_result, FfiError, FfiResult};
-use super::{flag, simvue_run, with_enabled_run};
+use super::{flag, parse_json_object, simvue_run, with_enabled_run};
 
 use crate::artifact::{Category, SaveOptions};
 
@@ -64,6 +64,7 @@ unsafe fn save_args<'a>(
         preserve_path: preserve(preserve_path)?,
         name: opt_cstr(name, "name")?,
         snapshot,
+        metadata: None,
     };
     Ok((cat, opts, wait))
 }
@@ -97,9 +98,40 @@ pub unsafe extern "C" fn simvue_run_save(
     name: *const c_char,
     flags: u32,
 ) -> simvue_result {
+    simvue_run_save_ex(
+        run,
+        filename,
+        category,
+        filetype,
+        preserve_path,
+        name,
+        flags,
+        std::ptr::null(),
+    )
+}
+
+/// Saves a file as `simvue_run_save` does, with `metadata_json` (a JSON object, or NULL for
+/// none) as the artifact's metadata (`save_file(..., metadata=...)`).
+///
+/// # Safety
+/// As `simvue_run_save`; `metadata_json` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_save_ex(
+    run: *mut simvue_run,
+    filename: *const c_char,
+    category: i32,
+    filetype: *const c_char,
+    preserve_path: i32,
+    name: *const c_char,
+    flags: u32,
+    metadata_json: *const c_char,
+) -> simvue_result {
     with_enabled_run(run, |run| {
         let path = cstr(filename, "filename")?;
-        let (cat, opts, wait) = save_args(category, filetype, preserve_path, name, flags)?;
+        let (cat, mut opts, wait) = save_args(category, filetype, preserve_path, name, flags)?;
+        opts.metadata = opt_cstr(metadata_json, "metadata_json")?
+            .map(|m| parse_json_object(m, "metadata_json"))
+            .transpose()?;
         Ok(run.save_file(Path::new(path), cat, opts, wait)?)
     })
 }
@@ -167,6 +199,34 @@ pub unsafe extern "C" fn simvue_run_save_bytes(
     filetype: *const c_char,
     flags: u32,
 ) -> simvue_result {
+    simvue_run_save_bytes_ex(
+        run,
+        name,
+        data,
+        size,
+        category,
+        filetype,
+        flags,
+        std::ptr::null(),
+    )
+}
+
+/// Saves bytes as `simvue_run_save_bytes` does, with `metadata_json` (a JSON object, or NULL
+/// for none) as the artifact's metadata (`save_object(..., metadata=...)`).
+///
+/// # Safety
+/// As `simvue_run_save_bytes`; `metadata_json` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_save_bytes_ex(
+    run: *mut simvue_run,
+    name: *const c_char,
+    data: *const std::ffi::c_void,
+    size: usize,
+    category: i32,
+    filetype: *const c_char,
+    flags: u32,
+    metadata_json: *const c_char,
+) -> simvue_result {
     with_enabled_run(run, |run| {
         let name = cstr(name, "name")?;
         if data.is_null() && size > 0 {
@@ -184,6 +244,16 @@ pub unsafe extern "C" fn simvue_run_save_bytes(
         } else {
             std::slice::from_raw_parts(data.cast::<u8>(), size).to_vec()
         };
-        Ok(run.save_bytes(name, bytes, cat, opt_cstr(filetype, "filetype")?, wait)?)
+        let metadata = opt_cstr(metadata_json, "metadata_json")?
+            .map(|m| parse_json_object(m, "metadata_json"))
+            .transpose()?;
+        Ok(run.save_bytes(
+            name,
+            bytes,
+            cat,
+            opt_cstr(filetype, "filetype")?,
+            metadata,
+            wait,
+        )?)
     })
 }

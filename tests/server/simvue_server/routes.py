@@ -61,6 +61,12 @@ class Routes:
             ("POST", r"/api/artifacts", self._post_artifact),
             ("GET", r"/api/artifacts/([^/]+)", self._get_artifact),
             ("PUT", r"/api/artifacts/([^/]+)", self._put_artifact),
+            ("POST", r"/api/grids", self._post_grid),
+            ("GET", r"/api/grids/([^/]+)", self._get_grid),
+            ("PUT", r"/api/grids/([^/]+)", self._put_grid),
+            ("GET", r"/api/runs/([^/]+)/grids", self._get_run_grids),
+            ("PUT", r"/api/runs/([^/]+)/grids/([^/]+)", self._put_run_grid),
+            ("POST", r"/api/runs/([^/]+)/metrics", self._post_grid_metrics),
             ("POST", r"/api/tags", self._post_tag),
             ("GET", r"/api/tags/([^/]+)", self._get_tag),
             ("PUT", r"/api/tags/([^/]+)", self._put_tag),
@@ -339,6 +345,7 @@ class Routes:
                 raise validation_error([k], "Field required", "missing")
         if body["source"] not in ("metrics", "events", "user"):
             raise validation_error(["source"], "Input should be 'metrics', 'events' or 'user'", "literal_error", body["source"])
+        _check_alert_body(body)
         dedup = req.query.get("deduplicate", ["False"])[0].lower() in ("true", "1")
         with self._lock:
             if dedup:
@@ -467,6 +474,102 @@ class Routes:
             a["uploads"] += 1
         return status, None
 
+    # ---- grids and tensor metrics (§4.6; api/objects/grids.py)
+    # Grid.new: POST {grid: [[ticks of axis 0], [axis 1], ...], labels: [...], name} -> 200 {"id"}.
+    def _post_grid(self, req: "Request") -> tuple[int, dict]:
+        body = req.json_object()
+        grid, labels, name = body.get("grid"), body.get("labels"), body.get("name")
+        if not isinstance(name, str) or not name:
+            raise validation_error(["name"], "Field required", "missing", name)
+        if not isinstance(grid, list) or not grid or not all(
+                isinstance(a, list) and a and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in a)
+                for a in grid):
+            raise validation_error(["grid"], "Input should be a non-empty list of non-empty lists of numbers",
+                                   "list_type", grid)
+        for i, axis in enumerate(grid):
+            if axis != sorted(axis):
+                raise validation_error(["grid", i], f"Axis {i} has unordered values.", "value_error", axis)
+        if not isinstance(labels, list) or len(labels) != len(grid) or not all(isinstance(x, str) for x in labels):
+            raise validation_error(["labels"], "one label per axis", "value_error", labels)
+        with self._lock:
+            gid = self._new_id()
+            self._grids[gid] = {"id": gid, "created": now_ts(), **copy.deepcopy(body)}
+            return 200, {"id": gid}
+
+    def _grid_or_404(self, gid: str) -> dict:
+        if gid not in self._grids:
+            raise not_found(f"Grid '{gid}' not found")
+        return self._grids[gid]
+
+    def _get_grid(self, req: "Request", gid: str) -> tuple[int, dict]:
+        with self._lock:
+            return 200, copy.deepcopy(self._grid_or_404(gid))
+
+    # the sender's re-upload of a mapped grid: a partial update
+    def _put_grid(self, req: "Request", gid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        with self._lock:
+            g = self._grid_or_404(gid)
+            g.update({k: v for k, v in copy.deepcopy(body).items() if k in ("grid", "labels", "name")})
+            return 200, copy.deepcopy(g)
+
+    def _get_run_grids(self, req: "Request", rid: str) -> tuple[int, list]:
+        with self._lock:
+            self._run_or_404(rid)
+            return 200, [{"id": g, "metric": m} for g, m in self._run_grids.get(rid, [])]
+
+    # Grid.attach_metric_for_run: PUT /api/runs/{run}/grids/{grid} {"metric"} -> 200 JSON.
+    def _put_run_grid(self, req: "Request", rid: str, gid: str) -> tuple[int, dict]:
+        body = req.json_object()
+        metric = body.get("metric")
+        if not isinstance(metric, str) or not metric:
+            raise validation_error(["metric"], "Field required", "missing", metric)
+        with self._lock:
+            self._run_or_404(rid)
+            self._grid_or_404(gid)
+            attached = self._run_grids.setdefault(rid, [])
+            if (gid, metric) not in attached:
+                attached.append((gid, metric))
+            return 200, {"id": gid, "run": rid, "metric": metric}
+
+    # GridMetrics._log_values: POST /api/runs/{run}/metrics/ msgpack [{time, timestamp, step,
+    # array, grid, metric}] -> 200 JSON. The array's shape is the grid's axis sizes in reverse
+    # order (the client's own default grid: `reversed(metric.shape)`, run.py log_metrics), and
+    # the metric must have been attached to that grid for the run.
+    def _post_grid_metrics(self, req: "Request", rid: str) -> tuple[int, dict]:
+        items = req.json_or_msgpack()
+        if not isinstance(items, list):
+            raise validation_error([], "Input should be a valid list", "list_type", items)
+        with self._lock:
+            self._run_or_404(rid)
+            attached = set(self._run_grids.get(rid, []))
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise validation_error([i], "Input should be a valid dictionary", "dict_type", item)
+                extra = set(item) - {"time", "timestamp", "step", "array", "grid", "metric"}
+                if extra:
+                    raise validation_error([i, sorted(extra)[0]], "Extra inputs are not permitted", "extra_forbidden")
+                step = item.get("step")
+                if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+                    raise validation_error([i, "step"], "Input should be a non-negative integer", "int_type", step)
+                if not isinstance(item.get("time"), (int, float)):
+                    raise validation_error([i, "time"], "Input should be a valid number", "float_type", item.get("time"))
+                _check_timestamp(item.get("timestamp"), [i, "timestamp"])
+                gid, metric = item.get("grid"), item.get("metric")
+                grid = self._grids.get(gid)
+                if grid is None:
+                    raise validation_error([i, "grid"], f"Grid '{gid}' not found", "value_error", gid)
+                if (gid, metric) not in attached:
+                    raise validation_error([i, "metric"], f"Metric '{metric}' is not attached to grid '{gid}'",
+                                           "value_error", metric)
+                want = [len(a) for a in reversed(grid["grid"])]
+                got = _shape(item.get("array"))
+                if got != want:
+                    raise validation_error([i, "array"], f"Array of shape {got} on a grid of shape {want}",
+                                           "value_error")
+            self._grid_metrics.setdefault(rid, []).extend(items)
+            return 200, {}
+
     # ---- tags (§7.2, tag.py): POST {name, colour?, description?} -> 200 {"id"} / 409 {"id"}; PUT partial.
     def _post_tag(self, req: "Request") -> tuple[int, dict]:
         body = req.json_object()
@@ -524,6 +627,64 @@ class Routes:
             self.abort(what.split("/", 1)[1])
             return 200, {}
         raise not_found()
+
+
+ALERT_RULES = {"threshold": ("is above", "is below"), "range": ("is inside range", "is outside range")}
+AGGREGATIONS = ("average", "sum", "at least one", "all")  # alert/metrics.py Aggregate (§7.3)
+
+
+def _check_alert_body(body: dict) -> None:
+    """alert/*.py new(): the common fields and, by source, the definition under "alert"
+    (§7.3). A user alert has no definition."""
+    if body.get("notification", "none") not in ("none", "email"):
+        raise validation_error(["notification"], "Input should be 'none' or 'email'", "literal_error",
+                               body.get("notification"))
+    for k in ("enabled", "abort"):
+        if k in body and not isinstance(body[k], bool):
+            raise validation_error([k], "Input should be a valid boolean", "bool_type", body[k])
+    if body.get("description") is not None and not isinstance(body["description"], str):
+        raise validation_error(["description"], "Input should be a valid string", "string_type",
+                               body["description"])
+    source, alert = body["source"], body.get("alert")
+    if source == "user":
+        return
+    if not isinstance(alert, dict):
+        raise validation_error(["alert"], "Field required", "missing")
+    freq = alert.get("frequency")
+    if not isinstance(freq, int) or isinstance(freq, bool) or freq <= 0:
+        raise validation_error(["alert", "frequency"], "Input should be greater than 0", "greater_than", freq)
+    if source == "events":
+        if not isinstance(alert.get("pattern"), str):
+            raise validation_error(["alert", "pattern"], "Field required", "missing")
+        return
+    kind = "threshold" if "threshold" in alert else "range"
+    if alert.get("rule") not in ALERT_RULES[kind]:
+        raise validation_error(["alert", "rule"], f"Input should be one of {ALERT_RULES[kind]}",
+                               "literal_error", alert.get("rule"))
+    if alert.get("aggregation") not in AGGREGATIONS:
+        raise validation_error(["alert", "aggregation"], f"Input should be one of {AGGREGATIONS}",
+                               "literal_error", alert.get("aggregation"))
+    window = alert.get("window")
+    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
+        raise validation_error(["alert", "window"], "Input should be greater than 0", "greater_than", window)
+    if not isinstance(alert.get("metric"), str):
+        raise validation_error(["alert", "metric"], "Field required", "missing")
+    numbers = ("threshold",) if kind == "threshold" else ("range_low", "range_high")
+    for k in numbers:
+        if not isinstance(alert.get(k), (int, float)) or isinstance(alert.get(k), bool):
+            raise validation_error(["alert", k], "Input should be a valid number", "float_type", alert.get(k))
+
+
+def _shape(a: typing.Any) -> list[int] | None:
+    """The shape of a rectangular nested list of numbers, or None."""
+    if isinstance(a, (int, float)) and not isinstance(a, bool):
+        return []
+    if not isinstance(a, list) or not a:
+        return None
+    shapes = [_shape(x) for x in a]
+    if shapes[0] is None or any(s != shapes[0] for s in shapes):
+        return None
+    return [len(a), *shapes[0]]
 
 
 def _check_metric_item(item: typing.Any, loc: list) -> None:

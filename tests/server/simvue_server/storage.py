@@ -29,6 +29,9 @@ class Store:
             self._alert_status: dict[tuple[str, str], list[str]] = {}
             self._artifacts: dict[str, dict] = {}
             self._tags: dict[str, dict] = {}
+            self._grids: dict[str, dict] = {}
+            self._run_grids: dict[str, list[tuple[str, str]]] = {}  # run -> [(grid, metric)]
+            self._grid_metrics: dict[str, list[dict]] = {}  # run -> tensor metric items
             self._heartbeats: dict[str, int] = {}
             self._aborts: dict[str, dict] = {}
             self._requests: list[dict] = []
@@ -115,6 +118,18 @@ class Store:
     def tags(self) -> dict[str, dict]:
         return self._copy(self._tags)
 
+    def grids(self) -> dict[str, dict]:
+        """{grid_id: {"id", "name", "grid", "labels", "created"}}."""
+        return self._copy(self._grids)
+
+    def run_grids(self, run_id: str) -> list[tuple[str, str]]:
+        """[(grid_id, metric)] attached to the run."""
+        return self._copy(self._run_grids.get(run_id, []))
+
+    def grid_metrics(self, run_id: str) -> list[dict]:
+        """Tensor metric items of a run, in arrival order: {time, timestamp, step, array, grid, metric}."""
+        return self._copy(self._grid_metrics.get(run_id, []))
+
     def heartbeats(self, run_id: str | None = None) -> typing.Any:
         """Heartbeat count for a run, or {run_id: count} without an argument."""
         with self._lock:
@@ -166,6 +181,9 @@ class Store:
                     "alert_status": {f"{a}/{r}": s for (a, r), s in self._alert_status.items()},
                     "artifacts": arts,
                     "tags": self._tags,
+                    "grids": self._grids,
+                    "run_grids": self._run_grids,
+                    "grid_metrics": self._grid_metrics,
                     "heartbeats": self._heartbeats,
                     "aborts": self._aborts,
                     "requests": self._requests,
