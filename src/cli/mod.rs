@@ -2,7 +2,6 @@
 //! [`crate::sender`]): `show` ([`show`]) and `check` ([`check`]), and what they share. The
 //! executable (`src/bin/simvue.rs`) only parses arguments and prints.
 
-
 use crate::config::{Config, Mode, Sources};
 use crate::error::Result;
 

@@ -213,8 +213,9 @@ impl Cache {
         let tmp = dir.join(format!(".{name}.tmp{}-{n}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
+            // No fsync: the rename is what protects against a killed process (the kernel keeps
+            // what was written); 2.6.2 does not sync either, and a sync per item is slow.
             f.write_all(bytes)?;
-            f.sync_all()?;
             drop(f);
             fs::rename(&tmp, path)
         };
@@ -260,6 +261,25 @@ impl Cache {
                 continue;
             };
             let _ = fs::hard_link(e.path(), self.root.join(dir).join(original));
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Removes the temporary files (`.<name>.tmp<pid>-<n>`, ours and the offline sink's) that a
+/// process killed while writing left in `dir`: those whose process is gone.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(read) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in read.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp"))
+            .and_then(|(_, rest)| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !super::lock::pid_alive(p)) {
             let _ = fs::remove_file(e.path());
         }
     }

@@ -127,12 +127,6 @@ impl Lock {
         notes: &mut Vec<String>,
     ) -> std::result::Result<Lock, LockError> {
         let python = root.join("sender.lock");
-        if let Some(pid) = python_sender_pid(&python) {
-            return Err(LockError::Busy(format!(
-                "a Python simvue-sender (pid {pid}) is uploading this cache ({} exists)",
-                python.display()
-            )));
-        }
         let path = root.join("simvue-send.lock");
         let me = Holder::me();
         let mut took_over = false;
@@ -160,6 +154,14 @@ impl Lock {
                     )))
                 }
             }
+        }
+        // Holding our lock, a live PID in the Python sender's lock is a Python sender.
+        if let Some(pid) = python_sender_pid(&python) {
+            let _ = fs::remove_file(&path);
+            return Err(LockError::Busy(format!(
+                "a Python simvue-sender (pid {pid}) is uploading this cache ({} exists)",
+                python.display()
+            )));
         }
         // Keep a Python sender on this host out while we run (it reads a bare PID).
         let wrote_python = fs::write(&python, me.pid.to_string()).is_ok();
@@ -307,7 +309,8 @@ fn python_sender_pid(path: &Path) -> Option<u32> {
     (pid != std::process::id() && pid_alive(pid)).then_some(pid)
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// Whether process `pid` exists on this host.
+pub(super) fn pid_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

@@ -21,6 +21,14 @@ impl Sender<'_> {
         for dir in ["folders", "tags", "alerts", "runs", "artifacts"] {
             self.cache.restore_claimed(dir);
         }
+        for dir in [
+            self.cache.root().join("server_ids"),
+            self.cache.root().join("alerts"),
+            self.journal.dir().join("pending"),
+            self.journal.dir().join("runs"),
+        ] {
+            super::cache::remove_stale_temps(&dir);
+        }
         for (kind, id) in self.journal.all_pending() {
             let gone = kind
                 .dir()

@@ -177,3 +177,50 @@ def token_absent(token: str, *outputs: str) -> bool:
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["os"]
+
+
+def cache_contents(cache: Path) -> dict:
+    """What a cache holds, per run (name, start time): metric sets (as (step, timestamp)
+    pairs), events (timestamp, message) and file names."""
+    import json as _json
+
+    def load(p: Path):
+        return _json.loads(p.read_text())
+
+    names = {p.stem: (load(p)["name"], load(p).get("started")) for p in (cache / "runs").glob("*.json")}
+    out: dict = {name: {"metrics": [], "events": [], "files": []} for name in names.values()}
+    for p in (cache / "metrics").glob("*.json"):
+        j = load(p)
+        out[names[j["run"]]]["metrics"] += [(m["step"], m["timestamp"]) for m in j["metrics"]]
+    for p in (cache / "events").glob("*.json"):
+        j = load(p)
+        out[names[j["run"]]]["events"] += [(e["timestamp"], e["message"]) for e in j["events"]]
+    for p in (cache / "artifacts").glob("*.json"):
+        j = load(p)
+        for rid in j["runs"]:
+            out[names[rid]]["files"].append(j["name"])
+    for v in out.values():
+        for k in v:
+            v[k].sort()
+    return out
+
+
+def assert_exactly_once(srv: SimvueServer, expected: dict) -> None:
+    """The server holds every record of ``expected`` (from cache_contents) once, and no more:
+    no run twice, no metric set or event twice, every file once, uploaded with its bytes, and
+    no artifact record left unattached."""
+    snap = srv.snapshot()
+    runs = snap["runs"]
+    key = {rid: (r["name"], r.get("started")) for rid, r in runs.items()}
+    assert sorted(key.values()) == sorted(expected), "each run once"
+    for rid, r in runs.items():
+        want = expected[key[rid]]
+        got_metrics = sorted((m["step"], m["timestamp"]) for m in snap["metrics"].get(rid, []))
+        assert got_metrics == want["metrics"], f"metrics of {r['name']}"
+        got_events = sorted((e["timestamp"], e["message"]) for e in snap["events"].get(rid, []))
+        assert got_events == want["events"], f"events of {r['name']}"
+        files = [a for a in snap["artifacts"].values() if rid in a["runs"]]
+        assert sorted(a["meta"]["name"] for a in files) == want["files"], f"files of {r['name']}"
+        for a in files:
+            assert a["uploaded"] and a["data_sha256"] == a["meta"]["checksum"], a["meta"]["name"]
+    assert all(a["runs"] for a in snap["artifacts"].values()), "an artifact record left unattached"
