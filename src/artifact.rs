@@ -160,6 +160,110 @@ impl Artifact {
     }
 }
 
+impl Category {
+    /// Parses a category as the server spells it.
+    pub fn parse(s: &str) -> Option<Category> {
+        [Category::Input, Category::Output, Category::Code]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// An artifact record read back from the cache (`artifacts/<id>.json`, written by
+/// [`Artifact::to_offline_json`] or by simvue 2.6.2; protocol doc §8.2, §8.5).
+#[derive(Debug, Clone)]
+pub struct CachedArtifact {
+    /// The content to upload: the file at `original_path`, or the bytes of
+    /// `artifacts/<id>.object`. Its `size` is what is there now.
+    pub artifact: Artifact,
+    /// The body of `POST /api/artifacts`: the record minus what stays local (its `size` is the
+    /// recorded one, `len + 33` for a Python object, as the Python sender sends it).
+    pub body: Json,
+    /// The runs it is attached to (cache ids) and its category in each.
+    pub runs: Vec<(String, Category)>,
+}
+
+impl CachedArtifact {
+    /// Reads a cached artifact record; `object_file` is where an object artifact's bytes are
+    /// (`artifacts/<id>.object`). A file that no longer exists is an error: the record stays
+    /// for a later attempt.
+    pub fn from_json(cached: &Json, object_file: &Path) -> Result<CachedArtifact> {
+        let text = |k: &str| {
+            cached
+                .get(k)
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let name = text("name");
+        if name.is_empty() {
+            return Err(Error::invalid("cached artifact has no name"));
+        }
+        let runs = cached
+            .get("runs")
+            .and_then(Json::as_object)
+            .unwrap_or(&[])
+            .iter()
+            .map(|(run, cat)| {
+                cat.as_str()
+                    .and_then(Category::parse)
+                    .map(|c| (run.clone(), c))
+                    .ok_or_else(|| {
+                        Error::invalid(format!("artifact {name:?}: bad category for run {run}"))
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let is_object = cached.get("obj_type").and_then(Json::as_str) == Some("ObjectArtifact")
+            || text("file_path").is_empty();
+        let (content, size, original_path) = if is_object {
+            let bytes = std::fs::read(object_file)
+                .map_err(|e| Error::io(format!("cannot read {}", object_file.display()), e))?;
+            let n = bytes.len() as u64;
+            (Content::Bytes(Arc::new(bytes)), n, String::new())
+        } else {
+            let path = PathBuf::from(text("original_path"));
+            let meta = std::fs::metadata(&path).map_err(|e| {
+                let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::Io
+                };
+                Error::new(kind, format!("artifact {name:?}: {}: {e}", path.display()))
+            })?;
+            let given = text("file_path");
+            let original = text("original_path");
+            (Content::File { path, given }, meta.len(), original)
+        };
+        let mut body = cached.clone();
+        for k in
+            crate::model::LOCAL_ONLY_KEYS
+                .iter()
+                .chain(&["storage", "file_path", "runs", "obj"])
+        {
+            body.remove(k);
+        }
+        Ok(CachedArtifact {
+            artifact: Artifact {
+                name,
+                original_path,
+                size,
+                mime_type: match cached.get("mime_type").and_then(Json::as_str) {
+                    Some(m) if !m.is_empty() => m.to_owned(),
+                    _ => mime::DEFAULT.to_owned(),
+                },
+                checksum: text("checksum"),
+                metadata: cached
+                    .get("metadata")
+                    .filter(|m| !matches!(m, Json::Null))
+                    .cloned(),
+                content,
+            },
+            body,
+            runs,
+        })
+    }
+}
+
 struct SharedBytes(Arc<Vec<u8>>);
 
 impl AsRef<[u8]> for SharedBytes {
@@ -516,6 +620,52 @@ mod tests {
             .starts_with("field_"));
         assert!(path.to_string_lossy().ends_with(".file"));
         assert_eq!(a.mime_type, "text/csv");
+    }
+
+    #[test]
+    fn cached_records_read_back_into_the_same_artifact() {
+        let d = tmp("cached");
+        let p = d.join("in.txt");
+        std::fs::write(&p, "abc").unwrap();
+        let mut a = prepare_file(&p, &SaveOptions::default(), None).unwrap();
+        a.complete().unwrap();
+        let record = a.to_offline_json("offline_r", Category::Input);
+        let back = CachedArtifact::from_json(&record, &d.join("none.object")).unwrap();
+        assert_eq!(back.runs, vec![("offline_r".to_string(), Category::Input)]);
+        assert_eq!(back.body, a.to_online_json());
+        assert_eq!(
+            (back.artifact.size, &back.artifact.checksum),
+            (3, &a.checksum)
+        );
+        assert_eq!(back.artifact.upload_filename(), "in.txt");
+
+        let b = prepare_bytes(
+            "summary.json",
+            b"{}".to_vec(),
+            Some("application/json"),
+            None,
+        )
+        .unwrap();
+        let record = b.to_offline_json("offline_r", Category::Output);
+        let obj = d.join("x.object");
+        std::fs::write(&obj, "{}").unwrap();
+        let back = CachedArtifact::from_json(&record, &obj).unwrap();
+        assert_eq!(back.artifact.upload_filename(), "file");
+        assert_eq!(back.artifact.size, 2);
+        let keys = |j: &Json| {
+            let mut k: Vec<String> = j.as_object().unwrap().iter().map(|e| e.0.clone()).collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&back.body), keys(&b.to_online_json()));
+
+        std::fs::remove_file(&p).unwrap();
+        let gone = CachedArtifact::from_json(
+            &a.to_offline_json("offline_r", Category::Input),
+            &d.join("none"),
+        )
+        .unwrap_err();
+        assert_eq!(gone.kind, ErrorKind::NotFound);
     }
 
     #[test]

@@ -126,6 +126,340 @@ impl Json {
     }
 }
 
+impl Json {
+    /// Parses JSON text as Python's `json.load` reads it: standard JSON plus the tokens
+    /// `NaN`, `Infinity` and `-Infinity` that `json.dump` writes for non-finite floats. Object
+    /// keys keep their order; a number without a fraction or exponent that fits in an `i64` is
+    /// an [`Json::Int`], any other number a [`Json::Float`]. This is how the cache files the
+    /// offline sink writes (and the Python client's) are read back.
+    pub fn parse(text: &str) -> Result<Json, ParseError> {
+        let mut p = Parser {
+            b: text.as_bytes(),
+            i: 0,
+            depth: 0,
+        };
+        p.ws();
+        let v = p.value()?;
+        p.ws();
+        if p.i != p.b.len() {
+            return Err(p.err("unexpected text after the JSON value"));
+        }
+        Ok(v)
+    }
+
+    /// The number inside a `Json::Int` or `Json::Float`, as a float.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Int(i) => Some(*i as f64),
+            Json::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The integer inside a `Json::Int` (or a float with an integral value that fits).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Json::Int(i) => Some(*i),
+            Json::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Some(*f as i64),
+            _ => None,
+        }
+    }
+
+    /// The items of a `Json::Array`.
+    pub fn as_array(&self) -> Option<&[Json]> {
+        match self {
+            Json::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// Removes `key` from an object and returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Json> {
+        match self {
+            Json::Object(entries) => {
+                let at = entries.iter().position(|(k, _)| k == key)?;
+                Some(entries.remove(at).1)
+            }
+            _ => None,
+        }
+    }
+
+    /// Converts to a `serde_json::Value`; non-finite floats become `null` (JSON has no other
+    /// spelling for them).
+    pub fn to_serde(&self) -> serde_json::Value {
+        match self {
+            Json::Null => serde_json::Value::Null,
+            Json::Bool(b) => serde_json::Value::Bool(*b),
+            Json::Int(i) => serde_json::Value::from(*i),
+            Json::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Json::Str(s) => serde_json::Value::String(s.clone()),
+            Json::Array(a) => serde_json::Value::Array(a.iter().map(Json::to_serde).collect()),
+            Json::Object(o) => serde_json::Value::Object(
+                o.iter().map(|(k, v)| (k.clone(), v.to_serde())).collect(),
+            ),
+        }
+    }
+}
+
+/// Why a text is not JSON, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte {}", self.message, self.offset)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Nesting deeper than this is refused rather than risking the stack.
+const MAX_DEPTH: usize = 512;
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, message: &str) -> ParseError {
+        ParseError {
+            offset: self.i,
+            message: message.to_owned(),
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, word: &str) -> bool {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self) -> Result<Json, ParseError> {
+        match self.b.get(self.i) {
+            None => Err(self.err("unexpected end of the text")),
+            Some(b'{') => self.nested(Parser::object),
+            Some(b'[') => self.nested(Parser::array),
+            Some(b'"') => self.string().map(Json::Str),
+            Some(b't') if self.eat("true") => Ok(Json::Bool(true)),
+            Some(b'f') if self.eat("false") => Ok(Json::Bool(false)),
+            Some(b'n') if self.eat("null") => Ok(Json::Null),
+            Some(b'N') if self.eat("NaN") => Ok(Json::Float(f64::NAN)),
+            Some(b'I') if self.eat("Infinity") => Ok(Json::Float(f64::INFINITY)),
+            Some(b'-') if self.eat("-Infinity") => Ok(Json::Float(f64::NEG_INFINITY)),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("unexpected character")),
+        }
+    }
+
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Json, ParseError>) -> Result<Json, ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        let v = f(self);
+        self.depth -= 1;
+        v
+    }
+
+    fn object(&mut self) -> Result<Json, ParseError> {
+        self.i += 1; // '{'
+        let mut entries = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(Json::Object(entries));
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            let v = self.value()?;
+            // A repeated key keeps its first position and its last value, as a dict does.
+            match entries
+                .iter_mut()
+                .find(|(k, _): &&mut (String, Json)| *k == key)
+            {
+                Some(e) => e.1 = v,
+                None => entries.push((key, v)),
+            }
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(Json::Object(entries));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self) -> Result<Json, ParseError> {
+        self.i += 1; // '['
+        let mut items = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value()?);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Json::Array(items));
+                }
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let digits = self
+            .b
+            .get(self.i..self.i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u32::from_str_radix(d, 16).ok())
+            .ok_or_else(|| self.err("bad \\u escape"))?;
+        self.i += 4;
+        Ok(digits)
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.i += 1; // '"'
+        let mut out = String::new();
+        loop {
+            // Copy the run of plain characters at once.
+            let start = self.i;
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            // The input is a &str and the run stops at ASCII bytes: a character boundary.
+            out.push_str(std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default());
+            match self.b.get(self.i) {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = *self.b.get(self.i).ok_or_else(|| self.err("bad escape"))?;
+                    self.i += 1;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{08}'),
+                        b'f' => out.push('\u{0c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi)
+                                && self.b[self.i..].starts_with(b"\\u")
+                            {
+                                let save = self.i;
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                } else {
+                                    self.i = save;
+                                    0xFFFD
+                                }
+                            } else {
+                                hi
+                            };
+                            // A lone surrogate (Python allows it) becomes U+FFFD.
+                            out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                        }
+                        _ => return Err(self.err("bad escape")),
+                    }
+                }
+                Some(_) => return Err(self.err("control character in a string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Json, ParseError> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let s = p.i;
+            while let Some(b'0'..=b'9') = p.b.get(p.i) {
+                p.i += 1;
+            }
+            p.i > s
+        };
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        if !digits(self) {
+            return Err(self.err("bad number"));
+        }
+        let mut integral = true;
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            integral = false;
+            if !digits(self) {
+                return Err(self.err("bad number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.b.get(self.i) {
+            self.i += 1;
+            integral = false;
+            if let Some(b'+' | b'-') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return Err(self.err("bad number"));
+            }
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).unwrap_or_default();
+        if integral {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Json::Int(i));
+            }
+        }
+        text.parse::<f64>()
+            .map(Json::Float)
+            .map_err(|_| self.err("bad number"))
+    }
+}
+
 impl From<&str> for Json {
     fn from(s: &str) -> Json {
         Json::Str(s.to_owned())
@@ -311,6 +645,66 @@ mod tests {
             .with("a", vec![Json::Int(1), Json::Null])
             .with("b", Json::object());
         assert_eq!(v.to_compact_json(), r#"{"a":[1,null],"b":{}}"#);
+    }
+
+    #[test]
+    fn python_json_reads_back_what_it_writes() {
+        let v = Json::object()
+            .with("obj_type", "Metrics")
+            .with(
+                "values",
+                vec![
+                    Json::Float(f64::INFINITY),
+                    Json::Float(f64::NEG_INFINITY),
+                    Json::Float(0.1),
+                    Json::Float(1e-5),
+                    Json::Float(-0.0),
+                    Json::Int(-7),
+                    Json::Int(i64::MAX),
+                ],
+            )
+            .with("nested", Json::object().with("empty", Json::Array(vec![])))
+            .with("text", "caf\u{e9} \"q\" \u{1F600}\n\t\\/")
+            .with("none", Json::Null)
+            .with("yes", true);
+        for text in [v.to_python_json(), v.to_compact_json()] {
+            assert_eq!(Json::parse(&text).unwrap(), v, "{text}");
+        }
+        let nan = Json::parse("[NaN, 1.0, 2, 1e400, 12345678901234567890]").unwrap();
+        let items = nan.as_array().unwrap();
+        assert!(items[0].as_f64().unwrap().is_nan());
+        assert_eq!(items[1], Json::Float(1.0), "a float stays a float");
+        assert_eq!(items[2], Json::Int(2));
+        assert_eq!(items[3], Json::Float(f64::INFINITY));
+        assert_eq!(items[4], Json::Float(12345678901234567890.0));
+    }
+
+    #[test]
+    fn bad_json_is_an_error_with_a_place() {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\" 1}",
+            "nul",
+            "\"abc",
+            "01x",
+            "[1] 2",
+            "{\"a\":-}",
+        ] {
+            assert!(Json::parse(bad).is_err(), "{bad:?}");
+        }
+        let e = Json::parse("{\"a\": tru}").unwrap_err();
+        assert_eq!(e.offset, 6);
+        let deep = "[".repeat(600) + &"]".repeat(600);
+        assert!(Json::parse(&deep).is_err());
+        // Keys keep their order; a repeated key keeps its place and takes the last value.
+        let j = Json::parse("{\"b\": 1, \"a\": 2, \"b\": 3}").unwrap();
+        assert_eq!(j, Json::object().with("b", 3i64).with("a", 2i64));
+        assert_eq!(
+            Json::parse("\"\\ud83d\\ude00\\u00e9\"").unwrap(),
+            Json::Str("\u{1F600}\u{e9}".into())
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! wire model; [`sink`] / [`offline`] are where objects go; [`monitor`] samples resources.
 
 pub mod artifact;
+pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod offline;
 pub mod online;
 pub mod retry;
 pub mod run;
+pub mod sender;
 pub mod sink;
 pub mod system;
 pub mod time;

@@ -862,6 +862,207 @@ pub fn events_payload(run_id: &str, items: &[EventSet]) -> Json {
     strip(events_batch(run_id, items), &["obj_type"])
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reading cache files back (the uploader, `simvue send`): the same objects, from the files the
+// writers above produce or that simvue 2.6.2 writes (protocol doc §8.2, §8.5).
+
+/// Keys of a cache file that never go to the server: the class name, the creation time, and
+/// the sender's failure mark (`_local_only_args`, `base.py:203`; `actions.py:204`).
+pub const LOCAL_ONLY_KEYS: [&str; 3] = ["obj_type", "created", "upload_failed"];
+
+/// The request body for a cached folder, run or tag: the file minus its local-only keys. These
+/// are documents the server takes verbatim (protocol doc §8.5), so keys this library never
+/// writes (a Python run's `ttl` or `visibility`) go as they are.
+pub fn document_body(cached: &Json) -> Json {
+    strip(cached.clone(), &LOCAL_ONLY_KEYS)
+}
+
+fn number_of(j: &Json, key: &str) -> Option<f64> {
+    match j.get(key)? {
+        Json::Bool(b) => Some(f64::from(u8::from(*b))),
+        other => other.as_f64(),
+    }
+}
+
+impl LogLevel {
+    /// Parses a level as the server spells it.
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        [
+            LogLevel::Debug,
+            LogLevel::Info,
+            LogLevel::Warning,
+            LogLevel::Error,
+            LogLevel::Critical,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
+    }
+}
+
+impl MetricSet {
+    /// Reads one item of a metrics batch (the inverse of [`MetricSet::to_json`]). Values may be
+    /// integers or booleans in a Python cache; they become floats, as every value this
+    /// library sends is.
+    pub fn from_json(j: &Json) -> Result<MetricSet> {
+        let bad = |what: &str| Error::invalid(format!("metric item: {what}"));
+        let time = number_of(j, "time").ok_or_else(|| bad("no numeric time"))?;
+        let timestamp = j
+            .get("timestamp")
+            .and_then(Json::as_str)
+            .and_then(Timestamp::parse)
+            .ok_or_else(|| bad("no valid timestamp"))?;
+        let step = j
+            .get("step")
+            .and_then(Json::as_i64)
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| bad("no non-negative integer step"))? as u64;
+        let values = j
+            .get("values")
+            .and_then(Json::as_object)
+            .ok_or_else(|| bad("no values"))?
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Json::Bool(b) => Some(f64::from(u8::from(*b))),
+                    other => other.as_f64(),
+                };
+                v.map(|v| (Arc::from(k.as_str()), v))
+                    .ok_or_else(|| bad(&format!("value of {k:?} is not a number")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(MetricSet {
+            time,
+            timestamp,
+            step,
+            values,
+        })
+    }
+}
+
+impl EventSet {
+    /// Reads one item of an events batch (the inverse of [`EventSet::to_json`]); a missing or
+    /// null level is `info`, the Python client's default.
+    pub fn from_json(j: &Json) -> Result<EventSet> {
+        let bad = |what: &str| Error::invalid(format!("event item: {what}"));
+        Ok(EventSet {
+            message: j
+                .get("message")
+                .and_then(Json::as_str)
+                .ok_or_else(|| bad("no message"))?
+                .to_owned(),
+            log_level: match j.get("log_level") {
+                None | Some(Json::Null) => LogLevel::Info,
+                Some(l) => l
+                    .as_str()
+                    .and_then(LogLevel::parse)
+                    .ok_or_else(|| bad("unknown log_level"))?,
+            },
+            timestamp: j
+                .get("timestamp")
+                .and_then(Json::as_str)
+                .and_then(Timestamp::parse)
+                .ok_or_else(|| bad("no valid timestamp"))?,
+        })
+    }
+}
+
+/// Reads a cached batch (`metrics/<id>.json`, `events/<id>.json`): its run id and items.
+fn read_batch<T>(j: &Json, key: &str, item: fn(&Json) -> Result<T>) -> Result<(String, Vec<T>)> {
+    let run = j
+        .get("run")
+        .and_then(Json::as_str)
+        .ok_or_else(|| Error::invalid(format!("{key} batch has no run")))?;
+    let items = j
+        .get(key)
+        .and_then(Json::as_array)
+        .ok_or_else(|| Error::invalid(format!("{key} batch has no {key} list")))?
+        .iter()
+        .map(item)
+        .collect::<Result<_>>()?;
+    Ok((run.to_owned(), items))
+}
+
+/// Reads a cached metrics batch (the inverse of [`metrics_batch`]).
+pub fn read_metrics_batch(j: &Json) -> Result<(String, Vec<MetricSet>)> {
+    read_batch(j, "metrics", MetricSet::from_json)
+}
+
+/// Reads a cached events batch (the inverse of [`events_batch`]).
+pub fn read_events_batch(j: &Json) -> Result<(String, Vec<EventSet>)> {
+    read_batch(j, "events", EventSet::from_json)
+}
+
+impl Alert {
+    /// The body of `POST /api/alerts` for a cached alert, written by [`Alert::to_json`] or by
+    /// simvue 2.6.2: rebuilt from the top-level keys, as the Python sender does
+    /// (`actions.py` `AlertUploadAction`, protocol doc §8.5), with the same choice of kind:
+    /// `events`, `metrics` with a threshold, other `metrics` (a range), anything else a user
+    /// alert. Unlike 2.6.2 it keeps `abort` (§8.6 item 5) and takes `threshold: 0` as a
+    /// threshold (§8.6 item 6). The user-alert `status` map is not part of the definition.
+    pub fn body_from_cache(cached: &Json) -> Result<Json> {
+        let source = cached
+            .get("source")
+            .and_then(Json::as_str)
+            .ok_or_else(|| Error::invalid("cached alert has no source"))?;
+        let pick = |keys: &[&str]| -> Result<Json> {
+            let mut def = Json::object();
+            for k in keys {
+                let v = cached
+                    .get(k)
+                    .cloned()
+                    .ok_or_else(|| Error::invalid(format!("cached {source} alert has no {k:?}")))?;
+                def.set(k, v);
+            }
+            Ok(def)
+        };
+        let definition = match source {
+            "events" => Some(pick(&["pattern", "frequency"])?),
+            "metrics" => {
+                let threshold = cached.get("threshold").is_some_and(|t| *t != Json::Null);
+                let mut keys = vec!["rule", "frequency", "window", "metric", "aggregation"];
+                if threshold {
+                    keys.push("threshold");
+                } else {
+                    keys.extend(["range_low", "range_high"]);
+                }
+                Some(pick(&keys)?)
+            }
+            _ => None,
+        };
+        let mut body = Json::object()
+            .with(
+                "name",
+                cached
+                    .get("name")
+                    .cloned()
+                    .ok_or_else(|| Error::invalid("cached alert has no name"))?,
+            )
+            .with(
+                "description",
+                cached.get("description").cloned().unwrap_or(Json::Null),
+            )
+            .with(
+                "notification",
+                cached
+                    .get("notification")
+                    .cloned()
+                    .unwrap_or_else(|| "none".into()),
+            )
+            .with("source", if definition.is_some() { source } else { "user" });
+        if let Some(def) = definition {
+            body.set("alert", def);
+        }
+        body.set(
+            "enabled",
+            cached.get("enabled").cloned().unwrap_or(Json::Bool(true)),
+        );
+        if let Some(abort) = cached.get("abort") {
+            body.set("abort", abort.clone());
+        }
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1123,5 +1324,93 @@ mod tests {
         assert!(text.starts_with(
             "{\n  \"time\": 0.5,\n  \"timestamp\": \"1970-01-01T00:00:00.000000\",\n  \"step\": 3,"
         ));
+    }
+    #[test]
+    fn cached_batches_read_back_into_the_same_items() {
+        let items: Vec<MetricSet> = (0..3)
+            .map(|i| MetricSet {
+                time: i as f64 * 0.25,
+                timestamp: Timestamp(1_795_730_899_979_312 + i),
+                step: i as u64,
+                values: vec![
+                    ("residual".into(), 1.0 / (i as f64 + 1.0)),
+                    ("inf".into(), f64::INFINITY),
+                ],
+            })
+            .collect();
+        let text = metrics_batch_text("offline_r", &items);
+        let (run, back) = read_metrics_batch(&Json::parse(&text).unwrap()).unwrap();
+        assert_eq!((run.as_str(), back), ("offline_r", items));
+
+        let events = vec![EventSet {
+            message: "hello \u{e9}".into(),
+            log_level: LogLevel::Warning,
+            timestamp: Timestamp(5),
+        }];
+        let text = events_batch("offline_r", &events).to_python_json();
+        let (_, back) = read_events_batch(&Json::parse(&text).unwrap()).unwrap();
+        assert_eq!(back, events);
+
+        // The Python client's files, with its int/float mix.
+        let py = Json::parse(&reference_text(
+            "metrics/offline_e39cbac0-e9e5-11f1-abfb-02fc00000001.json",
+        ))
+        .unwrap();
+        let (run, items) = read_metrics_batch(&py).unwrap();
+        assert_eq!(run, "offline_e37ee734-e9e5-11f1-a0c5-02fc00000001");
+        assert_eq!(items[0].values[1], (Arc::from("t_max"), 50.0));
+        let bad = Json::parse(r#"{"run": "r", "metrics": [{"time": 0, "step": -1}]}"#).unwrap();
+        assert!(read_metrics_batch(&bad).is_err());
+    }
+
+    #[test]
+    fn alert_bodies_from_the_cache_equal_the_online_bodies() {
+        for file in [
+            "alerts/offline_e38d413a-e9e5-11f1-a0c5-02fc00000001.json",
+            "alerts/offline_e38da80a-e9e5-11f1-a0c5-02fc00000001.json",
+            "alerts/offline_e38df530-e9e5-11f1-a0c5-02fc00000001.json",
+        ] {
+            let cached = Json::parse(&reference_text(file)).unwrap();
+            let body = Alert::body_from_cache(&cached).unwrap();
+            // What the online sink sends for the same alert: same keys and values.
+            let mut expected = document_body(&cached);
+            for k in [
+                "rule",
+                "frequency",
+                "window",
+                "metric",
+                "aggregation",
+                "threshold",
+                "range_low",
+                "range_high",
+                "pattern",
+            ] {
+                expected.remove(k);
+            }
+            let sorted = |j: &Json| {
+                let mut e = j.as_object().unwrap().to_vec();
+                e.sort_by(|a, b| a.0.cmp(&b.0));
+                e
+            };
+            assert_eq!(sorted(&body), sorted(&expected), "{file}");
+        }
+        let user = Json::parse(
+            r#"{"obj_type": "UserAlert", "name": "u", "description": null,
+                "notification": "none", "source": "user", "enabled": true, "abort": false,
+                "status": {"offline_r": "critical"}}"#,
+        )
+        .unwrap();
+        let body = Alert::body_from_cache(&user).unwrap();
+        assert!(body.get("status").is_none() && body.get("alert").is_none());
+        let zero = Json::parse(
+            r#"{"name": "z", "source": "metrics", "rule": "is below", "frequency": 1,
+                "window": 1, "metric": "m", "aggregation": "average", "threshold": 0}"#,
+        )
+        .unwrap();
+        let body = Alert::body_from_cache(&zero).unwrap();
+        assert_eq!(
+            body.get("alert").unwrap().get("threshold"),
+            Some(&Json::Int(0))
+        );
     }
 }

@@ -118,8 +118,13 @@ impl OnlineSink {
         }))
     }
 
+    /// The API base URL (ending in `/api`).
+    pub fn url(&self) -> &str {
+        self.http.base()
+    }
+
     /// A request with retries on the calling thread; gives up at once while degraded.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -129,12 +134,27 @@ impl OnlineSink {
         self.call_with(method, path, &body, ok).map_err(|f| f.error)
     }
 
-    fn call_with(
+    /// As [`OnlineSink::call`], keeping the HTTP status and error body of a failure.
+    pub fn call_with(
         &self,
         method: &str,
         path: &str,
         body: &Body<'_>,
         ok: &[u16],
+    ) -> std::result::Result<serde_json::Value, Failure> {
+        self.call_checked(method, path, body, ok, &|| Ok(None))
+    }
+
+    /// As [`OnlineSink::call_with`], for a request that must not take effect twice: before each
+    /// retry, `arrived` is asked whether the failed attempt reached the server after all (its
+    /// answer lost with the connection); `Some(answer)` ends the retries with that answer.
+    pub fn call_checked(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Body<'_>,
+        ok: &[u16],
+        arrived: &dyn Fn() -> Result<Option<serde_json::Value>>,
     ) -> std::result::Result<serde_json::Value, Failure> {
         if self.health.degraded() {
             return Err(Failure {
@@ -147,7 +167,22 @@ impl OnlineSink {
                 body: None,
             });
         }
+        let mut first = true;
         self.policy.run(&self.health, || {
+            if !std::mem::take(&mut first) {
+                match arrived() {
+                    Ok(Some(answer)) => return Ok(answer),
+                    Ok(None) => {}
+                    Err(error) => {
+                        return Err(Failure {
+                            retryable: error.kind == ErrorKind::Network,
+                            error,
+                            status: None,
+                            body: None,
+                        })
+                    }
+                }
+            }
             self.http
                 .request(method, path, body.reborrow(), ok, self.health.remaining())
         })
@@ -155,9 +190,21 @@ impl OnlineSink {
 
     /// Creates an object (`POST`), taking a 409 that carries `id` as the existing object, as
     /// the Python client does for folders and alerts (protocol doc §2.2).
-    fn create(&self, path: &str, body: &Json) -> Result<String> {
+    pub fn create(&self, path: &str, body: &Json) -> Result<String> {
+        self.create_checked(path, body, &|| Ok(None))
+    }
+
+    /// As [`OnlineSink::create`] for an object the server does not de-duplicate (a run):
+    /// before a retry, `existing` looks for what a failed attempt may have created.
+    pub fn create_checked(
+        &self,
+        path: &str,
+        body: &Json,
+        existing: &dyn Fn() -> Result<Option<String>>,
+    ) -> Result<String> {
         let id_of = |v: &serde_json::Value| v.get("id").and_then(|i| i.as_str()).map(str::to_owned);
-        match self.call_with("POST", path, &Body::Json(body), &[200, 201]) {
+        let arrived = || Ok(existing()?.map(|id| serde_json::json!({ "id": id })));
+        match self.call_checked("POST", path, &Body::Json(body), &[200, 201], &arrived) {
             Ok(v) => id_of(&v).ok_or_else(|| {
                 Error::new(
                     ErrorKind::Server,
@@ -277,11 +324,32 @@ impl OnlineSink {
     /// returned `fields`, or a raw PUT when there are none; no token sent there), mark it
     /// uploaded, attach it to the run.
     fn upload_artifact(&self, run_id: &str, artifact: &Artifact, category: Category) -> Result<()> {
-        let created = match self.call_with(
+        let slot = self.create_artifact(&artifact.to_online_json())?;
+        self.upload_to_storage(&slot, artifact)?;
+        self.mark_uploaded(&slot.id)?;
+        self.attach_artifact(run_id, &slot.id, category)
+    }
+
+    /// Step 1 of an artifact: `POST /api/artifacts` with its record; a 409 that carries `id`
+    /// is the existing artifact (a server that knows the checksum).
+    pub fn create_artifact(&self, body: &Json) -> Result<ArtifactSlot> {
+        self.create_artifact_checked(body, &|| Ok(()))
+    }
+
+    /// As [`OnlineSink::create_artifact`]; before a retry, `tidy` removes what a failed attempt
+    /// may have created.
+    pub fn create_artifact_checked(
+        &self,
+        body: &Json,
+        tidy: &dyn Fn() -> Result<()>,
+    ) -> Result<ArtifactSlot> {
+        let arrived = || tidy().map(|()| None);
+        let created = match self.call_checked(
             "POST",
             "/artifacts",
-            &Body::Json(&artifact.to_online_json()),
+            &Body::Json(body),
             &[200, 201],
+            &arrived,
         ) {
             Ok(v) => v,
             Err(f)
@@ -296,55 +364,82 @@ impl OnlineSink {
             .and_then(|i| i.as_str())
             .ok_or_else(|| Error::new(ErrorKind::Server, "POST /artifacts: the answer has no id"))?
             .to_owned();
-        if let Some(url) = created
+        let url = created
             .get("url")
             .and_then(|u| u.as_str())
             .filter(|u| !u.is_empty())
-        {
-            let fields: Vec<(String, String)> = match created.get("fields") {
-                Some(serde_json::Value::Object(m)) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                        )
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            // The storage works to the API's deadline (init, close) but fails on its own.
-            self.storage_health.set_deadline(self.health.deadline());
-            if self.storage_health.degraded() {
-                return Err(Error::new(
-                    ErrorKind::Network,
-                    "the artifact storage is unreachable",
-                ));
-            }
-            // A retry sends the whole file again.
-            self.policy
-                .run(&self.storage_health, || {
-                    self.storage
-                        .upload(url, &fields, artifact, self.health.remaining())
+            .map(str::to_owned);
+        let fields: Vec<(String, String)> = match created.get("fields") {
+            Some(serde_json::Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
                 })
-                .map_err(|f| f.error)?;
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(ArtifactSlot { id, url, fields })
+    }
+
+    /// Step 2: the bytes to the storage URL of `slot` (none: the server needs no upload).
+    pub fn upload_to_storage(&self, slot: &ArtifactSlot, artifact: &Artifact) -> Result<()> {
+        let Some(url) = &slot.url else {
+            return Ok(());
+        };
+        // The storage works to the API's deadline (init, close) but fails on its own.
+        self.storage_health.set_deadline(self.health.deadline());
+        if self.storage_health.degraded() {
+            return Err(Error::new(
+                ErrorKind::Network,
+                "the artifact storage is unreachable",
+            ));
         }
+        // A retry sends the whole file again.
+        self.policy
+            .run(&self.storage_health, || {
+                self.storage
+                    .upload(url, &slot.fields, artifact, self.health.remaining())
+            })
+            .map_err(|f| f.error)
+    }
+
+    /// Step 3: `PUT /api/artifacts/{id}` `{"uploaded": true}`.
+    pub fn mark_uploaded(&self, id: &str) -> Result<()> {
         let uploaded = Json::object().with("uploaded", true);
         self.call(
             "PUT",
             &format!("/artifacts/{id}"),
             Body::Json(&uploaded),
             &[200],
-        )?;
+        )
+        .map(|_| ())
+    }
+
+    /// Step 4: attach artifact `id` to run `run_id` with `category`.
+    pub fn attach_artifact(&self, run_id: &str, id: &str, category: Category) -> Result<()> {
         let attach = Json::object().with("category", category.as_str());
         self.call(
             "PUT",
             &format!("/runs/{run_id}/artifacts/{id}"),
             Body::Json(&attach),
             &[200],
-        )?;
-        Ok(())
+        )
+        .map(|_| ())
     }
+}
+
+/// An artifact the server has created: its id and where its bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactSlot {
+    /// The artifact's id.
+    pub id: String,
+    /// Where to upload the bytes; `None` when the server needs none (it has them).
+    pub url: Option<String>,
+    /// Form fields of a multipart POST upload; empty for a raw PUT.
+    pub fields: Vec<(String, String)>,
 }
 
 impl Sink for OnlineSink {

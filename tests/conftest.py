@@ -55,6 +55,16 @@ def _soname() -> str:
 
 
 @pytest.fixture(scope="session")
+def simvue_cli(lib_dir: Path) -> Path:
+    """The ``simvue`` command (``cargo build --release`` builds it next to libsimvue.so)."""
+    exe = lib_dir / "simvue"
+    if not exe.is_file():
+        pytest.fail(f"{exe} not found: build it with `cargo build --release` in {REPO_ROOT}",
+                    pytrace=False)
+    return exe
+
+
+@pytest.fixture(scope="session")
 def compile_c(tmp_path_factory, lib_dir: Path):
     """Returns ``compile(source: Path, exe: Path, *extra_flags) -> Path`` linking against
     libsimvue."""

@@ -38,6 +38,9 @@ class Faults:
         "fail_next": 0,  # the next N in-scope requests fail (deterministic, before the fraction)
         "fail_scope": "data",
         "fail_status": 503,
+        # the failing requests are carried out first and then answered fail_status, as a gateway
+        # that timed out while the server went on (the client cannot tell whether they arrived)
+        "fail_after_processing": False,
         "seed": 0,  # seeds the RNG that picks failing requests (reset by set_faults(seed=...))
         "latency": 0.0,  # seconds added before each in-scope response
         "latency_scope": "all",
@@ -119,7 +122,7 @@ class FaultControl:
         """Decide, under the lock, which faults apply to this request."""
         with self._lock:
             f = self._faults
-            out = {"latency": 0.0, "hang": False, "fail": None,
+            out = {"latency": 0.0, "hang": False, "fail": None, "after": bool(f.fail_after_processing),
                    "garble": bool(f.garble and _scope_fn(f.garble_scope)(method, path))}
             if f.latency and _scope_fn(f.latency_scope)(method, path):
                 out["latency"] = float(f.latency)

@@ -132,6 +132,9 @@ class HTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real server behind a proxy
+    # The headers and the body go out in two writes: with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK of the headers (40 ms a request), as no real server does.
+    disable_nagle_algorithm = True
     server: HTTPServer
     server_version = "SimvueTestServer/1.0"
 
@@ -234,6 +237,8 @@ class Handler(BaseHTTPRequestHandler):
         m = re.fullmatch(r"/storage/([A-Za-z0-9]+)/?", path)
         if m and method in ("POST", "PUT"):
             if fault["fail"] is not None:
+                if fault["after"]:
+                    owner._storage_upload(req, m.group(1))
                 return fault["fail"], {"detail": "injected failure"}
             return owner._storage_upload(req, m.group(1))
         if path.startswith("/api"):
@@ -241,12 +246,16 @@ class Handler(BaseHTTPRequestHandler):
                 unauthorized = owner._faults.unauthorized
             if unauthorized or self.headers.get("Authorization") != f"Bearer {owner.token}":
                 raise HttpError(401, "Not authenticated" if not unauthorized else "Could not validate credentials")
-        if fault["fail"] is not None:  # injected failure: nothing is recorded, the client must retry
+        if fault["fail"] is not None and not fault["after"]:
+            # injected failure: nothing is recorded, the client must retry
             return fault["fail"], {"detail": "injected failure (test server)"}
         for r_method, rx, handler in owner._route_table:
             mm = rx.fullmatch(path)
             if mm and r_method == method:
-                return handler(req, *mm.groups())
+                answer = handler(req, *mm.groups())
+                if fault["fail"] is not None:  # carried out, then reported as failed
+                    return fault["fail"], {"detail": "injected failure after processing (test server)"}
+                return answer
         # GET /api/nosim/version (§0.1) and everything unknown -> 404 {"detail": "Not Found"}
         return 404, {"detail": "Not Found"}
 

@@ -51,7 +51,9 @@ class Routes:
             ("GET", r"/api/runs/([^/]+)/artifacts", self._get_run_artifacts),
             ("PUT", r"/api/runs/([^/]+)/artifacts/([^/]+)", self._put_run_artifact),
             ("POST", r"/api/metrics", self._post_metrics),
+            ("GET", r"/api/metrics", self._get_metrics),
             ("POST", r"/api/events", self._post_events),
+            ("GET", r"/api/events", self._get_events),
             ("POST", r"/api/alerts", self._post_alert),
             ("GET", r"/api/alerts", lambda q: self._list(q, self._alerts)),
             ("GET", r"/api/alerts/([^/]+)", self._get_alert),
@@ -59,7 +61,9 @@ class Routes:
             ("PUT", r"/api/alerts/([^/]+)/status/([^/]+)", self._put_alert_status),
             ("GET", r"/api/alerts/([^/]+)/status/([^/]+)", self._get_alert_status),
             ("POST", r"/api/artifacts", self._post_artifact),
+            ("GET", r"/api/artifacts", lambda q: self._list(q, self._artifacts, self._artifact_view)),
             ("GET", r"/api/artifacts/([^/]+)", self._get_artifact),
+            ("DELETE", r"/api/artifacts/([^/]+)", self._delete_artifact),
             ("PUT", r"/api/artifacts/([^/]+)", self._put_artifact),
             ("POST", r"/api/grids", self._post_grid),
             ("GET", r"/api/grids/([^/]+)", self._get_grid),
@@ -327,6 +331,45 @@ class Routes:
     def _post_metrics(self, req: "Request") -> tuple[int, dict]:
         return self._post_data(req, "metrics", _check_metric_item)
 
+    # §13 row 27, client.py _get_run_metrics_from_server: ?runs=<JSON list>&metrics=<JSON list>
+    # &xaxis=step|time|timestamp -> {run: {metric: [{<xaxis>: x, "value": v}, ...]}} (the shape
+    # converters.parse_run_set_metrics reads); non-finite values as null (strict JSON).
+    def _get_metrics(self, req: "Request") -> tuple[int, dict]:
+        try:
+            runs = json.loads(req.query.get("runs", ["[]"])[0])
+            names = json.loads(req.query.get("metrics", ["[]"])[0])
+        except ValueError:
+            raise validation_error(["query"], "runs and metrics must be JSON lists") from None
+        xaxis = req.query.get("xaxis", ["step"])[0]
+        if xaxis not in ("step", "time", "timestamp"):
+            raise validation_error(["xaxis"], "Input should be 'step', 'time' or 'timestamp'", "literal_error", xaxis)
+
+        def finite(v: typing.Any) -> typing.Any:
+            return v if not isinstance(v, float) or v == v and abs(v) != float("inf") else None
+
+        with self._lock:
+            out: dict[str, dict] = {}
+            for rid in runs:
+                if rid not in self._runs:
+                    continue
+                series: dict[str, list] = {}
+                for item in self._metrics.get(rid, []):
+                    for name, value in item["values"].items():
+                        if name in names:
+                            series.setdefault(name, []).append({xaxis: item[xaxis], "value": finite(value)})
+                out[rid] = series
+            return 200, out
+
+    # §13 row 27, client.py get_events: ?run=&start=&count= -> {"data": [...], "count": total}.
+    def _get_events(self, req: "Request") -> tuple[int, dict]:
+        rid = req.query.get("run", [""])[0]
+        start = int(req.query.get("start", ["0"])[0] or 0)
+        count = int(req.query.get("count", ["0"])[0] or 0)
+        with self._lock:
+            events = self._events.get(rid, [])
+            page = events[start:start + count] if count else events[start:]
+            return 200, {"data": copy.deepcopy(page), "count": len(events)}
+
     def _post_events(self, req: "Request") -> tuple[int, dict]:
         return self._post_data(req, "events", _check_event_item)
 
@@ -429,6 +472,13 @@ class Routes:
     def _artifact_view(a: dict) -> dict:
         return {"id": a["id"], **a["meta"], "uploaded": a["uploaded"], "runs": list(a["runs"]),
                 "created": a["created"]}
+
+    # §13 row 28, base.py delete: DELETE /api/artifacts/{id} -> 200 JSON.
+    def _delete_artifact(self, req: "Request", aid: str) -> tuple[int, dict]:
+        with self._lock:
+            self._artifact_or_404(aid)
+            del self._artifacts[aid]
+            return 200, {"id": aid}
 
     # §6.1 step 6, artifact/base.py (self.name in an f-string): 200 JSON that includes "name".
     def _get_artifact(self, req: "Request", aid: str) -> tuple[int, dict]:

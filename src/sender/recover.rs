@@ -1,0 +1,277 @@
+//! Asking the server what an interrupted request did, so that it is neither lost nor sent
+//! twice. Each question is asked only for an item whose journal entry says a request was in
+//! flight when the last pass stopped.
+
+use std::collections::HashMap;
+
+use super::Sender;
+use crate::error::{ErrorKind, Result};
+use crate::http::Body;
+use crate::json::Json;
+use crate::model::{EventSet, MetricSet};
+use crate::time::Timestamp;
+
+/// Pages read at most when looking for an object in a listing.
+const MAX_PAGES: usize = 200;
+
+impl Sender<'_> {
+    /// Puts back files a killed pass had claimed for removal, and drops journal entries whose
+    /// item is gone (its outcome was recorded; only the entry's removal was missed).
+    pub(super) fn recover_claims(&self) {
+        for dir in ["folders", "tags", "alerts", "runs", "artifacts"] {
+            self.cache.restore_claimed(dir);
+        }
+        for dir in [
+            self.cache.root().join("server_ids"),
+            self.cache.root().join("alerts"),
+            self.journal.dir().join("pending"),
+            self.journal.dir().join("runs"),
+        ] {
+            super::cache::remove_stale_temps(&dir);
+        }
+        for (kind, id) in self.journal.all_pending() {
+            let gone = kind
+                .dir()
+                .map_or(true, |d| !self.cache.path(d, &id, "json").exists());
+            if gone {
+                let _ = self.journal.end(kind, &id);
+            }
+        }
+    }
+
+    /// A page of a listing endpoint (`{"data": [...], "count": n}`, protocol doc §2.4).
+    fn page(
+        &self,
+        path: &str,
+        query: &str,
+        start: usize,
+        count: usize,
+    ) -> Result<(Vec<Json>, usize)> {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let v = self.sink.call(
+            "GET",
+            &format!("{path}?{query}{sep}count={count}&start={start}"),
+            Body::Empty,
+            &[200],
+        )?;
+        let j = Json::from_serde(&v);
+        let total = j.get("count").and_then(Json::as_i64).unwrap_or(0).max(0) as usize;
+        let data = j
+            .get("data")
+            .and_then(Json::as_array)
+            .map(<[Json]>::to_vec)
+            .unwrap_or_default();
+        Ok((data, total))
+    }
+
+    /// Every item of a listing, page by page (bounded).
+    fn listing(
+        &self,
+        path: &str,
+        query: &str,
+        mut keep: impl FnMut(&Json) -> bool,
+    ) -> Result<Vec<Json>> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for _ in 0..MAX_PAGES {
+            let (data, total) = self.page(path, query, start, 100)?;
+            if data.is_empty() {
+                break;
+            }
+            start += data.len();
+            out.extend(data.into_iter().filter(|d| keep(d)));
+            if start >= total {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The server id of the run an interrupted `POST /api/runs` of `cached` created, if it did:
+    /// a run with the same name, folder and start time (or, for a run never started, the same
+    /// description and metadata).
+    pub(super) fn find_run(&self, cached: &Json) -> Result<Option<String>> {
+        let Some(name) = cached.get("name").and_then(Json::as_str) else {
+            return Ok(None);
+        };
+        let filters = Json::Array(vec![format!("name == {name}").into()]).to_compact_json();
+        let mut keys = vec!["name", "folder"];
+        if cached.get("started").is_some_and(|s| *s != Json::Null) {
+            keys.push("started");
+        } else {
+            keys.extend(["description", "metadata"]);
+        }
+        let found = self.listing("/runs", &format!("filters={}", encode(&filters)), |run| {
+            keys.iter()
+                .all(|k| cached.get(k).unwrap_or(&Json::Null) == run.get(k).unwrap_or(&Json::Null))
+        })?;
+        Ok(found
+            .iter()
+            .find_map(|r| r.get("id").and_then(Json::as_str).map(str::to_owned)))
+    }
+
+    /// Whether an interrupted `POST /api/metrics` of `items` for `run` arrived: the server holds
+    /// a point at every item's timestamp for the batch's first metric (timestamps are unique to
+    /// the microsecond per logging call).
+    pub(super) fn metrics_delivered(&self, run: &str, items: &[MetricSet]) -> Result<bool> {
+        let Some(metric) = items
+            .iter()
+            .find_map(|m| m.values.first().map(|v| v.0.clone()))
+        else {
+            return Ok(false);
+        };
+        let expected: Vec<String> = items
+            .iter()
+            .filter(|m| m.values.iter().any(|(k, _)| *k == metric))
+            .map(|m| m.timestamp.to_string())
+            .collect();
+        let runs = Json::Array(vec![run.into()]).to_compact_json();
+        let metrics = Json::Array(vec![metric.to_string().into()]).to_compact_json();
+        let v = self.sink.call(
+            "GET",
+            &format!(
+                "/metrics?runs={}&metrics={}&xaxis=timestamp&aggregate=False",
+                encode(&runs),
+                encode(&metrics)
+            ),
+            Body::Empty,
+            &[200],
+        )?;
+        let points = v
+            .get(run)
+            .and_then(|r| r.get(metric.as_ref()))
+            .and_then(|p| p.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let present: std::collections::HashSet<String> = points
+            .iter()
+            .filter_map(|p| p.get("timestamp")?.as_str().and_then(normal_timestamp))
+            .collect();
+        Ok(!expected.is_empty() && expected.iter().all(|t| present.contains(t)))
+    }
+
+    /// Whether an interrupted `POST /api/events` of `items` for `run` arrived: the server holds
+    /// every item (same timestamp and message).
+    pub(super) fn events_delivered(&self, run: &str, items: &[EventSet]) -> Result<bool> {
+        if items.is_empty() {
+            return Ok(false);
+        }
+        let mut held: HashMap<(String, String), usize> = HashMap::new();
+        for e in self.listing("/events", &format!("run={}", encode(run)), |_| true)? {
+            let ts = e
+                .get("timestamp")
+                .and_then(Json::as_str)
+                .and_then(normal_timestamp);
+            let msg = e.get("message").and_then(Json::as_str);
+            if let (Some(ts), Some(msg)) = (ts, msg) {
+                *held.entry((ts, msg.to_owned())).or_default() += 1;
+            }
+        }
+        Ok(items.iter().all(|e| {
+            held.get_mut(&(e.timestamp.to_string(), e.message.clone()))
+                .is_some_and(|n| {
+                    *n = n.saturating_sub(1);
+                    true
+                })
+        }))
+    }
+
+    /// Whether the artifact `id` exists and whether its bytes are uploaded; `None` when the
+    /// server does not know it.
+    pub(super) fn artifact_state(&self, id: &str) -> Result<Option<bool>> {
+        match self
+            .sink
+            .call_with("GET", &format!("/artifacts/{id}"), &Body::Empty, &[200])
+        {
+            Ok(v) => Ok(Some(
+                v.get("uploaded").and_then(|u| u.as_bool()) == Some(true),
+            )),
+            Err(f) if f.status == Some(404) => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Deletes the artifact records an interrupted `POST /api/artifacts` may have left: same
+    /// name, checksum and path, never uploaded, attached to no run. A server that cannot list
+    /// or delete them keeps them (they hold no data and belong to no run).
+    pub(super) fn remove_orphans(&self, cached: &crate::artifact::CachedArtifact) -> Result<()> {
+        let name = cached.artifact.name.as_str();
+        let filters = Json::Array(vec![format!("name == {name}").into()]).to_compact_json();
+        let found = match self.listing(
+            "/artifacts",
+            &format!("filters={}", encode(&filters)),
+            |a| {
+                let same = |k: &str| cached.body.get(k).is_none() || a.get(k) == cached.body.get(k);
+                same("name")
+                    && same("checksum")
+                    && same("original_path")
+                    && a.get("uploaded") != Some(&Json::Bool(true))
+                    && a.get("runs").map_or(true, |r| match r {
+                        Json::Array(v) => v.is_empty(),
+                        Json::Object(v) => v.is_empty(),
+                        _ => true,
+                    })
+            },
+        ) {
+            Ok(f) => f,
+            Err(e) if e.kind == ErrorKind::Network => return Err(e),
+            Err(_) => return Ok(()),
+        };
+        for a in found {
+            if let Some(id) = a.get("id").and_then(Json::as_str) {
+                match self.sink.call(
+                    "DELETE",
+                    &format!("/artifacts/{id}"),
+                    Body::Empty,
+                    &[200, 204],
+                ) {
+                    Ok(_) => self.observer.note(&format!(
+                        "removed artifact record {id} left by an interrupted upload of {name:?}"
+                    )),
+                    Err(e) if e.kind == ErrorKind::Network => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A timestamp from the server in the wire form (it may come with a space, a `Z` or a zero
+/// UTC offset).
+fn normal_timestamp(s: &str) -> Option<String> {
+    let s = s.strip_suffix("+00:00").unwrap_or(s);
+    Timestamp::parse(s).map(|t| t.to_string())
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_encoded_and_timestamps_normalised() {
+        assert_eq!(
+            encode("[\"name == a b\"]"),
+            "%5B%22name%20%3D%3D%20a%20b%22%5D"
+        );
+        assert_eq!(
+            normal_timestamp("2026-01-02 03:04:05.000006+00:00").as_deref(),
+            Some("2026-01-02T03:04:05.000006")
+        );
+        assert_eq!(normal_timestamp("yesterday"), None);
+    }
+}

@@ -1,0 +1,145 @@
+"""`simvue send` when things go wrong: a server answering 503s, one that carries out requests
+and then reports them failed, one that stops in the middle and comes back, and the sender
+itself killed with SIGKILL at random moments. Every record arrives exactly once."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+
+from harness import NOTES, TOKEN, describe
+
+from .helpers import (assert_exactly_once, cache_contents, cache_files, library_cache,
+                      native_send, sender_env, start_native, token_absent, wait_for)
+
+# Every request but the version check.
+NOT_VERSION = r"^(?!GET /api/version$)"
+
+
+def faulty_cache(tmp_path, exes):
+    """Two solver runs with files and two runs with many small batches."""
+    return library_cache(tmp_path, exes, ("heat1d", "32", "400"), ("heat1d", "24", "300"),
+                         ("logger", "1500", "0", "-", "25", "64"),
+                         ("logger", "1500", "0", "-", "25", "64"))
+
+
+def send_until_done(simvue_cli, cache, env, tries=8):
+    """Runs `simvue send` until it says everything was sent; returns the results."""
+    results = []
+    for _ in range(tries):
+        res = native_send(simvue_cli, cache, env)
+        results.append(res)
+        assert res.returncode in (0, 1), describe(res)
+        if res.returncode == 0:
+            return results
+        assert "left in the cache" in res.stdout, describe(res)
+    raise AssertionError("never finished:\n" + describe(results[-1]))
+
+
+def test_thirty_percent_503s(tmp_path, servers, simvue_cli, exes):
+    cache = faulty_cache(tmp_path, exes)
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(fail_fraction=0.3, fail_scope=NOT_VERSION, seed=11)
+    results = send_until_done(simvue_cli, cache, sender_env(tmp_path, srv, retries="6"))
+    srv.reset_faults()
+    assert srv.count_requests(status=503) > 50
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
+    assert all(token_absent(TOKEN, r.stdout, r.stderr) for r in results)
+    NOTES.append(f"simvue send with 30% 503s: {len(results)} pass(es), "
+                 f"{srv.count_requests(status=503)} requests answered 503")
+
+
+def test_requests_carried_out_then_reported_failed(tmp_path, servers, simvue_cli, exes):
+    """A gateway that times out while the server goes on: each retry must first ask whether
+    the failed attempt arrived (runs, batches, artifact records)."""
+    cache = faulty_cache(tmp_path, exes)
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(fail_fraction=0.25, fail_status=504, fail_after_processing=True,
+                   fail_scope=r"^POST /api/(runs|metrics|events|artifacts)$", seed=5)
+    send_until_done(simvue_cli, cache, sender_env(tmp_path, srv, retries="6"))
+    failed_posts = srv.count_requests("POST", status=504)
+    srv.reset_faults()
+    assert failed_posts > 10
+    assert_exactly_once(srv, expected)
+
+
+def test_server_stops_mid_upload_and_comes_back(tmp_path, servers, simvue_cli, exes):
+    cache = faulty_cache(tmp_path, exes)
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(latency=0.01)
+    env = sender_env(tmp_path, srv, retries="8", backoff="0.25")
+    proc = start_native(simvue_cli, cache, env)
+    wait_for(lambda: len(srv.requests()) > 60, what="the upload to be under way")
+    srv.go_away()
+    time.sleep(1.5)
+    srv.come_back()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
+
+
+def test_server_gone_for_good_leaves_the_rest_and_says_so(tmp_path, servers, simvue_cli, exes):
+    cache = faulty_cache(tmp_path, exes)
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(latency=0.01)
+    env = sender_env(tmp_path, srv, retries="3", backoff="0.05")
+    proc = start_native(simvue_cli, cache, env)
+    wait_for(lambda: len(srv.requests()) > 60, what="the upload to be under way")
+    srv.go_away()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out + err
+    assert "finished with items left" in out and "left in the cache" in out
+    assert "unreachable" in out or "Connection refused" in out or "connection" in out.lower()
+    left = len(cache_files(cache))
+    assert left > 0
+    srv.come_back()
+    srv.reset_faults()
+    res = native_send(simvue_cli, cache, env)
+    assert res.returncode == 0, describe(res)
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
+
+
+def test_sigkill_at_random_moments_then_rerun(tmp_path, servers, simvue_cli, exes):
+    """20 kills at random points of the upload (several requests in flight at once, -w 5),
+    each followed by a new `simvue send` that takes over the dead one's lock and continues."""
+    # Mostly small batches, so that kills land among several requests in flight.
+    cache = library_cache(tmp_path, exes, ("heat1d", "32", "400"),
+                          *[("logger", "1500", "0", "-", "10", "8")] * 2)
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(latency=0.02)
+    env = sender_env(tmp_path, srv)
+    rng = random.Random(20240607)
+    kills = in_flight = 0
+    takeovers = 0
+    while kills < 20:
+        proc = start_native(simvue_cli, cache, env)
+        time.sleep(rng.uniform(0.05, 0.3))
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            assert proc.returncode == 0, out + err
+            break  # finished before the kill: nothing left to interrupt
+        proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        takeovers += "took over the stale lock" in err
+        kills += 1
+        in_flight += bool(list((cache / ".simvue-send" / "pending").glob("*.json")))
+    assert kills == 20, "the cache should need more than 20 interrupted passes"
+    srv.reset_faults()
+    res = native_send(simvue_cli, cache, env)
+    assert res.returncode == 0, describe(res)
+    assert "took over the stale lock" in res.stderr
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
+    assert not list((cache / ".simvue-send" / "pending").glob("*"))
+    assert in_flight >= 5, f"only {in_flight} kills caught a request in flight"
+    NOTES.append(f"simvue send SIGKILL campaign: {kills} kills, {in_flight} with requests in flight, "
+                 f"{takeovers + 1} stale locks taken over; every record once")
