@@ -182,7 +182,8 @@ def test_thirty_percent_of_requests_answer_503(tmp_path):
     seed = rng(scenario).randrange(1 << 30)
     with SimvueServer(token=TOKEN, seed=seed) as srv:
         def fault(proc, lines):  # from the first step on: init itself is tested elsewhere
-            srv.set_faults(fail_fraction=0.3, fail_scope="api", seed=seed)
+            # and the first two fail whatever the dice say, so that the fault always fires
+            srv.set_faults(fail_fraction=0.3, fail_next=2, fail_scope="api", seed=seed)
 
         _run_through(tmp_path, srv, scenario, 1500, 1, fault)
         assert srv.count_requests(status=503) > 0, "the fault did not fire"
