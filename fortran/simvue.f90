@@ -137,6 +137,7 @@ module simvue
      procedure :: log_alert => run_log_alert
      procedure :: add_alerts => run_add_alerts
      procedure :: dropped => run_dropped
+     procedure :: lost_items => run_lost_items
      procedure :: suppress_errors => run_suppress_errors
      procedure :: set_abort_callback => run_set_abort_callback
      procedure :: abort_requested => run_abort_requested
@@ -448,6 +449,12 @@ module simvue
        integer(c_int64_t), intent(out) :: metrics, events
        integer(c_int) :: c_run_dropped
      end function c_run_dropped
+     function c_run_lost_items(run, metrics, events) bind(C, name='simvue_run_lost_items')
+       import :: c_int, c_ptr, c_int64_t
+       type(c_ptr), value :: run
+       integer(c_int64_t), intent(out) :: metrics, events
+       integer(c_int) :: c_run_lost_items
+     end function c_run_lost_items
      function c_run_suppress_errors(run, out) bind(C, name='simvue_run_suppress_errors')
        import :: c_int, c_int32_t, c_ptr
        type(c_ptr), value :: run
@@ -1241,8 +1248,9 @@ contains
          'set_status', stat, errmsg)
   end subroutine run_set_status
 
-  !> Closes the run: writes what is queued, sets a running run `completed`. Later calls that
-  !> record something fail with SIMVUE_ERROR_CLOSED; `name`, `id`, `dropped` keep working.
+  !> Closes the run: writes what is queued, sets a running run `completed` (`lost`, with
+  !> SIMVUE_ERROR_IO, when logged data could not be written anywhere). Later calls that record
+  !> something fail with SIMVUE_ERROR_CLOSED; `name`, `id`, `dropped`, `lost_items` keep working.
   subroutine run_close(this, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     integer, intent(out), optional :: stat
@@ -1574,6 +1582,23 @@ contains
     if (present(events)) events = int(e, int64)
     call check(rc, this%handle, 'dropped', stat, errmsg)
   end subroutine run_dropped
+
+  !> How many metric sets and events were lost: written neither to the server nor to the
+  !> offline cache (final after `close`; a run that lost data ends `lost`).
+  subroutine run_lost_items(this, metrics, events, stat, errmsg)
+    class(simvue_run), intent(in) :: this
+    integer(int64), intent(out), optional :: metrics, events
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    integer(c_int64_t) :: m, e
+    integer(c_int) :: rc
+    m = 0
+    e = 0
+    rc = c_run_lost_items(this%handle, m, e)
+    if (present(metrics)) metrics = int(m, int64)
+    if (present(events)) events = int(e, int64)
+    call check(rc, this%handle, 'lost_items', stat, errmsg)
+  end subroutine run_lost_items
 
   !> Whether the run suppresses errors (`config`; on by default).
   logical function run_suppress_errors(this, stat, errmsg)

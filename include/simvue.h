@@ -628,9 +628,11 @@ enum simvue_result simvue_run_set_status(struct simvue_run *run, int32_t status)
 
 /**
  * Closes the run: writes everything still queued, sets a running run `completed` and ends
- * it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
- * (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
- * handle with `simvue_run_free`. A run never closed is closed at process exit.
+ * it. When logged data could not be written anywhere (see `simvue_run_lost_items`), the run
+ * ends `lost` instead, the count is printed and close returns `SIMVUE_ERROR_IO`. Later calls
+ * that would record something return `SIMVUE_ERROR_CLOSED`; queries (`simvue_run_name`,
+ * `simvue_run_id`, `simvue_run_dropped`, `simvue_run_lost_items`, ...) keep working. Release
+ * the handle with `simvue_run_free`. A run never closed is closed at process exit.
  *
  * # Safety
  * `run` is NULL or a live handle.
@@ -663,6 +665,22 @@ enum simvue_result simvue_run_set_folder_details(struct simvue_run *run,
 enum simvue_result simvue_run_dropped(const struct simvue_run *run,
                                       uint64_t *metrics,
                                       uint64_t *events);
+
+/**
+ * Reads how many metric sets and events were lost so far: accepted, but written neither to the
+ * server nor to the offline cache (the server unreachable or refusing them, and the cache's
+ * disk full or unwritable for longer than the memory kept for them lasts, or until close).
+ * Data that could not be written at once is kept in memory (up to 64 MiB) and written when
+ * that works again; only what is finally given up is counted. After `simvue_run_close` the
+ * counts are final; a run that lost data ends `lost` and its close returns
+ * `SIMVUE_ERROR_IO`. Either out-pointer may be NULL.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; the out-pointers are NULL or writable.
+ */
+enum simvue_result simvue_run_lost_items(const struct simvue_run *run,
+                                         uint64_t *metrics,
+                                         uint64_t *events);
 
 /**
  * Writes 1 to `*out` when the run suppresses errors (the default) and 0 otherwise. Language

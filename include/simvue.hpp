@@ -334,6 +334,12 @@ struct dropped_counts {
     std::uint64_t events = 0;
 };
 
+/// Items written neither to the server nor to the offline cache (`run::lost_items`).
+struct lost_counts {
+    std::uint64_t metrics = 0;
+    std::uint64_t events = 0;
+};
+
 namespace detail {
 
 inline std::string last_error_message() {
@@ -841,6 +847,14 @@ public:
         dropped_counts d;
         check(simvue_run_dropped(handle_, &d.metrics, &d.events), "dropped");
         return d;
+    }
+
+    /// Metric sets and events lost so far: written neither to the server nor to the offline
+    /// cache (final after `close`, which then throws; the run ends `lost`).
+    lost_counts lost_items() const {
+        lost_counts l;
+        check(simvue_run_lost_items(handle_, &l.metrics, &l.events), "lost_items");
+        return l;
     }
 
     /// Whether the run suppresses errors.

@@ -47,6 +47,23 @@ pub struct Error {
     /// Whether the run already wrote this error to stderr (with `suppress_errors` on), so
     /// that a language binding does not write it again.
     pub reported: bool,
+    /// For a failed request: whether the server may have stored it anyway (protocol doc
+    /// §4.7), in which case sending it again blindly could store it twice.
+    pub outcome: Outcome,
+}
+
+/// What a failed request may have left on the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing: the request failed before it was sent, or the server refused it.
+    #[default]
+    NotStored,
+    /// Unknown, but settled: the connection was lost while waiting for the answer (or a
+    /// proxy's 502), so the server is done with the request, whether it stored it or not.
+    Unknown,
+    /// Unknown and maybe not settled yet: the answer did not come in time (a timeout, a
+    /// proxy's 504); the server may still be storing it.
+    Pending,
 }
 
 impl Error {
@@ -56,7 +73,14 @@ impl Error {
             kind,
             message: message.into(),
             reported: false,
+            outcome: Outcome::NotStored,
         }
+    }
+
+    /// The same error with what the failed request may have left on the server.
+    pub fn with_outcome(mut self, outcome: Outcome) -> Error {
+        self.outcome = outcome;
+        self
     }
 
     /// Shorthand for an [`ErrorKind::InvalidArgument`] error.

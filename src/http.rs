@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{Config, Token};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Outcome, Result};
 use crate::json::Json;
 
 /// A request body.
@@ -391,6 +391,23 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Whether a transport failure was a timeout (somewhere in its chain of causes).
+fn timed_out(t: &ureq::Transport) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(t);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// Turns a ureq outcome into our JSON-or-failure form.
 pub fn interpret(
     what: &str,
@@ -412,8 +429,18 @@ pub fn interpret(
                 ErrorKind::Config
             };
             // ureq's message names the URL and the cause, never the headers.
+            let mut error = Error::new(kind, redact(&format!("{what}: {t}")));
+            // Only an I/O failure can come after the request went out (a timeout or a reset
+            // while waiting for the answer); the others happen before anything is sent.
+            if t.kind() == K::Io {
+                error = error.with_outcome(if timed_out(&t) {
+                    Outcome::Pending
+                } else {
+                    Outcome::Unknown
+                });
+            }
             return Err(Failure {
-                error: Error::new(kind, redact(&format!("{what}: {t}"))),
+                error,
                 retryable,
                 status: None,
                 body: None,
@@ -436,7 +463,8 @@ pub fn interpret(
                 error: Error::new(
                     ErrorKind::Network,
                     format!("{what}: reading the answer failed: {e}"),
-                ),
+                )
+                .with_outcome(Outcome::Unknown),
                 retryable: true,
                 status: Some(status),
                 body: None,
@@ -471,11 +499,20 @@ pub fn interpret(
         _ if retryable => ErrorKind::Network,
         _ => ErrorKind::Server,
     };
+    let mut error = Error::new(
+        kind,
+        format!("{what} failed with status {status}: {detail}"),
+    );
+    // A proxy's 502 (the server's answer was bad or cut) or 504 (it did not answer in time,
+    // and may still be working) says nothing of whether the server stored the request; a 503
+    // refuses it.
+    match status {
+        502 => error = error.with_outcome(Outcome::Unknown),
+        504 => error = error.with_outcome(Outcome::Pending),
+        _ => {}
+    }
     Err(Failure {
-        error: Error::new(
-            kind,
-            format!("{what} failed with status {status}: {detail}"),
-        ),
+        error,
         retryable,
         status: Some(status),
         body: json,

@@ -54,6 +54,29 @@ pub struct OnlineSink {
     aliases: Mutex<Vec<(String, String)>>,
     /// Runs whose state was spilled under their alias (and so need `.closed` at the end).
     spilled_runs: Mutex<Vec<String>>,
+    /// What the server held of each reconnected run when we reconnected: not ours to count
+    /// (protocol doc §4.7).
+    baselines: Mutex<Vec<Baseline>>,
+}
+
+/// What a reconnected run held on the server before this process wrote to it; `None` when it
+/// could not be read.
+struct Baseline {
+    run: String,
+    metric_values: Option<u64>,
+    events: Option<u64>,
+}
+
+/// The sum of the metric counts in a run as `GET /api/runs/{id}` shows it (protocol doc §4.7).
+fn metric_values_in(run: &serde_json::Value) -> Option<u64> {
+    match run.get("metrics")? {
+        serde_json::Value::Object(m) => m
+            .values()
+            .map(|summary| summary.get("count").and_then(|c| c.as_u64()))
+            .sum(),
+        serde_json::Value::Null => Some(0),
+        _ => None,
+    }
 }
 
 impl OnlineSink {
@@ -84,6 +107,7 @@ impl OnlineSink {
             storage_health: Health::default(),
             aliases: Mutex::new(Vec::new()),
             spilled_runs: Mutex::new(Vec::new()),
+            baselines: Mutex::new(Vec::new()),
         };
         let url = http::redact(url);
         let v = sink
@@ -319,6 +343,37 @@ impl OnlineSink {
             .map_err(|f| f.error)
     }
 
+    /// The number of events the server holds for run `id`: the `count` of the first page of
+    /// `GET /api/events?run=` (protocol doc §4.7). One attempt.
+    fn events_in(&self, id: &str) -> Result<u64> {
+        let v = self.once(
+            "GET",
+            &format!("/events?run={id}&start=0&count=1"),
+            Body::Empty,
+        )?;
+        v.get("count").and_then(|c| c.as_u64()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Server,
+                "GET /events: the answer has no count of the run's events",
+            )
+        })
+    }
+
+    /// `stored` less what the reconnected run `id` held before us (`metrics`: which count).
+    fn ours(&self, id: &str, stored: u64, metrics: bool) -> Result<u64> {
+        let baselines = self.baselines.lock();
+        let Some(b) = baselines.iter().find(|b| b.run == id) else {
+            return Ok(stored);
+        };
+        match if metrics { b.metric_values } else { b.events } {
+            Some(before) if before <= stored => Ok(stored - before),
+            _ => Err(Error::new(
+                ErrorKind::Server,
+                "what the run held before it was reconnected is unknown",
+            )),
+        }
+    }
+
     /// The artifact flow of simvue 2.6.2 (protocol doc §6.1 and §0 item 4): create it with its
     /// checksum, upload the bytes to the URL the server returns (multipart POST with the
     /// returned `fields`, or a raw PUT when there are none; no token sent there), mark it
@@ -473,7 +528,18 @@ impl Sink for OnlineSink {
 
     fn load_run(&self, id: &str) -> Result<RunRecord> {
         match self.call_with("GET", &format!("/runs/{id}"), &Body::Empty, &[200]) {
-            Ok(v) => RunRecord::from_json(&Json::from_serde(&v)),
+            Ok(v) => {
+                let record = RunRecord::from_json(&Json::from_serde(&v))?;
+                // What the run already holds is not ours when we check what a request whose
+                // outcome is unknown left behind.
+                let events = self.events_in(id).ok();
+                self.baselines.lock().push(Baseline {
+                    run: id.to_owned(),
+                    metric_values: metric_values_in(&v),
+                    events,
+                });
+                Ok(record)
+            }
             Err(f) if f.status == Some(404) => Err(Error::new(
                 ErrorKind::NotFound,
                 format!("the server has no run {id}"),
@@ -729,6 +795,24 @@ impl RemoteSink for OnlineSink {
     fn abort_requested(&self, run_id: &str) -> Result<bool> {
         let v = self.once("GET", &format!("/runs/{run_id}/abort"), Body::Empty)?;
         Ok(v.get("status").and_then(|s| s.as_bool()).unwrap_or(false))
+    }
+
+    /// The metric counts of `GET /api/runs/{id}`, summed (protocol doc §4.7).
+    fn stored_metric_values(&self, run_id: &str) -> Result<u64> {
+        let v = self.once("GET", &format!("/runs/{run_id}"), Body::Empty)?;
+        let n = metric_values_in(&v).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Server,
+                format!("GET /runs/{run_id}: the answer has no metric counts"),
+            )
+        })?;
+        self.ours(run_id, n, true)
+    }
+
+    /// The `count` of `GET /api/events?run=` (protocol doc §4.7).
+    fn stored_events(&self, run_id: &str) -> Result<u64> {
+        let n = self.events_in(run_id)?;
+        self.ours(run_id, n, false)
     }
 }
 

@@ -138,4 +138,12 @@ pub trait RemoteSink: Send + Sync {
 
     /// Whether an abort of the run was requested (from the web UI).
     fn abort_requested(&self, run_id: &str) -> Result<bool>;
+
+    /// How many metric values (the counts of every metric, summed) the server holds for run
+    /// `run_id`, less what it held when this process reconnected to the run: what a request
+    /// whose outcome is unknown is checked against (protocol doc §4.7). One attempt.
+    fn stored_metric_values(&self, run_id: &str) -> Result<u64>;
+
+    /// As [`RemoteSink::stored_metric_values`], for events.
+    fn stored_events(&self, run_id: &str) -> Result<u64>;
 }

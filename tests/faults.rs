@@ -106,3 +106,61 @@ fn the_last_status_set_wins_as_in_the_python_client() {
     let rec = read_json(&cache.join("runs").join(format!("{id}.json")));
     assert_eq!(rec["status"], "completed");
 }
+
+#[test]
+fn metrics_that_could_not_be_written_are_kept_and_written_when_the_cache_works_again() {
+    let cache = temp_cache("held-written");
+    let run = started_run(&cache);
+    block(&cache, "metrics");
+    for i in 0..100u64 {
+        let _ = run.log_metrics(
+            &["x"],
+            &[i as f64],
+            MetricOptions {
+                step: Some(i),
+                ..Default::default()
+            },
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300)); // several writes fail in the background
+    unblock(&cache, "metrics");
+    let _ = run.log_metrics(
+        &["x"],
+        &[100.0],
+        MetricOptions {
+            step: Some(100),
+            ..Default::default()
+        },
+    );
+    // The held sets are written with the next batch or at close; nothing is lost.
+    run.close().unwrap();
+    let mut got = steps(&cache);
+    got.sort_unstable();
+    assert_eq!(got, (0..=100).collect::<Vec<_>>());
+    assert_eq!(run.stats().metrics_failed, 0);
+    assert_eq!(run.status(), Some(Status::Completed));
+}
+
+#[test]
+fn metrics_that_can_never_be_written_are_counted_lost_close_fails_and_the_run_ends_lost() {
+    let cache = temp_cache("held-lost");
+    let run = started_run(&cache);
+    let id = run.id().unwrap();
+    block(&cache, "metrics");
+    for i in 0..40u64 {
+        let _ = run.log_metrics(&["x"], &[i as f64], MetricOptions::default());
+    }
+    run.log_event("kept", None).ok();
+    let e = run.close().unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io, "{}", e.message);
+    assert!(
+        e.message.contains("40 metric sets and 0 events"),
+        "{}",
+        e.message
+    );
+    let st = run.stats();
+    assert_eq!((st.metrics_failed, st.events_failed), (40, 0));
+    let rec = read_json(&cache.join("runs").join(format!("{id}.json")));
+    assert_eq!(rec["status"], "lost");
+    assert_eq!(event_messages(&cache), vec!["kept".to_owned()]);
+}

@@ -113,13 +113,13 @@ enum Route {
 impl Worker {
     /// The thread's body; `on_abort` goes to the network thread (only a remote sink polls).
     pub(super) fn run(self, on_abort: Box<dyn Fn() + Send>) {
-        let delivery = Delivery {
-            shared: self.shared.clone(),
-            sink: self.sink.clone(),
-            run_id: self.run_id.clone(),
-            on_error: self.on_error.clone(),
-        };
-        let route = self.route(delivery, on_abort);
+        let delivery = Delivery::new(
+            self.shared.clone(),
+            self.sink.clone(),
+            self.run_id.clone(),
+            self.on_error.clone(),
+        );
+        let route = self.route(delivery.clone(), on_abort);
         let remote = matches!(route, Route::Remote(_));
         let s = &*self.shared;
         let now = Instant::now();
@@ -188,6 +188,8 @@ impl Worker {
         if let Route::Remote(net) = route {
             net.finish();
         }
+        // What could not be written anywhere gets a last chance, then is counted lost.
+        delivery.finish();
     }
 
     /// A remote sink gets its own network thread; a local one is written from here (and so

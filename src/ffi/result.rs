@@ -133,11 +133,9 @@ impl FfiError {
     /// here).
     pub(crate) fn to_core(&self) -> Error {
         let kind = simvue_result_kind(self.code).unwrap_or(ErrorKind::InvalidArgument);
-        Error {
-            kind,
-            message: self.message.clone(),
-            reported: self.reported,
-        }
+        let mut e = Error::new(kind, self.message.clone());
+        e.reported = self.reported;
+        e
     }
 }
 

@@ -10,7 +10,7 @@ use super::report::Reporter;
 use super::uploads::Uploads;
 use crate::artifact::{Artifact, Category};
 use crate::dispatch::Dispatcher;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Alert, Folder, RunRecord, Status};
 use crate::sink::{RunPatch, Sink};
@@ -89,7 +89,8 @@ impl Active {
     }
 
     /// Flushes and stops the dispatcher, waits for uploads, marks a still-running run
-    /// `completed`, and closes it in the sink. Safe to call more than once; only the first
+    /// `completed` (`lost`, and an error, when logged data could not be written anywhere), and
+    /// closes it in the sink. Safe to call more than once; only the first
     /// call does anything.
     pub(super) fn finish(&self) -> Result<()> {
         if self.finished.swap(true, Ordering::AcqRel) {
@@ -103,28 +104,45 @@ impl Active {
             r.health()
                 .set_deadline(Some(std::time::Instant::now() + timeout));
         }
+        let mut lost = None;
         if let Some(d) = &self.dispatcher {
             d.finish();
             let st = d.stats();
+            let name = self.record.lock().name.clone();
             if st.metrics_dropped + st.events_dropped > 0 {
                 eprintln!(
-                    "[simvue] run {}: {} metric sets and {} events were dropped because a queue was full (queue_blocking is off)",
-                    self.record.lock().name,
+                    "[simvue] run {name}: {} metric sets and {} events were dropped because a queue was full (queue_blocking is off)",
                     st.metrics_dropped,
                     st.events_dropped
                 );
+            }
+            if st.metrics_failed + st.events_failed > 0 {
+                let message = format!(
+                    "run {name}: {} metric sets and {} events could not be written to the server or the offline cache and are lost",
+                    st.metrics_failed, st.events_failed
+                );
+                eprintln!("[simvue] {message}");
+                lost = Some(Error::new(ErrorKind::Io, message));
             }
         }
         self.uploads.finish();
         let status = self.record.lock().status;
         let mut result = Ok(());
         if status == Status::Running {
-            result = self.end(Status::Completed);
+            // A run whose record is incomplete does not claim a clean completion: `lost` is
+            // what simvue 2.6.2 sets when the client itself could not go on tracking
+            // (run.py:662-669), and what `notifications: lost` subscribers hear of.
+            let end = if lost.is_some() {
+                Status::Lost
+            } else {
+                Status::Completed
+            };
+            result = self.end(end);
         }
         let final_status = self.record.lock().status;
         let closed = self
             .sink
             .close_run(&self.id, final_status != Status::Created);
-        result.and(closed)
+        lost.map_or(Ok(()), Err).and(result).and(closed)
     }
 }

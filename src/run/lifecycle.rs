@@ -382,7 +382,10 @@ impl Run {
     }
 
     /// Closes the run: writes everything still queued, marks a running run `completed` and
-    /// ends it. Counts of dropped items are reported on stderr.
+    /// ends it. Counts of dropped items are reported on stderr. When logged data could not be
+    /// written anywhere (the server unreachable and the cache's disk full past the memory kept
+    /// for it), the count is printed, the run ends `lost` instead of `completed`, and close
+    /// returns an I/O error.
     pub fn close(&self) -> Result<()> {
         self.api((), || {
             let mut c = self.control.lock();
@@ -397,9 +400,9 @@ impl Run {
                 }
             };
             drop(c);
+            // Data lost at close matters more than an earlier background error.
             let r = active.finish();
-            self.reporter.take_background()?;
-            r
+            r.and(self.reporter.take_background())
         })
     }
 }

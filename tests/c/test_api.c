@@ -336,6 +336,8 @@ static void test_null_handle(void) {
                                 SIMVUE_NOTIFICATION_NONE, NULL, NULL, 0));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_dropped(NULL, &m, &e));
     CHECK(m == 7 && e == 7);
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_lost_items(NULL, &m, &e));
+    CHECK(m == 7 && e == 7);
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_suppress_errors(NULL, &flag));
     CHECK(flag == 7);
 }
@@ -401,6 +403,8 @@ static void test_freed_handle(void) {
         EXPECT(SIMVUE_ERROR_INVALID_HANDLE,
                simvue_run_set_folder_details(run, NULL, "{}", NULL, 0, "d"));
         EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_dropped(run, &m, &e));
+        CHECK(m == 7 && e == 7);
+        EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_lost_items(run, &m, &e));
         CHECK(m == 7 && e == 7);
         EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_suppress_errors(run, &flag));
         EXPECT(SIMVUE_ERROR_INVALID_HANDLE, simvue_run_abort_requested(run, &flag));
@@ -669,6 +673,10 @@ static void test_offline_run(void) {
     EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
     CHECK(dm == 0 && de == 0);
     EXPECT(SIMVUE_OK, simvue_run_dropped(run, NULL, NULL));
+    dm = de = 7;
+    EXPECT(SIMVUE_OK, simvue_run_lost_items(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
+    EXPECT(SIMVUE_OK, simvue_run_lost_items(run, NULL, NULL));
 
     /* set_pid: only real process ids. */
     EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_pid(run, 0));
@@ -866,6 +874,9 @@ static void test_offline_run(void) {
     /* Blocking queues drop nothing. */
     EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
     CHECK(dm == 0 && de == 0);
+    /* A writable cache loses nothing. */
+    EXPECT(SIMVUE_OK, simvue_run_lost_items(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
 
     /* After set_status, metrics and events are refused (what was logged is still written). */
     EXPECT(SIMVUE_OK, simvue_run_set_status(run, SIMVUE_STATUS_COMPLETED));
@@ -905,12 +916,14 @@ static void test_offline_run(void) {
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, NULL, values2, 2));
     EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_status(run, 9));
     /* Queries keep working on a closed run (the header does not say otherwise for them):
-     * the name and id, the dropped counts and the error policy. */
+     * the name and id, the dropped and lost counts and the error policy. */
     EXPECT(SIMVUE_OK, simvue_run_name(run, buf, sizeof buf, NULL));
     CHECK(strcmp(buf, expected_name) == 0);
     EXPECT(SIMVUE_OK, simvue_run_id(run, buf, sizeof buf, NULL));
     CHECK(strcmp(buf, id) == 0);
     EXPECT(SIMVUE_OK, simvue_run_dropped(run, &dm, &de));
+    EXPECT(SIMVUE_OK, simvue_run_lost_items(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
     EXPECT(SIMVUE_OK, simvue_run_suppress_errors(run, &flag));
     simvue_run_free(run);
 

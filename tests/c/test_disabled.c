@@ -143,6 +143,9 @@ static void full_run(int32_t mode) {
     uint64_t dm = 7, de = 7;
     EXPECT_OK(simvue_run_dropped(run, &dm, &de));
     CHECK(dm == 0 && de == 0);
+    dm = de = 7;
+    EXPECT_OK(simvue_run_lost_items(run, &dm, &de));
+    CHECK(dm == 0 && de == 0);
     int32_t flag = 7;
     EXPECT_OK(simvue_run_suppress_errors(run, &flag));
     CHECK(flag == 0 || flag == 1);

@@ -129,6 +129,7 @@ int main(int argc, char **argv) {
         r.set_abort_callback(nullptr);
         check(!r.abort_requested() && r.suppress_errors(), "abort_requested, suppress_errors");
         check(r.dropped().metrics == 0, "dropped");
+        check(r.lost_items().metrics == 0 && r.lost_items().events == 0, "lost_items");
     }
     std::string j = run_json(id);
     check(has(j, "\"status\": \"completed\""), "scope exit: completed");

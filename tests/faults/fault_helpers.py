@@ -74,7 +74,9 @@ def run(args: list, work: Path, e: dict, timeout: float = 60) -> subprocess.Comp
 
 
 def send(cache: Path, srv: SimvueServer, work: Path) -> subprocess.CompletedProcess:
-    """The real ``simvue-sender -i cache`` against srv; the test fails unless it exits 0."""
+    """The real ``simvue-sender -i cache`` against srv; the test fails unless it exits 0. A run
+    that spilled nothing may have no cache at all: the sender then has nothing to do."""
+    cache.mkdir(parents=True, exist_ok=True)
     e = client_env.program_env(work / "sender-home", cache, srv.url, token=srv.token,
                                timeout="5", retries="3")
     e["PYTHONUNBUFFERED"] = "1"
@@ -119,3 +121,19 @@ def finish(proc: subprocess.Popen, lines: list[str], timeout: float) -> tuple[di
     """Waits for the driver; its key=value output (all lines) and stderr."""
     out, err = proc.communicate(timeout=timeout)
     return kv("".join(lines) + out), err
+
+
+def delivered_once(srv: SimvueServer, rid: str, steps: int) -> None:
+    """The server holds step 0..steps-1 of metric x and events e0..e<steps-1>, each exactly once."""
+    import collections
+
+    got = collections.Counter(m["step"] for m in srv.metrics(rid) if "x" in m["values"])
+    missing = [s for s in range(steps) if s not in got]
+    twice = {s: n for s, n in got.items() if n > 1}
+    assert not missing and not twice and set(got) == set(range(steps)), (
+        f"metric sets: {len(missing)} missing (e.g. {missing[:5]}), {len(twice)} stored more than "
+        f"once (e.g. {dict(list(twice.items())[:5])})")
+    ev = collections.Counter(e["message"] for e in srv.events(rid))
+    want = {f"e{i}" for i in range(steps)}
+    assert set(ev) == want and max(ev.values()) == 1, (
+        f"events: {len(want - set(ev))} missing, {sum(n - 1 for n in ev.values())} extra")

@@ -39,6 +39,8 @@ program test_fortran
   call check(.not. run%abort_requested(), 'abort_requested')
   call run%dropped(dropped_metrics, dropped_events, stat=stat)
   call check(stat == SIMVUE_OK .and. dropped_metrics == 0 .and. dropped_events == 0, 'dropped')
+  call run%lost_items(dropped_metrics, dropped_events, stat=stat)
+  call check(stat == SIMVUE_OK .and. dropped_metrics == 0 .and. dropped_events == 0, 'lost_items')
   call run%close(stat=stat)
   call check(stat == SIMVUE_OK, 'close')
 

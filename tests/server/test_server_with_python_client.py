@@ -234,6 +234,44 @@ def test_online_server_generated_name_and_dedup(tmp_path):
         assert out["names"][1] == srv.run(out["run"])["name"]
 
 
+@needs_pyref
+def test_python_client_reads_back_metrics_and_events(tmp_path):
+    """The read endpoints libsimvue asks after a request whose outcome is unknown (protocol doc
+    §4.7), as the real client reads them: Run.metrics (the summary in GET /api/runs/{id}),
+    Client.get_metric_values (GET /api/metrics), Client.get_events (GET /api/events)."""
+    script = """
+    import json, simvue
+    from simvue.api.objects import Run
+    with simvue.Run() as run:
+        run.config(suppress_errors=False, disable_resources_metrics=True)
+        run.init(name="reader", folder="/read")
+        for i in range(5):
+            run.log_metrics({"x": i, "y": 2 * i})
+        run.log_metrics({"x": 10})
+        for i in range(3):
+            run.log_event(f"event {i}")
+        rid = run.id
+    client = simvue.Client()
+    summary = dict(Run(identifier=rid).metrics)
+    values = client.get_metric_values(metric_names=["x", "y"], xaxis="step", run_ids=[rid],
+                                      aggregate=False)
+    events = client.get_events(rid)
+    page = client.get_events(rid, start_index=1, count_limit=1)
+    print(json.dumps({"run_id": rid, "summary": summary,
+                      "values": {m: {str(k[0]): v for k, v in d.items()} for m, d in values.items()},
+                      "events": [e["message"] for e in events], "page": [e["message"] for e in page]}))
+    """
+    with SimvueServer() as srv:
+        out = last_json(run_client(script, tmp_path, client_env(tmp_path, srv)))
+        assert out["summary"]["x"]["count"] == 6 and out["summary"]["y"]["count"] == 5
+        assert out["summary"]["x"]["min"] == 0 and out["summary"]["x"]["last"] == 10
+        assert out["values"]["x"] == {"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 10}
+        assert out["values"]["y"]["4"] == 8 and out["values"]["y"]["5"] is None
+        assert out["events"] == ["event 0", "event 1", "event 2"] and out["page"] == ["event 1"]
+        status, page = http(srv, "GET", f"/api/events?run={out['run_id']}&start=0&count=1")
+        assert status == 200 and page["count"] == 3 and len(page["data"]) == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # (b) offline run, then the real simvue-sender
 
@@ -379,6 +417,49 @@ def test_user_alert_status_and_listing():
         http(srv, "PUT", f"/api/runs/{r['id']}", {"alerts": [a["id"]]})
         st, run = http(srv, "GET", f"/api/runs/{r['id']}")
         assert run["alerts"][0]["alert"]["id"] == a["id"] and run["alerts"][0]["status"] == "critical"
+
+
+def test_drop_stores_but_never_answers_and_hang_processes_late():
+    import msgpack
+    import socket
+
+    def post_events(srv, message, timeout=5):
+        body = msgpack.packb({"run": rid, "events": [
+            {"message": message, "timestamp": "2025-01-01T00:00:00.000000"}]}, use_bin_type=True)
+        req = urllib.request.Request(srv.url + "/api/events", data=body, method="POST")
+        req.add_header("Authorization", f"Bearer {srv.token}")
+        req.add_header("Content-Type", "application/msgpack")
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status
+
+    with SimvueServer() as srv:
+        _, r = http(srv, "POST", "/api/runs", {"folder": "/f", "status": "running"})
+        rid = r["id"]
+        srv.set_faults(drop_next=1, drop_scope="events")
+        with pytest.raises((urllib.error.URLError, ConnectionError, http_client_errors())):
+            post_events(srv, "dropped")
+        assert post_events(srv, "answered") == 200
+        assert [e["message"] for e in srv.events(rid)] == ["dropped", "answered"]
+        assert [x["fault"] for x in srv.requests() if x["path"] == "/api/events"] == ["drop", None]
+
+        # hang_processes: the client gives up, the request is stored when released
+        srv.set_faults(hang=True, hang_scope="events", hang_processes=True)
+        with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+            post_events(srv, "late", timeout=0.5)
+        time.sleep(0.2)
+        assert [e["message"] for e in srv.events(rid)] == ["dropped", "answered"]
+        srv.release()
+        deadline = time.monotonic() + 5
+        while len(srv.events(rid)) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert srv.events(rid)[-1]["message"] == "late"
+        assert any(x["fault"] == "hang-late" for x in srv.requests())
+
+
+def http_client_errors():
+    import http.client
+    return http.client.HTTPException
 
 
 def test_latency_hang_and_gone():

@@ -753,9 +753,11 @@ pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32
 }
 
 /// Closes the run: writes everything still queued, sets a running run `completed` and ends
-/// it. Later calls that would record something return `SIMVUE_ERROR_CLOSED`; queries
-/// (`simvue_run_name`, `simvue_run_id`, `simvue_run_dropped`, ...) keep working. Release the
-/// handle with `simvue_run_free`. A run never closed is closed at process exit.
+/// it. When logged data could not be written anywhere (see `simvue_run_lost_items`), the run
+/// ends `lost` instead, the count is printed and close returns `SIMVUE_ERROR_IO`. Later calls
+/// that would record something return `SIMVUE_ERROR_CLOSED`; queries (`simvue_run_name`,
+/// `simvue_run_id`, `simvue_run_dropped`, `simvue_run_lost_items`, ...) keep working. Release
+/// the handle with `simvue_run_free`. A run never closed is closed at process exit.
 ///
 /// # Safety
 /// `run` is NULL or a live handle.
@@ -813,6 +815,34 @@ pub unsafe extern "C" fn simvue_run_dropped(
         }
         if !events.is_null() {
             *events = st.events_dropped;
+        }
+        Ok(())
+    })
+}
+
+/// Reads how many metric sets and events were lost so far: accepted, but written neither to the
+/// server nor to the offline cache (the server unreachable or refusing them, and the cache's
+/// disk full or unwritable for longer than the memory kept for them lasts, or until close).
+/// Data that could not be written at once is kept in memory (up to 64 MiB) and written when
+/// that works again; only what is finally given up is counted. After `simvue_run_close` the
+/// counts are final; a run that lost data ends `lost` and its close returns
+/// `SIMVUE_ERROR_IO`. Either out-pointer may be NULL.
+///
+/// # Safety
+/// `run` is NULL or a live handle; the out-pointers are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_lost_items(
+    run: *const simvue_run,
+    metrics: *mut u64,
+    events: *mut u64,
+) -> simvue_result {
+    with_run(run, |run| {
+        let st = run.stats();
+        if !metrics.is_null() {
+            *metrics = st.metrics_failed;
+        }
+        if !events.is_null() {
+            *events = st.events_failed;
         }
         Ok(())
     })

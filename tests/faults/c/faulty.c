@@ -9,13 +9,17 @@
  *                                        called DIR/<thread>/<save>/same.txt, sharing one name
  *   faulty status                        set_status(FAILED), then set_status(COMPLETED)
  *
+ * FAULTY_FSIZE_BACK_AT=<n> (log): after step n, the soft file size limit is raised to the hard
+ * one ("space_back" is printed): a disk that was full has room again.
+ *
  * Output: init_rc, init_msg, run_id, log_errors, first_log_error, close_rc, close_msg,
- * dropped_metrics, DONE.
+ * dropped_metrics, lost_metrics, lost_events, DONE.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +88,8 @@ int main(int argc, char **argv) {
     if (strcmp(what, "log") == 0) {
         int steps = argc > 2 ? atoi(argv[2]) : 10;
         long pause = argc > 3 ? atol(argv[3]) : 0;
+        const char *back = getenv("FAULTY_FSIZE_BACK_AT");
+        int back_at = back ? atoi(back) : -1;
         for (int n = 0; n < steps; n++) {
             const char *names[] = {"x"};
             double v[] = {(double)n};
@@ -92,6 +98,12 @@ int main(int argc, char **argv) {
             snprintf(ev, sizeof ev, "e%d", n);
             note(simvue_run_log_event(run, ev, NULL));
             printf("step=%d\n", n);
+            if (n == back_at) {
+                struct rlimit rl;
+                getrlimit(RLIMIT_FSIZE, &rl);
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_FSIZE, &rl) == 0) printf("space_back\n");
+            }
             fflush(stdout);
             if (pause > 0) sleep_ms(pause);
         }
@@ -123,8 +135,11 @@ int main(int argc, char **argv) {
     rc = simvue_run_close(run);
     msg[0] = 0;
     if (rc != SIMVUE_OK) simvue_last_error_message(msg, sizeof msg);
-    printf("close_rc=%s\nclose_msg=%s\ndropped_metrics=%llu\n", simvue_result_name(rc), msg,
-           (unsigned long long)dropped);
+    uint64_t lost_metrics = 0, lost_events = 0;
+    simvue_run_lost_items(run, &lost_metrics, &lost_events);
+    printf("close_rc=%s\nclose_msg=%s\ndropped_metrics=%llu\nlost_metrics=%llu\nlost_events=%llu\n",
+           simvue_result_name(rc), msg, (unsigned long long)dropped,
+           (unsigned long long)lost_metrics, (unsigned long long)lost_events);
     simvue_run_free(run);
     printf("DONE\n");
     return 0;

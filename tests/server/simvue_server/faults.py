@@ -46,6 +46,16 @@ class Faults:
         "latency_scope": "all",
         "hang": False,  # in-scope requests block until release() or until the client disconnects
         "hang_scope": "all",
+        # held requests are processed when released even if their client gave up meanwhile (a
+        # backend that stores late, behind a proxy that timed out); else they are dropped
+        "hang_processes": False,
+        # in-scope requests are processed (stored), then the connection is closed without an
+        # answer: the client cannot know that it was stored (a server or proxy dying after the
+        # commit). drop: all of them; drop_next: the next N; drop_fraction: a random fraction
+        "drop": False,
+        "drop_next": 0,
+        "drop_fraction": 0.0,
+        "drop_scope": "data",
         "bad_version": False,  # GET /api/version reports "2.1.0" (outside 1.1.0 <= v < 2.0.0, §1.6)
         "unauthorized": False,  # every /api request answers 401
         "garble": False,  # in-scope requests answer 200 with an HTML page (a proxy's error page)
@@ -60,7 +70,7 @@ class Faults:
         unknown = set(kwargs) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"unknown fault setting(s): {sorted(unknown)}")
-        for key in ("fail_scope", "latency_scope", "hang_scope", "garble_scope"):
+        for key in ("fail_scope", "latency_scope", "hang_scope", "garble_scope", "drop_scope"):
             if key in kwargs:
                 _scope_fn(kwargs[key])  # validate early
         self.values.update(kwargs)
@@ -112,6 +122,23 @@ class FaultControl:
             if not saved["hang"]:
                 self._release.set()
 
+    def held_requests(self) -> int:
+        """How many requests ``hang`` holds right now (those whose client left are dropped
+        within 50 ms, unless ``hang_processes``)."""
+        with self._lock:
+            return self._held
+
+    def wait_until_none_held(self, timeout: float = 10) -> None:
+        """Waits until ``hang`` holds no request: every client gave up and was dropped (a
+        server that never stores what it hung on), so that a release stores nothing late."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.held_requests():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.held_requests()} requests still held")
+            time.sleep(0.02)
+
     def release(self) -> None:
         """Release requests held by ``hang`` (and stop hanging new ones)."""
         with self._lock:
@@ -123,11 +150,18 @@ class FaultControl:
         with self._lock:
             f = self._faults
             out = {"latency": 0.0, "hang": False, "fail": None, "after": bool(f.fail_after_processing),
+                   "drop": False, "hang_processes": bool(f.hang_processes),
                    "garble": bool(f.garble and _scope_fn(f.garble_scope)(method, path))}
             if f.latency and _scope_fn(f.latency_scope)(method, path):
                 out["latency"] = float(f.latency)
             if f.hang and _scope_fn(f.hang_scope)(method, path):
                 out["hang"] = True
+            if _scope_fn(f.drop_scope)(method, path):
+                if f.drop_next > 0:
+                    f.values["drop_next"] -= 1
+                    out["drop"] = True
+                elif f.drop or (f.drop_fraction and f.rng.random() < f.drop_fraction):
+                    out["drop"] = True
             if _scope_fn(f.fail_scope)(method, path):
                 if f.fail_next > 0:
                     f.values["fail_next"] -= 1

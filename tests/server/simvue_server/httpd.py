@@ -193,14 +193,24 @@ class Handler(BaseHTTPRequestHandler):
                  "content_type": self.headers.get("Content-Type"), "content_length": len(body),
                  "time": time.time()}
         status, obj = 500, {"detail": "internal error"}
+        answer = True
         try:
             fault = owner._pick_fault(method, path)
             if fault["hang"]:
-                while not owner._release.wait(0.05) or owner._httpd is not self.server:
-                    if self._client_gone() or owner._httpd is not self.server:
-                        entry["fault"] = "hang-dropped"
-                        self.close_connection = True
-                        return
+                with owner._lock:
+                    owner._held += 1
+                try:
+                    while not owner._release.wait(0.05) or owner._httpd is not self.server:
+                        if owner._httpd is not self.server or (
+                                not fault["hang_processes"] and self._client_gone()):
+                            entry["fault"] = "hang-dropped"
+                            self.close_connection = True
+                            return
+                finally:
+                    with owner._lock:
+                        owner._held -= 1
+                if fault["hang_processes"] and self._client_gone():
+                    entry["fault"] = "hang-late"  # stored, and nobody is told
             if fault["latency"]:
                 time.sleep(fault["latency"])
             if fault["garble"]:  # nothing is recorded: the request never reached the API
@@ -217,6 +227,9 @@ class Handler(BaseHTTPRequestHandler):
             status, obj = self._dispatch(owner, method, path, query, body, fault)
             if fault["fail"] is not None and status == fault["fail"]:
                 entry["fault"] = "fail"
+            elif fault["drop"]:  # processed (stored if valid); the answer never leaves
+                entry["fault"] = "drop"
+                answer = False
         except HttpError as e:
             status, obj = e.status, e.body
             if e.status == 401 and owner.get_faults()["unauthorized"]:
@@ -226,6 +239,11 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             entry["status"] = None if entry["fault"] == "hang-dropped" else status
             owner._log(entry)
+        if not answer:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         with contextlib.suppress(OSError):
             self._send(status, obj)
 

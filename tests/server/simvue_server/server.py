@@ -71,6 +71,7 @@ class SimvueServer(FaultControl, Store, Routes):
         self._faults = Faults()
         self._faults.update(seed=seed)
         self._release = threading.Event()
+        self._held = 0  # requests held by the hang fault right now
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._id_rng = random.Random()

@@ -24,6 +24,8 @@ class Store:
             self._run_history: dict[str, list[dict]] = {}
             self._metrics: dict[str, list[dict]] = {}
             self._metric_batches: dict[str, list[int]] = {}
+            # {run: {metric: {"count", "min", "max", "mean", "last"}}}, kept as items arrive
+            self._metric_summaries: dict[str, dict[str, dict]] = {}
             self._events: dict[str, list[dict]] = {}
             self._alerts: dict[str, dict] = {}
             self._alert_status: dict[tuple[str, str], list[str]] = {}
@@ -146,7 +148,7 @@ class Store:
 
     def requests(self) -> list[dict]:
         """Request log: [{"method", "path", "query", "status", "fault", "auth", "content_type",
-        "content_length", "time"}]; fault is None or "fail"/"hang-dropped"/"unauthorized"."""
+        "content_length", "time"}]; fault is None or "fail"/"hang-dropped"/"hang-late"/"drop"/"garble"/"unauthorized"."""
         return self._copy(self._requests)
 
     def count_requests(self, method: str | None = None, path: str | None = None, status: int | None = None) -> int:
