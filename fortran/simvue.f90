@@ -562,7 +562,7 @@ contains
   !> Packs the optional `strings` into `list` (nothing when absent: a NULL array, count 0).
   subroutine to_list(strings, list)
     character(*), intent(in), optional :: strings(:)
-    type(string_list), intent(out) :: list
+    type(string_list), intent(out), target :: list
     if (.not. present(strings)) return
     allocate (list%buf(len(strings) + 1, size(strings)), list%ptrs(max(1, size(strings))))
     call pack_strings(strings, list%buf, list%ptrs)
