@@ -1,11 +1,13 @@
 """Checks a `cmake --install` of libsimvue (ctest: packaging_files).
 
 - the files: libsimvue.so.<version> with the links libsimvue.so.<major> and libsimvue.so,
-  libsimvue.a, the headers, the CMake package, the pkg-config files, the Fortran modules;
+  libsimvue.a, the headers, the CMake package, the pkg-config files, the Fortran modules,
+  bin/simvue;
 - `readelf -d`: the SONAME is libsimvue.so.<major>;
 - `nm -D`: the library exports the simvue_* functions of simvue.h and nothing else;
 - one version everywhere: Cargo.toml, SIMVUE_VERSION in simvue.h, simvue_version() of the
-  installed library, the file name, simvueConfigVersion.cmake and `pkg-config --modversion`.
+  installed library, the file name, simvueConfigVersion.cmake, `pkg-config --modversion` and
+  `simvue --version`.
 
 Usage: check_install.py --prefix P --source S --libdir lib --fortran ON|OFF
 """
@@ -60,6 +62,8 @@ def main() -> int:
         expect((lib / rel).is_file(), f"{a.libdir}/{rel}")
     for h in ("simvue.h", "simvue.hpp", "simvue_mpi.h"):
         expect((prefix / "include" / h).is_file(), f"include/{h}")
+    exe = prefix / "bin" / "simvue"
+    expect(exe.is_file() and os.access(exe, os.X_OK), "bin/simvue (the simvue command)")
 
     # SONAME
     dyn = run("readelf", "-d", str(real))
@@ -91,6 +95,9 @@ def main() -> int:
     env.pop("PKG_CONFIG_LIBDIR", None)
     pv = run("pkg-config", "--modversion", "simvue", env=env).strip()
     expect(pv == version, f"pkg-config --modversion simvue {pv}")
+    if exe.is_file():
+        ev = run(str(exe), "--version").strip()
+        expect(ev == f"simvue {version}", f"simvue --version: {ev}")
 
     # pkg-config contents.
     flags = run("pkg-config", "--cflags", "--libs", "simvue", env=env).split()
