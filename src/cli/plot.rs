@@ -65,7 +65,12 @@ pub fn number(v: f64) -> String {
         return format!("{v}");
     }
     if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let decimals = (5 - a.log10().floor() as i32).clamp(0, 9) as usize;
+        let magnitude = if a == 0.0 {
+            0
+        } else {
+            a.log10().floor() as i32
+        };
+        let decimals = (5 - magnitude).clamp(0, 9) as usize;
         let s = format!("{v:.decimals$}");
         if s.contains('.') {
             return s.trim_end_matches('0').trim_end_matches('.').to_owned();
