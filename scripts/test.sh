@@ -79,7 +79,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import simvue, pytest, ms
     .venv/bin/pip install -q "simvue==2.6.2" pytest
 fi
 export SIMVUE_PYREF="$PWD/.venv/bin/python" SIMVUE_LIB_DIR="$PWD/target/release"
-# One run over tests/python, tests/server, tests/online and tests/artifacts (tests/pytest.ini,
+# One run over tests/python, tests/server, tests/online, tests/artifacts and tests/sender (tests/pytest.ini,
 # fixtures in tests/conftest.py).
 failed=0
 .venv/bin/python -m pytest -q tests || failed=1

@@ -27,7 +27,7 @@ use crate::sink::{AlertInfo, Health, ListField, RemoteSink, RetryPolicy, RunPatc
 pub const SUPPORTED: ((u64, u64, u64), (u64, u64, u64)) = ((1, 1, 0), (2, 0, 0));
 
 /// Parses `major.minor.patch` (ignoring pre-release and build suffixes).
-fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     let core = v.trim().split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
     Some((

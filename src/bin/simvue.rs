@@ -101,11 +101,7 @@ struct ShowArgs {
 }
 
 #[derive(Args)]
-struct CheckArgs {
-    /// Do not contact the server
-    #[arg(long)]
-    offline: bool,
-}
+struct CheckArgs {}
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProgressMode {
@@ -439,14 +435,87 @@ impl Observer for Display {
 
 // ------------------------------------------------------------------------------------- show
 
-fn show(_args: ShowArgs) -> i32 {
-    eprintln!("simvue show: not yet");
-    EXIT_CONFIG
+fn show(args: ShowArgs) -> i32 {
+    use simvue::cli::show;
+    let dir = match args.dir {
+        Some(d) => d,
+        None => match simvue::config::Config::load(simvue::Mode::Offline) {
+            Ok(c) => c.cache_dir,
+            Err(e) => {
+                eprintln!("simvue show: {e}");
+                return EXIT_CONFIG;
+            }
+        },
+    };
+    let runs = match show::runs(&dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("simvue show: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let Some(wanted) = args.run else {
+        println!("{}", dir.display());
+        print!("{}", show::table(&runs));
+        return EXIT_OK;
+    };
+    let run = match show::find(&runs, &wanted) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("simvue show: {e}");
+            return EXIT_LEFT;
+        }
+    };
+    let (metrics, events) = match show::records(&dir, run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("simvue show: {e}");
+            return EXIT_LEFT;
+        }
+    };
+    match args.csv {
+        Some(path) if path.as_os_str() == "-" => print!("{}", show::csv(&metrics)),
+        Some(path) => {
+            if let Err(e) = std::fs::write(&path, show::csv(&metrics)) {
+                eprintln!("simvue show: cannot write {}: {e}", path.display());
+                return EXIT_LEFT;
+            }
+            println!(
+                "wrote {} metric records of run {} to {}",
+                metrics.len(),
+                run.name(),
+                path.display()
+            );
+        }
+        None => print!("{}", show::detail(run, &metrics, &events, args.last.max(1))),
+    }
+    EXIT_OK
 }
 
 // ------------------------------------------------------------------------------------ check
 
 fn check(_args: CheckArgs) -> i32 {
-    eprintln!("simvue check: not yet");
-    EXIT_CONFIG
+    use simvue::cli::check::Level;
+    let report = cli::check::check(&simvue::config::Sources::process(), true);
+    println!("simvue check");
+    for f in &report.findings {
+        let mark = match f.level {
+            Level::Ok | Level::Note => "",
+            Level::Warning => "warning: ",
+            Level::Problem => "PROBLEM: ",
+        };
+        println!("  {:<12} {mark}{}", f.topic, f.text);
+    }
+    if report.works() {
+        println!("online mode works");
+        EXIT_OK
+    } else {
+        let n = report
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Problem)
+            .count();
+        println!("online mode would not work: {n} problem(s) above");
+        EXIT_LEFT
+    }
 }

@@ -2,6 +2,10 @@
 //! [`crate::sender`]): `show` ([`show`]) and `check` ([`check`]), and what they share. The
 //! executable (`src/bin/simvue.rs`) only parses arguments and prints.
 
+pub mod check;
+pub mod plot;
+pub mod show;
+
 use crate::config::{Config, Mode, Sources};
 use crate::error::Result;
 

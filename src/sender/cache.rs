@@ -308,6 +308,12 @@ impl IdMap {
         let dir = cache.root().join("server_ids");
         fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        Ok(IdMap::load_read_only(cache))
+    }
+
+    /// Loads `server_ids/*.txt`, changing nothing in the cache (for reading it).
+    pub fn load_read_only(cache: &Cache) -> IdMap {
+        let dir = cache.root().join("server_ids");
         let map = cache
             .list("server_ids", "txt")
             .into_iter()
@@ -318,10 +324,10 @@ impl IdMap {
                 (!text.is_empty()).then_some((key, text))
             })
             .collect();
-        Ok(IdMap {
+        IdMap {
             dir,
             map: Mutex::new(map),
-        })
+        }
     }
 
     /// The server id of a cache id.

@@ -2,12 +2,13 @@
 
 - the files: libsimvue.so.<version> with the links libsimvue.so.<soversion> and libsimvue.so,
   libsimvue.a, the headers, the CMake package (exported targets), the pkg-config files, the
-  Fortran modules and library in folders named by the compiler and its module format;
+  Fortran modules and library in folders named by the compiler and its module format, bin/simvue;
 - `readelf -d`: the SONAME is libsimvue.so.0.<minor> while the version is 0.x (every 0.x minor
   release may change the ABI), libsimvue.so.<major> from 1.0 on;
 - `nm -D`: the library exports the simvue_* functions of simvue.h and nothing else;
 - one version everywhere: Cargo.toml, SIMVUE_VERSION in simvue.h, simvue_version() of the
-  installed library, the file name, simvueConfigVersion.cmake and `pkg-config --modversion`.
+  installed library, the file name, simvueConfigVersion.cmake, `pkg-config --modversion` and
+  `simvue --version`.
 
 Usage: check_install.py --prefix P --source S --libdir lib --fortran ON|OFF
 """
@@ -63,6 +64,8 @@ def main() -> int:
         expect((lib / rel).is_file(), f"{a.libdir}/{rel}")
     for h in ("simvue.h", "simvue.hpp", "simvue_mpi.h"):
         expect((prefix / "include" / h).is_file(), f"include/{h}")
+    exe = prefix / "bin" / "simvue"
+    expect(exe.is_file() and os.access(exe, os.X_OK), "bin/simvue (the simvue command)")
 
     # SONAME
     dyn = run("readelf", "-d", str(real))
@@ -94,6 +97,9 @@ def main() -> int:
     env.pop("PKG_CONFIG_LIBDIR", None)
     pv = run("pkg-config", "--modversion", "simvue", env=env).strip()
     expect(pv == version, f"pkg-config --modversion simvue {pv}")
+    if exe.is_file():
+        ev = run(str(exe), "--version").strip()
+        expect(ev == f"simvue {version}", f"simvue --version: {ev}")
 
     # pkg-config contents.
     flags = run("pkg-config", "--cflags", "--libs", "simvue", env=env).split()

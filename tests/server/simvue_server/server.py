@@ -48,7 +48,7 @@ class SimvueServer(FaultControl, Store, Routes):
         artifact_dedup: bool = False,  # 409 {"id", "url": None} for an already-uploaded checksum
         seed: int = 0,
         validate: bool = True,  # 422 on malformed metrics/events items (extra keys, bad timestamp...)
-        count_only: bool = False,  # metrics/events counted (framing parsed), not kept: for benchmarks
+        count_only: bool = False,  # metrics/events counted (framing parsed), artifact bytes not kept: benchmarks
         ssl_context: typing.Any = None,  # an ssl.SSLContext: serve https (TLS tests)
         gzip_responses: bool = False,  # gzip JSON answers to clients that accept it
         start: bool = True,
