@@ -244,6 +244,7 @@ impl Run {
                 .unwrap_or_default(),
         });
         exit::register(&active);
+        self.abort.attach(&active);
         c.phase = Phase::Active(active.clone());
         Ok(active)
     }
