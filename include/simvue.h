@@ -494,7 +494,12 @@ enum simvue_result simvue_run_init(struct simvue_run *run,
  * - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
  *   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
  * - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
- *   as glob patterns (`"SLURM_*"`), added to `[run.metadata] record_shell_vars`.
+ *   as glob patterns (`"SLURM_*"`); none: those of `[run] record_shell_vars`.
+ *
+ * As the Python client, init also records (unless switched off in `[run.metadata]` or with
+ * `SIMVUE_DISABLE_GIT_METRICS`, `_ENVIRONMENT_METRICS`, `_SYSTEM_METRICS`) the git information
+ * of the working directory (read from `.git`, no git needed), its project environment
+ * (`Cargo.lock`, `Project.toml`, `package-lock.json`, `poetry.lock`...) and the host.
  *
  * # Safety
  * As `simvue_run_init`; `retention_period` is NULL or NUL-terminated; `users` and

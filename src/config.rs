@@ -88,6 +88,18 @@ pub struct RunDefaults {
     /// Custom metadata: `[run] metadata` as a table of values (2.5 style) or its `custom` table
     /// (2.6 style). Merged over init metadata, as the Python client does.
     pub metadata: Vec<(String, Json)>,
+    /// Record the environment of the working directory's project (`[run.metadata]
+    /// environment`; off with `SIMVUE_DISABLE_ENVIRONMENT_METRICS`).
+    pub record_environment: bool,
+    /// Record the git information of the working directory (`[run.metadata] git`; off with
+    /// `SIMVUE_DISABLE_GIT_METRICS`).
+    pub record_git: bool,
+    /// Record the host (`system`) of a running run (`[run.metadata] system`; off with
+    /// `SIMVUE_DISABLE_SYSTEM_METRICS`).
+    pub record_system: bool,
+    /// Environment variables to record (`[run] record_shell_vars`, used when `init` names
+    /// none, as in Python; 2.6.2 reads `[run.metadata] record_shell_vars` but ignores it).
+    pub record_shell_vars: Vec<String>,
 }
 
 /// The resolved configuration of a run.
@@ -120,6 +132,9 @@ pub struct Config {
     pub no_server_check: bool,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// The working directory the configuration was found from (whose git information and
+    /// project environment a run records).
+    pub cwd: PathBuf,
 }
 
 /// Checks the API token as the Python client does before any request (`check_token`,
@@ -258,6 +273,11 @@ fn read_toml(path: &Path) -> Result<toml::Table> {
         .map_err(|e| config_error(format!("cannot parse {}: {e}", path.display())))
 }
 
+/// A TOML value as JSON (for metadata read from TOML files).
+pub fn toml_json(v: &toml::Value) -> Json {
+    toml_to_json(v)
+}
+
 fn toml_to_json(v: &toml::Value) -> Json {
     match v {
         toml::Value::String(s) => Json::Str(s.clone()),
@@ -300,11 +320,30 @@ pub fn normalise_url(url: &str) -> String {
 /// in a 2.5-style `[run] metadata` table is a custom value.
 const METADATA_SWITCHES: [&str; 4] = ["environment", "git", "system", "record_shell_vars"];
 
-fn run_defaults(run: Option<&toml::Table>) -> RunDefaults {
+fn run_defaults(run: Option<&toml::Table>, env: &dyn Fn(&str) -> Option<String>) -> RunDefaults {
+    // [run.metadata] switches; their defaults come from SIMVUE_DISABLE_* (parameters.py).
+    let switch = |key: &str, var: &str| {
+        run.and_then(|r| r.get("metadata"))
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_bool())
+            .unwrap_or_else(|| env(var).is_none())
+    };
     let mut d = RunDefaults {
         name: str_key(run, "name"),
         description: str_key(run, "description"),
         folder: str_key(run, "folder"),
+        record_environment: switch("environment", "SIMVUE_DISABLE_ENVIRONMENT_METRICS"),
+        record_git: switch("git", "SIMVUE_DISABLE_GIT_METRICS"),
+        record_system: switch("system", "SIMVUE_DISABLE_SYSTEM_METRICS"),
+        record_shell_vars: run
+            .and_then(|r| r.get("record_shell_vars"))
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..RunDefaults::default()
     };
     if let Some(tags) = run.and_then(|r| r.get("tags")).and_then(|t| t.as_array()) {
@@ -469,7 +508,7 @@ impl Config {
             .filter(|&i| i > 0)
             .map(|i| i as u64);
 
-        let run = run_defaults(table.get("run").and_then(|r| r.as_table()));
+        let run = run_defaults(table.get("run").and_then(|r| r.as_table()), &env);
         if let Some(folder) = &run.folder {
             crate::validate::folder(folder)
                 .map_err(|e| config_error(format!("[run] folder: {e}")))?;
@@ -501,6 +540,7 @@ impl Config {
             client_key,
             no_server_check: env("SIMVUE_NO_SERVER_CHECK").is_some(),
             file,
+            cwd: src.cwd.clone(),
         })
     }
 }

@@ -97,8 +97,8 @@ pub struct InitOptions<'a> {
     pub timeout: Option<u64>,
     /// Who may see the run (default: only its owner).
     pub visibility: VisibilityOption<'a>,
-    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style),
-    /// added to `[run.metadata] record_shell_vars`.
+    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style);
+    /// when empty, those of `[run] record_shell_vars`.
     pub record_shell_vars: &'a [&'a str],
 }
 
