@@ -64,6 +64,9 @@ module simvue
   integer, parameter, public :: SIMVUE_VISIBILITY_PRIVATE = 0, SIMVUE_VISIBILITY_PUBLIC = 1, &
        SIMVUE_VISIBILITY_TENANT = 2, SIMVUE_VISIBILITY_USERS = 3
   integer, parameter, public :: SIMVUE_NO_TIMEOUT = 0
+  !> Abort policies (`config(abort_on_alert=...)`).
+  integer, parameter, public :: SIMVUE_ABORT_ON_ALERT_RUN = 0, &
+       SIMVUE_ABORT_ON_ALERT_TERMINATE = 1, SIMVUE_ABORT_ON_ALERT_IGNORE = 2
   !> Size of a buffer that holds any run or alert id with its NUL.
   integer, parameter, public :: SIMVUE_ID_BUFFER_SIZE = 64
   !> Result codes, as `stat` receives them.
@@ -469,6 +472,12 @@ module simvue
        type(c_ptr), value :: user_data
        integer(c_int) :: c_run_set_abort_callback
      end function c_run_set_abort_callback
+     function c_run_set_abort_on_alert(run, policy) bind(C, name='simvue_run_set_abort_on_alert')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), value :: policy
+       integer(c_int) :: c_run_set_abort_on_alert
+     end function c_run_set_abort_on_alert
      function c_run_abort_requested(run, out) bind(C, name='simvue_run_abort_requested')
        import :: c_int, c_int32_t, c_ptr
        type(c_ptr), value :: run
@@ -743,21 +752,32 @@ contains
 
   !> Configures the run before `init`; an absent argument keeps its setting (see the C API for
   !> the defaults: errors suppressed, non-blocking queues of 10000, resources every 30 s).
+  !> `abort_on_alert` (SIMVUE_ABORT_ON_ALERT_RUN, the default, _TERMINATE or _IGNORE) says what
+  !> an abort requested from the server does, and may be given at any time.
   subroutine run_config(this, suppress_errors, queue_blocking, queue_size, &
-       disable_resources_metrics, resources_metrics_interval, stat, errmsg)
+       disable_resources_metrics, resources_metrics_interval, abort_on_alert, stat, errmsg)
     class(simvue_run), intent(inout) :: this
     logical, intent(in), optional :: suppress_errors, queue_blocking, disable_resources_metrics
-    integer, intent(in), optional :: queue_size, resources_metrics_interval
+    integer, intent(in), optional :: queue_size, resources_metrics_interval, abort_on_alert
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
     integer(c_int64_t) :: c_queue_size, c_interval
+    integer(c_int) :: rc
     c_queue_size = KEEP
     c_interval = KEEP
     if (present(queue_size)) c_queue_size = queue_size
     if (present(resources_metrics_interval)) c_interval = resources_metrics_interval
-    call check(c_run_config(this%handle, flag(suppress_errors), flag(queue_blocking), &
-         c_queue_size, &
-         flag(disable_resources_metrics), c_interval), this%handle, 'config', stat, errmsg)
+    rc = SIMVUE_OK
+    if (present(suppress_errors) .or. present(queue_blocking) .or. present(queue_size) .or. &
+         present(disable_resources_metrics) .or. present(resources_metrics_interval) .or. &
+         .not. present(abort_on_alert)) then
+       rc = c_run_config(this%handle, flag(suppress_errors), flag(queue_blocking), c_queue_size, &
+            flag(disable_resources_metrics), c_interval)
+    end if
+    if (rc == SIMVUE_OK .and. present(abort_on_alert)) then
+       rc = c_run_set_abort_on_alert(this%handle, int(abort_on_alert, c_int32_t))
+    end if
+    call check(rc, this%handle, 'config', stat, errmsg)
   end subroutine run_config
 
   !> Initialises the run. `name` (random when absent), `metadata` (a JSON object, e.g.

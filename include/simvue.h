@@ -99,6 +99,24 @@
 #define SIMVUE_ID_BUFFER_SIZE 64
 
 /**
+ * Abort policy `run` (the default): the run is ended as `terminated` (what was logged before
+ * is still sent) and the solver goes on, told by `simvue_run_abort_requested` and the
+ * callback.
+ */
+#define SIMVUE_ABORT_ON_ALERT_RUN 0
+
+/**
+ * Abort policy `terminate` (the Python client's default): every open run is flushed and
+ * closed as `terminated`, then the process exits with code 1, as the Python client does.
+ */
+#define SIMVUE_ABORT_ON_ALERT_TERMINATE 1
+
+/**
+ * Abort policy `ignore`: only the flag and the callback.
+ */
+#define SIMVUE_ABORT_ON_ALERT_IGNORE 2
+
+/**
  * Alert on metric values.
  */
 #define SIMVUE_ALERT_SOURCE_METRICS 0
@@ -476,7 +494,12 @@ enum simvue_result simvue_run_init(struct simvue_run *run,
  * - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
  *   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
  * - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
- *   as glob patterns (`"SLURM_*"`), added to `[run.metadata] record_shell_vars`.
+ *   as glob patterns (`"SLURM_*"`); none: those of `[run] record_shell_vars`.
+ *
+ * As the Python client, init also records (unless switched off in `[run.metadata]` or with
+ * `SIMVUE_DISABLE_GIT_METRICS`, `_ENVIRONMENT_METRICS`, `_SYSTEM_METRICS`) the git information
+ * of the working directory (read from `.git`, no git needed), its project environment
+ * (`Cargo.lock`, `Project.toml`, `package-lock.json`, `poetry.lock`...) and the host.
  *
  * # Safety
  * As `simvue_run_init`; `retention_period` is NULL or NUL-terminated; `users` and
@@ -692,10 +715,11 @@ enum simvue_result simvue_run_lost_items(const struct simvue_run *run,
 enum simvue_result simvue_run_suppress_errors(const struct simvue_run *run, int32_t *out);
 
 /**
- * Registers `callback` (or removes it, with NULL), called once with `user_data` on the
- * library's background thread when an abort is requested from the web UI (online runs). The
- * callback should only set a flag or similar; it must not call into the run. The library
- * never stops the process itself; see also `simvue_run_abort_requested`.
+ * Registers `callback` (or removes it, with NULL), called once with `user_data` on a
+ * background thread of the library when an abort is requested from the server (the web UI,
+ * or an alert with `trigger_abort`; online runs), before the abort policy
+ * (`simvue_run_set_abort_on_alert`) is applied. The callback should only set a flag or
+ * similar; it must not call into the run. See also `simvue_run_abort_requested`.
  *
  * # Safety
  * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
@@ -706,13 +730,27 @@ enum simvue_result simvue_run_set_abort_callback(struct simvue_run *run,
                                                  void *user_data);
 
 /**
- * Writes 1 to `*out` if an abort of the run was requested from the web UI, else 0. Cheap
+ * Writes 1 to `*out` if an abort of the run was requested from the server, else 0. Cheap
  * enough to call every time step.
  *
  * # Safety
  * `run` is NULL or a live handle; `out` is NULL or writable.
  */
 enum simvue_result simvue_run_abort_requested(const struct simvue_run *run, int32_t *out);
+
+/**
+ * Sets what happens when an abort of the run is requested from the server (the web UI, or
+ * an alert created with `trigger_abort`): the Python client's `config(abort_on_alert=...)`,
+ * `SIMVUE_ABORT_ON_ALERT_RUN` (the default here), `_TERMINATE` or `_IGNORE`. The callback is
+ * called first in every case. The default is `run` rather than Python's `terminate`
+ * because a native solver may hold MPI communicators, files and devices that only it can
+ * close properly (and its MPI peers would hang on a vanished process): it is told and can
+ * stop at its next step. Allowed at any time.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_abort_on_alert(struct simvue_run *run, int32_t policy);
 
 /**
  * Sets how often (in seconds, > 0) an online run asks the server whether an abort was

@@ -191,6 +191,9 @@ struct config_options {
     std::optional<std::int64_t> queue_size;         ///< default 10000
     std::optional<bool> disable_resources_metrics;  ///< default false
     std::optional<std::int64_t> resources_metrics_interval; ///< seconds, default 30
+    /// What an abort requested from the server does: SIMVUE_ABORT_ON_ALERT_RUN (default),
+    /// _TERMINATE or _IGNORE.
+    std::optional<std::int32_t> abort_on_alert;
 
     config_options &set_suppress_errors(bool v) { suppress_errors = v; return *this; }
     config_options &set_queue_blocking(bool v) { queue_blocking = v; return *this; }
@@ -201,6 +204,10 @@ struct config_options {
     }
     config_options &set_resources_metrics_interval(std::int64_t v) {
         resources_metrics_interval = v;
+        return *this;
+    }
+    config_options &set_abort_on_alert(std::int32_t v) {
+        abort_on_alert = v;
         return *this;
     }
 };
@@ -525,11 +532,18 @@ public:
         auto flag = [](const std::optional<bool> &b) -> std::int32_t {
             return b ? (*b ? 1 : 0) : SIMVUE_KEEP;
         };
-        check(simvue_run_config(handle_, flag(o.suppress_errors), flag(o.queue_blocking),
-                                o.queue_size.value_or(SIMVUE_KEEP),
-                                flag(o.disable_resources_metrics),
-                                o.resources_metrics_interval.value_or(SIMVUE_KEEP)),
-              "config");
+        // abort_on_alert alone may be set after init, when the other settings no longer can.
+        if (o.suppress_errors || o.queue_blocking || o.queue_size || o.disable_resources_metrics ||
+            o.resources_metrics_interval || !o.abort_on_alert) {
+            check(simvue_run_config(handle_, flag(o.suppress_errors), flag(o.queue_blocking),
+                                    o.queue_size.value_or(SIMVUE_KEEP),
+                                    flag(o.disable_resources_metrics),
+                                    o.resources_metrics_interval.value_or(SIMVUE_KEEP)),
+                  "config");
+        }
+        if (o.abort_on_alert) {
+            check(simvue_run_set_abort_on_alert(handle_, *o.abort_on_alert), "config");
+        }
     }
 
     /// Initialises the run. Every argument is optional: a random name, no metadata (keys set

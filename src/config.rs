@@ -88,6 +88,18 @@ pub struct RunDefaults {
     /// Custom metadata: `[run] metadata` as a table of values (2.5 style) or its `custom` table
     /// (2.6 style). Merged over init metadata, as the Python client does.
     pub metadata: Vec<(String, Json)>,
+    /// Record the environment of the working directory's project (`[run.metadata]
+    /// environment`; off with `SIMVUE_DISABLE_ENVIRONMENT_METRICS`).
+    pub record_environment: bool,
+    /// Record the git information of the working directory (`[run.metadata] git`; off with
+    /// `SIMVUE_DISABLE_GIT_METRICS`).
+    pub record_git: bool,
+    /// Record the host (`system`) of a running run (`[run.metadata] system`; off with
+    /// `SIMVUE_DISABLE_SYSTEM_METRICS`).
+    pub record_system: bool,
+    /// Environment variables to record (`[run] record_shell_vars`, used when `init` names
+    /// none, as in Python; 2.6.2 reads `[run.metadata] record_shell_vars` but ignores it).
+    pub record_shell_vars: Vec<String>,
 }
 
 /// The resolved configuration of a run.
@@ -111,8 +123,72 @@ pub struct Config {
     /// CA bundle for artifact storage (`[server.certificates] storage_ca_cert`,
     /// `SIMVUE_STORAGE_CA_CERTIFICATE`).
     pub storage_ca_cert: Option<PathBuf>,
+    /// A client certificate presented to the server (`[server.certificates] client_cert`,
+    /// `SIMVUE_SERVER_CLIENT_CERTIFICATE`): a PEM file, which may hold the key as well.
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (`[server.certificates] client_key`): a PEM file, or the PEM text.
+    pub client_key: Option<Token>,
+    /// `SIMVUE_NO_SERVER_CHECK` is set: no `GET /api/version` before the first request.
+    pub no_server_check: bool,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// The working directory the configuration was found from (whose git information and
+    /// project environment a run records).
+    pub cwd: PathBuf,
+}
+
+/// Checks the API token as the Python client does before any request (`check_token`,
+/// `parameters.py`): a JWT whose `exp` has not passed. The signature is not checked. The error
+/// says when it expired; neither it nor anything else ever shows the token.
+pub fn check_token(token: &Token, now_secs: f64) -> Result<()> {
+    let exp = token
+        .expose()
+        .split('.')
+        .nth(1)
+        .and_then(base64url)
+        .and_then(|payload| serde_json::from_slice::<serde_json::Value>(&payload).ok())
+        .and_then(|claims| claims.get("exp").and_then(|e| e.as_f64()))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Auth,
+                "the API token is not a Simvue token (a JWT with an expiry, exp); the Python client refuses it too",
+            )
+        })?;
+    if now_secs > exp {
+        let when = crate::time::Timestamp((exp * 1e6) as i64).to_string();
+        return Err(Error::new(
+            ErrorKind::Auth,
+            format!(
+                "the API token expired at {} UTC: get a new one from the Simvue web UI",
+                when.replace('T', " ").split('.').next().unwrap_or(&when)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes unpadded base64url (a JWT segment).
+fn base64url(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// The server a run names itself (`Run(server_url=..., server_token=..., server_profile=...)`).
@@ -197,6 +273,11 @@ fn read_toml(path: &Path) -> Result<toml::Table> {
         .map_err(|e| config_error(format!("cannot parse {}: {e}", path.display())))
 }
 
+/// A TOML value as JSON (for metadata read from TOML files).
+pub fn toml_json(v: &toml::Value) -> Json {
+    toml_to_json(v)
+}
+
 fn toml_to_json(v: &toml::Value) -> Json {
     match v {
         toml::Value::String(s) => Json::Str(s.clone()),
@@ -269,6 +350,14 @@ impl<'a> Section<'a> {
         }
     }
 
+    fn bool(&self, key: &str) -> Result<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.wrong(key, "true or false", v)),
+        }
+    }
+
     /// A path, or `true`/`false` (the certificates' "verify with the default roots" switch).
     fn path_or_bool(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
@@ -328,15 +417,23 @@ pub fn normalise_url(url: &str) -> String {
 /// in a 2.5-style `[run] metadata` table is a custom value.
 const METADATA_SWITCHES: [&str; 4] = ["environment", "git", "system", "record_shell_vars"];
 
-fn run_defaults(run: Section<'_>) -> Result<RunDefaults> {
+fn run_defaults(run: Section<'_>, env: &dyn Fn(&str) -> Option<String>) -> Result<RunDefaults> {
+    // [run.metadata] switches; their defaults come from SIMVUE_DISABLE_* (parameters.py).
+    let md = run.table("metadata", "run.metadata")?;
+    let switch = |key: &str, var: &str| -> Result<bool> {
+        Ok(md.bool(key)?.unwrap_or_else(|| env(var).is_none()))
+    };
     let mut d = RunDefaults {
         name: run.str("name")?,
         description: run.str("description")?,
         folder: run.str("folder")?,
         tags: run.str_list("tags")?,
+        record_environment: switch("environment", "SIMVUE_DISABLE_ENVIRONMENT_METRICS")?,
+        record_git: switch("git", "SIMVUE_DISABLE_GIT_METRICS")?,
+        record_system: switch("system", "SIMVUE_DISABLE_SYSTEM_METRICS")?,
+        record_shell_vars: run.str_list("record_shell_vars")?,
         ..RunDefaults::default()
     };
-    let md = run.table("metadata", "run.metadata")?;
     let custom = md.table("custom", "run.metadata.custom")?;
     for (k, v) in md.table.into_iter().flatten() {
         if k != "custom" && !METADATA_SWITCHES.contains(&k.as_str()) {
@@ -390,6 +487,21 @@ impl Config {
                     .and_then(|s| s.as_table())
                 {
                     origin.extend(tool.keys().map(|k| (k.clone(), pyproject.clone())));
+                    let set = |section: &str, key: &str| {
+                        tool.get(section)
+                            .and_then(|s| s.get(key))
+                            .is_some_and(|v| v.as_str().map_or(true, |s| !s.is_empty()))
+                    };
+                    if mode != Mode::Disabled
+                        && (set("server", "url")
+                            || set("server", "token")
+                            || set("offline", "cache"))
+                    {
+                        return Err(config_error(format!(
+                            "{} sets the server URL, token or offline cache in [tool.simvue], which is not allowed (the Python client refuses it too): put them in simvue.toml or the environment",
+                            pyproject.display()
+                        )));
+                    }
                     table.extend(tool.clone());
                 }
             }
@@ -459,17 +571,33 @@ impl Config {
         };
         let server_ca_cert = cert_path("SIMVUE_SERVER_CA_CERTIFICATE", "server_ca_cert")?;
         let storage_ca_cert = cert_path("SIMVUE_STORAGE_CA_CERTIFICATE", "storage_ca_cert")?;
+        let client_cert = cert_path("SIMVUE_SERVER_CLIENT_CERTIFICATE", "client_cert")?;
+        let client_key = certs.str("client_key")?.map(Token::new);
 
-        let cache_dir = env("SIMVUE_OFFLINE_DIRECTORY")
-            .or(section("offline")?.str("cache")?)
-            .map(|p| expand_user(&p, src.home.as_deref()))
+        let cache = env("SIMVUE_OFFLINE_DIRECTORY")
+            .map(|c| ("SIMVUE_OFFLINE_DIRECTORY", c))
+            .or(section("offline")?
+                .str("cache")?
+                .map(|c| ("[offline] cache", c)));
+        if let Some((from, c)) = &cache {
+            // 2.6.2 does not expand `~`: it makes a directory named `~` in the working
+            // directory, where simvue-sender (run from elsewhere) would not look. Refused
+            // rather than expanded, so that both agree on where the cache is.
+            if mode != Mode::Disabled && (c == "~" || c.starts_with("~/")) {
+                return Err(config_error(format!(
+                    "{from} = {c:?}: the Python client and simvue-sender 2.6.2 do not expand '~' (they would use a directory named '~' in the working directory); give the full path"
+                )));
+            }
+        }
+        let cache_dir = cache
+            .map(|(_, c)| PathBuf::from(c))
             .or_else(|| src.home.as_ref().map(|h| h.join(".simvue")))
             .unwrap_or_else(|| PathBuf::from(".simvue"));
 
         let system_metrics_interval =
             section("metrics")?.positive_int("system_metrics_interval")?;
 
-        let run = run_defaults(section("run")?)?;
+        let run = run_defaults(section("run")?, &env)?;
         if let Some(folder) = &run.folder {
             crate::validate::folder(folder)
                 .map_err(|e| config_error(format!("[run] folder: {e}")))?;
@@ -497,7 +625,11 @@ impl Config {
             system_metrics_interval,
             server_ca_cert,
             storage_ca_cert,
+            client_cert,
+            client_key,
+            no_server_check: env("SIMVUE_NO_SERVER_CHECK").is_some(),
             file,
+            cwd: src.cwd.clone(),
         })
     }
 }
@@ -723,6 +855,100 @@ token = "other-token"
         let e = load(Mode::Offline, &[], &cwd, None).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Config);
         assert!(e.message.contains("simvue.toml"));
+    }
+
+    #[test]
+    fn a_tilde_cache_and_secrets_in_pyproject_are_refused_as_python_cannot_use_them() {
+        let cwd = tempdir("tilde");
+        std::fs::write(cwd.join("simvue.toml"), "[offline]\ncache = \"~/cache\"\n").unwrap();
+        let e = load(Mode::Offline, &[], &cwd, None).unwrap_err();
+        assert!(
+            e.message.contains("'~'") && e.message.contains("[offline] cache"),
+            "{e}"
+        );
+        let e = load(
+            Mode::Offline,
+            &[("SIMVUE_OFFLINE_DIRECTORY", "~")],
+            &cwd,
+            None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("SIMVUE_OFFLINE_DIRECTORY"), "{e}");
+        assert!(load(Mode::Disabled, &[], &cwd, None).is_ok());
+        let c = load(
+            Mode::Offline,
+            &[("SIMVUE_OFFLINE_DIRECTORY", "/c/~x")],
+            &cwd,
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.cache_dir, PathBuf::from("/c/~x"));
+
+        let proj = tempdir("pyproject");
+        std::fs::write(
+            proj.join("pyproject.toml"),
+            "[tool.simvue.run]\nfolder = \"/from-pyproject\"\n",
+        )
+        .unwrap();
+        let c = load(Mode::Offline, &[], &proj, None).unwrap();
+        assert_eq!(c.run.folder.as_deref(), Some("/from-pyproject"));
+        for secret in [
+            "[tool.simvue.server]\ntoken = \"t\"\n",
+            "[tool.simvue.server]\nurl = \"http://x\"\n",
+            "[tool.simvue.offline]\ncache = \"/c\"\n",
+        ] {
+            std::fs::write(proj.join("pyproject.toml"), secret).unwrap();
+            let e = load(Mode::Offline, &[], &proj, None).unwrap_err();
+            assert!(e.message.contains("[tool.simvue]"), "{e}");
+            assert!(
+                !e.message.contains("http://x") && !e.message.contains("\"t\""),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_are_checked_for_their_expiry() {
+        // header.payload.signature with payload {"sub": "x", "exp": 1700000000}
+        let b64 = |s: &str| {
+            let t = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in s.as_bytes().chunks(3) {
+                let n = chunk.iter().fold(0u32, |a, &b| (a << 8) | u32::from(b))
+                    << (8 * (3 - chunk.len()));
+                for i in 0..=chunk.len() {
+                    out.push(t[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                }
+            }
+            out
+        };
+        let jwt = |exp: &str| {
+            Token::new(format!(
+                "{}.{}.sig",
+                b64(r#"{"alg":"HS256"}"#),
+                b64(&format!(r#"{{"sub":"x","exp":{exp}}}"#))
+            ))
+        };
+        assert!(check_token(&jwt("1700000000"), 1_699_999_999.0).is_ok());
+        let e = check_token(&jwt("1700000000"), 1_700_000_001.0).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Auth);
+        assert!(
+            e.message.contains("expired at 2023-11-14 22:13:20 UTC"),
+            "{e}"
+        );
+        let e = check_token(&Token::new("not-a-jwt"), 0.0).unwrap_err();
+        assert!(
+            e.message.contains("not a Simvue token") && !e.message.contains("not-a-jwt"),
+            "{e}"
+        );
+        let c = load(
+            Mode::Offline,
+            &[("SIMVUE_NO_SERVER_CHECK", "1")],
+            &tempdir("nsc"),
+            None,
+        )
+        .unwrap();
+        assert!(c.no_server_check);
     }
 
     #[test]

@@ -204,9 +204,68 @@ pub fn site_ca(config: &Config, storage: bool) -> Option<std::path::PathBuf> {
     })
 }
 
-/// The TLS configuration: the Mozilla roots plus the site CA, if any, and a site certificate
-/// accepted as the server's own ([`SiteVerifier`]).
-pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+/// A client certificate for mutual TLS (`[server.certificates] client_cert`, `client_key`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIdentity<'a> {
+    /// PEM file of the certificate (and its chain), which may hold the key too.
+    pub cert: &'a Path,
+    /// The key: a PEM file, or the PEM text; `None`: the key in `cert`.
+    pub key: Option<&'a Token>,
+}
+
+/// The certificate chain and the key of a client identity. Messages name the files, never the
+/// key's text.
+fn load_identity(
+    id: ClientIdentity<'_>,
+) -> Result<(
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+)> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: String| Error::new(ErrorKind::Config, what);
+    let chain = CertificateDer::pem_file_iter(id.cert)
+        .and_then(|it| it.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| {
+            bad(format!(
+                "cannot read the client certificate {}: {e}",
+                id.cert.display()
+            ))
+        })?;
+    if chain.is_empty() {
+        return Err(bad(format!(
+            "the client certificate {} holds no PEM certificate",
+            id.cert.display()
+        )));
+    }
+    let key = match id.key {
+        Some(k) if k.expose().trim_start().starts_with("-----BEGIN") => {
+            PrivateKeyDer::from_pem_slice(k.expose().as_bytes()).map_err(|_| {
+                bad("[server.certificates] client_key holds no PEM private key".into())
+            })?
+        }
+        Some(k) => PrivateKeyDer::from_pem_file(k.expose()).map_err(|e| {
+            bad(format!(
+                "cannot read a PEM private key from the client_key file {}: {e}",
+                k.expose()
+            ))
+        })?,
+        None => PrivateKeyDer::from_pem_file(id.cert).map_err(|_| {
+            bad(format!(
+                "the client certificate {} holds no private key, and no client_key is given",
+                id.cert.display()
+            ))
+        })?,
+    };
+    Ok((chain, key))
+}
+
+/// The TLS configuration: the Mozilla roots plus the site CA, if any, a site certificate
+/// accepted as the server's own ([`SiteVerifier`]), and the client certificate, if any.
+pub fn tls_config(
+    ca: Option<&Path>,
+    client: Option<ClientIdentity<'_>>,
+) -> Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let setup = |e: &dyn std::fmt::Display| {
         Error::new(ErrorKind::Config, format!("TLS set-up failed: {e}"))
@@ -218,12 +277,23 @@ pub fn tls_config(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
     )
     .build()
     .map_err(|e| setup(&e))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| setup(&e))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(SiteVerifier { webpki, site }))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(SiteVerifier { webpki, site }));
+    let tls = match client {
+        None => builder.with_no_client_auth(),
+        Some(id) => {
+            let (chain, key) = load_identity(id)?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("the client certificate and key do not go together: {e}"),
+                )
+            })?
+        }
+    };
     Ok(Arc::new(tls))
 }
 
@@ -320,9 +390,15 @@ pub fn agent_for(
 
 impl Http {
     /// A client for the server at `base` (ending in `/api`) with `token`.
-    pub fn new(base: &str, token: &Token, ca: Option<&Path>, timeout: Duration) -> Result<Http> {
+    pub fn new(
+        base: &str,
+        token: &Token,
+        ca: Option<&Path>,
+        client: Option<ClientIdentity<'_>>,
+        timeout: Duration,
+    ) -> Result<Http> {
         Ok(Http {
-            agent: agent_for(base, tls_config(ca)?, timeout)?,
+            agent: agent_for(base, tls_config(ca, client)?, timeout)?,
             base: base.trim_end_matches('/').to_owned(),
             auth: format!("Bearer {}", token.expose()),
         })
@@ -529,7 +605,7 @@ impl Storage {
     /// A client for storage URLs.
     pub fn new(ca: Option<&Path>) -> Result<Storage> {
         Ok(Storage {
-            tls: tls_config(ca)?,
+            tls: tls_config(ca, None)?,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod ffi;
+pub mod git;
 pub mod http;
 pub mod ids;
 pub mod json;

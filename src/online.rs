@@ -91,14 +91,27 @@ impl OnlineSink {
                 "online mode needs SIMVUE_URL and SIMVUE_TOKEN (or [server] url and token)",
             ));
         };
+        // Before the first request (parameters.py check_token): a readable message on when
+        // the token expired, instead of a 401.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        crate::config::check_token(token, now)?;
         let ca = http::site_ca(config, false);
         let storage_ca = http::site_ca(config, true);
         let policy = RetryPolicy::from_env();
         let health = Health::default();
         // Lifted by the run once init is done (`Run::activate`).
         health.set_deadline(Some(std::time::Instant::now() + policy.init_timeout));
+        let client = config
+            .client_cert
+            .as_deref()
+            .map(|cert| http::ClientIdentity {
+                cert,
+                key: config.client_key.as_ref(),
+            });
         let sink = OnlineSink {
-            http: Http::new(url, token, ca.as_deref(), http::default_timeout())?,
+            http: Http::new(url, token, ca.as_deref(), client, http::default_timeout())?,
             storage: http::Storage::new(storage_ca.as_deref())?,
             cache_dir: config.cache_dir.clone(),
             fallback: Mutex::new(None),
@@ -110,6 +123,10 @@ impl OnlineSink {
             baselines: Mutex::new(Vec::new()),
         };
         let url = http::redact(url);
+        if config.no_server_check {
+            // SIMVUE_NO_SERVER_CHECK: no version check, as in the Python client (user.py).
+            return Ok(sink);
+        }
         let v = sink
             .call("GET", "/version", Body::Empty, &[200])
             .map_err(|e| match e.kind {

@@ -233,14 +233,18 @@ pub fn check(src: &Sources<'_>, contact_server: bool) -> Report {
         return r;
     };
     let started = std::time::Instant::now();
-    let answer = Http::new(url, token, ca.as_deref(), Duration::from_secs(10))
+    let client = c.client_cert.as_deref().map(|cert| http::ClientIdentity {
+        cert,
+        key: c.client_key.as_ref(),
+    });
+    let answer = Http::new(url, token, ca.as_deref(), client, Duration::from_secs(10))
         .map_err(|e| http::Failure {
             error: e,
             retryable: false,
             status: None,
             body: None,
         })
-        .and_then(|h| h.request("GET", "/version", Body::Empty, &[200]));
+        .and_then(|h| h.request("GET", "/version", Body::Empty, &[200], None));
     let ms = started.elapsed().as_millis();
     match answer {
         Ok(v) => {

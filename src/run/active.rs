@@ -88,6 +88,17 @@ impl Active {
         )
     }
 
+    /// Ends a running run with `status` (for an abort): refuses new metrics, waits for the files
+    /// saved before, and queues the status after what was logged. Nothing for an ended run.
+    pub(super) fn end_as(&self, status: Status) -> Result<()> {
+        self.accepting.store(false, Ordering::Release);
+        if self.finished.load(Ordering::Acquire) || self.record.lock().status != Status::Running {
+            return Ok(());
+        }
+        self.uploads.wait_idle();
+        self.end(status)
+    }
+
     /// Flushes and stops the dispatcher, waits for uploads, marks a still-running run
     /// `completed` (`lost`, and an error, when logged data could not be written anywhere), and
     /// closes it in the sink. Safe to call more than once; only the first

@@ -1,4 +1,6 @@
-//! Runs the program forgets to close are closed at process exit (flushed, marked `completed`).
+//! Runs the program forgets to close are closed at process exit (flushed, marked `completed`);
+//! [`terminate`] ends every open run with a status of its own and exits (an abort under the
+//! `terminate` policy; the signal handling reuses it).
 
 use std::sync::{Arc, Weak};
 
@@ -6,6 +8,7 @@ use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 
 use super::active::Active;
+use crate::model::Status;
 
 /// Runs not yet closed.
 static LIVE: Lazy<Mutex<Vec<Weak<Active>>>> = Lazy::new(|| Mutex::new(Vec::new()));
@@ -18,6 +21,20 @@ extern "C" fn close_live_runs_at_exit() {
             eprintln!("[simvue] closing run at exit: {}", e.message);
         }
     }
+}
+
+/// Ends every open run with `status` (what was logged is flushed and saved files attached
+/// first, then the status, then the run is closed) and exits the process with `code`,
+/// running the process's exit handlers (so that the program's buffered output is written).
+/// Call it from any thread but a run's own background threads, which it waits for.
+pub fn terminate(status: Status, code: i32) -> ! {
+    let live: Vec<Weak<Active>> = std::mem::take(&mut *LIVE.lock());
+    for run in live.iter().filter_map(Weak::upgrade) {
+        if let Err(e) = run.end_as(status).and_then(|()| run.finish()) {
+            eprintln!("[simvue] closing run: {}", e.message);
+        }
+    }
+    std::process::exit(code)
 }
 
 /// Registers an active run to be closed at exit (the hook is installed by the first run).

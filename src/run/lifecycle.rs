@@ -185,10 +185,33 @@ impl Run {
                 }
             }
         };
-        // Environment variables as metadata `shell` (`record_shell_vars`, metadata.py), which
-        // like the rest of the automatic metadata wins over a user key of the same name.
-        if !opts.record_shell_vars.is_empty() {
-            metadata.set("shell", system::shell_vars(opts.record_shell_vars));
+        // The automatic metadata, merged over the user's as in the Python client (run.py
+        // init): the project's environment, environment variables (`shell`, from init's
+        // record_shell_vars or else [run] record_shell_vars), then git; each can be switched
+        // off ([run.metadata], SIMVUE_DISABLE_*).
+        let cwd = &config.cwd;
+        if config.run.record_environment {
+            for (k, v) in system::project_environment(cwd) {
+                metadata.set(&k, v);
+            }
+        }
+        let shell: Vec<&str> = if opts.record_shell_vars.is_empty() {
+            config
+                .run
+                .record_shell_vars
+                .iter()
+                .map(String::as_str)
+                .collect()
+        } else {
+            opts.record_shell_vars.to_vec()
+        };
+        if !shell.is_empty() {
+            metadata.set("shell", system::shell_vars(&shell));
+        }
+        if config.run.record_git {
+            if let Some(git) = crate::git::git_info(cwd) {
+                metadata.set("git", git);
+            }
         }
 
         // Online, the server names an unnamed run; offline, we do (randomname in Python).
@@ -206,7 +229,7 @@ impl Run {
         };
         let mut record = RunRecord {
             folder,
-            system: opts.running.then(system::system_info),
+            system: (opts.running && config.run.record_system).then(system::system_info),
             status,
             description,
             name,
@@ -300,6 +323,7 @@ impl Run {
                 .unwrap_or_default(),
         });
         exit::register(&active);
+        self.abort.attach(&active);
         c.phase = Phase::Active(active.clone());
         Ok(active)
     }

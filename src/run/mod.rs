@@ -35,6 +35,7 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 pub use crate::dispatch::{MetricOptions, Stats};
+pub use exit::terminate;
 pub use grids::{MAX_GRID_AXES, MAX_TENSOR_SIZE};
 pub use options::*;
 
@@ -231,11 +232,25 @@ impl Run {
         })
     }
 
-    /// Registers a function called once (on the background thread) when an abort of the run
-    /// is requested from the web UI. It should make the solver stop soon, for example by
-    /// setting a flag; it must not call back into the run.
+    /// Registers a function called once (on a background thread) when an abort of the run is
+    /// requested from the server, before the abort policy is applied. It should make the
+    /// solver stop soon, for example by setting a flag; it must not call back into the run.
     pub fn set_abort_callback(&self, callback: Option<Box<dyn Fn() + Send>>) {
         self.abort.set_callback(callback);
+    }
+
+    /// Sets what an abort requested from the server does (`config(abort_on_alert=...)`);
+    /// allowed at any time.
+    pub fn set_abort_on_alert(&self, policy: AbortPolicy) -> Result<()> {
+        self.api((), || {
+            self.abort.set_policy(policy);
+            Ok(())
+        })
+    }
+
+    /// What an abort requested from the server does.
+    pub fn abort_on_alert(&self) -> AbortPolicy {
+        self.abort.policy()
     }
 
     /// Whether an abort of the run was requested from the web UI.

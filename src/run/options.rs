@@ -17,6 +17,29 @@ pub const MIN_ABORT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Seconds without a heartbeat before the server marks a run lost.
 pub const HEARTBEAT_TIMEOUT: u64 = 180;
 
+/// What happens when an abort of the run is requested from the server (the web UI, or an
+/// alert with `trigger_abort` firing): the Python client's `abort_on_alert`. In every case the
+/// abort callback is called first and `abort_requested` turns true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AbortPolicy {
+    /// The run is ended as `terminated` (what was logged before is still sent) and the solver
+    /// goes on, told by the flag and the callback (`"run"`). The default here, unlike Python's
+    /// `"terminate"`: a native solver may hold MPI communicators, open files and device state
+    /// that only it can close properly, and its other ranks would hang on a process that
+    /// vanished; it can stop at its next step with its own clean-up.
+    #[default]
+    Run,
+    /// As for signals: every open run is flushed and closed as `terminated`, then the process
+    /// exits with [`ABORT_EXIT_CODE`] (`"terminate"`, Python's default).
+    Terminate,
+    /// Nothing but the flag and the callback (`"ignore"`).
+    Ignore,
+}
+
+/// The exit code of a process ended by an abort under [`AbortPolicy::Terminate`]: 1, as the
+/// Python client's `os._exit(1)`.
+pub const ABORT_EXIT_CODE: i32 = 1;
+
 /// Options of [`Run::config`](super::Run::config); `None` keeps the current value.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ConfigOptions {
@@ -77,8 +100,8 @@ pub struct InitOptions<'a> {
     pub timeout: Option<u64>,
     /// Who may see the run (default: only its owner).
     pub visibility: VisibilityOption<'a>,
-    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style),
-    /// added to `[run.metadata] record_shell_vars`.
+    /// Environment variables recorded as metadata `shell` (glob patterns, `fnmatch` style);
+    /// when empty, those of `[run] record_shell_vars`.
     pub record_shell_vars: &'a [&'a str],
 }
 

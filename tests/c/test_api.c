@@ -334,6 +334,7 @@ static void test_null_handle(void) {
            simvue_run_add_alert(NULL, "a", SIMVUE_ALERT_SOURCE_METRICS, 1, 1,
                                 SIMVUE_ALERT_RULE_IS_ABOVE, "x", 1.0, 0.0, 0.0,
                                 SIMVUE_NOTIFICATION_NONE, NULL, NULL, 0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_abort_on_alert(NULL, SIMVUE_ABORT_ON_ALERT_RUN));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_dropped(NULL, &m, &e));
     CHECK(m == 7 && e == 7);
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_lost_items(NULL, &m, &e));
@@ -1109,11 +1110,16 @@ static void test_alert_functions(void) {
 
     EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
     EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    /* the abort policy: before init and after */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_abort_on_alert(run, 3));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_abort_on_alert(run, -1));
+    EXPECT(SIMVUE_OK, simvue_run_set_abort_on_alert(run, SIMVUE_ABORT_ON_ALERT_TERMINATE));
     /* before init */
     EXPECT(SIMVUE_ERROR_STATE,
            simvue_run_create_user_alert(run, "early", NULL, SIMVUE_NOTIFICATION_NONE, 0, 1, NULL,
                                         0));
     EXPECT(SIMVUE_OK, simvue_run_init(run, "alerts", NULL, NULL, 0, NULL, "/alerts", 1));
+    EXPECT(SIMVUE_OK, simvue_run_set_abort_on_alert(run, SIMVUE_ABORT_ON_ALERT_IGNORE));
 
     /* threshold: rule, aggregation, notification, flags, strings, numbers */
 #define TH(name, metric, thr, rule, desc, window, freq, agg, notif, abort_, attach, buf, len)       \

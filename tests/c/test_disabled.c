@@ -114,6 +114,7 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_add_alerts(run, NULL, 0, NULL, 0));
     EXPECT_OK(simvue_run_set_tags(run, NULL, 3));
     EXPECT_OK(simvue_run_set_metric_units(run, NULL, NULL, NULL, NULL));
+    EXPECT_OK(simvue_run_set_abort_on_alert(run, 42));
     EXPECT_OK(simvue_run_assign_metric_to_grid(run, NULL, NULL, NULL, NULL, 3, NULL));
     EXPECT_OK(simvue_run_log_metric_array(run, NULL, NULL, NULL, 9, 9, 99, -1, NAN, "x"));
     EXPECT_OK(simvue_run_save_ex(run, NULL, 9, NULL, 7, NULL, 99, "not json"));

@@ -125,6 +125,7 @@ int main(int argc, char **argv) {
         r.save_bytes("field.bin", field, sizeof field, simvue::category::output);
         r.save_bytes("summary.json", std::string_view("{\"ok\": true}"), simvue::category::output,
                      "application/json", simvue::save_flags::wait);
+        r.config(simvue::config_options{}.set_abort_on_alert(SIMVUE_ABORT_ON_ALERT_IGNORE));
         r.set_abort_callback([] {});
         r.set_abort_callback(nullptr);
         check(!r.abort_requested() && r.suppress_errors(), "abort_requested, suppress_errors");

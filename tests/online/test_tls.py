@@ -82,3 +82,77 @@ def test_an_unknown_ca_is_refused_and_nothing_is_sent(exes, https_server, tmp_pa
     assert not https_server.runs()
     assert list((tmp_path / "cache" / "runs").glob("*.json")), "the run was recorded offline"
     assert out.get("loop_done") == "20"
+
+
+# mTLS: a client certificate from [server.certificates] client_cert / client_key (or
+# SIMVUE_SERVER_CLIENT_CERTIFICATE), presented to a server that requires one. simvue 2.6.2 reads
+# these settings but sends no client certificate; libsimvue presents it (protocol doc §1.8).
+
+
+@pytest.fixture(scope="module")
+def client_cert(site_ca) -> dict[str, Path]:
+    d = site_ca["ca"].parent
+
+    def ssl_cmd(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    ssl_cmd("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr",
+            "-subj", "/CN=libsimvue test client")
+    (d / "client.cnf").write_text("extendedKeyUsage = clientAuth\nbasicConstraints = CA:FALSE\n")
+    ssl_cmd("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "client.pem", "-days", "2", "-extfile", "client.cnf")
+    (d / "client-with-key.pem").write_text((d / "client.pem").read_text() + (d / "client.key").read_text())
+    return {"cert": d / "client.pem", "key": d / "client.key", "both": d / "client-with-key.pem"}
+
+
+@pytest.fixture
+def mtls_server(servers, site_ca):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(site_ca["cert"], site_ca["key"])
+    ctx.load_verify_locations(site_ca["ca"])
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return servers(ssl_context=ctx)
+
+
+@pytest.mark.parametrize("how", ["files", "key_text", "env_combined"])
+def test_a_client_certificate_is_presented(exes, mtls_server, site_ca, client_cert, tmp_path, how):
+    work = tmp_path / "work"
+    work.mkdir()
+    certs = f'server_ca_cert = "{site_ca["ca"]}"\n'
+    extra = {}
+    if how == "files":
+        certs += f'client_cert = "{client_cert["cert"]}"\nclient_key = "{client_cert["key"]}"\n'
+    elif how == "key_text":
+        certs += f'client_cert = "{client_cert["cert"]}"\nclient_key = """{client_cert["key"].read_text()}"""\n'
+    else:
+        extra["SIMVUE_SERVER_CLIENT_CERTIFICATE"] = str(client_cert["both"])
+    (work / "simvue.toml").write_text(f'[server]\nurl = "{mtls_server.url}"\n\n[server.certificates]\n{certs}')
+    res = run_program([exes["initfail"], "5", "1"], cwd=work, env=tls_env(tmp_path, mtls_server.url, **extra))
+    out = kv(res.stdout)
+    assert out.get("init_rc") == "SIMVUE_OK", describe(res)
+    assert out.get("close_rc") == "SIMVUE_OK", describe(res)
+    assert mtls_server.run(out["run_id"])["status"] == "completed"
+    assert "BEGIN" not in res.stdout + res.stderr  # the key never shows
+
+
+def test_without_a_client_certificate_the_server_refuses_the_connection(exes, mtls_server, site_ca, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "simvue.toml").write_text(
+        f'[server]\nurl = "{mtls_server.url}"\n\n[server.certificates]\nserver_ca_cert = "{site_ca["ca"]}"\n')
+    res = run_program([exes["initfail"], "5", "1"], cwd=work,
+                      env=tls_env(tmp_path, mtls_server.url, SIMVUE_HTTP_RETRIES="1"))
+    out = kv(res.stdout)
+    assert out.get("init_rc") == "SIMVUE_ERROR_NETWORK", describe(res)
+    assert not mtls_server.runs()
+
+
+def test_a_bad_client_key_is_a_config_error(exes, mtls_server, site_ca, client_cert, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "simvue.toml").write_text(
+        f'[server]\nurl = "{mtls_server.url}"\n\n[server.certificates]\nserver_ca_cert = "{site_ca["ca"]}"\n'
+        f'client_cert = "{client_cert["cert"]}"\nclient_key = "{site_ca["ca"]}"\n')
+    res = run_program([exes["initfail"], "5", "1"], cwd=work, env=tls_env(tmp_path, mtls_server.url))
+    out = kv(res.stdout)
+    assert out.get("init_rc") == "SIMVUE_ERROR_CONFIG" and "client_key" in out.get("init_msg", ""), describe(res)

@@ -2,9 +2,13 @@
  * abort: a solver that polls simvue_run_abort_requested every step and stops early when an
  * abort is requested from the server; an abort callback sets a flag too.
  *
- * Usage: abort MAX_STEPS
+ * Usage: abort MAX_STEPS [POLICY]   (POLICY: a SIMVUE_ABORT_ON_ALERT_* number; default IGNORE,
+ *                                   so that the solver sets the final status itself)
  * Output lines: run_id, then "aborted_at=<step> callback=<0|1> requested=<0|1>" or
- * "finished_all", then status_rc, close_rc, DONE.
+ * "finished_all", then status_rc, close_rc, DONE. With a policy other than IGNORE the library
+ * ends the run itself: the program then logs 5 more steps (refused_after=<how many were
+ * refused>), sets no status, and closes. Every step also prints "step=<n>" without flushing
+ * (what the process's exit must still write out).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -28,6 +32,9 @@ int main(int argc, char **argv) {
     simvue_run_config(run, 1, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP);
     simvue_result rc = simvue_run_set_abort_poll_interval(run, 0.2);
     printf("poll_rc=%s\n", simvue_result_name(rc));
+    int policy = argc > 2 ? atoi(argv[2]) : SIMVUE_ABORT_ON_ALERT_IGNORE;
+    rc = simvue_run_set_abort_on_alert(run, policy);
+    printf("policy_rc=%s\n", simvue_result_name(rc));
     rc = simvue_run_set_abort_callback(run, on_abort, (void *)&user_flag);
     printf("callback_rc=%s\n", simvue_result_name(rc));
     rc = simvue_run_init(run, "abort-run", NULL, NULL, 0, NULL, "/abort", 1);
@@ -39,6 +46,7 @@ int main(int argc, char **argv) {
     int stopped = 0;
     for (n = 0; n < max_steps; n++) {
         simvue_run_log_metric(run, "step_value", (double)n);
+        printf("step=%d\n", n);
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
         int32_t requested = 0;
@@ -51,8 +59,19 @@ int main(int argc, char **argv) {
     }
     if (!stopped) printf("finished_all=%d\n", n);
     fflush(stdout);
-    rc = simvue_run_set_status(run, stopped ? SIMVUE_STATUS_TERMINATED : SIMVUE_STATUS_COMPLETED);
-    printf("status_rc=%s\n", simvue_result_name(rc));
+    if (policy == SIMVUE_ABORT_ON_ALERT_IGNORE || !stopped) {
+        rc = simvue_run_set_status(run, stopped ? SIMVUE_STATUS_TERMINATED : SIMVUE_STATUS_COMPLETED);
+        printf("status_rc=%s\n", simvue_result_name(rc));
+    } else {
+        /* the library ended the run: what comes after is refused */
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        int refused = 0;
+        for (int k = 0; k < 5; k++) {
+            refused += simvue_run_log_metric(run, "step_value", (double)(n + 1 + k)) == SIMVUE_ERROR_STATE;
+        }
+        printf("refused_after=%d\n", refused);
+    }
     rc = simvue_run_close(run);
     printf("close_rc=%s\n", simvue_result_name(rc));
     simvue_run_free(run);
