@@ -65,6 +65,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     cache = argv[1];
+    // A fresh cache each time: the checks below count what this run wrote.
+    std::filesystem::remove_all(cache);
     setenv("SIMVUE_OFFLINE_DIRECTORY", cache.c_str(), 1);
     unsetenv("SIMVUE_MODE");
 
