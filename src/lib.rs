@@ -8,6 +8,8 @@
 //! Layout: [`config`] reads `simvue.toml` and the environment; [`run`] is the API;
 //! [`dispatch`] queues and batches metrics and events on a background thread; [`model`] is the
 //! wire model; [`sink`] / [`offline`] are where objects go; [`monitor`] samples resources.
+//! [`sender`] is `simvue send`, the uploader of offline caches (the offline reader feeding the
+//! online sink), and [`cli`] the rest of the `simvue` command (`check`, `show`).
 
 pub mod artifact;
 pub mod cli;

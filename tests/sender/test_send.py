@@ -4,7 +4,7 @@ other started."""
 
 from __future__ import annotations
 
-from harness import NOTES, TOKEN, describe
+from harness import TOKEN, describe
 
 from .helpers import (alert_states, cache_files, copy_cache, library_cache, native_send,
                       python_cache, python_send, sender_env, server_view, token_absent)
@@ -72,7 +72,6 @@ def test_library_cache_arrives_as_simvue_sender_sends_it(tmp_path, servers, simv
     assert sorted(steps) == list(range(300))
     assert len(mine["files"]["heat-1d-demo"]) == 4 and mine["orphan_files"] == []
     assert cache_files(ours) == []
-    NOTES.append(f"simvue send, heat1d + logger cache: {res.stdout.splitlines()[0]}")
 
 
 def test_python_sender_finishes_what_simvue_send_started(tmp_path, servers, simvue_cli, sender_exe, exes):
