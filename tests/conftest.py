@@ -115,7 +115,7 @@ def fortran_exes(tmp_path_factory, lib_dir: Path) -> dict[str, Path]:
     libdir = out / "lib"
     libdir.mkdir()
     (libdir / "libsimvue.so").symlink_to(lib_dir / "libsimvue.so")
-    (libdir / "libsimvue.so.0").symlink_to(lib_dir / "libsimvue.so")
+    (libdir / _soname()).symlink_to(lib_dir / "libsimvue.so")
 
     def run(cmd: list) -> None:
         res = subprocess.run([str(c) for c in cmd], cwd=out, capture_output=True, text=True)
