@@ -183,6 +183,22 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         owner = self.server.owner
+        with owner._lock:
+            refused = owner._draining
+            if not refused:
+                owner._busy += 1
+        if refused:  # going away cleanly (go_away(drain=True)): the request is not read
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        try:
+            self._handle_request(owner)
+        finally:
+            with owner._lock:
+                owner._busy -= 1
+
+    def _handle_request(self, owner: "SimvueServer") -> None:
         split = urllib.parse.urlsplit(self.path)
         path = split.path
         query = urllib.parse.parse_qs(split.query, keep_blank_values=True)

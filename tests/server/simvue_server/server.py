@@ -72,6 +72,8 @@ class SimvueServer(FaultControl, Store, Routes):
         self._faults.update(seed=seed)
         self._release = threading.Event()
         self._held = 0  # requests held by the hang fault right now
+        self._busy = 0  # requests being handled right now (go_away(drain=True) waits for them)
+        self._draining = False  # go_away(drain=True) under way: new requests are not read
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._id_rng = random.Random()
@@ -104,26 +106,45 @@ class SimvueServer(FaultControl, Store, Routes):
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Stop serving: close the listening socket and drop open connections."""
+    def stop(self, drain: bool = False) -> None:
+        """Stop serving: close the listening socket and drop open connections. With ``drain``,
+        the requests being handled are answered first (up to 10 s) and no new request on an
+        open connection is read: no request is stored without its answer reaching the client."""
+        if drain and self._httpd is not None:
+            with self._lock:
+                self._draining = True
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if self._busy - self._held <= 0:  # (held by the hang fault: dropped below)
+                        break
+                time.sleep(0.01)
         httpd, self._httpd = self._httpd, None
         self._release.set()  # hung handlers see the server gone and drop their connection
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
+        if not drain:
+            httpd.shutdown()
+            httpd.server_close()
         httpd.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._thread = None
 
-    def go_away(self) -> None:
-        """Fault 'gone': connections to the port are refused until come_back(). Data is kept."""
-        self.stop()
+    def go_away(self, drain: bool = False) -> None:
+        """Fault 'gone': connections to the port are refused until come_back(). Data is kept.
+        Abruptly by default: a request being handled may be stored while its answer is lost
+        (its outcome is unknown to the client). With ``drain`` the server goes away cleanly:
+        what it is handling is answered, and nothing more is read."""
+        self.stop(drain=drain)
 
     def come_back(self) -> None:
         """Serve again on the same port after go_away()."""
         self._release.clear()
+        with self._lock:
+            self._draining = False
         self.start()
 
     @property
