@@ -505,8 +505,220 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
         )
 }
 
+/// A metric name and its encodings, made once when the name is first seen: a solver logs
+/// the same names every step, so the writers copy bytes instead of escaping text per value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MetricName {
+    text: Box<str>,
+    /// The JSON string, quotes included, as Python's `json.dump` escapes it.
+    json: Box<[u8]>,
+    /// The msgpack string (`str` header and UTF-8 bytes).
+    msgpack: Box<[u8]>,
+}
+
+impl MetricName {
+    /// Encodes `text` (not validated here: that is the caller's rule).
+    pub fn new(text: &str) -> MetricName {
+        let mut json = String::with_capacity(text.len() + 2);
+        crate::json::write_python_string(&mut json, text);
+        let mut msgpack = Vec::with_capacity(text.len() + 5);
+        let _ = rmp::encode::write_str(&mut msgpack, text);
+        MetricName {
+            text: text.into(),
+            json: json.into_bytes().into(),
+            msgpack: msgpack.into(),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The name as a JSON string.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// The name as a msgpack string.
+    pub fn msgpack(&self) -> &[u8] {
+        &self.msgpack
+    }
+}
+
+/// The names that metric values refer to by number. Append-only while a run logs, so a
+/// number, once given, always means the same name.
+pub type NameTable = Vec<Arc<MetricName>>;
+
+/// What one `log_metrics` call recorded besides its values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SetHeader {
+    /// Seconds since the run started (or as given).
+    pub time: f64,
+    /// When the values were logged.
+    pub timestamp: Timestamp,
+    /// Step number.
+    pub step: u64,
+    /// How many values the set has (they follow those of the sets before it).
+    pub len: u32,
+}
+
+/// Metric sets stored in columns: one header per set, then every set's name numbers and
+/// values back to back. The dispatcher's queue fills one and a batch carries it as it is, so
+/// neither logging nor batching allocates per set or copies a name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MetricColumns {
+    sets: Vec<SetHeader>,
+    ids: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl MetricColumns {
+    /// Bytes one set with `n` values takes (what the memory bound counts).
+    pub const fn set_bytes(n: usize) -> usize {
+        std::mem::size_of::<SetHeader>() + n * Self::VALUE_BYTES
+    }
+
+    /// Bytes of one value: its name's number and the value.
+    const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<f64>();
+
+    /// Appends a set; `ids` (numbers in a [`NameTable`]) and `values` have the same length,
+    /// at most `u32::MAX`.
+    #[inline]
+    pub fn push(
+        &mut self,
+        time: f64,
+        timestamp: Timestamp,
+        step: u64,
+        ids: &[u32],
+        values: &[f64],
+    ) {
+        debug_assert_eq!(ids.len(), values.len());
+        self.ids.extend_from_slice(ids);
+        self.values.extend_from_slice(values);
+        self.sets.push(SetHeader {
+            time,
+            timestamp,
+            step,
+            len: ids.len() as u32,
+        });
+    }
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether there is no set.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Number of values, all sets together.
+    pub fn values_len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Bytes held, as the memory bound counts them.
+    pub fn bytes(&self) -> usize {
+        self.sets.len() * Self::set_bytes(0) + self.values.len() * Self::VALUE_BYTES
+    }
+
+    /// Empties the columns, keeping their capacity.
+    pub fn clear(&mut self) {
+        self.sets.clear();
+        self.ids.clear();
+        self.values.clear();
+    }
+
+    /// Moves the sets from `at` on into new columns (sized to fit them).
+    pub fn split_off(&mut self, at: usize) -> MetricColumns {
+        let first: usize = self.sets[..at].iter().map(|h| h.len as usize).sum();
+        MetricColumns {
+            sets: self.sets.split_off(at),
+            ids: self.ids.split_off(first),
+            values: self.values.split_off(first),
+        }
+    }
+
+    /// The sets in order: header, name numbers, values.
+    pub fn iter(&self) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        let mut start = 0;
+        self.sets.iter().map(move |h| {
+            let range = start..start + h.len as usize;
+            start = range.end;
+            (h, &self.ids[range.clone()], &self.values[range])
+        })
+    }
+}
+
+/// A metrics batch for one run as the sinks take it: sets in columns and the names their
+/// numbers refer to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricBatch {
+    /// The names (shared with the queue's table; it may hold names the batch does not use).
+    pub names: Arc<NameTable>,
+    /// The sets.
+    pub sets: MetricColumns,
+}
+
+impl MetricBatch {
+    /// A batch of `items` (names numbered in order of appearance).
+    pub fn from_sets(items: &[MetricSet]) -> MetricBatch {
+        let mut names: NameTable = Vec::new();
+        let mut known: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut sets = MetricColumns::default();
+        let mut ids = Vec::new();
+        let mut values = Vec::new();
+        for m in items {
+            ids.clear();
+            values.clear();
+            for (k, v) in &m.values {
+                let id = *known.entry(k).or_insert_with(|| {
+                    names.push(Arc::new(MetricName::new(k)));
+                    names.len() as u32 - 1
+                });
+                ids.push(id);
+                values.push(*v);
+            }
+            sets.push(m.time, m.timestamp, m.step, &ids, &values);
+        }
+        MetricBatch {
+            names: Arc::new(names),
+            sets,
+        }
+    }
+
+    /// The sets as wire objects (the generic, slow form).
+    pub fn to_sets(&self) -> Vec<MetricSet> {
+        self.sets
+            .iter()
+            .map(|(h, ids, values)| MetricSet {
+                time: h.time,
+                timestamp: h.timestamp,
+                step: h.step,
+                values: ids
+                    .iter()
+                    .zip(values)
+                    .map(|(&id, &v)| (Arc::from(self.names[id as usize].as_str()), v))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether the batch has no set.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+}
+
 /// Appends the decimal digits of `v` (cheaper than `write!` on a hot path).
-fn push_u64(out: &mut String, mut v: u64) {
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -517,44 +729,70 @@ fn push_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.extend_from_slice(&buf[i..]);
 }
 
-/// The text of a metrics batch file, exactly `metrics_batch(run_id, items).to_python_json()`
-/// but written straight from the items: the offline writer's hot path.
-pub fn metrics_batch_text(run_id: &str, items: &[MetricSet]) -> String {
-    use crate::json::{write_python_float, write_python_string};
-    let values: usize = items.iter().map(|m| m.values.len()).sum();
-    let mut out = String::with_capacity(128 + items.len() * 150 + values * 40);
-    out.push_str("{\n  \"obj_type\": \"Metrics\",\n  \"run\": ");
-    write_python_string(&mut out, run_id);
-    out.push_str(",\n  \"metrics\": [");
-    for (i, m) in items.iter().enumerate() {
-        out.push_str(if i == 0 {
-            "\n    {\n      \"time\": "
-        } else {
-            ",\n    {\n      \"time\": "
-        });
-        write_python_float(&mut out, m.time);
-        out.push_str(",\n      \"timestamp\": \"");
-        out.push_str(std::str::from_utf8(&m.timestamp.to_bytes()).unwrap_or_default());
-        out.push_str("\",\n      \"step\": ");
-        push_u64(&mut out, m.step);
-        out.push_str(",\n      \"values\": {");
-        for (j, (k, v)) in m.values.iter().enumerate() {
-            out.push_str(if j == 0 { "\n        " } else { ",\n        " });
-            write_python_string(&mut out, k);
-            out.push_str(": ");
-            write_python_float(&mut out, *v);
+/// Writes the text of a metrics batch file: `metrics_batch(run_id, ..).to_compact_json()`,
+/// written straight from the columns (the offline writer's hot path). The file only has to be
+/// what `simvue-sender` reads with `json.load`, so it is compact, not indented as the Python
+/// client writes it. `flush` is handed the text so far whenever `out` holds more than `chunk`
+/// bytes, and the rest at the end, so a batch of any size needs a bounded buffer and few
+/// writes.
+pub fn write_metrics_batch_text<E>(
+    run_id: &str,
+    batch: &MetricBatch,
+    out: &mut Vec<u8>,
+    chunk: usize,
+    flush: &mut dyn FnMut(&[u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    use crate::json::push_python_float;
+    let mut run = String::with_capacity(run_id.len() + 2);
+    crate::json::write_python_string(&mut run, run_id);
+    out.clear();
+    out.extend_from_slice(b"{\"obj_type\":\"Metrics\",\"run\":");
+    out.extend_from_slice(run.as_bytes());
+    out.extend_from_slice(b",\"metrics\":[");
+    let names = &*batch.names;
+    for (i, (h, ids, values)) in batch.sets.iter().enumerate() {
+        if out.len() > chunk {
+            flush(&out[..])?;
+            out.clear();
         }
-        out.push_str(if m.values.is_empty() {
-            "}\n    }"
+        out.extend_from_slice(if i == 0 {
+            b"{\"time\":"
         } else {
-            "\n      }\n    }"
+            b",{\"time\":"
         });
+        push_python_float(out, h.time);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        out.extend_from_slice(&h.timestamp.to_bytes());
+        out.extend_from_slice(b"\",\"step\":");
+        push_u64(out, h.step);
+        out.extend_from_slice(b",\"values\":{");
+        for (j, (&id, &v)) in ids.iter().zip(values).enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(names[id as usize].json());
+            out.push(b':');
+            push_python_float(out, v);
+        }
+        out.extend_from_slice(b"}}");
     }
-    out.push_str(if items.is_empty() { "]\n}" } else { "\n  ]\n}" });
-    out
+    out.extend_from_slice(b"]}");
+    flush(&out[..])
+}
+
+/// The text of a metrics batch file as a string (see [`write_metrics_batch_text`]).
+pub fn metrics_batch_text(run_id: &str, batch: &MetricBatch) -> String {
+    let mut out = Vec::new();
+    let mut text = Vec::new();
+    let _ = write_metrics_batch_text::<()>(run_id, batch, &mut out, usize::MAX, &mut |b| {
+        text.extend_from_slice(b);
+        Ok(())
+    });
+    // The writer produces ASCII only.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// An events batch for one run as the offline file holds it (`obj_type` `Events`).
@@ -715,9 +953,11 @@ mod tests {
             })
             .collect();
         for n in 0..=items.len() {
+            let batch = MetricBatch::from_sets(&items[..n]);
+            assert_eq!(batch.to_sets(), items[..n]);
             assert_eq!(
-                metrics_batch_text("offline_x", &items[..n]),
-                metrics_batch("offline_x", &items[..n]).to_python_json()
+                metrics_batch_text("offline_x", &batch),
+                metrics_batch("offline_x", &items[..n]).to_compact_json()
             );
         }
         let empty = MetricSet {
@@ -727,8 +967,91 @@ mod tests {
             values: vec![],
         };
         assert_eq!(
-            metrics_batch_text("r", std::slice::from_ref(&empty)),
-            metrics_batch("r", &[empty]).to_python_json()
+            metrics_batch_text("r", &MetricBatch::from_sets(std::slice::from_ref(&empty))),
+            metrics_batch("r", &[empty]).to_compact_json()
+        );
+    }
+
+    #[test]
+    fn a_batch_written_in_chunks_is_the_same_text() {
+        let items: Vec<MetricSet> = (0..50)
+            .map(|i| MetricSet {
+                time: i as f64,
+                timestamp: Timestamp(i),
+                step: i as u64,
+                values: vec![("a".into(), 1.0 / (i + 1) as f64), ("b".into(), f64::NAN)],
+            })
+            .collect();
+        let batch = MetricBatch::from_sets(&items);
+        let (mut out, mut chunks) = (Vec::new(), Vec::new());
+        write_metrics_batch_text::<()>("r", &batch, &mut out, 64, &mut |b| {
+            chunks.push(b.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        assert!(out.capacity() < 4096, "the buffer stays small");
+        assert_eq!(
+            chunks.concat(),
+            metrics_batch_text("r", &batch).into_bytes()
+        );
+    }
+
+    /// `text` without the whitespace between tokens (JSON strings kept as they are).
+    fn without_layout(text: &str) -> String {
+        let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+        for c in text.chars() {
+            if in_string {
+                in_string = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+            } else if c == '"' {
+                in_string = true;
+            } else if c.is_ascii_whitespace() {
+                continue;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn metrics_files_are_the_python_clients_without_the_layout() {
+        // simvue 2.6.2 indents its files; ours are compact, and otherwise byte for byte the
+        // same (same keys, order, float digits and escapes).
+        let text = reference_text("metrics/offline_e39cbac0-e9e5-11f1-abfb-02fc00000001.json");
+        // Read with the file's known layout (one key per line): serde_json would lose the
+        // order of the values, NaN and the last bit of some floats.
+        let (mut run, mut items) = (String::new(), Vec::<MetricSet>::new());
+        let mut in_values = false;
+        for line in text.lines().map(str::trim) {
+            let Some((key, value)) = line.split_once(": ") else {
+                in_values &= !line.starts_with('}');
+                continue;
+            };
+            let key = key.trim_matches('"');
+            let value = value.trim_end_matches(',');
+            let last = items.last_mut();
+            match (key, last) {
+                ("run", _) => run = value.trim_matches('"').to_owned(),
+                ("time", _) => items.push(MetricSet {
+                    time: value.parse().unwrap(),
+                    timestamp: Timestamp(0),
+                    step: 0,
+                    values: Vec::new(),
+                }),
+                ("timestamp", Some(m)) => {
+                    m.timestamp = Timestamp::parse(value.trim_matches('"')).unwrap()
+                }
+                ("step", Some(m)) => m.step = value.parse().unwrap(),
+                ("values", _) => in_values = true,
+                (k, Some(m)) if in_values => m.values.push((Arc::from(k), value.parse().unwrap())),
+                _ => {}
+            }
+        }
+        assert!(items.len() > 3, "{} sets", items.len());
+        assert_eq!(
+            metrics_batch_text(&run, &MetricBatch::from_sets(&items)),
+            without_layout(&text)
         );
     }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Body, Failure, Http};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, EventSet, Folder, MetricBatch, RunRecord};
 use crate::msgpack;
 use crate::offline::OfflineSink;
 use crate::sink::{Health, RemoteSink, RetryPolicy, Sink};
@@ -359,8 +359,8 @@ impl Sink for OnlineSink {
     }
 
     /// One attempt: the network thread retries and spills (see [`RemoteSink`]).
-    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
-        let mut body = Vec::with_capacity(64 + batch.len() * 96);
+    fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()> {
+        let mut body = Vec::with_capacity(64 + batch.len() * 64 + batch.sets.values_len() * 24);
         msgpack::encode_metrics(run_id, batch, &mut body);
         self.once("POST", "/metrics", Body::Msgpack(&body))
             .map(|_| ())
@@ -443,7 +443,7 @@ impl RemoteSink for OnlineSink {
     }
 
     /// Writes the batch to the cache, keyed by the online run id.
-    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
+    fn spill_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<PathBuf> {
         let off = self.fallback()?;
         off.send_metrics(run_id, batch)?;
         Ok(off.root().join("metrics"))

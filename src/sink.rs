@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crate::artifact::{Artifact, Category};
 use crate::error::Result;
 use crate::json::Json;
-use crate::model::{Alert, EventSet, Folder, MetricSet, RunRecord};
+use crate::model::{Alert, EventSet, Folder, MetricBatch, RunRecord};
 pub use crate::retry::{Health, RetryPolicy};
 
 /// A destination for a run's objects. Implementations are shared between the caller's thread
@@ -30,7 +30,7 @@ pub trait Sink: Send + Sync {
     /// Creates an alert definition and returns its id.
     fn create_alert(&self, alert: &Alert) -> Result<String>;
     /// Stores one batch of metrics for run `run_id`.
-    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()>;
+    fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()>;
     /// Stores one batch of events for run `run_id`.
     fn send_events(&self, run_id: &str, batch: &[EventSet]) -> Result<()>;
     /// Records an artifact (its bytes included) and attaches it to run `run_id`.
@@ -62,7 +62,7 @@ pub trait RemoteSink: Send + Sync {
 
     /// Keeps a batch that could not be delivered somewhere `simvue-sender` will find it, and
     /// says where.
-    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf>;
+    fn spill_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<PathBuf>;
 
     /// As [`RemoteSink::spill_metrics`], for events.
     fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf>;

@@ -4,15 +4,17 @@
 
 use std::sync::Arc;
 
+use super::queue::TakenMetrics;
 use super::{Shared, Tally};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
-use crate::model::{EventSet, MetricSet, RunRecord};
+use crate::model::{EventSet, RunRecord};
 use crate::sink::{RemoteSink, Sink};
 
 /// A batch on its way to the sink.
 pub(super) enum Batch {
-    Metrics(Vec<MetricSet>),
+    /// Metric sets in columns; their memory returns to the queue when the batch is dropped.
+    Metrics(TakenMetrics),
     Events(Vec<EventSet>),
     /// A run update: the whole state and the changed fields.
     Update(Box<RunRecord>, Json),

@@ -124,6 +124,8 @@ struct Shared {
     pid: AtomicU32,
     metrics: Tally,
     events: Tally,
+    /// Emptied metric columns, for the queue to fill again (see `queue::TakenMetrics`).
+    spares: Mutex<Vec<crate::model::MetricColumns>>,
 }
 
 /// The queues of one run and their dispatcher thread.
@@ -156,6 +158,7 @@ impl Dispatcher {
             pid: AtomicU32::new(settings.pid),
             metrics: Tally::default(),
             events: Tally::default(),
+            spares: Mutex::new(Vec::new()),
         });
         let remote = sink.remote().is_some();
         let worker = Worker {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::{Dispatcher, MetricOptions, Tally, Updates, MAX_BATCH};
+use super::{Dispatcher, MetricOptions, Shared, Tally, Updates};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EventSet, LogLevel, MetricSet};
+use crate::model::{EventSet, LogLevel, MetricBatch, MetricColumns, MetricName, NameTable};
 use crate::time::Timestamp;
 use crate::validate;
 
@@ -18,7 +18,7 @@ use crate::validate;
 #[derive(Default)]
 pub(super) struct NameCache {
     /// Every name seen, by number (append-only).
-    pub(super) table: Vec<Arc<str>>,
+    pub(super) table: NameTable,
     /// The numbers of the names of the last call.
     last: Vec<u32>,
     known: HashMap<Box<str>, u32>,
@@ -32,7 +32,7 @@ impl NameCache {
             && names
                 .iter()
                 .zip(&self.last)
-                .all(|(a, &b)| a.as_bytes() == self.table[b as usize].as_bytes())
+                .all(|(a, &b)| a.as_bytes() == self.table[b as usize].as_str().as_bytes())
         {
             return Ok(());
         }
@@ -47,10 +47,7 @@ impl NameCache {
                 Some(&id) => id,
                 None => {
                     validate::metric_name(name)?;
-                    let id = self.table.len() as u32;
-                    self.table.push(Arc::from(name));
-                    self.known.insert(name.into(), id);
-                    id
+                    self.intern(name)
                 }
             };
             resolved.push(id);
@@ -64,69 +61,58 @@ impl NameCache {
         self.last = resolved;
         Ok(())
     }
-}
 
-/// One queued `log_metrics` call; its values are `values[previous end..end]` of its block.
-struct SetHeader {
-    time: f64,
-    timestamp: Timestamp,
-    step: u64,
-    end: usize,
-}
-
-/// Queued metric sets: headers and all values in two flat arrays. The dispatcher swaps the
-/// whole block for an empty one that keeps its capacity, so that in the steady state logging
-/// allocates nothing.
-#[derive(Default)]
-pub(super) struct MetricBlock {
-    sets: Vec<SetHeader>,
-    values: Vec<(u32, f64)>,
-}
-
-impl MetricBlock {
-    /// Empties the block, keeping its capacity.
-    pub(super) fn clear(&mut self) {
-        self.sets.clear();
-        self.values.clear();
-    }
-
-    /// Number of metric sets held.
-    pub(super) fn len(&self) -> usize {
-        self.sets.len()
-    }
-
-    /// The sets as wire objects, in batches of at most [`MAX_BATCH`]; `names` is the name
-    /// table of the [`NameCache`] the block was filled with.
-    pub(super) fn to_batches(&self, names: &[Arc<str>]) -> Vec<Vec<MetricSet>> {
-        let mut start = 0;
-        self.sets
-            .chunks(MAX_BATCH)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|h| {
-                        let values = self.values[start..h.end]
-                            .iter()
-                            .map(|&(id, v)| (names[id as usize].clone(), v))
-                            .collect();
-                        start = h.end;
-                        MetricSet {
-                            time: h.time,
-                            timestamp: h.timestamp,
-                            step: h.step,
-                            values,
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
+    /// The number of `name`, added to the table if new (not validated: the caller's rule).
+    pub(super) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.known.get(name) {
+            return id;
+        }
+        let id = self.table.len() as u32;
+        self.table.push(Arc::new(MetricName::new(name)));
+        self.known.insert(name.into(), id);
+        id
     }
 }
+
+/// Metric sets taken from the queue, on their way to the sink. The memory of its columns goes
+/// back to the queue's spares when the batch's fate is decided (sent, spilled or lost), so
+/// that in the steady state neither logging nor batching allocates.
+pub(super) struct TakenMetrics {
+    batch: MetricBatch,
+    shared: Arc<Shared>,
+}
+
+impl TakenMetrics {
+    pub(super) fn new(batch: MetricBatch, shared: Arc<Shared>) -> TakenMetrics {
+        TakenMetrics { batch, shared }
+    }
+}
+
+impl std::ops::Deref for TakenMetrics {
+    type Target = MetricBatch;
+    fn deref(&self) -> &MetricBatch {
+        &self.batch
+    }
+}
+
+impl Drop for TakenMetrics {
+    fn drop(&mut self) {
+        let mut cols = std::mem::take(&mut self.batch.sets);
+        cols.clear();
+        let mut spares = self.shared.spares.lock();
+        if spares.len() < MAX_SPARES {
+            spares.push(cols);
+        }
+    }
+}
+
+/// Emptied columns kept for reuse at most.
+const MAX_SPARES: usize = 2;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]
 pub(super) struct Queues {
-    pub(super) metrics: MetricBlock,
+    pub(super) metrics: MetricColumns,
     pub(super) events: VecDeque<EventSet>,
     /// Run updates for a remote sink, sent after what was logged before them.
     pub(super) updates: Updates,
@@ -142,6 +128,11 @@ impl Dispatcher {
         if names.is_empty() {
             return Err(Error::invalid("log_metrics needs at least one metric"));
         }
+        if names.len() > u32::MAX as usize {
+            return Err(Error::invalid(
+                "log_metrics takes at most 2^32 - 1 metrics a call",
+            ));
+        }
         if let Some(t) = opts.time {
             validate::finite("metric time", t)?;
         }
@@ -154,8 +145,8 @@ impl Dispatcher {
         let s = &*self.shared;
         let mut q = s.q.lock();
         q.names.resolve(names)?;
-        if q.metrics.sets.len() >= s.capacity {
-            if !self.wait_for_room(&mut q, |q| q.metrics.sets.len())? {
+        if q.metrics.len() >= s.capacity {
+            if !self.wait_for_room(&mut q, |q| q.metrics.len())? {
                 Tally::add(&s.metrics.dropped, 1);
                 q.step += 1;
                 return Ok(());
@@ -166,20 +157,16 @@ impl Dispatcher {
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
         let q = &mut *q;
-        let block = &mut q.metrics;
-        block
-            .values
-            .extend(q.names.last.iter().copied().zip(values.iter().copied()));
-        block.sets.push(SetHeader {
-            time: opts
-                .time
+        q.metrics.push(
+            opts.time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
-            timestamp: opts.timestamp.unwrap_or(now),
+            opts.timestamp.unwrap_or(now),
             step,
-            end: block.values.len(),
-        });
+            &q.names.last,
+            values,
+        );
         Tally::add(&s.metrics.queued, 1);
-        self.wake(block.sets.len());
+        self.wake(q.metrics.len());
         Ok(())
     }
 

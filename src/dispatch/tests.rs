@@ -42,7 +42,7 @@ impl Sink for Recorder {
     fn create_alert(&self, _: &Alert) -> Result<String> {
         unreachable!()
     }
-    fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
+    fn send_metrics(&self, _: &str, batch: &crate::model::MetricBatch) -> Result<()> {
         let gate = self.gate.lock().take();
         if let Some(g) = gate {
             self.first_batch
@@ -50,7 +50,7 @@ impl Sink for Recorder {
             g.wait(); // the test knows the dispatcher is now busy
             g.wait(); // ... until the test lets it go
         }
-        self.metrics.lock().extend_from_slice(batch);
+        self.metrics.lock().extend(batch.to_sets());
         Ok(())
     }
     fn send_events(&self, _: &str, batch: &[EventSet]) -> Result<()> {

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
-use super::queue::MetricBlock;
+use super::queue::TakenMetrics;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventSet, MetricSet};
+use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable};
 use crate::monitor::{self, Monitor};
 use crate::sink::Sink;
 use crate::time::Timestamp;
@@ -27,7 +27,7 @@ pub(super) struct Worker {
 
 /// What one wake-up took from the queues.
 struct Taken {
-    metrics: Vec<Vec<MetricSet>>,
+    metrics: Vec<MetricBatch>,
     events: Vec<EventSet>,
     /// Stop was asked for and nothing is left behind.
     done: bool,
@@ -45,6 +45,8 @@ struct Sampler {
     monitor: Monitor,
     interval: Duration,
     step: u64,
+    /// The numbers of the sample's two names in the queue's name table.
+    ids: [u32; 2],
 }
 
 impl Sampler {
@@ -53,7 +55,8 @@ impl Sampler {
         &mut self,
         shared: &Shared,
         start: Timestamp,
-        batches: &mut Vec<Vec<MetricSet>>,
+        names: &Arc<NameTable>,
+        batches: &mut Vec<MetricBatch>,
     ) {
         self.monitor.set_pid(shared.pid.load(Ordering::Relaxed));
         let Some((cpu, mem)) = self.monitor.sample() else {
@@ -61,18 +64,19 @@ impl Sampler {
         };
         let timestamp = Timestamp::now();
         if batches.is_empty() {
-            batches.push(Vec::new());
+            batches.push(MetricBatch {
+                names: names.clone(),
+                sets: MetricColumns::default(),
+            });
         }
         let last = batches.len() - 1;
-        batches[last].push(MetricSet {
-            time: (timestamp.0 - start.0) as f64 / 1e6,
+        batches[last].sets.push(
+            (timestamp.0 - start.0) as f64 / 1e6,
             timestamp,
-            step: self.step,
-            values: vec![
-                (Arc::from(monitor::CPU_PERCENT), cpu),
-                (Arc::from(monitor::MEMORY_MIB), mem),
-            ],
-        });
+            self.step,
+            &self.ids,
+            &[cpu, mem],
+        );
         self.step += 1;
     }
 }
@@ -99,10 +103,17 @@ impl Worker {
         let s = &*self.shared;
         let now = Instant::now();
         let far = now + Duration::from_secs(86_400 * 365);
-        let mut sampler = self.settings.resources_interval.map(|interval| Sampler {
-            monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
-            interval,
-            step: 0,
+        let mut sampler = self.settings.resources_interval.map(|interval| {
+            let mut q = s.q.lock();
+            Sampler {
+                monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
+                interval,
+                step: 0,
+                ids: [
+                    q.names.intern(monitor::CPU_PERCENT),
+                    q.names.intern(monitor::MEMORY_MIB),
+                ],
+            }
         });
         let mut at = Deadlines {
             // The run sent the first heartbeat when it started; a remote sink's network
@@ -118,11 +129,10 @@ impl Worker {
                 .map_or(far, |sm| now + sm.interval.min(Duration::from_secs(1))),
             last_flush: now,
         };
-        let mut spare = MetricBlock::default();
-        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
         loop {
-            let mut taken = self.take(&mut spare, &mut names, &mut updates, &at);
+            let mut taken = self.take(&mut names, &mut updates, &at);
             if !taken.metrics.is_empty() || !taken.events.is_empty() {
                 s.space.notify_all();
                 at.last_flush = Instant::now();
@@ -131,7 +141,7 @@ impl Worker {
             if let Some(sm) = sampler.as_mut() {
                 if now >= at.sample {
                     at.sample = now + sm.interval;
-                    sm.sample_into(s, self.start, &mut taken.metrics);
+                    sm.sample_into(s, self.start, &names, &mut taken.metrics);
                 }
             }
             let hand_over = |b: Batch| match &route {
@@ -139,7 +149,10 @@ impl Worker {
                 Route::Remote(n) => n.hand_over(b),
             };
             for batch in taken.metrics {
-                hand_over(Batch::Metrics(batch));
+                hand_over(Batch::Metrics(TakenMetrics::new(
+                    batch,
+                    self.shared.clone(),
+                )));
             }
             if !taken.events.is_empty() {
                 hand_over(Batch::Events(taken.events));
@@ -186,21 +199,16 @@ impl Worker {
         }
     }
 
-    /// Waits until there is something to do, then takes every queued metric set (swapping
-    /// the block with `spare`, which keeps its capacity), up to [`MAX_BATCH`] events and every
-    /// run update. `names` is kept in step with the queue's name table.
-    fn take(
-        &self,
-        spare: &mut MetricBlock,
-        names: &mut Vec<Arc<str>>,
-        updates: &mut Updates,
-        at: &Deadlines,
-    ) -> Taken {
+    /// Waits until there is something to do, then takes every queued metric set (in batches
+    /// of at most [`MAX_BATCH`], the queue's columns moved, not copied, and replaced by spare
+    /// ones), up to [`MAX_BATCH`] events and every run update. `names` is kept in step with
+    /// the queue's name table.
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, at: &Deadlines) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();
         loop {
             let now = Instant::now();
-            let queued = q.metrics.len() > 0 || !q.events.is_empty();
+            let queued = !q.metrics.is_empty() || !q.events.is_empty();
             let flush_due = at.last_flush + self.settings.flush_interval;
             if q.stop
                 || !q.updates.is_empty()
@@ -218,10 +226,14 @@ impl Worker {
             }
             s.work.wait_until(&mut q, deadline);
         }
-        spare.clear();
-        std::mem::swap(spare, &mut q.metrics);
+        let mut cols = MetricColumns::default();
+        if !q.metrics.is_empty() {
+            cols = s.spares.lock().pop().unwrap_or_default();
+            std::mem::swap(&mut cols, &mut q.metrics);
+        }
         if names.len() < q.names.table.len() {
-            names.extend_from_slice(&q.names.table[names.len()..]);
+            let new = &q.names.table[names.len()..];
+            Arc::make_mut(names).extend_from_slice(new);
         }
         let n = q.events.len().min(MAX_BATCH);
         let events = q.events.drain(..n).collect();
@@ -229,9 +241,29 @@ impl Worker {
         let done = q.stop && q.events.is_empty();
         drop(q);
         Taken {
-            metrics: spare.to_batches(names),
+            metrics: split(cols, names),
             events,
             done,
         }
     }
+}
+
+/// Cuts `cols` into batches of at most [`MAX_BATCH`] sets, copying only the sets past the
+/// first batch.
+fn split(mut cols: MetricColumns, names: &Arc<NameTable>) -> Vec<MetricBatch> {
+    if cols.is_empty() {
+        return Vec::new();
+    }
+    let mut tails = Vec::new();
+    while cols.len() > MAX_BATCH {
+        let last = (cols.len() - 1) / MAX_BATCH * MAX_BATCH;
+        tails.push(cols.split_off(last));
+    }
+    std::iter::once(cols)
+        .chain(tails.into_iter().rev())
+        .map(|sets| MetricBatch {
+            names: names.clone(),
+            sets,
+        })
+        .collect()
 }
