@@ -33,6 +33,7 @@ use crate::model::RunRecord;
 use crate::sink::Sink;
 use crate::time::Timestamp;
 
+pub use queue::MetricNames;
 use queue::Queues;
 use worker::Worker;
 
@@ -95,11 +96,9 @@ pub struct MetricOptions {
 }
 
 /// The fate of the items of one kind (metric sets or events): every item accepted into a
-/// queue ends up counted as sent, spilled or failed.
+/// queue (counted in `queue::Queues`) ends up counted here as sent, spilled or failed.
 #[derive(Default)]
 struct Tally {
-    queued: AtomicU64,
-    dropped: AtomicU64,
     sent: AtomicU64,
     spilled: AtomicU64,
     failed: AtomicU64,
@@ -209,14 +208,23 @@ impl Dispatcher {
         let s = &*self.shared;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (m, e) = (&s.metrics, &s.events);
+        let (metrics_queued, metrics_dropped, events_queued, events_dropped) = {
+            let q = s.q.lock();
+            (
+                q.metrics_queued,
+                q.metrics_dropped,
+                q.events_queued,
+                q.events_dropped,
+            )
+        };
         Stats {
-            metrics_queued: get(&m.queued),
-            metrics_dropped: get(&m.dropped),
+            metrics_queued,
+            metrics_dropped,
             metrics_sent: get(&m.sent),
             metrics_spilled: get(&m.spilled),
             metrics_failed: get(&m.failed),
-            events_queued: get(&e.queued),
-            events_dropped: get(&e.dropped),
+            events_queued,
+            events_dropped,
             events_sent: get(&e.sent),
             events_spilled: get(&e.spilled),
             events_failed: get(&e.failed),

@@ -1,56 +1,130 @@
-//! The caller's side of the dispatcher: validating, stamping and enqueueing one `log_metrics`
-//! or `log_event` call, under one mutex, with no allocation in the steady state.
+//! The caller's side of the dispatcher: recognising names, stamping and enqueueing one
+//! `log_metrics` or `log_event` call, under one mutex, with no allocation in the steady state.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::{Dispatcher, MetricOptions, Shared, Tally, Updates};
+use super::{Dispatcher, MetricOptions, Shared, Updates};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EventSet, LogLevel, MetricBatch, MetricColumns, MetricName, NameTable};
 use crate::time::Timestamp;
 use crate::validate;
 
-/// Metric names already validated, so that a solver logging the same names every step pays a
-/// byte comparison per name instead of validation and hashing. Names are numbered; the queue
-/// stores numbers, so logging touches no reference counts shared with the dispatcher thread.
+/// Metric names as a caller hands them over. The queue recognises names it has seen lately
+/// in place, by comparing bytes with its own copy, so that a solver logging the same names
+/// every step pays neither validation, nor UTF-8 checks, nor hashing; a caller whose names are
+/// not plain text (C strings) converts them only when they are new.
+pub trait MetricNames {
+    /// How many names there are.
+    fn count(&self) -> usize;
+    /// Whether name `i` is exactly `known`, a valid metric name (so without NUL). It must not
+    /// read past the end of the caller's name.
+    fn is(&self, i: usize, known: &str) -> bool;
+    /// The names as text, if the caller holds them so; `None` when they must be converted
+    /// first (then [`Dispatcher::log_metrics_from`] asks for them by returning `false`).
+    fn texts(&self) -> Option<&[&str]>;
+    /// Where the caller keeps its names (the address of its array): a hint that tells call
+    /// sites apart at once; the names are compared all the same.
+    fn site(&self) -> usize;
+}
+
+impl MetricNames for [&str] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn site(&self) -> usize {
+        self.as_ptr() as usize
+    }
+    #[inline]
+    fn is(&self, i: usize, known: &str) -> bool {
+        self[i] == known
+    }
+    fn texts(&self) -> Option<&[&str]> {
+        Some(self)
+    }
+}
+
+/// Name sets remembered, for solvers that log from several places (each with its own names).
+const RECENT_SETS: usize = 8;
+
+/// Slots of the table from call sites to name sets.
+const SITE_SLOTS: usize = 16;
+
+/// One set of names logged together, validated (and without duplicates).
+struct NameSet {
+    /// Their numbers in the name table.
+    ids: Box<[u32]>,
+    /// The names, in the same order (what callers' names are compared with).
+    names: Box<[Arc<MetricName>]>,
+}
+
+impl NameSet {
+    #[inline]
+    fn matches<N: MetricNames + ?Sized>(&self, names: &N) -> bool {
+        self.names.len() == names.count()
+            && self
+                .names
+                .iter()
+                .enumerate()
+                .all(|(i, known)| names.is(i, known.as_str()))
+    }
+}
+
+/// Metric names already validated and numbered. The queue stores numbers, so logging touches
+/// no reference counts shared with the dispatcher thread; the sets of names logged lately are
+/// recognised without hashing.
 #[derive(Default)]
 pub(super) struct NameCache {
     /// Every name seen, by number (append-only).
     pub(super) table: NameTable,
-    /// The numbers of the names of the last call.
-    last: Vec<u32>,
     known: HashMap<Box<str>, u32>,
+    /// The name sets logged lately (at most [`RECENT_SETS`]).
+    recent: Vec<NameSet>,
+    /// Call site ([`MetricNames::site`]) -> index in `recent` of the set logged there last,
+    /// so that call sites that take turns each find their set first time, the same way.
+    sites: [(usize, usize); SITE_SLOTS],
+    /// The set to forget next when a new one comes.
+    victim: usize,
+}
+
+fn site_slot(site: usize) -> usize {
+    // Arrays of pointers are 8-aligned; neighbouring ones land in different slots.
+    (site >> 3) % SITE_SLOTS
 }
 
 impl NameCache {
-    /// Makes `self.last` the numbers of the validated `names`, in order.
+    /// The index in `recent` of the set `names` are, if they were logged lately.
     #[inline]
-    fn resolve(&mut self, names: &[&str]) -> Result<()> {
-        if names.len() == self.last.len()
-            && names
-                .iter()
-                .zip(&self.last)
-                .all(|(a, &b)| a.as_bytes() == self.table[b as usize].as_str().as_bytes())
-        {
-            return Ok(());
+    fn recognise<N: MetricNames + ?Sized>(&mut self, names: &N) -> Option<usize> {
+        let site = names.site();
+        let (known_site, i) = self.sites[site_slot(site)];
+        match self.recent.get(i) {
+            Some(set) if known_site == site && set.matches(names) => Some(i),
+            _ => self.recognise_other(names, site),
         }
-        self.resolve_slow(names)
     }
 
+    #[inline(never)]
+    fn recognise_other<N: MetricNames + ?Sized>(
+        &mut self,
+        names: &N,
+        site: usize,
+    ) -> Option<usize> {
+        let i = self.recent.iter().position(|set| set.matches(names))?;
+        self.sites[site_slot(site)] = (site, i);
+        Some(i)
+    }
+
+    /// Validates and numbers new `names` (given at `site`), remembers them as a set and
+    /// returns its index.
     #[cold]
-    fn resolve_slow(&mut self, names: &[&str]) -> Result<()> {
-        let mut resolved = Vec::with_capacity(names.len());
+    fn learn(&mut self, names: &[&str], site: usize) -> Result<usize> {
         for &name in names {
-            let id = match self.known.get(name) {
-                Some(&id) => id,
-                None => {
-                    validate::metric_name(name)?;
-                    self.intern(name)
-                }
-            };
-            resolved.push(id);
+            if !self.known.contains_key(name) {
+                validate::metric_name(name)?;
+            }
         }
         let mut seen = HashSet::with_capacity(names.len());
         if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
@@ -58,8 +132,26 @@ impl NameCache {
                 "metric name {dup:?} is given twice in one call"
             )));
         }
-        self.last = resolved;
-        Ok(())
+        let ids: Box<[u32]> = names.iter().map(|n| self.intern(n)).collect();
+        let set = NameSet {
+            names: ids
+                .iter()
+                .map(|&id| self.table[id as usize].clone())
+                .collect(),
+            ids,
+        };
+        let at = if self.recent.len() < RECENT_SETS {
+            self.recent.push(set);
+            self.recent.len() - 1
+        } else {
+            // Round robin: a solver with more call sites than this pays the slow path.
+            let at = self.victim;
+            self.victim = (at + 1) % RECENT_SETS;
+            self.recent[at] = set;
+            at
+        };
+        self.sites[site_slot(site)] = (site, at);
+        Ok(at)
     }
 
     /// The number of `name`, added to the table if new (not validated: the caller's rule).
@@ -119,19 +211,42 @@ pub(super) struct Queues {
     pub(super) names: NameCache,
     step: u64,
     pub(super) stop: bool,
+    /// Counted here, under the lock the caller takes anyway, rather than in atomics.
+    pub(super) metrics_queued: u64,
+    pub(super) metrics_dropped: u64,
+    pub(super) events_queued: u64,
+    pub(super) events_dropped: u64,
+}
+
+#[cold]
+fn bad_count(n: usize) -> Error {
+    if n == 0 {
+        Error::invalid("log_metrics needs at least one metric")
+    } else {
+        Error::invalid("log_metrics takes at most 2^32 - 1 metrics a call")
+    }
 }
 
 impl Dispatcher {
     /// Queues one metric set. `names` and `values` have the same length.
     pub fn log_metrics(&self, names: &[&str], values: &[f64], opts: MetricOptions) -> Result<()> {
-        debug_assert_eq!(names.len(), values.len());
-        if names.is_empty() {
-            return Err(Error::invalid("log_metrics needs at least one metric"));
-        }
-        if names.len() > u32::MAX as usize {
-            return Err(Error::invalid(
-                "log_metrics takes at most 2^32 - 1 metrics a call",
-            ));
+        self.log_metrics_from(names, values, opts).map(|_| ())
+    }
+
+    /// As [`Dispatcher::log_metrics`], with names recognised in place ([`MetricNames`]).
+    /// Returns false, having done nothing, when the names were not logged lately and the
+    /// caller has no text for them: convert them and call again.
+    #[inline]
+    pub fn log_metrics_from<N: MetricNames + ?Sized>(
+        &self,
+        names: &N,
+        values: &[f64],
+        opts: MetricOptions,
+    ) -> Result<bool> {
+        let n = names.count();
+        debug_assert_eq!(n, values.len());
+        if n == 0 || n > u32::MAX as usize {
+            return Err(bad_count(n));
         }
         if let Some(t) = opts.time {
             validate::finite("metric time", t)?;
@@ -144,30 +259,37 @@ impl Dispatcher {
         let now = Timestamp::now();
         let s = &*self.shared;
         let mut q = s.q.lock();
-        q.names.resolve(names)?;
+        let mut set = match (q.names.recognise(names), names.texts()) {
+            (Some(set), _) => set,
+            (None, Some(texts)) => q.names.learn(texts, names.site())?,
+            (None, None) => return Ok(false),
+        };
         if q.metrics.len() >= s.capacity {
             if !self.wait_for_room(&mut q, |q| q.metrics.len())? {
-                Tally::add(&s.metrics.dropped, 1);
+                q.metrics_dropped += 1;
                 q.step += 1;
-                return Ok(());
+                return Ok(true);
             }
-            // The lock was released while waiting: another thread may have logged other names.
-            q.names.resolve(names)?;
+            // The lock was released while waiting: other threads may have logged other names.
+            set = match q.names.recognise(names) {
+                Some(set) => set,
+                None => return Ok(false),
+            };
         }
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
+        q.metrics_queued += 1;
         let q = &mut *q;
         q.metrics.push(
             opts.time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
             opts.timestamp.unwrap_or(now),
             step,
-            &q.names.last,
+            &q.names.recent[set].ids,
             values,
         );
-        Tally::add(&s.metrics.queued, 1);
         self.wake(q.metrics.len());
-        Ok(())
+        Ok(true)
     }
 
     /// Queues one event.
@@ -185,11 +307,11 @@ impl Dispatcher {
         let s = &*self.shared;
         let mut q = s.q.lock();
         if q.events.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.events.len())? {
-            Tally::add(&s.events.dropped, 1);
+            q.events_dropped += 1;
             return Ok(());
         }
         q.events.push_back(item);
-        Tally::add(&s.events.queued, 1);
+        q.events_queued += 1;
         self.wake(q.events.len());
         Ok(())
     }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
-pub use crate::dispatch::{MetricOptions, Stats};
+pub use crate::dispatch::{MetricNames, MetricOptions, Stats};
 pub use options::*;
 
 use crate::config::{Config, Mode};
