@@ -579,6 +579,16 @@ impl MetricColumns {
         std::mem::size_of::<SetHeader>() + n * Self::VALUE_BYTES
     }
 
+    /// Empty columns with room for `sets` sets and `values` values. Memory that is reserved
+    /// but never written costs address space, not RAM.
+    pub fn with_capacity(sets: usize, values: usize) -> MetricColumns {
+        MetricColumns {
+            sets: Vec::with_capacity(sets),
+            ids: Vec::with_capacity(values),
+            values: Vec::with_capacity(values),
+        }
+    }
+
     /// Bytes of one value: its name's number and the value.
     const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<f64>();
 
@@ -622,6 +632,31 @@ impl MetricColumns {
     /// Bytes held, as the memory bound counts them.
     pub fn bytes(&self) -> usize {
         self.sets.len() * Self::set_bytes(0) + self.values.len() * Self::VALUE_BYTES
+    }
+
+    /// Bytes allocated (what the columns could hold without growing).
+    pub fn capacity_bytes(&self) -> usize {
+        self.sets.capacity() * Self::set_bytes(0) + self.values.capacity() * Self::VALUE_BYTES
+    }
+
+    /// Where to cut the sets into batches of at most `max_sets` sets and `max_bytes` bytes
+    /// each (a set larger than `max_bytes` makes a batch of its own): the start of every batch
+    /// after the first.
+    pub fn cuts(&self, max_sets: usize, max_bytes: usize) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        if self.len() <= max_sets && self.bytes() <= max_bytes {
+            return cuts;
+        }
+        let (mut start, mut bytes) = (0, 0);
+        for (i, h) in self.sets.iter().enumerate() {
+            let b = Self::set_bytes(h.len as usize);
+            if i > start && (i - start >= max_sets || bytes + b > max_bytes) {
+                cuts.push(i);
+                (start, bytes) = (i, 0);
+            }
+            bytes += b;
+        }
+        cuts
     }
 
     /// Empties the columns, keeping their capacity.
@@ -970,6 +1005,26 @@ mod tests {
             metrics_batch_text("r", &MetricBatch::from_sets(std::slice::from_ref(&empty))),
             metrics_batch("r", &[empty]).to_compact_json()
         );
+    }
+
+    #[test]
+    fn columns_are_cut_by_sets_and_by_bytes() {
+        let mut cols = MetricColumns::default();
+        for n in [1usize, 1, 1, 10, 1, 1] {
+            cols.push(0.0, Timestamp(0), 0, &vec![0; n], &vec![0.0; n]);
+        }
+        let b = MetricColumns::set_bytes;
+        assert_eq!(cols.bytes(), 5 * b(1) + b(10));
+        assert_eq!(cols.cuts(100, usize::MAX), Vec::<usize>::new());
+        assert_eq!(cols.cuts(2, usize::MAX), vec![2, 4]);
+        // At most b(10) bytes: the wide set alone, and the narrow ones around it together.
+        assert_eq!(cols.cuts(100, b(10)), vec![3, 4]);
+        // Smaller than one set: one set a batch.
+        assert_eq!(cols.cuts(100, 1), vec![1, 2, 3, 4, 5]);
+        let tail = cols.split_off(3);
+        assert_eq!((cols.len(), cols.values_len()), (3, 3));
+        assert_eq!((tail.len(), tail.values_len()), (3, 12));
+        assert_eq!(tail.iter().next().unwrap().1.len(), 10);
     }
 
     #[test]

@@ -360,10 +360,22 @@ impl Sink for OnlineSink {
 
     /// One attempt: the network thread retries and spills (see [`RemoteSink`]).
     fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()> {
-        let mut body = Vec::with_capacity(64 + batch.len() * 64 + batch.sets.values_len() * 24);
-        msgpack::encode_metrics(run_id, batch, &mut body);
-        self.once("POST", "/metrics", Body::Msgpack(&body))
-            .map(|_| ())
+        thread_local! {
+            /// The body buffer, kept between batches (only the network thread sends them).
+            static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BODY.with(|body| {
+            let mut body = body.borrow_mut();
+            body.clear();
+            msgpack::encode_metrics(run_id, batch, &mut body);
+            let r = self
+                .once("POST", "/metrics", Body::Msgpack(&body))
+                .map(|_| ());
+            if body.capacity() > 16 << 20 {
+                *body = Vec::new(); // a huge batch grew it: give the memory back
+            }
+            r
+        })
     }
 
     /// One attempt, as [`OnlineSink::send_metrics`].

@@ -21,6 +21,15 @@ pub(super) enum Batch {
 }
 
 impl Batch {
+    /// Bytes of logged data it holds (what the outbox's budget counts).
+    pub(super) fn bytes(&self) -> usize {
+        match self {
+            Batch::Metrics(m) => m.bytes(),
+            Batch::Events(e) => e.iter().map(super::queue::event_bytes).sum(),
+            Batch::Update(..) => 0,
+        }
+    }
+
     fn len(&self) -> u64 {
         match self {
             Batch::Metrics(m) => m.len() as u64,

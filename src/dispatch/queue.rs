@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::{Dispatcher, MetricOptions, Shared, Updates};
+use std::sync::atomic::Ordering;
+
+use super::{Dispatcher, MetricOptions, Shared, Updates, MAX_HELD_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{EventSet, LogLevel, MetricBatch, MetricColumns, MetricName, NameTable};
 use crate::time::Timestamp;
@@ -166,17 +168,31 @@ impl NameCache {
     }
 }
 
-/// Metric sets taken from the queue, on their way to the sink. The memory of its columns goes
-/// back to the queue's spares when the batch's fate is decided (sent, spilled or lost), so
-/// that in the steady state neither logging nor batching allocates.
+/// Metric sets taken from the queue, on their way to the sink. They count against
+/// [`MAX_HELD_BYTES`] (the dispatcher added them to `Shared::held` when it took them) until
+/// their fate is decided (sent, spilled or lost); then the memory of their columns goes back
+/// to the queue's spares, so that in the steady state neither logging nor batching allocates,
+/// and callers waiting for room are woken.
 pub(super) struct TakenMetrics {
     batch: MetricBatch,
     shared: Arc<Shared>,
+    bytes: usize,
 }
 
 impl TakenMetrics {
+    /// Wraps a batch whose bytes are already counted in `shared.held`.
     pub(super) fn new(batch: MetricBatch, shared: Arc<Shared>) -> TakenMetrics {
-        TakenMetrics { batch, shared }
+        let bytes = batch.sets.bytes();
+        TakenMetrics {
+            batch,
+            shared,
+            bytes,
+        }
+    }
+
+    /// Bytes of metric data held.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -191,15 +207,36 @@ impl Drop for TakenMetrics {
     fn drop(&mut self) {
         let mut cols = std::mem::take(&mut self.batch.sets);
         cols.clear();
-        let mut spares = self.shared.spares.lock();
-        if spares.len() < MAX_SPARES {
-            spares.push(cols);
+        {
+            let mut spares = self.shared.spares.lock();
+            // One spare, unless a set larger than the bound grew it.
+            if spares.len() < MAX_SPARES && cols.capacity_bytes() <= 2 * MAX_HELD_BYTES {
+                spares.push(cols);
+            }
+        }
+        let s = &*self.shared;
+        s.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        if s.blocking {
+            // Taking the lock orders this with a caller between its check and its wait.
+            drop(s.q.lock());
+            s.space.notify_all();
         }
     }
 }
 
+/// Columns for the queue to fill, large enough for all it may hold (`capacity` sets, or
+/// [`MAX_HELD_BYTES`]), reserved once: callers then never wait for a reallocation, and memory
+/// never written stays virtual.
+pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
+    let per_value = MetricColumns::set_bytes(1) - MetricColumns::set_bytes(0);
+    MetricColumns::with_capacity(
+        capacity.min(MAX_HELD_BYTES / MetricColumns::set_bytes(0)),
+        MAX_HELD_BYTES / per_value,
+    )
+}
+
 /// Emptied columns kept for reuse at most.
-const MAX_SPARES: usize = 2;
+const MAX_SPARES: usize = 1;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]
@@ -209,13 +246,20 @@ pub(super) struct Queues {
     /// Run updates for a remote sink, sent after what was logged before them.
     pub(super) updates: Updates,
     pub(super) names: NameCache,
-    step: u64,
+    pub(super) step: u64,
     pub(super) stop: bool,
     /// Counted here, under the lock the caller takes anyway, rather than in atomics.
     pub(super) metrics_queued: u64,
     pub(super) metrics_dropped: u64,
     pub(super) events_queued: u64,
     pub(super) events_dropped: u64,
+    /// Bytes of the queued events (see [`event_bytes`]).
+    pub(super) events_bytes: usize,
+}
+
+/// What a queued event counts against [`MAX_HELD_BYTES`].
+pub(super) fn event_bytes(e: &EventSet) -> usize {
+    std::mem::size_of::<EventSet>() + e.message.len()
 }
 
 #[cold]
@@ -264,8 +308,8 @@ impl Dispatcher {
             (None, Some(texts)) => q.names.learn(texts, names.site())?,
             (None, None) => return Ok(false),
         };
-        if q.metrics.len() >= s.capacity {
-            if !self.wait_for_room(&mut q, |q| q.metrics.len())? {
+        if self.metrics_full(&q) {
+            if !self.wait_for_room(&mut q, |d, q| d.metrics_full(q))? {
                 q.metrics_dropped += 1;
                 q.step += 1;
                 return Ok(true);
@@ -280,6 +324,7 @@ impl Dispatcher {
         q.step += 1;
         q.metrics_queued += 1;
         let q = &mut *q;
+        let before = q.metrics.bytes();
         q.metrics.push(
             opts.time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
@@ -288,8 +333,22 @@ impl Dispatcher {
             &q.names.recent[set].ids,
             values,
         );
-        self.wake(q.metrics.len());
+        self.wake(q.metrics.len(), before, q.metrics.bytes());
         Ok(true)
+    }
+
+    /// Whether the metric queue is full: `capacity` sets, or [`MAX_HELD_BYTES`] of metric data
+    /// queued and held (a set alone larger than that is let in when there is any room).
+    #[inline]
+    fn metrics_full(&self, q: &Queues) -> bool {
+        let s = &*self.shared;
+        q.metrics.len() >= s.capacity
+            || q.metrics.bytes() + s.held.load(Ordering::Relaxed) >= MAX_HELD_BYTES
+    }
+
+    /// Whether the event queue is full (as [`Dispatcher::metrics_full`], for messages).
+    fn events_full(&self, q: &Queues) -> bool {
+        q.events.len() >= self.shared.capacity || q.events_bytes >= MAX_HELD_BYTES
     }
 
     /// Queues one event.
@@ -306,22 +365,28 @@ impl Dispatcher {
         };
         let s = &*self.shared;
         let mut q = s.q.lock();
-        if q.events.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.events.len())? {
+        if self.events_full(&q) && !self.wait_for_room(&mut q, |d, q| d.events_full(q))? {
             q.events_dropped += 1;
             return Ok(());
         }
+        let before = q.events_bytes;
+        q.events_bytes += event_bytes(&item);
         q.events.push_back(item);
         q.events_queued += 1;
-        self.wake(q.events.len());
+        self.wake(q.events.len(), before, q.events_bytes);
         Ok(())
     }
 
     /// Wakes the dispatcher when a queue stops being empty (it then sleeps until the flush
-    /// deadline) and when it reaches the threshold (it writes at once).
+    /// deadline) and when it reaches the threshold in items or bytes (it writes at once).
     #[inline]
-    fn wake(&self, len: usize) {
-        if len == 1 || len == self.shared.threshold {
-            self.shared.work.notify_one();
+    fn wake(&self, len: usize, bytes_before: usize, bytes: usize) {
+        let s = &*self.shared;
+        if len == 1
+            || len == s.threshold
+            || (bytes_before < s.threshold_bytes && bytes >= s.threshold_bytes)
+        {
+            s.work.notify_one();
         }
     }
 
@@ -331,13 +396,13 @@ impl Dispatcher {
     fn wait_for_room(
         &self,
         q: &mut MutexGuard<'_, Queues>,
-        len: impl Fn(&Queues) -> usize,
+        full: impl Fn(&Self, &Queues) -> bool,
     ) -> Result<bool> {
         let s = &*self.shared;
         if !s.blocking {
             return Ok(false);
         }
-        while len(q) >= s.capacity {
+        while full(self, q) {
             if q.stop {
                 return Err(Error::new(ErrorKind::Closed, "the run was closed"));
             }

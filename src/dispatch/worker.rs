@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
-use super::queue::TakenMetrics;
-use super::{DispatchSettings, Shared, Updates, MAX_BATCH};
+use super::queue::{event_bytes, queue_columns, TakenMetrics};
+use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable};
 use crate::monitor::{self, Monitor};
@@ -77,6 +77,10 @@ impl Sampler {
             &self.ids,
             &[cpu, mem],
         );
+        // Held until written, as the sets taken from the queue are.
+        shared
+            .held
+            .fetch_add(MetricColumns::set_bytes(2), Ordering::Relaxed);
         self.step += 1;
     }
 }
@@ -213,7 +217,9 @@ impl Worker {
             if q.stop
                 || !q.updates.is_empty()
                 || q.metrics.len() >= s.threshold
+                || q.metrics.bytes() >= s.threshold_bytes
                 || q.events.len() >= s.threshold
+                || q.events_bytes >= s.threshold_bytes
                 || (queued && now >= flush_due)
                 || now >= at.heartbeat
                 || now >= at.sample
@@ -228,15 +234,23 @@ impl Worker {
         }
         let mut cols = MetricColumns::default();
         if !q.metrics.is_empty() {
-            cols = s.spares.lock().pop().unwrap_or_default();
+            cols = s
+                .spares
+                .lock()
+                .pop()
+                .unwrap_or_else(|| queue_columns(s.capacity));
             std::mem::swap(&mut cols, &mut q.metrics);
+            // Counted as held before the lock is released, so that callers never see the
+            // bytes in neither place.
+            s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
         }
         if names.len() < q.names.table.len() {
             let new = &q.names.table[names.len()..];
             Arc::make_mut(names).extend_from_slice(new);
         }
         let n = q.events.len().min(MAX_BATCH);
-        let events = q.events.drain(..n).collect();
+        let events: Vec<EventSet> = q.events.drain(..n).collect();
+        q.events_bytes -= events.iter().map(event_bytes).sum::<usize>();
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
@@ -248,16 +262,15 @@ impl Worker {
     }
 }
 
-/// Cuts `cols` into batches of at most [`MAX_BATCH`] sets, copying only the sets past the
-/// first batch.
+/// Cuts `cols` into batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`], copying
+/// only the sets past the first batch.
 fn split(mut cols: MetricColumns, names: &Arc<NameTable>) -> Vec<MetricBatch> {
     if cols.is_empty() {
         return Vec::new();
     }
     let mut tails = Vec::new();
-    while cols.len() > MAX_BATCH {
-        let last = (cols.len() - 1) / MAX_BATCH * MAX_BATCH;
-        tails.push(cols.split_off(last));
+    for at in cols.cuts(MAX_BATCH, MAX_BATCH_BYTES).into_iter().rev() {
+        tails.push(cols.split_off(at));
     }
     std::iter::once(cols)
         .chain(tails.into_iter().rev())
