@@ -242,11 +242,22 @@ pub fn push_python_float(out: &mut Vec<u8>, f: f64) {
     }
     let mut buf = zmij::Buffer::new();
     let s = buf.format_finite(f).as_bytes();
+    let n = s.len();
+    // zmij's exponent is `e`, a sign and 1 to 3 digits: its `e` is 3 to 5 bytes from the end.
+    let e = (3..=5.min(n)).map(|back| n - back).find(|&i| s[i] == b'e');
+    if let Some(e) = e {
+        // Python pads the exponent to two digits.
+        out.extend_from_slice(&s[..e + 2]);
+        if n - (e + 2) == 1 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(&s[e + 2..]);
+        return;
+    }
     let sign = usize::from(s[0] == b'-');
-    let body = &s[sign..];
-    if body.len() > 6 && body.starts_with(b"0.0000") {
+    if n > sign + 6 && &s[sign..sign + 6] == b"0.0000" {
         // 1e-5 <= |f| < 1e-4: zmij writes 0.0000ddd, Python d.dde-05.
-        let digits = &body[6..];
+        let digits = &s[sign + 6..];
         out.extend_from_slice(&s[..sign]);
         out.push(digits[0]);
         if digits.len() > 1 {
@@ -254,13 +265,6 @@ pub fn push_python_float(out: &mut Vec<u8>, f: f64) {
             out.extend_from_slice(&digits[1..]);
         }
         out.extend_from_slice(b"e-05");
-    } else if let Some(e) = s.iter().rposition(|&c| c == b'e') {
-        // zmij writes the exponent's sign; Python also pads it to two digits.
-        out.extend_from_slice(&s[..e + 2]);
-        if s.len() - (e + 2) == 1 {
-            out.push(b'0');
-        }
-        out.extend_from_slice(&s[e + 2..]);
     } else {
         out.extend_from_slice(s);
     }

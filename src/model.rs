@@ -590,7 +590,7 @@ impl MetricColumns {
     }
 
     /// Bytes of one value: its name's number and the value.
-    const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<f64>();
+    pub const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<f64>();
 
     /// Appends a set; `ids` (numbers in a [`NameTable`]) and `values` have the same length,
     /// at most `u32::MAX`.
@@ -666,38 +666,71 @@ impl MetricColumns {
         self.values.clear();
     }
 
-    /// Moves the sets from `at` on into new columns (sized to fit them).
-    pub fn split_off(&mut self, at: usize) -> MetricColumns {
-        let first: usize = self.sets[..at].iter().map(|h| h.len as usize).sum();
-        MetricColumns {
-            sets: self.sets.split_off(at),
-            ids: self.ids.split_off(first),
-            values: self.values.split_off(first),
-        }
-    }
-
     /// The sets in order: header, name numbers, values.
     pub fn iter(&self) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
-        let mut start = 0;
-        self.sets.iter().map(move |h| {
+        self.iter_from(0..self.sets.len(), 0)
+    }
+
+    /// The sets in `sets`, whose first value is at `first_value`.
+    fn iter_from(
+        &self,
+        sets: std::ops::Range<usize>,
+        first_value: usize,
+    ) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        let mut start = first_value;
+        self.sets[sets].iter().map(move |h| {
             let range = start..start + h.len as usize;
             start = range.end;
             (h, &self.ids[range.clone()], &self.values[range])
         })
     }
+
+    /// Whether the columns have room for `values` values without growing (a queue's block).
+    pub fn holds(&self, values: usize) -> bool {
+        self.values.capacity() >= values
+    }
 }
 
-/// A metrics batch for one run as the sinks take it: sets in columns and the names their
-/// numbers refer to.
-#[derive(Debug, Clone, PartialEq)]
+/// A metrics batch for one run as the sinks take it: a run of sets of shared columns, and the
+/// names their numbers refer to. Cutting a queue's block into batches (at most 16000 sets and
+/// 4 MiB each) shares the block; nothing is copied.
+#[derive(Debug, Clone)]
 pub struct MetricBatch {
     /// The names (shared with the queue's table; it may hold names the batch does not use).
     pub names: Arc<NameTable>,
-    /// The sets.
-    pub sets: MetricColumns,
+    cols: Arc<MetricColumns>,
+    sets: std::ops::Range<usize>,
+    first_value: usize,
+    values: usize,
 }
 
 impl MetricBatch {
+    /// The batches of `cols` cut before each set in `cuts` (increasing).
+    pub fn cut(names: &Arc<NameTable>, cols: MetricColumns, cuts: &[usize]) -> Vec<MetricBatch> {
+        let cols = Arc::new(cols);
+        let ends = cuts.iter().copied().chain(std::iter::once(cols.len()));
+        let (mut start, mut first_value) = (0, 0);
+        let mut batches = Vec::with_capacity(cuts.len() + 1);
+        for end in ends {
+            let values: usize = cols.sets[start..end].iter().map(|h| h.len as usize).sum();
+            batches.push(MetricBatch {
+                names: names.clone(),
+                cols: cols.clone(),
+                sets: start..end,
+                first_value,
+                values,
+            });
+            (start, first_value) = (end, first_value + values);
+        }
+        batches
+    }
+
+    /// A batch of all of `cols`.
+    pub fn new(names: Arc<NameTable>, cols: MetricColumns) -> MetricBatch {
+        let mut b = MetricBatch::cut(&names, cols, &[]);
+        b.pop().unwrap_or_else(|| unreachable!("one batch"))
+    }
+
     /// A batch of `items` (names numbered in order of appearance).
     pub fn from_sets(items: &[MetricSet]) -> MetricBatch {
         let mut names: NameTable = Vec::new();
@@ -718,16 +751,17 @@ impl MetricBatch {
             }
             sets.push(m.time, m.timestamp, m.step, &ids, &values);
         }
-        MetricBatch {
-            names: Arc::new(names),
-            sets,
-        }
+        MetricBatch::new(Arc::new(names), sets)
+    }
+
+    /// The sets in order: header, name numbers, values.
+    pub fn iter(&self) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        self.cols.iter_from(self.sets.clone(), self.first_value)
     }
 
     /// The sets as wire objects (the generic, slow form).
     pub fn to_sets(&self) -> Vec<MetricSet> {
-        self.sets
-            .iter()
+        self.iter()
             .map(|(h, ids, values)| MetricSet {
                 time: h.time,
                 timestamp: h.timestamp,
@@ -750,21 +784,53 @@ impl MetricBatch {
     pub fn is_empty(&self) -> bool {
         self.sets.is_empty()
     }
+
+    /// Number of values, all sets together.
+    pub fn values_len(&self) -> usize {
+        self.values
+    }
+
+    /// Bytes of metric data, as the memory bound counts them.
+    pub fn bytes(&self) -> usize {
+        self.len() * MetricColumns::set_bytes(0) + self.values * MetricColumns::VALUE_BYTES
+    }
+
+    /// The columns back, when this is the last batch sharing them.
+    pub fn into_columns(self) -> Option<MetricColumns> {
+        Arc::try_unwrap(self.cols).ok()
+    }
 }
 
-/// Appends the decimal digits of `v` (cheaper than `write!` on a hot path).
-fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
+/// Timestamps of a batch written as text: sets logged within the same second share all but
+/// the last six digits, which are then the only ones formatted.
+struct TimestampText {
+    second: i64,
+    text: [u8; 26],
+}
+
+impl TimestampText {
+    fn new() -> TimestampText {
+        TimestampText {
+            second: i64::MIN,
+            text: [0; 26],
         }
     }
-    out.extend_from_slice(&buf[i..]);
+
+    #[inline]
+    fn get(&mut self, t: Timestamp) -> &[u8; 26] {
+        let second = t.0.div_euclid(1_000_000);
+        if second != self.second {
+            self.second = second;
+            self.text = t.to_bytes();
+        } else {
+            let mut micros = t.0.rem_euclid(1_000_000) as u32;
+            for b in self.text[20..].iter_mut().rev() {
+                *b = b'0' + (micros % 10) as u8;
+                micros /= 10;
+            }
+        }
+        &self.text
+    }
 }
 
 /// Writes the text of a metrics batch file: `metrics_batch(run_id, ..).to_compact_json()`,
@@ -788,7 +854,9 @@ pub fn write_metrics_batch_text<E>(
     out.extend_from_slice(run.as_bytes());
     out.extend_from_slice(b",\"metrics\":[");
     let names = &*batch.names;
-    for (i, (h, ids, values)) in batch.sets.iter().enumerate() {
+    let mut stamps = TimestampText::new();
+    let mut digits = itoa::Buffer::new();
+    for (i, (h, ids, values)) in batch.iter().enumerate() {
         if out.len() > chunk {
             flush(&out[..])?;
             out.clear();
@@ -800,9 +868,9 @@ pub fn write_metrics_batch_text<E>(
         });
         push_python_float(out, h.time);
         out.extend_from_slice(b",\"timestamp\":\"");
-        out.extend_from_slice(&h.timestamp.to_bytes());
+        out.extend_from_slice(stamps.get(h.timestamp));
         out.extend_from_slice(b"\",\"step\":");
-        push_u64(out, h.step);
+        out.extend_from_slice(digits.format(h.step).as_bytes());
         out.extend_from_slice(b",\"values\":{");
         for (j, (&id, &v)) in ids.iter().zip(values).enumerate() {
             if j > 0 {
@@ -1021,10 +1089,22 @@ mod tests {
         assert_eq!(cols.cuts(100, b(10)), vec![3, 4]);
         // Smaller than one set: one set a batch.
         assert_eq!(cols.cuts(100, 1), vec![1, 2, 3, 4, 5]);
-        let tail = cols.split_off(3);
-        assert_eq!((cols.len(), cols.values_len()), (3, 3));
-        assert_eq!((tail.len(), tail.values_len()), (3, 12));
-        assert_eq!(tail.iter().next().unwrap().1.len(), 10);
+        let names: Arc<NameTable> = Arc::new(vec![Arc::new(MetricName::new("a"))]);
+        let batches = MetricBatch::cut(&names, cols, &[3, 4]);
+        let shape: Vec<(usize, usize, usize)> = batches
+            .iter()
+            .map(|b| (b.len(), b.values_len(), b.bytes()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![(3, 3, 3 * b(1)), (1, 10, b(10)), (2, 2, 2 * b(1))]
+        );
+        assert_eq!(batches[1].iter().next().unwrap().1.len(), 10);
+        let mut batches = batches.into_iter();
+        let (first, second, third) = (batches.next(), batches.next(), batches.next());
+        assert!(first.unwrap().into_columns().is_none(), "still shared");
+        assert!(second.unwrap().into_columns().is_none(), "still shared");
+        assert_eq!(third.unwrap().into_columns().map(|c| c.len()), Some(6));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub fn encode_metrics(run_id: &str, batch: &MetricBatch, out: &mut Vec<u8>) {
     write_str(out, run_id);
     write_str(out, "metrics");
     let _ = rmp::encode::write_array_len(out, batch.len() as u32);
-    for (h, ids, values) in batch.sets.iter() {
+    for (h, ids, values) in batch.iter() {
         // fixmap(4), fixstr "time", float64
         out.extend_from_slice(b"\x84\xa4time\xcb");
         out.extend_from_slice(&h.time.to_be_bytes());

@@ -174,7 +174,7 @@ impl NameCache {
 /// to the queue's spares, so that in the steady state neither logging nor batching allocates,
 /// and callers waiting for room are woken.
 pub(super) struct TakenMetrics {
-    batch: MetricBatch,
+    batch: Option<MetricBatch>,
     shared: Arc<Shared>,
     bytes: usize,
 }
@@ -182,9 +182,9 @@ pub(super) struct TakenMetrics {
 impl TakenMetrics {
     /// Wraps a batch whose bytes are already counted in `shared.held`.
     pub(super) fn new(batch: MetricBatch, shared: Arc<Shared>) -> TakenMetrics {
-        let bytes = batch.sets.bytes();
+        let bytes = batch.bytes();
         TakenMetrics {
-            batch,
+            batch: Some(batch),
             shared,
             bytes,
         }
@@ -199,22 +199,25 @@ impl TakenMetrics {
 impl std::ops::Deref for TakenMetrics {
     type Target = MetricBatch;
     fn deref(&self) -> &MetricBatch {
-        &self.batch
+        self.batch
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
     }
 }
 
 impl Drop for TakenMetrics {
     fn drop(&mut self) {
-        let mut cols = std::mem::take(&mut self.batch.sets);
-        cols.clear();
-        {
-            let mut spares = self.shared.spares.lock();
-            // One spare, unless a set larger than the bound grew it.
-            if spares.len() < MAX_SPARES && cols.capacity_bytes() <= 2 * MAX_HELD_BYTES {
-                spares.push(cols);
+        let s = &*self.shared;
+        // The last batch of a block gives the block back, when it is a queue's block.
+        if let Some(mut cols) = self.batch.take().and_then(MetricBatch::into_columns) {
+            if cols.holds(queue_values(s.capacity)) {
+                cols.clear();
+                let mut spares = s.spares.lock();
+                if spares.len() < MAX_SPARES {
+                    spares.push(cols);
+                }
             }
         }
-        let s = &*self.shared;
         s.held.fetch_sub(self.bytes, Ordering::Relaxed);
         if s.blocking {
             // Taking the lock orders this with a caller between its check and its wait.
@@ -228,15 +231,21 @@ impl Drop for TakenMetrics {
 /// [`MAX_HELD_BYTES`]), reserved once: callers then never wait for a reallocation, and memory
 /// never written stays virtual.
 pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
-    let per_value = MetricColumns::set_bytes(1) - MetricColumns::set_bytes(0);
     MetricColumns::with_capacity(
         capacity.min(MAX_HELD_BYTES / MetricColumns::set_bytes(0)),
-        MAX_HELD_BYTES / per_value,
+        queue_values(capacity),
     )
 }
 
-/// Emptied columns kept for reuse at most.
-const MAX_SPARES: usize = 1;
+/// The values a queue's block has room for.
+fn queue_values(_capacity: usize) -> usize {
+    MAX_HELD_BYTES / MetricColumns::VALUE_BYTES
+}
+
+/// Emptied queue blocks kept for reuse at most: the bound on held data keeps a few blocks in
+/// use at a time, and reusing them (rather than freeing and allocating) keeps the process's
+/// memory from spreading over new pages.
+const MAX_SPARES: usize = 3;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]

@@ -50,37 +50,21 @@ struct Sampler {
 }
 
 impl Sampler {
-    /// Takes a sample and appends it to the last batch (or a new one).
-    fn sample_into(
-        &mut self,
-        shared: &Shared,
-        start: Timestamp,
-        names: &Arc<NameTable>,
-        batches: &mut Vec<MetricBatch>,
-    ) {
+    /// Takes a sample and queues it as a metric set, with its own step, after what the caller
+    /// queued so far. Sampling (which reads /proc) happens outside the queue's lock.
+    fn sample_into(&mut self, shared: &Shared, start: Timestamp) {
         self.monitor.set_pid(shared.pid.load(Ordering::Relaxed));
         let Some((cpu, mem)) = self.monitor.sample() else {
             return;
         };
         let timestamp = Timestamp::now();
-        if batches.is_empty() {
-            batches.push(MetricBatch {
-                names: names.clone(),
-                sets: MetricColumns::default(),
-            });
-        }
-        let last = batches.len() - 1;
-        batches[last].sets.push(
+        shared.q.lock().metrics.push(
             (timestamp.0 - start.0) as f64 / 1e6,
             timestamp,
             self.step,
             &self.ids,
             &[cpu, mem],
         );
-        // Held until written, as the sets taken from the queue are.
-        shared
-            .held
-            .fetch_add(MetricColumns::set_bytes(2), Ordering::Relaxed);
         self.step += 1;
     }
 }
@@ -136,17 +120,18 @@ impl Worker {
         let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
         loop {
-            let mut taken = self.take(&mut names, &mut updates, &at);
-            if !taken.metrics.is_empty() || !taken.events.is_empty() {
-                s.space.notify_all();
-                at.last_flush = Instant::now();
-            }
+            self.wait(&at);
             let now = Instant::now();
             if let Some(sm) = sampler.as_mut() {
                 if now >= at.sample {
                     at.sample = now + sm.interval;
-                    sm.sample_into(s, self.start, &names, &mut taken.metrics);
+                    sm.sample_into(s, self.start);
                 }
+            }
+            let taken = self.take(&mut names, &mut updates);
+            if !taken.metrics.is_empty() || !taken.events.is_empty() {
+                s.space.notify_all();
+                at.last_flush = Instant::now();
             }
             let hand_over = |b: Batch| match &route {
                 Route::Local(d) => d.deliver_once(b),
@@ -203,11 +188,9 @@ impl Worker {
         }
     }
 
-    /// Waits until there is something to do, then takes every queued metric set (in batches
-    /// of at most [`MAX_BATCH`], the queue's columns moved, not copied, and replaced by spare
-    /// ones), up to [`MAX_BATCH`] events and every run update. `names` is kept in step with
-    /// the queue's name table.
-    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, at: &Deadlines) -> Taken {
+    /// Waits until there is something to do: a queue at its threshold, the flush interval
+    /// passed with something queued, a run update, stop, a heartbeat or a sample due.
+    fn wait(&self, at: &Deadlines) {
         let s = &*self.shared;
         let mut q = s.q.lock();
         loop {
@@ -224,7 +207,7 @@ impl Worker {
                 || now >= at.heartbeat
                 || now >= at.sample
             {
-                break;
+                return;
             }
             let mut deadline = at.heartbeat.min(at.sample);
             if queued {
@@ -232,6 +215,15 @@ impl Worker {
             }
             s.work.wait_until(&mut q, deadline);
         }
+    }
+
+    /// Takes every queued metric set (the queue's block moved, not copied, and cut into
+    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`] that share it; the queue
+    /// gets a spare block), up to [`MAX_BATCH`] events and every run update. `names` is kept in
+    /// step with the queue's name table.
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
+        let s = &*self.shared;
+        let mut q = s.q.lock();
         let mut cols = MetricColumns::default();
         if !q.metrics.is_empty() {
             cols = s
@@ -254,29 +246,16 @@ impl Worker {
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
+        let metrics = if cols.is_empty() {
+            Vec::new()
+        } else {
+            let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
+            MetricBatch::cut(names, cols, &cuts)
+        };
         Taken {
-            metrics: split(cols, names),
+            metrics,
             events,
             done,
         }
     }
-}
-
-/// Cuts `cols` into batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`], copying
-/// only the sets past the first batch.
-fn split(mut cols: MetricColumns, names: &Arc<NameTable>) -> Vec<MetricBatch> {
-    if cols.is_empty() {
-        return Vec::new();
-    }
-    let mut tails = Vec::new();
-    for at in cols.cuts(MAX_BATCH, MAX_BATCH_BYTES).into_iter().rev() {
-        tails.push(cols.split_off(at));
-    }
-    std::iter::once(cols)
-        .chain(tails.into_iter().rev())
-        .map(|sets| MetricBatch {
-            names: names.clone(),
-            sets,
-        })
-        .collect()
 }
