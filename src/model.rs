@@ -510,6 +510,9 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
 #[derive(Debug, PartialEq, Eq)]
 pub struct MetricName {
     text: Box<str>,
+    /// The name NUL-terminated, for comparing with C strings in place (`None` if it holds a
+    /// NUL, which no valid metric name does).
+    c_text: Option<std::ffi::CString>,
     /// The JSON string, quotes included, as Python's `json.dump` escapes it.
     json: Box<[u8]>,
     /// The msgpack string (`str` header and UTF-8 bytes).
@@ -525,6 +528,7 @@ impl MetricName {
         let _ = rmp::encode::write_str(&mut msgpack, text);
         MetricName {
             text: text.into(),
+            c_text: std::ffi::CString::new(text).ok(),
             json: json.into_bytes().into(),
             msgpack: msgpack.into(),
         }
@@ -533,6 +537,11 @@ impl MetricName {
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The name as a C string (`None` if it holds a NUL).
+    pub fn as_c_str(&self) -> Option<&std::ffi::CStr> {
+        self.c_text.as_deref()
     }
 
     /// The name as a JSON string.
@@ -803,21 +812,23 @@ impl MetricBatch {
 
 /// Timestamps of a batch written as text: sets logged within the same second share all but
 /// the last six digits, which are then the only ones formatted.
-struct TimestampText {
+pub(crate) struct TimestampText {
     second: i64,
     text: [u8; 26],
 }
 
 impl TimestampText {
-    fn new() -> TimestampText {
+    /// Nothing formatted yet.
+    pub(crate) fn new() -> TimestampText {
         TimestampText {
             second: i64::MIN,
             text: [0; 26],
         }
     }
 
+    /// `t` in the wire form (see [`Timestamp::to_bytes`]).
     #[inline]
-    fn get(&mut self, t: Timestamp) -> &[u8; 26] {
+    pub(crate) fn get(&mut self, t: Timestamp) -> &[u8; 26] {
         let second = t.0.div_euclid(1_000_000);
         if second != self.second {
             self.second = second;

@@ -21,9 +21,8 @@ use crate::validate;
 pub trait MetricNames {
     /// How many names there are.
     fn count(&self) -> usize;
-    /// Whether name `i` is exactly `known`, a valid metric name (so without NUL). It must not
-    /// read past the end of the caller's name.
-    fn is(&self, i: usize, known: &str) -> bool;
+    /// Whether name `i` is exactly `known` (a validated metric name).
+    fn is(&self, i: usize, known: &MetricName) -> bool;
     /// The names as text, if the caller holds them so; `None` when they must be converted
     /// first (then [`Dispatcher::log_metrics_from`] asks for them by returning `false`).
     fn texts(&self) -> Option<&[&str]>;
@@ -40,8 +39,8 @@ impl MetricNames for [&str] {
         self.as_ptr() as usize
     }
     #[inline]
-    fn is(&self, i: usize, known: &str) -> bool {
-        self[i] == known
+    fn is(&self, i: usize, known: &MetricName) -> bool {
+        self[i] == known.as_str()
     }
     fn texts(&self) -> Option<&[&str]> {
         Some(self)
@@ -70,7 +69,7 @@ impl NameSet {
                 .names
                 .iter()
                 .enumerate()
-                .all(|(i, known)| names.is(i, known.as_str()))
+                .all(|(i, known)| names.is(i, known))
     }
 }
 

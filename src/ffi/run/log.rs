@@ -7,7 +7,7 @@ use super::super::result::{simvue_result, FfiError, FfiResult};
 use super::{is_disabled_handle, parse_timestamp, simvue_run, with_enabled_run};
 
 use crate::dispatch::MetricOptions;
-use crate::model::LogLevel;
+use crate::model::{LogLevel, MetricName};
 use crate::run::MetricNames;
 
 /// Event level `debug`.
@@ -56,8 +56,8 @@ unsafe fn with_names<R>(
     }
 }
 
-/// A caller's array of C strings, compared in place with names the run already knows: no
-/// `strlen`, no UTF-8 check, until a name is new.
+/// A caller's array of C strings, compared in place with names the run already knows (one
+/// `strcmp` each): no `strlen`, no UTF-8 check, until a name is new.
 struct CNames<'a>(&'a [*const c_char]);
 
 impl MetricNames for CNames<'_> {
@@ -66,22 +66,13 @@ impl MetricNames for CNames<'_> {
     }
 
     #[inline]
-    fn is(&self, i: usize, known: &str) -> bool {
+    fn is(&self, i: usize, known: &MetricName) -> bool {
         let p = self.0[i];
-        if p.is_null() {
-            return false;
-        }
-        // Byte by byte, stopping at the first difference: `known` has no NUL, so a shorter C
-        // string differs at its terminator at the latest, and nothing past it is read.
-        // SAFETY: `p` points to a NUL-terminated string (the caller's contract), and every
-        // byte read is at or before its terminator.
-        unsafe {
-            for (j, &b) in known.as_bytes().iter().enumerate() {
-                if *p.add(j) as u8 != b {
-                    return false;
-                }
-            }
-            *p.add(known.len()) == 0
+        match known.as_c_str() {
+            // SAFETY: `p` is a NUL-terminated string (the caller's contract), and so is the
+            // known name: strcmp reads neither past its terminator.
+            Some(k) if !p.is_null() => unsafe { libc::strcmp(p, k.as_ptr()) == 0 },
+            _ => false,
         }
     }
 
