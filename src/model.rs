@@ -794,56 +794,408 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
         )
 }
 
-/// Appends the decimal digits of `v` (cheaper than `write!` on a hot path).
-fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+/// A metric name and its encodings, made once when the name is first seen: a solver logs
+/// the same names every step, so the writers copy bytes instead of escaping text per value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MetricName {
+    text: Box<str>,
+    /// The name NUL-terminated, for comparing with C strings in place (`None` if it holds a
+    /// NUL, which no valid metric name does).
+    c_text: Option<std::ffi::CString>,
+    /// The JSON string, quotes included, as Python's `json.dump` escapes it.
+    json: Box<[u8]>,
+    /// The msgpack string (`str` header and UTF-8 bytes).
+    msgpack: Box<[u8]>,
 }
 
-/// The text of a metrics batch file, exactly `metrics_batch(run_id, items).to_python_json()`
-/// but written straight from the items: the offline writer's hot path.
-pub fn metrics_batch_text(run_id: &str, items: &[MetricSet]) -> String {
-    use crate::json::{write_python_float, write_python_string};
-    let values: usize = items.iter().map(|m| m.values.len()).sum();
-    let mut out = String::with_capacity(128 + items.len() * 150 + values * 40);
-    out.push_str("{\n  \"obj_type\": \"Metrics\",\n  \"run\": ");
-    write_python_string(&mut out, run_id);
-    out.push_str(",\n  \"metrics\": [");
-    for (i, m) in items.iter().enumerate() {
-        out.push_str(if i == 0 {
-            "\n    {\n      \"time\": "
-        } else {
-            ",\n    {\n      \"time\": "
-        });
-        write_python_float(&mut out, m.time);
-        out.push_str(",\n      \"timestamp\": \"");
-        out.push_str(std::str::from_utf8(&m.timestamp.to_bytes()).unwrap_or_default());
-        out.push_str("\",\n      \"step\": ");
-        push_u64(&mut out, m.step);
-        out.push_str(",\n      \"values\": {");
-        for (j, (k, v)) in m.values.iter().enumerate() {
-            out.push_str(if j == 0 { "\n        " } else { ",\n        " });
-            write_python_string(&mut out, k);
-            out.push_str(": ");
-            write_python_float(&mut out, *v);
+impl MetricName {
+    /// Encodes `text` (not validated here: that is the caller's rule).
+    pub fn new(text: &str) -> MetricName {
+        let mut json = String::with_capacity(text.len() + 2);
+        crate::json::write_python_string(&mut json, text);
+        let mut msgpack = Vec::with_capacity(text.len() + 5);
+        let _ = rmp::encode::write_str(&mut msgpack, text);
+        MetricName {
+            text: text.into(),
+            c_text: std::ffi::CString::new(text).ok(),
+            json: json.into_bytes().into(),
+            msgpack: msgpack.into(),
         }
-        out.push_str(if m.values.is_empty() {
-            "}\n    }"
-        } else {
-            "\n      }\n    }"
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The name as a C string (`None` if it holds a NUL).
+    pub fn as_c_str(&self) -> Option<&std::ffi::CStr> {
+        self.c_text.as_deref()
+    }
+
+    /// The name as a JSON string.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// The name as a msgpack string.
+    pub fn msgpack(&self) -> &[u8] {
+        &self.msgpack
+    }
+}
+
+/// The names that metric values refer to by number. Append-only while a run logs, so a
+/// number, once given, always means the same name.
+pub type NameTable = Vec<Arc<MetricName>>;
+
+/// What one `log_metrics` call recorded besides its values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SetHeader {
+    /// Seconds since the run started (or as given).
+    pub time: f64,
+    /// When the values were logged.
+    pub timestamp: Timestamp,
+    /// Step number.
+    pub step: u64,
+    /// How many values the set has (they follow those of the sets before it).
+    pub len: u32,
+}
+
+/// Metric sets stored in columns: one header per set, then every set's name numbers and
+/// values back to back. The dispatcher's queue fills one and a batch carries it as it is, so
+/// neither logging nor batching allocates per set or copies a name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MetricColumns {
+    sets: Vec<SetHeader>,
+    ids: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl MetricColumns {
+    /// Bytes one set with `n` values takes (what the memory bound counts).
+    pub const fn set_bytes(n: usize) -> usize {
+        std::mem::size_of::<SetHeader>() + n * Self::VALUE_BYTES
+    }
+
+    /// Empty columns with room for `sets` sets and `values` values. Memory that is reserved
+    /// but never written costs address space, not RAM.
+    pub fn with_capacity(sets: usize, values: usize) -> MetricColumns {
+        MetricColumns {
+            sets: Vec::with_capacity(sets),
+            ids: Vec::with_capacity(values),
+            values: Vec::with_capacity(values),
+        }
+    }
+
+    /// Bytes of one value: its name's number and the value.
+    pub const VALUE_BYTES: usize = std::mem::size_of::<u32>() + std::mem::size_of::<f64>();
+
+    /// Appends a set; `ids` (numbers in a [`NameTable`]) and `values` have the same length,
+    /// at most `u32::MAX`.
+    #[inline]
+    pub fn push(
+        &mut self,
+        time: f64,
+        timestamp: Timestamp,
+        step: u64,
+        ids: &[u32],
+        values: &[f64],
+    ) {
+        debug_assert_eq!(ids.len(), values.len());
+        self.ids.extend_from_slice(ids);
+        self.values.extend_from_slice(values);
+        self.sets.push(SetHeader {
+            time,
+            timestamp,
+            step,
+            len: ids.len() as u32,
         });
     }
-    out.push_str(if items.is_empty() { "]\n}" } else { "\n  ]\n}" });
-    out
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether there is no set.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Number of values, all sets together.
+    pub fn values_len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Bytes held, as the memory bound counts them.
+    pub fn bytes(&self) -> usize {
+        self.sets.len() * Self::set_bytes(0) + self.values.len() * Self::VALUE_BYTES
+    }
+
+    /// Bytes allocated (what the columns could hold without growing).
+    pub fn capacity_bytes(&self) -> usize {
+        self.sets.capacity() * Self::set_bytes(0) + self.values.capacity() * Self::VALUE_BYTES
+    }
+
+    /// Where to cut the sets into batches of at most `max_sets` sets and `max_bytes` bytes
+    /// each (a set larger than `max_bytes` makes a batch of its own): the start of every batch
+    /// after the first.
+    pub fn cuts(&self, max_sets: usize, max_bytes: usize) -> Vec<usize> {
+        let mut cuts = Vec::new();
+        if self.len() <= max_sets && self.bytes() <= max_bytes {
+            return cuts;
+        }
+        let (mut start, mut bytes) = (0, 0);
+        for (i, h) in self.sets.iter().enumerate() {
+            let b = Self::set_bytes(h.len as usize);
+            if i > start && (i - start >= max_sets || bytes + b > max_bytes) {
+                cuts.push(i);
+                (start, bytes) = (i, 0);
+            }
+            bytes += b;
+        }
+        cuts
+    }
+
+    /// Empties the columns, keeping their capacity.
+    pub fn clear(&mut self) {
+        self.sets.clear();
+        self.ids.clear();
+        self.values.clear();
+    }
+
+    /// The sets in order: header, name numbers, values.
+    pub fn iter(&self) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        self.iter_from(0..self.sets.len(), 0)
+    }
+
+    /// The sets in `sets`, whose first value is at `first_value`.
+    fn iter_from(
+        &self,
+        sets: std::ops::Range<usize>,
+        first_value: usize,
+    ) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        let mut start = first_value;
+        self.sets[sets].iter().map(move |h| {
+            let range = start..start + h.len as usize;
+            start = range.end;
+            (h, &self.ids[range.clone()], &self.values[range])
+        })
+    }
+
+    /// Whether the columns have room for `values` values without growing (a queue's block).
+    pub fn holds(&self, values: usize) -> bool {
+        self.values.capacity() >= values
+    }
+}
+
+/// A metrics batch for one run as the sinks take it: a run of sets of shared columns, and the
+/// names their numbers refer to. Cutting a queue's block into batches (at most 16000 sets and
+/// 4 MiB each) shares the block; nothing is copied.
+#[derive(Debug, Clone)]
+pub struct MetricBatch {
+    /// The names (shared with the queue's table; it may hold names the batch does not use).
+    pub names: Arc<NameTable>,
+    cols: Arc<MetricColumns>,
+    sets: std::ops::Range<usize>,
+    first_value: usize,
+    values: usize,
+}
+
+impl MetricBatch {
+    /// The batches of `cols` cut before each set in `cuts` (increasing).
+    pub fn cut(names: &Arc<NameTable>, cols: MetricColumns, cuts: &[usize]) -> Vec<MetricBatch> {
+        let cols = Arc::new(cols);
+        let ends = cuts.iter().copied().chain(std::iter::once(cols.len()));
+        let (mut start, mut first_value) = (0, 0);
+        let mut batches = Vec::with_capacity(cuts.len() + 1);
+        for end in ends {
+            let values: usize = cols.sets[start..end].iter().map(|h| h.len as usize).sum();
+            batches.push(MetricBatch {
+                names: names.clone(),
+                cols: cols.clone(),
+                sets: start..end,
+                first_value,
+                values,
+            });
+            (start, first_value) = (end, first_value + values);
+        }
+        batches
+    }
+
+    /// A batch of all of `cols`.
+    pub fn new(names: Arc<NameTable>, cols: MetricColumns) -> MetricBatch {
+        let mut b = MetricBatch::cut(&names, cols, &[]);
+        b.pop().unwrap_or_else(|| unreachable!("one batch"))
+    }
+
+    /// A batch of `items` (names numbered in order of appearance).
+    pub fn from_sets(items: &[MetricSet]) -> MetricBatch {
+        let mut names: NameTable = Vec::new();
+        let mut known: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut sets = MetricColumns::default();
+        let mut ids = Vec::new();
+        let mut values = Vec::new();
+        for m in items {
+            ids.clear();
+            values.clear();
+            for (k, v) in &m.values {
+                let id = *known.entry(k).or_insert_with(|| {
+                    names.push(Arc::new(MetricName::new(k)));
+                    names.len() as u32 - 1
+                });
+                ids.push(id);
+                values.push(*v);
+            }
+            sets.push(m.time, m.timestamp, m.step, &ids, &values);
+        }
+        MetricBatch::new(Arc::new(names), sets)
+    }
+
+    /// The sets in order: header, name numbers, values.
+    pub fn iter(&self) -> impl Iterator<Item = (&SetHeader, &[u32], &[f64])> + '_ {
+        self.cols.iter_from(self.sets.clone(), self.first_value)
+    }
+
+    /// The sets as wire objects (the generic, slow form).
+    pub fn to_sets(&self) -> Vec<MetricSet> {
+        self.iter()
+            .map(|(h, ids, values)| MetricSet {
+                time: h.time,
+                timestamp: h.timestamp,
+                step: h.step,
+                values: ids
+                    .iter()
+                    .zip(values)
+                    .map(|(&id, &v)| (Arc::from(self.names[id as usize].as_str()), v))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Number of sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether the batch has no set.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// Number of values, all sets together.
+    pub fn values_len(&self) -> usize {
+        self.values
+    }
+
+    /// Bytes of metric data, as the memory bound counts them.
+    pub fn bytes(&self) -> usize {
+        self.len() * MetricColumns::set_bytes(0) + self.values * MetricColumns::VALUE_BYTES
+    }
+
+    /// The columns back, when this is the last batch sharing them.
+    pub fn into_columns(self) -> Option<MetricColumns> {
+        Arc::try_unwrap(self.cols).ok()
+    }
+}
+
+/// Timestamps of a batch written as text: sets logged within the same second share all but
+/// the last six digits, which are then the only ones formatted.
+pub(crate) struct TimestampText {
+    second: i64,
+    text: [u8; 26],
+}
+
+impl TimestampText {
+    /// Nothing formatted yet.
+    pub(crate) fn new() -> TimestampText {
+        TimestampText {
+            second: i64::MIN,
+            text: [0; 26],
+        }
+    }
+
+    /// `t` in the wire form (see [`Timestamp::to_bytes`]).
+    #[inline]
+    pub(crate) fn get(&mut self, t: Timestamp) -> &[u8; 26] {
+        let second = t.0.div_euclid(1_000_000);
+        if second != self.second {
+            self.second = second;
+            self.text = t.to_bytes();
+        } else {
+            let mut micros = t.0.rem_euclid(1_000_000) as u32;
+            for b in self.text[20..].iter_mut().rev() {
+                *b = b'0' + (micros % 10) as u8;
+                micros /= 10;
+            }
+        }
+        &self.text
+    }
+}
+
+/// Writes the text of a metrics batch file: `metrics_batch(run_id, ..).to_compact_json()`,
+/// written straight from the columns (the offline writer's hot path). The file only has to be
+/// what `simvue-sender` reads with `json.load`, so it is compact, not indented as the Python
+/// client writes it. `flush` is handed the text so far whenever `out` holds more than `chunk`
+/// bytes, and the rest at the end, so a batch of any size needs a bounded buffer and few
+/// writes.
+pub fn write_metrics_batch_text<E>(
+    run_id: &str,
+    batch: &MetricBatch,
+    out: &mut Vec<u8>,
+    chunk: usize,
+    flush: &mut dyn FnMut(&[u8]) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    use crate::json::push_python_float;
+    let mut run = String::with_capacity(run_id.len() + 2);
+    crate::json::write_python_string(&mut run, run_id);
+    out.clear();
+    out.extend_from_slice(b"{\"obj_type\":\"Metrics\",\"run\":");
+    out.extend_from_slice(run.as_bytes());
+    out.extend_from_slice(b",\"metrics\":[");
+    let names = &*batch.names;
+    let mut stamps = TimestampText::new();
+    let mut digits = itoa::Buffer::new();
+    for (i, (h, ids, values)) in batch.iter().enumerate() {
+        if out.len() > chunk {
+            flush(&out[..])?;
+            out.clear();
+        }
+        out.extend_from_slice(if i == 0 {
+            b"{\"time\":"
+        } else {
+            b",{\"time\":"
+        });
+        push_python_float(out, h.time);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        out.extend_from_slice(stamps.get(h.timestamp));
+        out.extend_from_slice(b"\",\"step\":");
+        out.extend_from_slice(digits.format(h.step).as_bytes());
+        out.extend_from_slice(b",\"values\":{");
+        for (j, (&id, &v)) in ids.iter().zip(values).enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(names[id as usize].json());
+            out.push(b':');
+            push_python_float(out, v);
+        }
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(b"]}");
+    flush(&out[..])
+}
+
+/// The text of a metrics batch file as a string (see [`write_metrics_batch_text`]).
+pub fn metrics_batch_text(run_id: &str, batch: &MetricBatch) -> String {
+    let mut out = Vec::new();
+    let mut text = Vec::new();
+    let _ = write_metrics_batch_text::<()>(run_id, batch, &mut out, usize::MAX, &mut |b| {
+        text.extend_from_slice(b);
+        Ok(())
+    });
+    // The writer produces ASCII only.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// An events batch for one run as the offline file holds it (`obj_type` `Events`).
@@ -1290,9 +1642,11 @@ mod tests {
             })
             .collect();
         for n in 0..=items.len() {
+            let batch = MetricBatch::from_sets(&items[..n]);
+            assert_eq!(batch.to_sets(), items[..n]);
             assert_eq!(
-                metrics_batch_text("offline_x", &items[..n]),
-                metrics_batch("offline_x", &items[..n]).to_python_json()
+                metrics_batch_text("offline_x", &batch),
+                metrics_batch("offline_x", &items[..n]).to_compact_json()
             );
         }
         let empty = MetricSet {
@@ -1302,8 +1656,123 @@ mod tests {
             values: vec![],
         };
         assert_eq!(
-            metrics_batch_text("r", std::slice::from_ref(&empty)),
-            metrics_batch("r", &[empty]).to_python_json()
+            metrics_batch_text("r", &MetricBatch::from_sets(std::slice::from_ref(&empty))),
+            metrics_batch("r", &[empty]).to_compact_json()
+        );
+    }
+
+    #[test]
+    fn columns_are_cut_by_sets_and_by_bytes() {
+        let mut cols = MetricColumns::default();
+        for n in [1usize, 1, 1, 10, 1, 1] {
+            cols.push(0.0, Timestamp(0), 0, &vec![0; n], &vec![0.0; n]);
+        }
+        let b = MetricColumns::set_bytes;
+        assert_eq!(cols.bytes(), 5 * b(1) + b(10));
+        assert_eq!(cols.cuts(100, usize::MAX), Vec::<usize>::new());
+        assert_eq!(cols.cuts(2, usize::MAX), vec![2, 4]);
+        // At most b(10) bytes: the wide set alone, and the narrow ones around it together.
+        assert_eq!(cols.cuts(100, b(10)), vec![3, 4]);
+        // Smaller than one set: one set a batch.
+        assert_eq!(cols.cuts(100, 1), vec![1, 2, 3, 4, 5]);
+        let names: Arc<NameTable> = Arc::new(vec![Arc::new(MetricName::new("a"))]);
+        let batches = MetricBatch::cut(&names, cols, &[3, 4]);
+        let shape: Vec<(usize, usize, usize)> = batches
+            .iter()
+            .map(|b| (b.len(), b.values_len(), b.bytes()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![(3, 3, 3 * b(1)), (1, 10, b(10)), (2, 2, 2 * b(1))]
+        );
+        assert_eq!(batches[1].iter().next().unwrap().1.len(), 10);
+        let mut batches = batches.into_iter();
+        let (first, second, third) = (batches.next(), batches.next(), batches.next());
+        assert!(first.unwrap().into_columns().is_none(), "still shared");
+        assert!(second.unwrap().into_columns().is_none(), "still shared");
+        assert_eq!(third.unwrap().into_columns().map(|c| c.len()), Some(6));
+    }
+
+    #[test]
+    fn a_batch_written_in_chunks_is_the_same_text() {
+        let items: Vec<MetricSet> = (0..50)
+            .map(|i| MetricSet {
+                time: i as f64,
+                timestamp: Timestamp(i),
+                step: i as u64,
+                values: vec![("a".into(), 1.0 / (i + 1) as f64), ("b".into(), f64::NAN)],
+            })
+            .collect();
+        let batch = MetricBatch::from_sets(&items);
+        let (mut out, mut chunks) = (Vec::new(), Vec::new());
+        write_metrics_batch_text::<()>("r", &batch, &mut out, 64, &mut |b| {
+            chunks.push(b.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        assert!(out.capacity() < 4096, "the buffer stays small");
+        assert_eq!(
+            chunks.concat(),
+            metrics_batch_text("r", &batch).into_bytes()
+        );
+    }
+
+    /// `text` without the whitespace between tokens (JSON strings kept as they are).
+    fn without_layout(text: &str) -> String {
+        let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+        for c in text.chars() {
+            if in_string {
+                in_string = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+            } else if c == '"' {
+                in_string = true;
+            } else if c.is_ascii_whitespace() {
+                continue;
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn metrics_files_are_the_python_clients_without_the_layout() {
+        // simvue 2.6.2 indents its files; ours are compact, and otherwise byte for byte the
+        // same (same keys, order, float digits and escapes).
+        let text = reference_text("metrics/offline_e39cbac0-e9e5-11f1-abfb-02fc00000001.json");
+        // Read with the file's known layout (one key per line): serde_json would lose the
+        // order of the values, NaN and the last bit of some floats.
+        let (mut run, mut items) = (String::new(), Vec::<MetricSet>::new());
+        let mut in_values = false;
+        for line in text.lines().map(str::trim) {
+            let Some((key, value)) = line.split_once(": ") else {
+                in_values &= !line.starts_with('}');
+                continue;
+            };
+            let key = key.trim_matches('"');
+            let value = value.trim_end_matches(',');
+            let last = items.last_mut();
+            match (key, last) {
+                ("run", _) => run = value.trim_matches('"').to_owned(),
+                ("time", _) => items.push(MetricSet {
+                    time: value.parse().unwrap(),
+                    timestamp: Timestamp(0),
+                    step: 0,
+                    values: Vec::new(),
+                }),
+                ("timestamp", Some(m)) => {
+                    m.timestamp = Timestamp::parse(value.trim_matches('"')).unwrap()
+                }
+                ("step", Some(m)) => m.step = value.parse().unwrap(),
+                ("values", _) => in_values = true,
+                (k, Some(m)) if in_values => m.values.push((Arc::from(k), value.parse().unwrap())),
+                _ => {}
+            }
+        }
+        assert!(items.len() > 3, "{} sets", items.len());
+        assert_eq!(
+            metrics_batch_text(&run, &MetricBatch::from_sets(&items)),
+            without_layout(&text)
         );
     }
 
@@ -1338,7 +1807,7 @@ mod tests {
                 ],
             })
             .collect();
-        let text = metrics_batch_text("offline_r", &items);
+        let text = metrics_batch_text("offline_r", &MetricBatch::from_sets(&items));
         let (run, back) = read_metrics_batch(&Json::parse(&text).unwrap()).unwrap();
         assert_eq!((run.as_str(), back), ("offline_r", items));
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::json::Json;
 use crate::model::{
-    self, Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet,
+    self, Alert, AlertState, EventSet, Folder, Grid, MetricBatch, RunRecord, TensorSet,
 };
 use crate::sink::{RunPatch, Sink};
 
@@ -25,11 +25,17 @@ use crate::sink::{RunPatch, Sink};
 /// its modification time fresh while it is written.
 pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Metric batch text is handed to the file in pieces of about this size: few writes, and a
+/// buffer that stays small whatever the batch.
+const WRITE_CHUNK: usize = 256 * 1024;
+
 /// Writes cache files under one cache directory.
 #[derive(Debug)]
 pub struct OfflineSink {
     root: PathBuf,
     tmp_counter: AtomicU64,
+    /// The metrics writer's buffer, kept between batches.
+    scratch: parking_lot::Mutex<Vec<u8>>,
 }
 
 impl OfflineSink {
@@ -47,6 +53,7 @@ impl OfflineSink {
         Ok(OfflineSink {
             root,
             tmp_counter: AtomicU64::new(0),
+            scratch: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -72,15 +79,33 @@ impl OfflineSink {
 
     /// Writes `bytes` to `<kind>/<id>.<ext>` atomically.
     pub fn write_bytes(&self, kind: &str, id: &str, ext: &str, bytes: &[u8]) -> Result<()> {
+        self.write_with(kind, id, ext, |f| f.write_all(bytes))
+    }
+
+    /// Writes `<kind>/<id>.<ext>` atomically with what `fill` writes into the open file: a
+    /// temporary name, then a rename. The directory is created when the file cannot be (so
+    /// the common case costs no system call for it).
+    pub fn write_with(
+        &self,
+        kind: &str,
+        id: &str,
+        ext: &str,
+        fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+    ) -> Result<()> {
         let dir = self.root.join(kind);
-        fs::create_dir_all(&dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         let target = dir.join(format!("{id}.{ext}"));
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{id}.{ext}.tmp{}-{n}", std::process::id()));
+        let create = || match fs::File::create(&tmp) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir)?;
+                fs::File::create(&tmp)
+            }
+            r => r,
+        };
         let write = || -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
+            let mut f = create()?;
+            fill(&mut f)?;
             drop(f);
             fs::rename(&tmp, &target)
         };
@@ -279,12 +304,18 @@ impl Sink for OfflineSink {
         self.write_object("alerts", alert_id, &json)
     }
 
-    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
-        self.write_text(
-            "metrics",
-            &ids::offline_id(),
-            &model::metrics_batch_text(run_id, batch),
-        )
+    fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()> {
+        let mut buf = self.scratch.lock();
+        self.write_with("metrics", &ids::offline_id(), "json", |f| {
+            model::write_metrics_batch_text(run_id, batch, &mut buf, WRITE_CHUNK, &mut |text| {
+                f.write_all(text)
+            })
+        })?;
+        if buf.capacity() > 2 * WRITE_CHUNK {
+            // One huge set grew it: give the memory back.
+            *buf = Vec::new();
+        }
+        Ok(())
     }
 
     /// simvue-sender 2.6.2 creates grids with `Grid.new`, which allows 1 or 2 axes; a grid of

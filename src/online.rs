@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http::{self, Body, Failure, Http};
 use crate::ids;
 use crate::json::Json;
-use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricBatch, RunRecord, TensorSet};
 use crate::msgpack;
 use crate::offline::OfflineSink;
 use crate::sink::{AlertInfo, Health, ListField, RemoteSink, RetryPolicy, RunPatch, Sink};
@@ -664,11 +664,23 @@ impl Sink for OnlineSink {
     }
 
     /// One attempt: the network thread retries and spills (see [`RemoteSink`]).
-    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()> {
-        let mut body = Vec::with_capacity(64 + batch.len() * 96);
-        msgpack::encode_metrics(run_id, batch, &mut body);
-        self.once("POST", "/metrics", Body::Msgpack(&body))
-            .map(|_| ())
+    fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()> {
+        thread_local! {
+            /// The body buffer, kept between batches (only the network thread sends them).
+            static BODY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BODY.with(|body| {
+            let mut body = body.borrow_mut();
+            body.clear();
+            msgpack::encode_metrics(run_id, batch, &mut body);
+            let r = self
+                .once("POST", "/metrics", Body::Msgpack(&body))
+                .map(|_| ());
+            if body.capacity() > 16 << 20 {
+                *body = Vec::new(); // a huge batch grew it: give the memory back
+            }
+            r
+        })
     }
 
     fn create_grid(&self, grid: &Grid) -> Result<String> {
@@ -777,7 +789,7 @@ impl RemoteSink for OnlineSink {
     }
 
     /// Writes the batch to the cache, keyed by the online run id.
-    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf> {
+    fn spill_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<PathBuf> {
         let off = self.fallback()?;
         off.send_metrics(run_id, batch)?;
         Ok(off.root().join("metrics"))

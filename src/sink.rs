@@ -11,7 +11,7 @@ use crate::artifact::{Artifact, Category};
 use crate::error::Result;
 use crate::error::{Error, ErrorKind};
 use crate::json::Json;
-use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricSet, RunRecord, TensorSet};
+use crate::model::{Alert, AlertState, EventSet, Folder, Grid, MetricBatch, RunRecord, TensorSet};
 pub use crate::retry::{Health, RetryPolicy};
 
 /// A list of a run that items are added to, keeping what is there.
@@ -94,7 +94,7 @@ pub trait Sink: Send + Sync {
     /// attachment so far, this one included.
     fn attach_grid(&self, grid_id: &str, grid: &Grid, run_id: &str, metric: &str) -> Result<()>;
     /// Stores one batch of metrics for run `run_id`.
-    fn send_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<()>;
+    fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()>;
     /// Stores one batch of tensor metrics for run `run_id`.
     fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()>;
     /// Stores one batch of events for run `run_id`.
@@ -128,7 +128,7 @@ pub trait RemoteSink: Send + Sync {
 
     /// Keeps a batch that could not be delivered somewhere `simvue-sender` will find it, and
     /// says where.
-    fn spill_metrics(&self, run_id: &str, batch: &[MetricSet]) -> Result<PathBuf>;
+    fn spill_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<PathBuf>;
 
     /// As [`RemoteSink::spill_metrics`], for events.
     fn spill_events(&self, run_id: &str, batch: &[EventSet]) -> Result<PathBuf>;

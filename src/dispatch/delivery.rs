@@ -16,20 +16,23 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::queue::TakenMetrics;
 use super::{Shared, Tally};
 use crate::error::{Error, ErrorKind, Outcome, Result};
-use crate::model::{EventSet, MetricSet, RunRecord, TensorSet};
+use crate::model::{EventSet, MetricBatch, RunRecord, TensorSet};
 use crate::sink::{RemoteSink, RunPatch, Sink};
 
 /// How much memory the batches that could not be written anywhere (the cache's disk full or
 /// unwritable, and no server to take them) may hold, estimated from their items: 64 MiB, about
 /// half a million metric sets of three values. Past it the oldest held batches are lost (and
-/// counted), so that a disk that never comes back cannot take the solver's memory.
+/// counted), so that a disk that never comes back cannot take the solver's memory. Held metric
+/// batches stop counting against the queue's `MAX_HELD_BYTES` (this is their budget).
 pub const HOLD_BUDGET_BYTES: usize = 64 << 20;
 
 /// A batch on its way to the sink.
 pub(super) enum Batch {
-    Metrics(Vec<MetricSet>),
+    /// Metric sets in columns; their memory returns to the queue when the batch is dropped.
+    Metrics(TakenMetrics),
     Events(Vec<EventSet>),
     Tensors(Vec<TensorSet>),
     /// A run update: the whole state and the changed fields.
@@ -37,6 +40,16 @@ pub(super) enum Batch {
 }
 
 impl Batch {
+    /// Bytes of logged data it holds (what the outbox's budget counts).
+    pub(super) fn bytes(&self) -> usize {
+        match self {
+            Batch::Metrics(m) => m.bytes(),
+            Batch::Events(e) => e.iter().map(super::queue::event_bytes).sum(),
+            Batch::Tensors(t) => t.iter().map(tensor_bytes).sum(),
+            Batch::Update(..) => 0,
+        }
+    }
+
     fn len(&self) -> u64 {
         match self {
             Batch::Metrics(m) => m.len() as u64,
@@ -54,7 +67,7 @@ impl Batch {
     /// set of three metrics is three), or events.
     fn units(&self) -> u64 {
         match self {
-            Batch::Metrics(m) => m.iter().map(|s| s.values.len() as u64).sum(),
+            Batch::Metrics(m) => m.values_len() as u64,
             Batch::Events(e) => e.len() as u64,
             // The server's run totals count no arrays: an unknown outcome of a tensor batch
             // cannot be settled by asking (see `send_with_retries`).
@@ -71,27 +84,19 @@ impl Batch {
         }
     }
 
-    /// The memory the batch holds, roughly (for [`HOLD_BUDGET_BYTES`]).
+    /// The memory the batch holds, roughly (for [`HOLD_BUDGET_BYTES`]). Not [`Batch::bytes`],
+    /// which a held metric batch no longer counts (see [`TakenMetrics::leave_queue_budget`]).
     fn approx_bytes(&self) -> usize {
         match self {
-            Batch::Metrics(m) => m
-                .iter()
-                .map(|s| {
-                    std::mem::size_of::<MetricSet>()
-                        + s.values.len() * std::mem::size_of::<(Arc<str>, f64)>()
-                })
-                .sum(),
-            Batch::Events(e) => e
-                .iter()
-                .map(|ev| std::mem::size_of::<EventSet>() + ev.message.len())
-                .sum(),
-            Batch::Tensors(t) => t
-                .iter()
-                .map(|a| std::mem::size_of::<TensorSet>() + a.values.len() * 8)
-                .sum(),
-            Batch::Update(..) => 0,
+            Batch::Metrics(m) => MetricBatch::bytes(m),
+            _ => self.bytes(),
         }
     }
+}
+
+/// Bytes of one tensor array, as the budgets count them.
+pub(super) fn tensor_bytes(a: &TensorSet) -> usize {
+    std::mem::size_of::<TensorSet>() + a.values.len() * 8 + a.shape.len() * 8
 }
 
 /// After the server says it does not hold a batch whose outcome was unknown, how long to wait
@@ -294,7 +299,11 @@ impl Delivery {
     /// Keeps a batch that could not be written anywhere, to be written when that works again;
     /// past the memory budget the oldest held batches are lost. Reports the start of an
     /// episode (the first batch held) and every loss.
-    fn hold(&self, b: Batch, cause: &Error) {
+    fn hold(&self, mut b: Batch, cause: &Error) {
+        if let Batch::Metrics(m) = &mut b {
+            // Its own budget from now on: a disk that stays full must not stop the solver.
+            m.leave_queue_budget();
+        }
         let mut held = self.held.lock();
         let queue = held.queue(b.is_metrics());
         if queue.is_empty() {
@@ -581,7 +590,7 @@ mod tests {
 
     use super::*;
     use crate::artifact::{Artifact, Category};
-    use crate::model::{Alert, Folder};
+    use crate::model::{Alert, Folder, MetricSet};
     use crate::time::Timestamp;
 
     /// A local sink whose metric writes fail while `broken` is set.
@@ -628,11 +637,11 @@ mod tests {
         fn create_alert(&self, _: &Alert) -> Result<String> {
             unreachable!()
         }
-        fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
+        fn send_metrics(&self, _: &str, batch: &MetricBatch) -> Result<()> {
             if self.broken.load(Ordering::Relaxed) {
                 return Err(Error::new(ErrorKind::Io, "No space left on device"));
             }
-            self.written.lock().extend(batch.iter().map(|m| m.step));
+            self.written.lock().extend(steps(batch));
             Ok(())
         }
         fn send_events(&self, _: &str, _: &[EventSet]) -> Result<()> {
@@ -660,20 +669,31 @@ mod tests {
             pid: AtomicU32::new(0),
             metrics: Tally::default(),
             events: Tally::default(),
+            threshold_bytes: 1 << 20,
+            held: Default::default(),
+            spares: Default::default(),
         })
     }
 
+    /// A metric batch of one value a set, taken from a queue of its own.
     fn batch(steps: std::ops::Range<u64>) -> Batch {
-        Batch::Metrics(
-            steps
-                .map(|step| MetricSet {
-                    time: 0.0,
-                    timestamp: Timestamp::now(),
-                    step,
-                    values: vec![(Arc::from("x"), 1.0)],
-                })
-                .collect(),
-        )
+        let sets: Vec<MetricSet> = steps
+            .map(|step| MetricSet {
+                time: 0.0,
+                timestamp: Timestamp::now(),
+                step,
+                values: vec![(Arc::from("x"), 1.0)],
+            })
+            .collect();
+        let b = MetricBatch::from_sets(&sets);
+        let s = shared();
+        s.held.fetch_add(b.bytes(), Ordering::Relaxed);
+        Batch::Metrics(super::super::queue::TakenMetrics::new(b, s))
+    }
+
+    /// The steps of a metric batch.
+    fn steps(batch: &MetricBatch) -> impl Iterator<Item = u64> + '_ {
+        batch.iter().map(|(h, _, _)| h.step)
     }
 
     fn delivery(disk: &Arc<Disk>) -> (Delivery, Arc<Mutex<Vec<String>>>) {
@@ -819,8 +839,8 @@ mod tests {
         fn create_alert(&self, _: &Alert) -> Result<String> {
             unreachable!()
         }
-        fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
-            let steps = batch.iter().map(|m| m.step);
+        fn send_metrics(&self, _: &str, batch: &MetricBatch) -> Result<()> {
+            let steps = steps(batch);
             let lost = |o| Err(Error::new(ErrorKind::Network, "lost").with_outcome(o));
             match self.script.lock().pop_front().unwrap_or(Next::Ok) {
                 Next::Ok => {
@@ -872,8 +892,8 @@ mod tests {
         fn health(&self) -> &crate::retry::Health {
             &self.health
         }
-        fn spill_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<std::path::PathBuf> {
-            self.spilled.lock().extend(batch.iter().map(|m| m.step));
+        fn spill_metrics(&self, _: &str, batch: &MetricBatch) -> Result<std::path::PathBuf> {
+            self.spilled.lock().extend(steps(batch));
             Ok("cache".into())
         }
         fn spill_events(&self, _: &str, _: &[EventSet]) -> Result<std::path::PathBuf> {

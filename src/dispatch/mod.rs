@@ -9,8 +9,9 @@
 //! counted, retried, spilled or reported.
 //!
 //! Each queue holds at most `capacity` items (one item is one `log_metrics` or `log_event`
-//! call). When a queue is full, a blocking queue makes the caller wait for the dispatcher; a
-//! non-blocking queue drops the item and counts it.
+//! call), and the logged data held in memory is bounded in bytes whatever the width of the
+//! sets ([`MAX_HELD_BYTES`]). When a queue is full, a blocking queue makes the caller wait for
+//! the dispatcher; a non-blocking queue drops the item and counts it.
 
 mod delivery;
 mod network;
@@ -20,7 +21,7 @@ mod tests;
 mod worker;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -32,11 +33,21 @@ use crate::model::RunRecord;
 use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
 
+pub use queue::MetricNames;
 use queue::Queues;
 use worker::Worker;
 
 /// The most items sent in one batch (`MAX_BUFFER_SIZE` of the Python client).
 pub const MAX_BATCH: usize = 16_000;
+
+/// The most metric data a run holds in memory, in bytes: queued, and taken by the dispatcher
+/// but not yet written, sent or spilled (a set of n values counts 32 + 12 n bytes). A queue
+/// this full counts as full whatever its number of items, so wide sets cannot grow memory
+/// without bound. Events count their messages against the same amount, in their own queue.
+pub const MAX_HELD_BYTES: usize = 16 << 20;
+
+/// The most metric data in one batch, in bytes (a single larger set makes a batch of its own).
+const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
@@ -94,11 +105,9 @@ pub struct MetricOptions {
 }
 
 /// The fate of the items of one kind (metric sets or events): every item accepted into a
-/// queue ends up counted as sent, spilled or failed.
+/// queue (counted in `queue::Queues`) ends up counted here as sent, spilled or failed.
 #[derive(Default)]
 struct Tally {
-    queued: AtomicU64,
-    dropped: AtomicU64,
     sent: AtomicU64,
     spilled: AtomicU64,
     failed: AtomicU64,
@@ -119,10 +128,17 @@ struct Shared {
     space: Condvar,
     capacity: usize,
     threshold: usize,
+    /// Bytes of metric data queued at which the dispatcher is woken.
+    threshold_bytes: usize,
+    /// Bytes of metric data taken from the queue and not done with yet (see
+    /// `queue::TakenMetrics`), counted against [`MAX_HELD_BYTES`].
+    held: AtomicUsize,
     blocking: bool,
     pid: AtomicU32,
     metrics: Tally,
     events: Tally,
+    /// Emptied metric columns, for the queue to fill again (see `queue::TakenMetrics`).
+    spares: Mutex<Vec<crate::model::MetricColumns>>,
 }
 
 /// The queues of one run and their dispatcher thread.
@@ -146,15 +162,21 @@ impl Dispatcher {
     ) -> Result<Dispatcher> {
         let capacity = settings.capacity.max(1);
         let shared = Arc::new(Shared {
-            q: Mutex::new(Queues::default()),
+            q: Mutex::new(Queues {
+                metrics: queue::queue_columns(capacity),
+                ..Queues::default()
+            }),
             work: Condvar::new(),
             space: Condvar::new(),
             capacity,
             threshold: (capacity / 2).clamp(1, MAX_BATCH),
+            threshold_bytes: MAX_HELD_BYTES / 4,
+            held: AtomicUsize::new(0),
             blocking: settings.blocking,
             pid: AtomicU32::new(settings.pid),
             metrics: Tally::default(),
             events: Tally::default(),
+            spares: Mutex::new(Vec::new()),
         });
         let remote = sink.remote().is_some();
         let worker = Worker {
@@ -205,14 +227,23 @@ impl Dispatcher {
         let s = &*self.shared;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (m, e) = (&s.metrics, &s.events);
+        let (metrics_queued, metrics_dropped, events_queued, events_dropped) = {
+            let q = s.q.lock();
+            (
+                q.metrics_queued,
+                q.metrics_dropped,
+                q.events_queued,
+                q.events_dropped,
+            )
+        };
         Stats {
-            metrics_queued: get(&m.queued),
-            metrics_dropped: get(&m.dropped),
+            metrics_queued,
+            metrics_dropped,
             metrics_sent: get(&m.sent),
             metrics_spilled: get(&m.spilled),
             metrics_failed: get(&m.failed),
-            events_queued: get(&e.queued),
-            events_dropped: get(&e.dropped),
+            events_queued,
+            events_dropped,
             events_sent: get(&e.sent),
             events_spilled: get(&e.spilled),
             events_failed: get(&e.failed),

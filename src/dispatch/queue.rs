@@ -1,59 +1,133 @@
-//! The caller's side of the dispatcher: validating, stamping and enqueueing one `log_metrics`
-//! or `log_event` call, under one mutex, with no allocation in the steady state.
+//! The caller's side of the dispatcher: recognising names, stamping and enqueueing one
+//! `log_metrics` or `log_event` call, under one mutex, with no allocation in the steady state.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use super::{Dispatcher, MetricOptions, Tally, Updates, MAX_BATCH};
+use std::sync::atomic::Ordering;
+
+use super::{Dispatcher, MetricOptions, Shared, Updates, MAX_HELD_BYTES};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{EventSet, LogLevel, MetricSet, TensorSet};
+use crate::model::{
+    EventSet, LogLevel, MetricBatch, MetricColumns, MetricName, NameTable, TensorSet,
+};
 use crate::time::Timestamp;
 use crate::validate;
 
-/// Metric names already validated, so that a solver logging the same names every step pays a
-/// byte comparison per name instead of validation and hashing. Names are numbered; the queue
-/// stores numbers, so logging touches no reference counts shared with the dispatcher thread.
+/// Metric names as a caller hands them over. The queue recognises names it has seen lately
+/// in place, by comparing bytes with its own copy, so that a solver logging the same names
+/// every step pays neither validation, nor UTF-8 checks, nor hashing; a caller whose names are
+/// not plain text (C strings) converts them only when they are new.
+pub trait MetricNames {
+    /// How many names there are.
+    fn count(&self) -> usize;
+    /// Whether name `i` is exactly `known` (a validated metric name).
+    fn is(&self, i: usize, known: &MetricName) -> bool;
+    /// The names as text, if the caller holds them so; `None` when they must be converted
+    /// first (then [`Dispatcher::log_metrics_from`] asks for them by returning `false`).
+    fn texts(&self) -> Option<&[&str]>;
+    /// Where the caller keeps its names (the address of its array): a hint that tells call
+    /// sites apart at once; the names are compared all the same.
+    fn site(&self) -> usize;
+}
+
+impl MetricNames for [&str] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn site(&self) -> usize {
+        self.as_ptr() as usize
+    }
+    #[inline]
+    fn is(&self, i: usize, known: &MetricName) -> bool {
+        self[i] == known.as_str()
+    }
+    fn texts(&self) -> Option<&[&str]> {
+        Some(self)
+    }
+}
+
+/// Name sets remembered, for solvers that log from several places (each with its own names).
+const RECENT_SETS: usize = 8;
+
+/// Slots of the table from call sites to name sets.
+const SITE_SLOTS: usize = 16;
+
+/// One set of names logged together, validated (and without duplicates).
+struct NameSet {
+    /// Their numbers in the name table.
+    ids: Box<[u32]>,
+    /// The names, in the same order (what callers' names are compared with).
+    names: Box<[Arc<MetricName>]>,
+}
+
+impl NameSet {
+    #[inline]
+    fn matches<N: MetricNames + ?Sized>(&self, names: &N) -> bool {
+        self.names.len() == names.count()
+            && self
+                .names
+                .iter()
+                .enumerate()
+                .all(|(i, known)| names.is(i, known))
+    }
+}
+
+/// Metric names already validated and numbered. The queue stores numbers, so logging touches
+/// no reference counts shared with the dispatcher thread; the sets of names logged lately are
+/// recognised without hashing.
 #[derive(Default)]
 pub(super) struct NameCache {
     /// Every name seen, by number (append-only).
-    pub(super) table: Vec<Arc<str>>,
-    /// The numbers of the names of the last call.
-    last: Vec<u32>,
+    pub(super) table: NameTable,
     known: HashMap<Box<str>, u32>,
+    /// The name sets logged lately (at most [`RECENT_SETS`]).
+    recent: Vec<NameSet>,
+    /// Call site ([`MetricNames::site`]) -> index in `recent` of the set logged there last,
+    /// so that call sites that take turns each find their set first time, the same way.
+    sites: [(usize, usize); SITE_SLOTS],
+    /// The set to forget next when a new one comes.
+    victim: usize,
+}
+
+fn site_slot(site: usize) -> usize {
+    // Arrays of pointers are 8-aligned; neighbouring ones land in different slots.
+    (site >> 3) % SITE_SLOTS
 }
 
 impl NameCache {
-    /// Makes `self.last` the numbers of the validated `names`, in order.
+    /// The index in `recent` of the set `names` are, if they were logged lately.
     #[inline]
-    fn resolve(&mut self, names: &[&str]) -> Result<()> {
-        if names.len() == self.last.len()
-            && names
-                .iter()
-                .zip(&self.last)
-                .all(|(a, &b)| a.as_bytes() == self.table[b as usize].as_bytes())
-        {
-            return Ok(());
+    fn recognise<N: MetricNames + ?Sized>(&mut self, names: &N) -> Option<usize> {
+        let site = names.site();
+        let (known_site, i) = self.sites[site_slot(site)];
+        match self.recent.get(i) {
+            Some(set) if known_site == site && set.matches(names) => Some(i),
+            _ => self.recognise_other(names, site),
         }
-        self.resolve_slow(names)
     }
 
+    #[inline(never)]
+    fn recognise_other<N: MetricNames + ?Sized>(
+        &mut self,
+        names: &N,
+        site: usize,
+    ) -> Option<usize> {
+        let i = self.recent.iter().position(|set| set.matches(names))?;
+        self.sites[site_slot(site)] = (site, i);
+        Some(i)
+    }
+
+    /// Validates and numbers new `names` (given at `site`), remembers them as a set and
+    /// returns its index.
     #[cold]
-    fn resolve_slow(&mut self, names: &[&str]) -> Result<()> {
-        let mut resolved = Vec::with_capacity(names.len());
+    fn learn(&mut self, names: &[&str], site: usize) -> Result<usize> {
         for &name in names {
-            let id = match self.known.get(name) {
-                Some(&id) => id,
-                None => {
-                    validate::metric_name(name)?;
-                    let id = self.table.len() as u32;
-                    self.table.push(Arc::from(name));
-                    self.known.insert(name.into(), id);
-                    id
-                }
-            };
-            resolved.push(id);
+            if !self.known.contains_key(name) {
+                validate::metric_name(name)?;
+            }
         }
         let mut seen = HashSet::with_capacity(names.len());
         if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
@@ -61,88 +135,195 @@ impl NameCache {
                 "metric name {dup:?} is given twice in one call"
             )));
         }
-        self.last = resolved;
-        Ok(())
+        let ids: Box<[u32]> = names.iter().map(|n| self.intern(n)).collect();
+        let set = NameSet {
+            names: ids
+                .iter()
+                .map(|&id| self.table[id as usize].clone())
+                .collect(),
+            ids,
+        };
+        let at = if self.recent.len() < RECENT_SETS {
+            self.recent.push(set);
+            self.recent.len() - 1
+        } else {
+            // Round robin: a solver with more call sites than this pays the slow path.
+            let at = self.victim;
+            self.victim = (at + 1) % RECENT_SETS;
+            self.recent[at] = set;
+            at
+        };
+        self.sites[site_slot(site)] = (site, at);
+        Ok(at)
+    }
+
+    /// The number of `name`, added to the table if new (not validated: the caller's rule).
+    pub(super) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.known.get(name) {
+            return id;
+        }
+        let id = self.table.len() as u32;
+        self.table.push(Arc::new(MetricName::new(name)));
+        self.known.insert(name.into(), id);
+        id
     }
 }
 
-/// One queued `log_metrics` call; its values are `values[previous end..end]` of its block.
-struct SetHeader {
-    time: f64,
-    timestamp: Timestamp,
-    step: u64,
-    end: usize,
+/// Metric sets taken from the queue, on their way to the sink. They count against
+/// [`MAX_HELD_BYTES`] (the dispatcher added them to `Shared::held` when it took them) until
+/// their fate is decided (sent, spilled or lost); then the memory of their columns goes back
+/// to the queue's spares, so that in the steady state neither logging nor batching allocates,
+/// and callers waiting for room are woken.
+pub(super) struct TakenMetrics {
+    batch: Option<MetricBatch>,
+    shared: Arc<Shared>,
+    bytes: usize,
 }
 
-/// Queued metric sets: headers and all values in two flat arrays. The dispatcher swaps the
-/// whole block for an empty one that keeps its capacity, so that in the steady state logging
-/// allocates nothing.
-#[derive(Default)]
-pub(super) struct MetricBlock {
-    sets: Vec<SetHeader>,
-    values: Vec<(u32, f64)>,
-}
-
-impl MetricBlock {
-    /// Empties the block, keeping its capacity.
-    pub(super) fn clear(&mut self) {
-        self.sets.clear();
-        self.values.clear();
+impl TakenMetrics {
+    /// Wraps a batch whose bytes are already counted in `shared.held`.
+    pub(super) fn new(batch: MetricBatch, shared: Arc<Shared>) -> TakenMetrics {
+        let bytes = batch.bytes();
+        TakenMetrics {
+            batch: Some(batch),
+            shared,
+            bytes,
+        }
     }
 
-    /// Number of metric sets held.
-    pub(super) fn len(&self) -> usize {
-        self.sets.len()
+    /// Bytes of metric data held (counted against [`MAX_HELD_BYTES`]).
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
     }
 
-    /// The sets as wire objects, in batches of at most [`MAX_BATCH`]; `names` is the name
-    /// table of the [`NameCache`] the block was filled with.
-    pub(super) fn to_batches(&self, names: &[Arc<str>]) -> Vec<Vec<MetricSet>> {
-        let mut start = 0;
-        self.sets
-            .chunks(MAX_BATCH)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .map(|h| {
-                        let values = self.values[start..h.end]
-                            .iter()
-                            .map(|&(id, v)| (names[id as usize].clone(), v))
-                            .collect();
-                        start = h.end;
-                        MetricSet {
-                            time: h.time,
-                            timestamp: h.timestamp,
-                            step: h.step,
-                            values,
-                        }
-                    })
-                    .collect()
-            })
-            .collect()
+    /// Stops counting the batch against [`MAX_HELD_BYTES`]: delivery keeps a batch that
+    /// cannot be written anywhere within its own budget, and callers waiting for room must not
+    /// wait for a disk to come back. Its columns still return to the spares when it is dropped.
+    pub(super) fn leave_queue_budget(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        if bytes > 0 {
+            self.shared.held.fetch_sub(bytes, Ordering::Relaxed);
+            self.wake_waiters();
+        }
+    }
+
+    /// Wakes callers waiting for room in a blocking queue.
+    fn wake_waiters(&self) {
+        let s = &*self.shared;
+        if s.blocking {
+            // Taking the lock orders this with a caller between its check and its wait.
+            drop(s.q.lock());
+            s.space.notify_all();
+        }
     }
 }
+
+impl std::ops::Deref for TakenMetrics {
+    type Target = MetricBatch;
+    fn deref(&self) -> &MetricBatch {
+        self.batch
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl Drop for TakenMetrics {
+    fn drop(&mut self) {
+        let s = &*self.shared;
+        // The last batch of a block gives the block back, when it is a queue's block.
+        if let Some(mut cols) = self.batch.take().and_then(MetricBatch::into_columns) {
+            if cols.holds(queue_values(s.capacity)) {
+                cols.clear();
+                let mut spares = s.spares.lock();
+                if spares.len() < MAX_SPARES {
+                    spares.push(cols);
+                }
+            }
+        }
+        if self.bytes > 0 {
+            s.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+        self.wake_waiters();
+    }
+}
+
+/// Columns for the queue to fill, large enough for all it may hold (`capacity` sets, or
+/// [`MAX_HELD_BYTES`]), reserved once: callers then never wait for a reallocation, and memory
+/// never written stays virtual.
+pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
+    MetricColumns::with_capacity(
+        capacity.min(MAX_HELD_BYTES / MetricColumns::set_bytes(0)),
+        queue_values(capacity),
+    )
+}
+
+/// The values a queue's block has room for.
+fn queue_values(_capacity: usize) -> usize {
+    MAX_HELD_BYTES / MetricColumns::VALUE_BYTES
+}
+
+/// Emptied queue blocks kept for reuse at most: the bound on held data keeps a few blocks in
+/// use at a time, and reusing them (rather than freeing and allocating) keeps the process's
+/// memory from spreading over new pages.
+const MAX_SPARES: usize = 3;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]
 pub(super) struct Queues {
-    pub(super) metrics: MetricBlock,
+    pub(super) metrics: MetricColumns,
     pub(super) events: VecDeque<EventSet>,
     /// Arrays of tensor metrics (counted as metric sets).
     pub(super) tensors: VecDeque<TensorSet>,
     /// Run updates for a remote sink, sent after what was logged before them.
     pub(super) updates: Updates,
     pub(super) names: NameCache,
-    step: u64,
+    pub(super) step: u64,
     pub(super) stop: bool,
+    /// Counted here, under the lock the caller takes anyway, rather than in atomics.
+    pub(super) metrics_queued: u64,
+    pub(super) metrics_dropped: u64,
+    pub(super) events_queued: u64,
+    pub(super) events_dropped: u64,
+    /// Bytes of the queued events (see [`event_bytes`]).
+    pub(super) events_bytes: usize,
+    /// Bytes of the queued tensor arrays.
+    pub(super) tensors_bytes: usize,
+}
+
+/// What a queued event counts against [`MAX_HELD_BYTES`].
+pub(super) fn event_bytes(e: &EventSet) -> usize {
+    std::mem::size_of::<EventSet>() + e.message.len()
+}
+
+#[cold]
+fn bad_count(n: usize) -> Error {
+    if n == 0 {
+        Error::invalid("log_metrics needs at least one metric")
+    } else {
+        Error::invalid("log_metrics takes at most 2^32 - 1 metrics a call")
+    }
 }
 
 impl Dispatcher {
     /// Queues one metric set. `names` and `values` have the same length.
     pub fn log_metrics(&self, names: &[&str], values: &[f64], opts: MetricOptions) -> Result<()> {
-        debug_assert_eq!(names.len(), values.len());
-        if names.is_empty() {
-            return Err(Error::invalid("log_metrics needs at least one metric"));
+        self.log_metrics_from(names, values, opts).map(|_| ())
+    }
+
+    /// As [`Dispatcher::log_metrics`], with names recognised in place ([`MetricNames`]).
+    /// Returns false, having done nothing, when the names were not logged lately and the
+    /// caller has no text for them: convert them and call again.
+    #[inline]
+    pub fn log_metrics_from<N: MetricNames + ?Sized>(
+        &self,
+        names: &N,
+        values: &[f64],
+        opts: MetricOptions,
+    ) -> Result<bool> {
+        let n = names.count();
+        debug_assert_eq!(n, values.len());
+        if n == 0 || n > u32::MAX as usize {
+            return Err(bad_count(n));
         }
         if let Some(t) = opts.time {
             validate::finite("metric time", t)?;
@@ -155,34 +336,52 @@ impl Dispatcher {
         let now = Timestamp::now();
         let s = &*self.shared;
         let mut q = s.q.lock();
-        q.names.resolve(names)?;
-        if q.metrics.sets.len() >= s.capacity {
-            if !self.wait_for_room(&mut q, |q| q.metrics.sets.len())? {
-                Tally::add(&s.metrics.dropped, 1);
+        let mut set = match (q.names.recognise(names), names.texts()) {
+            (Some(set), _) => set,
+            (None, Some(texts)) => q.names.learn(texts, names.site())?,
+            (None, None) => return Ok(false),
+        };
+        if self.metrics_full(&q) {
+            if !self.wait_for_room(&mut q, |d, q| d.metrics_full(q))? {
+                q.metrics_dropped += 1;
                 q.step += 1;
-                return Ok(());
+                return Ok(true);
             }
-            // The lock was released while waiting: another thread may have logged other names.
-            q.names.resolve(names)?;
+            // The lock was released while waiting: other threads may have logged other names.
+            set = match q.names.recognise(names) {
+                Some(set) => set,
+                None => return Ok(false),
+            };
         }
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
+        q.metrics_queued += 1;
         let q = &mut *q;
-        let block = &mut q.metrics;
-        block
-            .values
-            .extend(q.names.last.iter().copied().zip(values.iter().copied()));
-        block.sets.push(SetHeader {
-            time: opts
-                .time
+        let before = q.metrics.bytes();
+        q.metrics.push(
+            opts.time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
-            timestamp: opts.timestamp.unwrap_or(now),
+            opts.timestamp.unwrap_or(now),
             step,
-            end: block.values.len(),
-        });
-        Tally::add(&s.metrics.queued, 1);
-        self.wake(block.sets.len());
-        Ok(())
+            &q.names.recent[set].ids,
+            values,
+        );
+        self.wake(q.metrics.len(), before, q.metrics.bytes());
+        Ok(true)
+    }
+
+    /// Whether the metric queue is full: `capacity` sets, or [`MAX_HELD_BYTES`] of metric data
+    /// queued and held (a set alone larger than that is let in when there is any room).
+    #[inline]
+    fn metrics_full(&self, q: &Queues) -> bool {
+        let s = &*self.shared;
+        q.metrics.len() >= s.capacity
+            || q.metrics.bytes() + s.held.load(Ordering::Relaxed) >= MAX_HELD_BYTES
+    }
+
+    /// Whether the event queue is full (as [`Dispatcher::metrics_full`], for messages).
+    fn events_full(&self, q: &Queues) -> bool {
+        q.events.len() >= self.shared.capacity || q.events_bytes >= MAX_HELD_BYTES
     }
 
     /// Queues one array of a tensor metric on grid `grid` (`shape` axis 0 first, `values`
@@ -204,14 +403,14 @@ impl Dispatcher {
         let now = Timestamp::now();
         let s = &*self.shared;
         let mut q = s.q.lock();
-        if q.tensors.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.tensors.len())? {
-            Tally::add(&s.metrics.dropped, 1);
+        if self.tensors_full(&q) && !self.wait_for_room(&mut q, |d, q| d.tensors_full(q))? {
+            q.metrics_dropped += 1;
             q.step += 1;
             return Ok(());
         }
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
-        q.tensors.push_back(TensorSet {
+        let item = TensorSet {
             time: opts
                 .time
                 .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
@@ -221,10 +420,18 @@ impl Dispatcher {
             grid,
             shape,
             values,
-        });
-        Tally::add(&s.metrics.queued, 1);
-        self.wake(q.tensors.len());
+        };
+        let before = q.tensors_bytes;
+        q.tensors_bytes += super::delivery::tensor_bytes(&item);
+        q.tensors.push_back(item);
+        q.metrics_queued += 1;
+        self.wake(q.tensors.len(), before, q.tensors_bytes);
         Ok(())
+    }
+
+    /// Whether the tensor queue is full (as [`Dispatcher::metrics_full`], for arrays).
+    fn tensors_full(&self, q: &Queues) -> bool {
+        q.tensors.len() >= self.shared.capacity || q.tensors_bytes >= MAX_HELD_BYTES
     }
 
     /// Queues one event.
@@ -241,22 +448,28 @@ impl Dispatcher {
         };
         let s = &*self.shared;
         let mut q = s.q.lock();
-        if q.events.len() >= s.capacity && !self.wait_for_room(&mut q, |q| q.events.len())? {
-            Tally::add(&s.events.dropped, 1);
+        if self.events_full(&q) && !self.wait_for_room(&mut q, |d, q| d.events_full(q))? {
+            q.events_dropped += 1;
             return Ok(());
         }
+        let before = q.events_bytes;
+        q.events_bytes += event_bytes(&item);
         q.events.push_back(item);
-        Tally::add(&s.events.queued, 1);
-        self.wake(q.events.len());
+        q.events_queued += 1;
+        self.wake(q.events.len(), before, q.events_bytes);
         Ok(())
     }
 
     /// Wakes the dispatcher when a queue stops being empty (it then sleeps until the flush
-    /// deadline) and when it reaches the threshold (it writes at once).
+    /// deadline) and when it reaches the threshold in items or bytes (it writes at once).
     #[inline]
-    fn wake(&self, len: usize) {
-        if len == 1 || len == self.shared.threshold {
-            self.shared.work.notify_one();
+    fn wake(&self, len: usize, bytes_before: usize, bytes: usize) {
+        let s = &*self.shared;
+        if len == 1
+            || len == s.threshold
+            || (bytes_before < s.threshold_bytes && bytes >= s.threshold_bytes)
+        {
+            s.work.notify_one();
         }
     }
 
@@ -266,13 +479,13 @@ impl Dispatcher {
     fn wait_for_room(
         &self,
         q: &mut MutexGuard<'_, Queues>,
-        len: impl Fn(&Queues) -> usize,
+        full: impl Fn(&Self, &Queues) -> bool,
     ) -> Result<bool> {
         let s = &*self.shared;
         if !s.blocking {
             return Ok(false);
         }
-        while len(q) >= s.capacity {
+        while full(self, q) {
             if q.stop {
                 return Err(Error::new(ErrorKind::Closed, "the run was closed"));
             }

@@ -20,6 +20,7 @@ struct Recorder {
     heartbeats: AtomicU64,
     gate: Mutex<Option<Arc<Barrier>>>,
     first_batch: AtomicU64,
+    batch_sizes: Mutex<Vec<usize>>,
 }
 
 impl Sink for Recorder {
@@ -53,7 +54,7 @@ impl Sink for Recorder {
     fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
         unreachable!()
     }
-    fn send_metrics(&self, _: &str, batch: &[MetricSet]) -> Result<()> {
+    fn send_metrics(&self, _: &str, batch: &crate::model::MetricBatch) -> Result<()> {
         let gate = self.gate.lock().take();
         if let Some(g) = gate {
             self.first_batch
@@ -61,7 +62,8 @@ impl Sink for Recorder {
             g.wait(); // the test knows the dispatcher is now busy
             g.wait(); // ... until the test lets it go
         }
-        self.metrics.lock().extend_from_slice(batch);
+        self.batch_sizes.lock().push(batch.len());
+        self.metrics.lock().extend(batch.to_sets());
         Ok(())
     }
     fn send_events(&self, _: &str, batch: &[EventSet]) -> Result<()> {
@@ -270,4 +272,75 @@ fn heartbeats_and_resource_samples_come_from_the_dispatcher() {
         assert_eq!(&*s.values[1].0, monitor::MEMORY_MIB);
         assert!(s.values[1].1 > 0.5);
     }
+}
+
+/// `n` names for wide sets.
+fn wide_names(n: usize) -> Vec<String> {
+    (0..n).map(|k| format!("w{k}")).collect()
+}
+
+#[test]
+fn wide_sets_are_bounded_in_bytes_not_only_in_items() {
+    // 1000 values a set: the item capacity (a million) is never reached; the byte bound is.
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let d = start(sink.clone(), 1_000_000, false);
+    let names = wide_names(1000);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let values = vec![1.5; 1000];
+    let set = crate::model::MetricColumns::set_bytes(1000);
+    // The first set wakes the dispatcher, which takes it and hangs in the sink holding it.
+    d.log_metrics(&names, &values, MetricOptions::default())
+        .unwrap();
+    gate.wait();
+    let calls = 3 * MAX_HELD_BYTES / set;
+    for _ in 0..calls {
+        d.log_metrics(&names, &values, MetricOptions::default())
+            .unwrap();
+    }
+    let st = d.stats();
+    let kept = st.metrics_queued; // the one held by the sink included
+    assert_eq!(st.metrics_queued + st.metrics_dropped, calls as u64 + 1);
+    assert!(st.metrics_dropped > 0);
+    // Held and queued together stay within the bound (the last set let in may pass it).
+    assert!(
+        kept as usize * set <= MAX_HELD_BYTES + set,
+        "{kept} sets of {set} bytes kept"
+    );
+    assert!(
+        kept as usize * set > MAX_HELD_BYTES - set,
+        "{kept} sets kept"
+    );
+    gate.wait();
+    d.finish();
+    let st = d.stats();
+    assert_eq!(sink.metrics.lock().len() as u64, kept);
+    assert_eq!((st.metrics_sent, st.metrics_failed), (kept, 0));
+}
+
+#[test]
+fn wide_sets_with_blocking_lose_nothing_and_batches_stay_small() {
+    let sink = Arc::new(Recorder::default());
+    let d = start(sink.clone(), 1_000_000, true);
+    let names = wide_names(3000);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let n = 2 * MAX_HELD_BYTES / crate::model::MetricColumns::set_bytes(3000);
+    for i in 0..n {
+        d.log_metrics(&names, &vec![i as f64; 3000], MetricOptions::default())
+            .unwrap();
+    }
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), n);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!((m.step, m.values[2999].1), (i as u64, i as f64));
+    }
+    let st = d.stats();
+    assert_eq!((st.metrics_dropped, st.metrics_sent), (0, n as u64));
+    let biggest = *sink.batch_sizes.lock().iter().max().unwrap();
+    assert!(
+        biggest * crate::model::MetricColumns::set_bytes(3000) <= MAX_BATCH_BYTES,
+        "a batch of {biggest} sets"
+    );
 }

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
-use super::queue::MetricBlock;
-use super::{DispatchSettings, Shared, Updates, MAX_BATCH};
+use super::queue::{event_bytes, queue_columns, TakenMetrics};
+use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventSet, MetricSet, TensorSet};
+use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
 use crate::monitor::{self, Monitor};
 use crate::sink::Sink;
 use crate::time::Timestamp;
@@ -51,7 +51,7 @@ pub(super) struct Worker {
 
 /// What one wake-up took from the queues.
 struct Taken {
-    metrics: Vec<Vec<MetricSet>>,
+    metrics: Vec<MetricBatch>,
     events: Vec<EventSet>,
     tensors: Vec<Vec<TensorSet>>,
     /// Stop was asked for and nothing is left behind.
@@ -70,34 +70,26 @@ struct Sampler {
     monitor: Monitor,
     interval: Duration,
     step: u64,
+    /// The numbers of the sample's two names in the queue's name table.
+    ids: [u32; 2],
 }
 
 impl Sampler {
-    /// Takes a sample and appends it to the last batch (or a new one).
-    fn sample_into(
-        &mut self,
-        shared: &Shared,
-        start: Timestamp,
-        batches: &mut Vec<Vec<MetricSet>>,
-    ) {
+    /// Takes a sample and queues it as a metric set, with its own step, after what the caller
+    /// queued so far. Sampling (which reads /proc) happens outside the queue's lock.
+    fn sample_into(&mut self, shared: &Shared, start: Timestamp) {
         self.monitor.set_pid(shared.pid.load(Ordering::Relaxed));
         let Some((cpu, mem)) = self.monitor.sample() else {
             return;
         };
         let timestamp = Timestamp::now();
-        if batches.is_empty() {
-            batches.push(Vec::new());
-        }
-        let last = batches.len() - 1;
-        batches[last].push(MetricSet {
-            time: (timestamp.0 - start.0) as f64 / 1e6,
+        shared.q.lock().metrics.push(
+            (timestamp.0 - start.0) as f64 / 1e6,
             timestamp,
-            step: self.step,
-            values: vec![
-                (Arc::from(monitor::CPU_PERCENT), cpu),
-                (Arc::from(monitor::MEMORY_MIB), mem),
-            ],
-        });
+            self.step,
+            &self.ids,
+            &[cpu, mem],
+        );
         self.step += 1;
     }
 }
@@ -124,10 +116,17 @@ impl Worker {
         let s = &*self.shared;
         let now = Instant::now();
         let far = now + Duration::from_secs(86_400 * 365);
-        let mut sampler = self.settings.resources_interval.map(|interval| Sampler {
-            monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
-            interval,
-            step: 0,
+        let mut sampler = self.settings.resources_interval.map(|interval| {
+            let mut q = s.q.lock();
+            Sampler {
+                monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
+                interval,
+                step: 0,
+                ids: [
+                    q.names.intern(monitor::CPU_PERCENT),
+                    q.names.intern(monitor::MEMORY_MIB),
+                ],
+            }
         });
         let mut at = Deadlines {
             // The run sent the first heartbeat when it started; a remote sink's network
@@ -143,28 +142,31 @@ impl Worker {
                 .map_or(far, |sm| now + sm.interval.min(Duration::from_secs(1))),
             last_flush: now,
         };
-        let mut spare = MetricBlock::default();
-        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
         loop {
-            let mut taken = self.take(&mut spare, &mut names, &mut updates, &at);
-            if !taken.metrics.is_empty() || !taken.events.is_empty() || !taken.tensors.is_empty() {
-                s.space.notify_all();
-                at.last_flush = Instant::now();
-            }
+            self.wait(&at);
             let now = Instant::now();
             if let Some(sm) = sampler.as_mut() {
                 if now >= at.sample {
                     at.sample = now + sm.interval;
-                    sm.sample_into(s, self.start, &mut taken.metrics);
+                    sm.sample_into(s, self.start);
                 }
+            }
+            let taken = self.take(&mut names, &mut updates);
+            if !taken.metrics.is_empty() || !taken.events.is_empty() || !taken.tensors.is_empty() {
+                s.space.notify_all();
+                at.last_flush = Instant::now();
             }
             let hand_over = |b: Batch| match &route {
                 Route::Local(d) => d.deliver_once(b),
                 Route::Remote(n) => n.hand_over(b),
             };
             for batch in taken.metrics {
-                hand_over(Batch::Metrics(batch));
+                hand_over(Batch::Metrics(TakenMetrics::new(
+                    batch,
+                    self.shared.clone(),
+                )));
             }
             for batch in taken.tensors {
                 hand_over(Batch::Tensors(batch));
@@ -216,32 +218,28 @@ impl Worker {
         }
     }
 
-    /// Waits until there is something to do, then takes every queued metric set (swapping
-    /// the block with `spare`, which keeps its capacity), up to [`MAX_BATCH`] events and every
-    /// run update. `names` is kept in step with the queue's name table.
-    fn take(
-        &self,
-        spare: &mut MetricBlock,
-        names: &mut Vec<Arc<str>>,
-        updates: &mut Updates,
-        at: &Deadlines,
-    ) -> Taken {
+    /// Waits until there is something to do: a queue at its threshold, the flush interval
+    /// passed with something queued, a run update, stop, a heartbeat or a sample due.
+    fn wait(&self, at: &Deadlines) {
         let s = &*self.shared;
         let mut q = s.q.lock();
         loop {
             let now = Instant::now();
-            let queued = q.metrics.len() > 0 || !q.events.is_empty() || !q.tensors.is_empty();
+            let queued = !q.metrics.is_empty() || !q.events.is_empty() || !q.tensors.is_empty();
             let flush_due = at.last_flush + self.settings.flush_interval;
             if q.stop
                 || !q.updates.is_empty()
                 || q.metrics.len() >= s.threshold
+                || q.metrics.bytes() >= s.threshold_bytes
                 || q.events.len() >= s.threshold
+                || q.events_bytes >= s.threshold_bytes
                 || q.tensors.len() >= s.threshold
+                || q.tensors_bytes >= s.threshold_bytes
                 || (queued && now >= flush_due)
                 || now >= at.heartbeat
                 || now >= at.sample
             {
-                break;
+                return;
             }
             let mut deadline = at.heartbeat.min(at.sample);
             if queued {
@@ -249,19 +247,47 @@ impl Worker {
             }
             s.work.wait_until(&mut q, deadline);
         }
-        spare.clear();
-        std::mem::swap(spare, &mut q.metrics);
+    }
+
+    /// Takes every queued metric set (the queue's block moved, not copied, and cut into
+    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`] that share it; the queue
+    /// gets a spare block), up to [`MAX_BATCH`] events and every run update. `names` is kept in
+    /// step with the queue's name table.
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
+        let s = &*self.shared;
+        let mut q = s.q.lock();
+        let mut cols = MetricColumns::default();
+        if !q.metrics.is_empty() {
+            cols = s
+                .spares
+                .lock()
+                .pop()
+                .unwrap_or_else(|| queue_columns(s.capacity));
+            std::mem::swap(&mut cols, &mut q.metrics);
+            // Counted as held before the lock is released, so that callers never see the
+            // bytes in neither place.
+            s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
+        }
         if names.len() < q.names.table.len() {
-            names.extend_from_slice(&q.names.table[names.len()..]);
+            let new = &q.names.table[names.len()..];
+            Arc::make_mut(names).extend_from_slice(new);
         }
         let n = q.events.len().min(MAX_BATCH);
-        let events = q.events.drain(..n).collect();
+        let events: Vec<EventSet> = q.events.drain(..n).collect();
+        q.events_bytes -= events.iter().map(event_bytes).sum::<usize>();
         let tensors: Vec<TensorSet> = q.tensors.drain(..).collect();
+        q.tensors_bytes = 0;
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
+        let metrics = if cols.is_empty() {
+            Vec::new()
+        } else {
+            let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
+            MetricBatch::cut(names, cols, &cuts)
+        };
         Taken {
-            metrics: spare.to_batches(names),
+            metrics,
             events,
             tensors: tensor_batches(tensors),
             done,

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::Run;
-use crate::dispatch::MetricOptions;
+use crate::dispatch::{MetricNames, MetricOptions};
 use crate::error::{Error, Result};
 use crate::model::LogLevel;
 use crate::time::Timestamp;
@@ -13,12 +13,30 @@ impl Run {
     /// Logs one set of metrics: `names[i]` has value `values[i]`.
     #[inline]
     pub fn log_metrics(&self, names: &[&str], values: &[f64], opts: MetricOptions) -> Result<()> {
-        self.api((), || self.log_metrics_inner(names, values, opts))
+        self.log_metrics_from(names, values, opts).map(|_| ())
+    }
+
+    /// As [`Run::log_metrics`] for names that are not text yet (C strings): they are
+    /// recognised in place when they were logged lately. Returns false, having done nothing,
+    /// when they were not: convert them and call [`Run::log_metrics`].
+    #[inline]
+    pub fn log_metrics_from<N: MetricNames + ?Sized>(
+        &self,
+        names: &N,
+        values: &[f64],
+        opts: MetricOptions,
+    ) -> Result<bool> {
+        self.api(true, || self.log_metrics_inner(names, values, opts))
     }
 
     #[inline]
-    fn log_metrics_inner(&self, names: &[&str], values: &[f64], opts: MetricOptions) -> Result<()> {
-        if names.len() != values.len() {
+    fn log_metrics_inner<N: MetricNames + ?Sized>(
+        &self,
+        names: &N,
+        values: &[f64],
+        opts: MetricOptions,
+    ) -> Result<bool> {
+        if names.count() != values.len() {
             return Err(Error::invalid("metric names and values differ in number"));
         }
         let a = self.active()?;
@@ -29,17 +47,23 @@ impl Run {
         } else {
             Ok(())
         };
-        match &a.dispatcher {
-            Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts)?,
+        let logged = match &a.dispatcher {
+            Some(d) if a.accepting.load(Ordering::Acquire) => {
+                d.log_metrics_from(names, values, opts)?
+            }
             _ => {
                 return Err(Error::state(
                     "metrics can only be logged while the run is running",
                 ))
             }
+        };
+        // Queued first: a background failure is reported by this call, but its values are kept
+        // (and when nothing was queued yet, by the call that queues them).
+        if logged {
+            self.reporter.take_background()?;
         }
         units?;
-        // Queued first: a background failure is reported by this call, but its values are kept.
-        self.reporter.take_background()
+        Ok(logged)
     }
 
     /// Logs an event message (level `info`).

@@ -14,7 +14,7 @@ use crate::artifact::CachedArtifact;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::Body;
 use crate::json::Json;
-use crate::model::{self, Alert};
+use crate::model::{self, Alert, MetricBatch};
 use crate::sink::Sink as _;
 
 /// A file written this recently that does not parse may still be being written (the Python
@@ -462,7 +462,7 @@ impl Sender<'_> {
                     return Ok(());
                 }
                 match &batch {
-                    Batch::Metrics(m) => self.sink.send_metrics(&run, m),
+                    Batch::Metrics(m) => self.sink.send_metrics(&run, &MetricBatch::from_sets(m)),
                     Batch::Events(v) => self.sink.send_events(&run, v),
                 }
             });

@@ -980,6 +980,82 @@ static void test_offline_run(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Names the library saw before are recognised in place (by comparing bytes, without strlen or
+ * UTF-8 checks); a name rewritten in the same buffer must be read anew, and call sites taking
+ * turns (more of them than the library remembers) must each log their own names. */
+
+static void test_names_rewritten_in_place(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-names");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "names", NULL, NULL, 0, NULL, "/tests/c", 1));
+
+    char slot[2][16];
+    const char *arr[2] = {slot[0], slot[1]};
+    double v[2] = {1.0, 2.0};
+    strcpy(slot[0], "alpha");
+    strcpy(slot[1], "beta");
+    EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, arr, v, 2));
+    EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, arr, v, 2));
+    strcpy(slot[0], "alphabet"); /* longer, same start */
+    v[0] = 3.0;
+    EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, arr, v, 2));
+    strcpy(slot[0], "alp"); /* shorter, same start */
+    v[0] = 4.0;
+    EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, arr, v, 2));
+    strcpy(slot[0], "bad,name");
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, arr, v, 2));
+    strcpy(slot[0], "beta"); /* now twice in the call */
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_log_metrics(run, arr, v, 2));
+    strcpy(slot[0], BAD);
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_log_metrics(run, arr, v, 2));
+    arr[0] = NULL;
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_log_metrics(run, arr, v, 2));
+    arr[0] = slot[0];
+    strcpy(slot[0], "alpha");
+    v[0] = 5.0;
+    EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, arr, v, 2));
+
+    /* 12 call sites, each with its own array and names, taking turns 5 times. */
+    enum { SITES = 12, ROUNDS = 5 };
+    char site_names[SITES][2][16];
+    const char *sites[SITES][2];
+    for (int k = 0; k < SITES; k++) {
+        snprintf(site_names[k][0], 16, "site%d/x", k);
+        snprintf(site_names[k][1], 16, "site%d/y", k);
+        sites[k][0] = site_names[k][0];
+        sites[k][1] = site_names[k][1];
+    }
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < SITES; k++) {
+            double w[2] = {100.0 * k + r, -1.0};
+            EXPECT(SIMVUE_OK, simvue_run_log_metrics(run, sites[k], w, 2));
+        }
+    }
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+
+    int files = 0;
+    CHECK(count_in_json_files(cache, "metrics", "\"step\":", &files) == 5 + SITES * ROUNDS);
+    CHECK(count_in_json_files(cache, "metrics", "\"alpha\":1.0", &files) == 2);
+    CHECK(count_in_json_files(cache, "metrics", "\"alphabet\":3.0", &files) == 1);
+    CHECK(count_in_json_files(cache, "metrics", "\"alp\":4.0", &files) == 1);
+    CHECK(count_in_json_files(cache, "metrics", "\"alpha\":5.0", &files) == 1);
+    CHECK(count_in_json_files(cache, "metrics", "\"beta\":2.0", &files) == 5);
+    CHECK(count_in_json_files(cache, "metrics", "bad", &files) == 0);
+    for (int k = 0; k < SITES; k++) {
+        for (int r = 0; r < ROUNDS; r++) {
+            char want[64];
+            snprintf(want, sizeof want, "\"site%d/x\":%d.0,\"site%d/y\":-1.0", k, 100 * k + r, k);
+            CHECK(count_in_json_files(cache, "metrics", want, &files) == 1);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Configuration problems are reported by init. */
 
 static void test_config_errors(void) {
@@ -1467,6 +1543,7 @@ int main(void) {
     test_invalid_handle();
     test_freed_handle();
     test_offline_run();
+    test_names_rewritten_in_place();
     test_config_errors();
     test_free_without_close();
     test_regressions();

@@ -4,10 +4,11 @@ use std::ffi::c_char;
 
 use super::super::convert::{cstr, opt_cstr, str_array};
 use super::super::result::{simvue_result, FfiError, FfiResult};
-use super::{parse_timestamp, simvue_run, with_enabled_run};
+use super::{is_disabled_handle, parse_timestamp, simvue_run, with_enabled_run};
 
 use crate::dispatch::MetricOptions;
-use crate::model::LogLevel;
+use crate::model::{LogLevel, MetricName};
+use crate::run::MetricNames;
 
 /// Event level `debug`.
 pub const SIMVUE_LOG_DEBUG: i32 = 0;
@@ -55,6 +56,35 @@ unsafe fn with_names<R>(
     }
 }
 
+/// A caller's array of C strings, compared in place with names the run already knows (one
+/// `strcmp` each): no `strlen`, no UTF-8 check, until a name is new.
+struct CNames<'a>(&'a [*const c_char]);
+
+impl MetricNames for CNames<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline]
+    fn is(&self, i: usize, known: &MetricName) -> bool {
+        let p = self.0[i];
+        match known.as_c_str() {
+            // SAFETY: `p` is a NUL-terminated string (the caller's contract), and so is the
+            // known name: strcmp reads neither past its terminator.
+            Some(k) if !p.is_null() => unsafe { libc::strcmp(p, k.as_ptr()) == 0 },
+            _ => false,
+        }
+    }
+
+    fn texts(&self) -> Option<&[&str]> {
+        None
+    }
+
+    fn site(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+}
+
 #[inline(always)]
 unsafe fn log_metrics_impl(
     run: *mut simvue_run,
@@ -73,6 +103,13 @@ unsafe fn log_metrics_impl(
             std::slice::from_raw_parts(values, n)
         };
         let opts = opts()?;
+        if n > 0 && !names.is_null() {
+            // Names logged lately are recognised where they are; new ones are converted.
+            let known = CNames(std::slice::from_raw_parts(names, n));
+            if run.log_metrics_from(&known, values, opts)? {
+                return Ok(());
+            }
+        }
         with_names(names, n, |names| Ok(run.log_metrics(names, values, opts)?))
     })
 }
@@ -91,6 +128,9 @@ pub unsafe extern "C" fn simvue_run_log_metrics(
     values: *const f64,
     n: usize,
 ) -> simvue_result {
+    if is_disabled_handle(run) {
+        return simvue_result::SIMVUE_OK;
+    }
     log_metrics_impl(run, names, values, n, || Ok(MetricOptions::default()))
 }
 
@@ -104,6 +144,9 @@ pub unsafe extern "C" fn simvue_run_log_metric(
     name: *const c_char,
     value: f64,
 ) -> simvue_result {
+    if is_disabled_handle(run) {
+        return simvue_result::SIMVUE_OK;
+    }
     log_metrics_impl(run, &name, &value, 1, || Ok(MetricOptions::default()))
 }
 

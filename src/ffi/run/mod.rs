@@ -69,6 +69,9 @@ pub const SIMVUE_VISIBILITY_USERS: i32 = 3;
 
 /// The first word of a live run handle ("SIMVUERU").
 const LIVE: u64 = 0x5349_4D56_5545_5255;
+/// The first word of a live handle of a disabled run ("SIMVUEOF"), so that a call that records
+/// something returns at once after one comparison (a disabled run's mode never changes).
+const LIVE_DISABLED: u64 = 0x5349_4D56_5545_4F46;
 /// The first word of a freed one ("FREEDRUN").
 const FREED: u64 = 0x4652_4545_4452_554E;
 
@@ -99,7 +102,7 @@ static TOMBSTONES: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 unsafe fn run_ref<'a>(p: *const simvue_run) -> FfiResult<&'a Run> {
     if !p.is_null() {
         let h = &*p;
-        if let (LIVE, Some(run)) = (h.magic, h.run.as_deref()) {
+        if let (LIVE | LIVE_DISABLED, Some(run)) = (h.magic, h.run.as_deref()) {
             return Ok(run);
         }
     }
@@ -149,6 +152,32 @@ unsafe fn with_run(p: *const simvue_run, f: impl FnOnce(&Run) -> FfiResult<()>) 
 /// As [`run_ref`].
 #[inline]
 pub(super) unsafe fn with_enabled_run(
+    p: *const simvue_run,
+    f: impl FnOnce(&Run) -> FfiResult<()>,
+) -> simvue_result {
+    if is_disabled_handle(p) {
+        return simvue_result::SIMVUE_OK;
+    }
+    // Out of line, so that the disabled case above saves no registers for it.
+    enabled_run(p, f)
+}
+
+/// Whether `p` is the live handle of a disabled run: one comparison, for the hot calls to
+/// return at once (before they even build their closures).
+///
+/// # Safety
+/// As [`run_ref`].
+#[inline(always)]
+pub(super) unsafe fn is_disabled_handle(p: *const simvue_run) -> bool {
+    !p.is_null() && (*p).magic == LIVE_DISABLED
+}
+
+/// The rest of [`with_enabled_run`].
+///
+/// # Safety
+/// As [`run_ref`].
+#[inline(never)]
+unsafe fn enabled_run(
     p: *const simvue_run,
     f: impl FnOnce(&Run) -> FfiResult<()>,
 ) -> simvue_result {
@@ -330,9 +359,14 @@ pub unsafe extern "C" fn simvue_run_new_ex(
             token: opt_cstr(server_token, "server_token")?.map(Token::new),
             profile: opt_cstr(server_profile, "server_profile")?.map(str::to_owned),
         };
+        let run = Run::with_server(mode, server);
         *out = Box::into_raw(Box::new(simvue_run {
-            magic: LIVE,
-            run: Some(Box::new(Run::with_server(mode, server))),
+            magic: if run.is_disabled() {
+                LIVE_DISABLED
+            } else {
+                LIVE
+            },
+            run: Some(Box::new(run)),
         }));
         Ok(())
     })
