@@ -156,6 +156,19 @@
 #define SIMVUE_SAVE_WAIT 2
 
 /**
+ * `simvue_run_set_signals` action: flush, mark the run `terminated`, close it, and end the
+ * process by the signal (the default).
+ */
+#define SIMVUE_SIGNALS_EXIT 0
+
+/**
+ * `simvue_run_set_signals` action: log an event, set the flag and call the callback, and let
+ * the solver stop by itself (closing the run marks it `terminated`); a second signal acts as
+ * `SIMVUE_SIGNALS_EXIT`.
+ */
+#define SIMVUE_SIGNALS_NOTIFY 1
+
+/**
  * Result codes of every fallible function. The numbers are part of the ABI and are never
  * reused.
  */
@@ -247,6 +260,12 @@ typedef struct simvue_run simvue_run;
  * requested from the Simvue web UI. `user_data` is what was registered with it.
  */
 typedef void (*simvue_abort_callback)(void *user_data);
+
+/**
+ * A function the library calls, on its signal thread, with the signal number when one of the
+ * run's signals arrives. `user_data` is what was registered with it.
+ */
+typedef void (*simvue_signal_callback)(int32_t signum, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -720,6 +739,72 @@ enum simvue_result simvue_run_save_bytes(struct simvue_run *run,
                                          int32_t category,
                                          const char *filetype,
                                          uint32_t flags);
+
+/**
+ * Chooses how the run treats the signals that ask a job to stop. Before `simvue_run_init`.
+ *
+ * - `signals`: the signals handled, as names separated by commas (`"TERM,USR2"`; `SIG` may be
+ *   added; from TERM, INT, XCPU, USR1, USR2, HUP, ALRM), or `"none"`; NULL keeps the default,
+ *   `"TERM,INT,XCPU,USR1,USR2"`. A handler is installed only for a signal whose disposition is
+ *   still the default when the run starts: one the program or its MPI runtime handles, or
+ *   ignores, is left alone.
+ * - `action`: `SIMVUE_SIGNALS_EXIT` (default) or `SIMVUE_SIGNALS_NOTIFY`; -1 keeps it.
+ * - `deadline_seconds`: how long flushing and closing may take before the process ends
+ *   anyway (default 10); -1 keeps it.
+ *
+ * With `SIMVUE_SIGNALS_EXIT`, when a signal arrives: an event names it, everything queued is
+ * written (offline) or sent (online; what the server has not taken in time is written to the
+ * cache for `simvue-sender`), the run is marked `terminated` and closed, and then the previous
+ * disposition is put back and the signal raised again, so the process ends by it, as it would
+ * have without the library. The environment overrides these settings: `SIMVUE_SIGNALS`,
+ * `SIMVUE_SIGNAL_ACTION` (`exit` or `notify`), `SIMVUE_SIGNAL_TIMEOUT` (seconds).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `signals` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_set_signals(struct simvue_run *run,
+                                          const char *signals,
+                                          int32_t action,
+                                          double deadline_seconds);
+
+/**
+ * Registers `callback` (or removes it, with NULL), called with the signal number and
+ * `user_data` on the library's signal thread when one of the run's signals arrives, before
+ * the library acts on it. With `SIMVUE_SIGNALS_EXIT` the library flushes and ends the
+ * process once the callback returns, so the callback may write a checkpoint first (the time
+ * it takes comes before the deadline of `simvue_run_set_signals`; the batch system's own
+ * grace period still applies). It may log metrics and events; it must not close or free the
+ * run.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
+ * `user_data` for as long as the run is open.
+ */
+enum simvue_result simvue_run_set_signal_callback(struct simvue_run *run,
+                                                  simvue_signal_callback callback,
+                                                  void *user_data);
+
+/**
+ * Writes to `*signum` the number of the first of the run's signals that arrived (for
+ * example 10 for SIGUSR1), or 0 when none has. Cheap enough to call every time step: a
+ * solver running with `SIMVUE_SIGNALS_NOTIFY` checks it to stop in time.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `signum` is NULL or writable.
+ */
+enum simvue_result simvue_run_signal_received(const struct simvue_run *run, int32_t *signum);
+
+/**
+ * Closes every open run of the process now, for a program that is about to end abnormally:
+ * `message` (NULL: none) is logged as an error event of each running run, which then ends
+ * with `status` (`SIMVUE_STATUS_FAILED` or `SIMVUE_STATUS_TERMINATED`; a status the program
+ * set is kept). The C++ header calls it from its `std::terminate` handler. A process that
+ * exits with a non-zero status has its open runs closed as `failed` without it.
+ *
+ * # Safety
+ * `message` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_close_open_runs(int32_t status, const char *message);
 
 #ifdef __cplusplus
 }  // extern "C"

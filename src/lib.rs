@@ -26,6 +26,7 @@ pub mod offline;
 pub mod online;
 pub mod retry;
 pub mod run;
+pub mod signals;
 pub mod sink;
 pub mod system;
 pub mod time;

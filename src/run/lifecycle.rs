@@ -8,6 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::active::Active;
+use super::signals;
 use super::uploads::Uploads;
 use super::{
     closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
@@ -113,6 +114,7 @@ impl Run {
             Phase::Closed => return Err(closed()),
         }
         let config = self.config_ok()?;
+        self.signals.apply_environment()?;
         if let Some(n) = opts.name {
             validate::name("run name", n)?;
         }
@@ -258,8 +260,15 @@ impl Run {
                 .as_ref()
                 .map(|c| c.cache_dir.join("artifacts"))
                 .unwrap_or_default(),
+            signals: self.signals.clone(),
+            closed: Default::default(),
         });
         exit::register(&active);
+        if running {
+            if let Err(e) = signals::watch(&active) {
+                self.reporter.background(e);
+            }
+        }
         c.phase = Phase::Active(active.clone());
         Ok(active)
     }
@@ -275,6 +284,7 @@ impl Run {
                 ));
             }
             validate::non_empty("run id", run_id)?;
+            self.signals.apply_environment()?;
             if !run_id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

@@ -25,9 +25,9 @@ impl Run {
         match &a.dispatcher {
             Some(d) if a.accepting.load(Ordering::Acquire) => d.log_metrics(names, values, opts)?,
             _ => {
-                return Err(Error::state(
+                return Err(self.after_signal(Error::state(
                     "metrics can only be logged while the run is running",
-                ))
+                )))
             }
         }
         // Queued first: a background failure is reported by this call, but its values are kept.
@@ -53,9 +53,9 @@ impl Run {
                     d.log_event(message, level, timestamp)?
                 }
                 _ => {
-                    return Err(Error::state(
+                    return Err(self.after_signal(Error::state(
                         "events can only be logged while the run is running",
-                    ))
+                    )))
                 }
             }
             self.reporter.take_background()

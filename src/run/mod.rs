@@ -12,7 +12,9 @@
 //! it; [`logging`] takes metrics and events; [`updates`] changes metadata, tags and folders;
 //! [`alerts`] defines alerts; [`save`] saves files. Behind them, [`active`] is the state of an
 //! initialised run, [`uploads`] its upload thread, [`abort`] an abort requested from the UI,
-//! and [`exit`] closes forgotten runs at process exit.
+//! [`exit`] closes forgotten runs at process exit (and fails them on a non-zero exit),
+//! [`signals`] acts on signals that stop the process, and [`terminate`] is how a run ends
+//! when the process is about to.
 
 mod abort;
 mod active;
@@ -23,6 +25,8 @@ mod logging;
 mod options;
 mod report;
 mod save;
+mod signals;
+mod terminate;
 mod updates;
 mod uploads;
 
@@ -34,7 +38,9 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 pub use crate::dispatch::{MetricOptions, Stats};
+pub use exit::close_all;
 pub use options::*;
+pub use signals::{SignalAction, SignalCallback, SignalSettings, DEFAULT_SIGNAL_DEADLINE};
 
 use crate::config::{Config, Mode};
 use crate::dispatch::Dispatcher;
@@ -43,6 +49,7 @@ use crate::model::Status;
 use abort::Abort;
 use active::Active;
 use report::Reporter;
+use signals::SignalWatch;
 
 /// Where a run is in its life.
 enum Phase {
@@ -67,6 +74,7 @@ pub struct Run {
     active: OnceCell<Arc<Active>>,
     reporter: Arc<Reporter>,
     abort: Arc<Abort>,
+    signals: Arc<SignalWatch>,
 }
 
 impl Run {
@@ -105,6 +113,7 @@ impl Run {
             active: OnceCell::new(),
             reporter: Arc::new(Reporter::new()),
             abort: Arc::new(Abort::default()),
+            signals: Arc::new(SignalWatch::default()),
         }
     }
 
@@ -276,9 +285,25 @@ impl Run {
     fn active(&self) -> Result<&Arc<Active>> {
         match self.active.get() {
             Some(a) if !a.finished.load(Ordering::Acquire) => Ok(a),
-            Some(_) => Err(closed()),
+            Some(_) => Err(self.after_signal(closed())),
             None => Err(self.not_active_error()),
         }
+    }
+
+    /// A call refused because a signal ended the run: the process is about to end by that
+    /// signal, the library said so on stderr, and a call from another thread of the solver is
+    /// not worth a message of its own, so the error is marked reported (and not printed).
+    #[cold]
+    fn after_signal(&self, mut e: Error) -> Error {
+        let sig = self.signals.received();
+        if sig != 0 {
+            e = Error::new(
+                ErrorKind::Closed,
+                format!("the run was terminated by {}", crate::signals::name(sig)),
+            );
+            e.reported = true;
+        }
+        e
     }
 
     #[cold]

@@ -74,6 +74,10 @@ int main(int argc, char **argv) {
     std::string id;
     {
         simvue::run r = offline_run();
+        r.set_signals("TERM,USR1", simvue::signal_action::notify, 5.0);
+        r.set_signals();
+        r.set_signal_callback([](int) {});
+        r.set_signal_callback(nullptr);
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
                {"cpp", "test"}, "a description", "/cpp");
         id = r.id();
@@ -101,7 +105,9 @@ int main(int argc, char **argv) {
         r.set_abort_callback(nullptr);
         check(!r.abort_requested() && r.suppress_errors(), "abort_requested, suppress_errors");
         check(r.dropped().metrics == 0, "dropped");
+        check(r.signal_received() == 0, "signal_received");
     }
+    simvue::close_open_runs(simvue::status::failed); // none is open: nothing happens
     std::string j = run_json(id);
     check(has(j, "\"status\": \"completed\""), "scope exit: completed");
     check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
@@ -163,6 +169,14 @@ int main(int argc, char **argv) {
               "closed run throws CLOSED");
         check(has(what, "closed"), "message: " + what);
         check(r.name() == "throwing", "queries work after close");
+        simvue::run s = offline_run();
+        s.config(simvue::config_options{}.set_suppress_errors(false));
+        check(error_code([&] { s.set_signals("TERM,KILL"); }, &what) ==
+                  SIMVUE_ERROR_INVALID_ARGUMENT,
+              "an unknown signal throws: " + what);
+        check(error_code([&] { simvue::close_open_runs(static_cast<simvue::status>(9)); }) ==
+                  SIMVUE_ERROR_UNKNOWN_ENUM,
+              "close_open_runs: an unknown status throws");
     }
 
     // suppress_errors on (the default): printed, no exception.

@@ -1,8 +1,9 @@
 //! `simvue_run`: the C face of [`crate::run::Run`].
 
 //!
-//! Modules by part of the API: `log` (metrics and events), `alert`, `save` (artifacts); the
-//! handle, its lifecycle, configuration, metadata, tags, status and folders are here.
+//! Modules by part of the API: `log` (metrics and events), `alert`, `save` (artifacts),
+//! `signals` (signals and abnormal ends); the handle, its lifecycle, configuration, metadata,
+//! tags, status and folders are here.
 
 use std::ffi::c_char;
 use std::sync::Mutex;
@@ -20,10 +21,12 @@ use crate::time::Timestamp;
 mod alert;
 mod log;
 mod save;
+mod signals;
 
 pub use alert::*;
 pub use log::*;
 pub use save::*;
+pub use signals::*;
 
 /// Track the run live on a Simvue server.
 pub const SIMVUE_MODE_ONLINE: i32 = 0;
@@ -559,19 +562,19 @@ pub unsafe extern "C" fn simvue_run_update_tags(
 /// `run` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32) -> simvue_result {
-    with_enabled_run(run, |run| {
-        let status = match status {
-            SIMVUE_STATUS_COMPLETED => Status::Completed,
-            SIMVUE_STATUS_FAILED => Status::Failed,
-            SIMVUE_STATUS_TERMINATED => Status::Terminated,
-            s => {
-                return Err(FfiError::unknown_enum(format!(
-                    "{s} is not a SIMVUE_STATUS_* value"
-                )))
-            }
-        };
-        Ok(run.set_status(status)?)
-    })
+    with_enabled_run(run, |run| Ok(run.set_status(final_status(status)?)?))
+}
+
+/// A `SIMVUE_STATUS_*` value as the status it names.
+fn final_status(status: i32) -> FfiResult<Status> {
+    match status {
+        SIMVUE_STATUS_COMPLETED => Ok(Status::Completed),
+        SIMVUE_STATUS_FAILED => Ok(Status::Failed),
+        SIMVUE_STATUS_TERMINATED => Ok(Status::Terminated),
+        s => Err(FfiError::unknown_enum(format!(
+            "{s} is not a SIMVUE_STATUS_* value"
+        ))),
+    }
 }
 
 /// Closes the run: writes everything still queued, sets a running run `completed` and ends
