@@ -79,7 +79,7 @@ module simvue
 
   public :: simvue_version, simvue_result_name, simvue_last_error, simvue_last_error_message
   public :: simvue_abort_callback
-  public :: simvue_signal_callback, simvue_close_open_runs
+  public :: simvue_signal_callback, simvue_close_open_runs, simvue_resources_sample
 
   !> A Simvue run. Create it with `new`, release it with `free` (a run never closed is closed
   !> with status `completed` at process exit). A copy of a `simvue_run` names the same run.
@@ -117,6 +117,7 @@ module simvue
      procedure :: set_signals => run_set_signals
      procedure :: set_signal_callback => run_set_signal_callback
      procedure :: signal_received => run_signal_received
+     procedure :: set_record_shell_vars => run_set_record_shell_vars
      procedure :: save => run_save
      procedure :: save_directory => run_save_directory
      procedure :: save_all => run_save_all
@@ -382,6 +383,20 @@ module simvue
        integer(c_int32_t), intent(out) :: signum
        integer(c_int) :: c_run_signal_received
      end function c_run_signal_received
+     function c_run_set_record_shell_vars(run, patterns, n) &
+          bind(C, name='simvue_run_set_record_shell_vars')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, patterns
+       integer(c_size_t), value :: n
+       integer(c_int) :: c_run_set_record_shell_vars
+     end function c_run_set_record_shell_vars
+     function c_resources_sample(pid, cpu_percent, memory_mib) &
+          bind(C, name='simvue_resources_sample')
+       import :: c_double, c_int, c_int64_t
+       integer(c_int64_t), value :: pid
+       real(c_double), intent(out) :: cpu_percent, memory_mib
+       integer(c_int) :: c_resources_sample
+     end function c_resources_sample
      function c_close_open_runs(status, message) bind(C, name='simvue_close_open_runs')
        import :: c_int, c_int32_t, c_ptr
        integer(c_int32_t), value :: status
@@ -1185,6 +1200,43 @@ contains
          stat, errmsg)
     run_signal_received = int(out)
   end function run_signal_received
+
+  ! ------------------------------------------------------------------------------------------
+  ! Where the run runs: shell variables, resources of a process without a run.
+
+  !> The environment variables recorded as the metadata `shell` at `init`: `fnmatch` patterns
+  !> (`'SLURM_*'`, `'OMP_NUM_THREADS'`), replacing `[run] record_shell_vars` of simvue.toml; an
+  !> empty array records none. The batch job is recorded as `batch_job` without asking. Before
+  !> `init`.
+  subroutine run_set_record_shell_vars(this, patterns, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: patterns(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char), target :: buf(len(patterns) + 1, size(patterns))
+    type(c_ptr), target :: ptrs(max(1, size(patterns)))
+    call pack_strings(patterns, buf, ptrs)
+    call check(c_run_set_record_shell_vars(this%handle, c_loc(ptrs), &
+         size(patterns, kind=c_size_t)), this%handle, 'set_record_shell_vars', stat, errmsg)
+  end subroutine run_set_record_shell_vars
+
+  !> Samples the process `pid` (0: this process) and its children: `cpu` receives their CPU use
+  !> since the previous call for the same pid (the first call: since the process started), in
+  !> percent of one core, and `memory` their resident memory in MiB. For a process that holds no
+  !> run (an MPI rank; see `simvue_mpi_log_resources`).
+  subroutine simvue_resources_sample(pid, cpu, memory, stat, errmsg)
+    integer, intent(in) :: pid
+    real(real64), intent(out) :: cpu, memory
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    real(c_double) :: c_cpu, c_memory
+    c_cpu = 0
+    c_memory = 0
+    call check(c_resources_sample(int(pid, c_int64_t), c_cpu, c_memory), c_null_ptr, &
+         'resources_sample', stat, errmsg)
+    cpu = real(c_cpu, real64)
+    memory = real(c_memory, real64)
+  end subroutine simvue_resources_sample
 
   !> Closes every open run of the program now with `status` (`SIMVUE_STATUS_FAILED` or
   !> `SIMVUE_STATUS_TERMINATED`), logging `message` as an event of each first; for a program

@@ -278,6 +278,18 @@ extern "C" {
 const char *simvue_version(void);
 
 /**
+ * Samples the process `pid` (0: the calling process) and its descendants: `*cpu_percent`
+ * receives their CPU use since the previous call for the same `pid` in this process (the first
+ * call: since the process started), in percent of one core (it can exceed 100), and
+ * `*memory_mib` their resident memory in MiB. Each call reads `/proc`; call it every few
+ * steps, not in the innermost loop. `SIMVUE_ERROR_NOT_FOUND` when there is no such process.
+ *
+ * # Safety
+ * `cpu_percent` and `memory_mib` are NULL or writable.
+ */
+enum simvue_result simvue_resources_sample(int64_t pid, double *cpu_percent, double *memory_mib);
+
+/**
  * The name of a result code as a static string (`"SIMVUE_ERROR_CLOSED"`), or
  * `"SIMVUE_UNKNOWN_RESULT"` for a number that is not a result code.
  */
@@ -605,6 +617,24 @@ enum simvue_result simvue_run_add_alert(struct simvue_run *run,
                                         const char *pattern,
                                         char *id_buf,
                                         size_t id_len);
+
+/**
+ * Chooses the environment variables recorded in the run's metadata as `shell` at init: `n`
+ * `fnmatch` patterns (`"SLURM_*"`, `"OMP_NUM_THREADS"`, `"PBS_[JQ]*"`), replacing
+ * `[run] record_shell_vars` of simvue.toml, as the `record_shell_vars` argument of the Python
+ * client's `init` does; `n` = 0 records none. `SIMVUE_TOKEN`, and any variable holding the
+ * token, are never recorded. Before `simvue_run_init`.
+ *
+ * The batch job (SLURM, PBS/Torque, LSF, Flux) is recorded without asking, as the metadata
+ * `batch_job`: `scheduler`, `id`, and where the scheduler tells them `name`, `queue`,
+ * `nodes`, `tasks`, `nodelist`, `array_index`, `account`, `cluster`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `patterns` is NULL or holds `n` string pointers.
+ */
+enum simvue_result simvue_run_set_record_shell_vars(struct simvue_run *run,
+                                                    const char *const *patterns,
+                                                    size_t n);
 
 /**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step

@@ -429,6 +429,23 @@ inline void install_terminate_handler() noexcept {
 
 } // namespace detail
 
+/// One resource sample of a process tree (`resources_sample`).
+struct resources {
+    double cpu_percent = 0.0; ///< CPU use since the previous sample, percent of one core
+    double memory_mib = 0.0;  ///< resident memory, MiB
+};
+
+/// Samples the process `pid` (0: this one) and its children, for a process that holds no run
+/// (an MPI rank): CPU use since the previous call for `pid` (the first: since it started).
+inline resources resources_sample(std::int64_t pid = 0) {
+    resources r;
+    simvue_result rc = simvue_resources_sample(pid, &r.cpu_percent, &r.memory_mib);
+    if (rc != SIMVUE_OK) {
+        throw error(rc, "simvue::resources_sample: " + detail::last_error_message());
+    }
+    return r;
+}
+
 /// Closes every open run now with `s` (`failed` or `terminated`), logging `message` as an
 /// event first; for a program about to end abnormally. The handler simvue::run installs for
 /// std::terminate does it for uncaught exceptions.
@@ -712,6 +729,15 @@ public:
             signal_callback_ = std::move(holder);
         }
         check(rc, "set_signal_callback");
+    }
+
+    /// The environment variables recorded as the metadata `shell` at init (`fnmatch` patterns
+    /// such as "SLURM_*"), replacing `[run] record_shell_vars`; before init.
+    void set_record_shell_vars(const strings &patterns) {
+        const auto &p = patterns.get();
+        detail::c_strings c_p(p.begin(), p.end(), [](const std::string &s) { return std::string_view(s); });
+        check(simvue_run_set_record_shell_vars(handle_, c_p.data(), c_p.size()),
+              "set_record_shell_vars");
     }
 
     /// The first of the run's signals that arrived (e.g. SIGUSR1), or 0.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ffi;
 pub mod http;
 pub mod ids;
+pub mod job;
 pub mod json;
 pub mod mime;
 mod mime_table;

@@ -12,7 +12,7 @@ use super::queue::MetricBlock;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricSet};
-use crate::monitor::{self, Monitor};
+use crate::monitor::Monitor;
 use crate::sink::Sink;
 use crate::time::Timestamp;
 
@@ -56,7 +56,7 @@ impl Sampler {
         batches: &mut Vec<Vec<MetricSet>>,
     ) {
         self.monitor.set_pid(shared.pid.load(Ordering::Relaxed));
-        let Some((cpu, mem)) = self.monitor.sample() else {
+        let Some(values) = self.monitor.sample() else {
             return;
         };
         let timestamp = Timestamp::now();
@@ -68,10 +68,7 @@ impl Sampler {
             time: (timestamp.0 - start.0) as f64 / 1e6,
             timestamp,
             step: self.step,
-            values: vec![
-                (Arc::from(monitor::CPU_PERCENT), cpu),
-                (Arc::from(monitor::MEMORY_MIB), mem),
-            ],
+            values,
         });
         self.step += 1;
     }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::active::Active;
-use super::signals;
 use super::uploads::Uploads;
 use super::{
     closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
 };
+use super::{context, signals};
 use crate::config::Mode;
 use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::error::{Error, ErrorKind, Result};
@@ -152,6 +152,15 @@ impl Run {
         {
             metadata.set(&k, v);
         }
+        let patterns = c
+            .record_shell_vars
+            .as_ref()
+            .unwrap_or(&config.run.record_shell_vars);
+        context::add_context(
+            &mut metadata,
+            patterns,
+            config.token.as_ref().map(|t| t.expose()),
+        );
         let description = opts
             .description
             .map(str::to_owned)

@@ -19,6 +19,7 @@
 mod abort;
 mod active;
 mod alerts;
+mod context;
 mod exit;
 mod lifecycle;
 mod logging;
@@ -62,6 +63,8 @@ enum Phase {
 struct Control {
     settings: Settings,
     staged_metadata: Vec<(String, crate::json::Json)>,
+    /// `set_record_shell_vars`: replaces the configuration's patterns.
+    record_shell_vars: Option<Vec<String>>,
     pid: u32,
     phase: Phase,
 }
@@ -107,6 +110,7 @@ impl Run {
                     abort_poll_interval: Duration::from_secs(30),
                 },
                 staged_metadata: Vec::new(),
+                record_shell_vars: None,
                 pid: std::process::id(),
                 phase: Phase::New,
             }),

@@ -1118,6 +1118,61 @@ static void test_signals_api(void) {
     free(json);
 }
 
+/* Where the run runs (issue 10): the shell variables asked for and the batch job, recorded at
+ * init; a resource sample for a process that holds no run. */
+static void test_context_api(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-context");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    const char *patterns[] = {"SIMVUE_TEST_SHELL_*", "SLURM_JOB_I?"};
+    const char *bad[] = {"ok", BAD};
+    const char *empty[] = {""};
+    double cpu = -1.0, mem = -1.0;
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(NULL, patterns, 2));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, NULL, &mem));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, &cpu, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(-1, &cpu, &mem));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(INT64_MAX, &cpu, &mem));
+    EXPECT(SIMVUE_ERROR_NOT_FOUND, simvue_resources_sample(2147483646, &cpu, &mem));
+    CHECK(cpu == -1.0 && mem == -1.0);
+    EXPECT(SIMVUE_OK, simvue_resources_sample(0, &cpu, &mem));
+    CHECK(cpu >= 0.0 && mem > 0.0);
+
+    setenv("SIMVUE_TEST_SHELL_A", "alpha", 1);
+    setenv("SIMVUE_TEST_SHELL_B", "beta", 1);
+    setenv("SLURM_JOB_ID", "4242", 1);
+    setenv("SLURM_JOB_NAME", "ctest", 1);
+    setenv("SLURM_NTASKS", "8", 1);
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(run, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_record_shell_vars(run, bad, 2));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_record_shell_vars(run, empty, 1));
+    EXPECT(SIMVUE_OK, simvue_run_set_record_shell_vars(run, patterns, 2));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "context", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_record_shell_vars(run, patterns, 2));
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+    unsetenv("SLURM_JOB_ID");
+    unsetenv("SLURM_JOB_NAME");
+    unsetenv("SLURM_NTASKS");
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "SIMVUE_TEST_SHELL_A", "\"alpha\"") &&
+          json_has(json, "SIMVUE_TEST_SHELL_B", "\"beta\"") &&
+          json_has(json, "SLURM_JOB_ID", "\"4242\""));
+    CHECK(json != NULL && json_has(json, "scheduler", "\"slurm\"") &&
+          json_has(json, "id", "\"4242\"") && json_has(json, "name", "\"ctest\"") &&
+          json_has(json, "tasks", "8"));
+    free(json);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -1149,6 +1204,7 @@ int main(void) {
     test_free_without_close();
     test_regressions();
     test_signals_api();
+    test_context_api();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

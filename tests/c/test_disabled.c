@@ -80,6 +80,8 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_update_metadata(run, "{\"before\": true}"));
     EXPECT_OK(simvue_run_set_signals(run, "TERM,USR1", SIMVUE_SIGNALS_NOTIFY, 5.0));
     EXPECT_OK(simvue_run_set_signal_callback(run, NULL, NULL));
+    const char *patterns[] = {"SLURM_*"};
+    EXPECT_OK(simvue_run_set_record_shell_vars(run, patterns, 1));
     const char *tags[] = {"disabled", "test"};
     EXPECT_OK(simvue_run_init(run, "disabled-run", "{\"nx\": 64}", tags, 2, "nothing recorded",
                               "/tests/disabled", 1));

@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
     }
     cache = argv[1];
     setenv("SIMVUE_OFFLINE_DIRECTORY", cache.c_str(), 1);
+    setenv("SIMVUE_CPP_TEST_VAR", "recorded", 1);
     unsetenv("SIMVUE_MODE");
 
     check(simvue::version() == SIMVUE_VERSION, "version");
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
         r.set_signals();
         r.set_signal_callback([](int) {});
         r.set_signal_callback(nullptr);
+        r.set_record_shell_vars({"SIMVUE_CPP_TEST_*"});
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
                {"cpp", "test"}, "a description", "/cpp");
         id = r.id();
@@ -108,12 +110,17 @@ int main(int argc, char **argv) {
         check(r.signal_received() == 0, "signal_received");
     }
     simvue::close_open_runs(simvue::status::failed); // none is open: nothing happens
+    check(simvue::resources_sample().memory_mib > 0.0, "resources_sample");
+    check(error_code([] { simvue::resources_sample(-3); }) == SIMVUE_ERROR_INVALID_ARGUMENT,
+          "resources_sample: a bad pid throws");
     std::string j = run_json(id);
     check(has(j, "\"status\": \"completed\""), "scope exit: completed");
     check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
               has(j, "\"s\": \"q\\\"uote\\n\"") && has(j, "\"later\": \"x\""),
           "metadata types and escapes: " + j);
     check(has(j, "\"more\""), "update_tags");
+    check(has(j, "\"shell\": {\n      \"SIMVUE_CPP_TEST_VAR\": \"recorded\"\n    }"),
+          "set_record_shell_vars: " + j);
     std::string artifacts;
     for (const auto &f : std::filesystem::directory_iterator(cache + "/artifacts")) {
         if (f.path().extension() == ".json") {

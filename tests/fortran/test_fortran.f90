@@ -34,6 +34,8 @@ program test_fortran
   call run%set_signal_callback(stat=stat)
   call check(stat == SIMVUE_OK, 'set_signal_callback without a callback')
   call check(run%signal_received() == 0, 'signal_received')
+  call run%set_record_shell_vars([character(len=12) :: 'SLURM_*', 'OMP_NUM_*'], stat=stat)
+  call check(stat == SIMVUE_OK, 'set_record_shell_vars')
   call run%init(stat=stat)
   call check(stat == SIMVUE_OK, 'init without arguments')
   call check(len(run%name()) > 0, 'random name')
@@ -157,6 +159,13 @@ program test_fortran
   call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'close_open_runs: an unknown status')
   call simvue_close_open_runs(SIMVUE_STATUS_FAILED, 'nothing open', stat=stat)
   call check(stat == SIMVUE_OK, 'close_open_runs with no run open')
+  block
+    real(real64) :: cpu, memory
+    call simvue_resources_sample(0, cpu, memory, stat=stat)
+    call check(stat == SIMVUE_OK .and. cpu >= 0 .and. memory > 0, 'resources_sample')
+    call simvue_resources_sample(-4, cpu, memory, stat=stat)
+    call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'resources_sample: a bad pid')
+  end block
 
   print '(a,i0)', 'done ', failures
 

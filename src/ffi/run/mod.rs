@@ -2,7 +2,7 @@
 
 //!
 //! Modules by part of the API: `log` (metrics and events), `alert`, `save` (artifacts),
-//! `signals` (signals and abnormal ends); the handle, its lifecycle, configuration, metadata,
+//! `signals` (signals and abnormal ends), `context` (shell variables); the handle, its lifecycle, configuration, metadata,
 //! tags, status and folders are here.
 
 use std::ffi::c_char;
@@ -19,11 +19,13 @@ use crate::run::{ConfigOptions, InitOptions, Run};
 use crate::time::Timestamp;
 
 mod alert;
+mod context;
 mod log;
 mod save;
 mod signals;
 
 pub use alert::*;
+pub use context::*;
 pub use log::*;
 pub use save::*;
 pub use signals::*;
