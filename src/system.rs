@@ -62,7 +62,12 @@ pub fn system_info() -> Json {
                 .with("arch", arch.as_str())
                 .with("processor", cpu_model(&arch)),
         )
-        .with("gpu", Json::object().with("name", "").with("driver", ""))
+        .with("gpu", {
+            // From NVML where it is (the Python client asks nvidia-smi): the first GPU's name
+            // and the driver version; empty strings elsewhere, as there.
+            let (name, driver) = crate::monitor::gpu::describe().unwrap_or_default();
+            Json::object().with("name", name).with("driver", driver)
+        })
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! Resource metrics of the monitored process and its children, under the Python client's names
-//! (`simvue/metrics.py:165-176`): CPU percent summed over the process tree (can exceed 100) and
-//! resident memory in MiB.
+//! (`simvue/metrics.py:165-176`): CPU percent summed over the process tree (can exceed 100),
+//! resident memory in MiB, and the GPUs the tree uses.
 //!
-//! [`process`] reads the process tree from `/proc`.
+//! [`process`] reads the process tree from `/proc`, [`gpu`] the GPUs through NVML (loaded at
+//! run time, if there).
 
+pub mod gpu;
 pub mod process;
 
 use std::collections::HashMap;
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use gpu::Gpus;
 use process::{ProcessTree, TreeSample};
 
 /// Metric name of the CPU usage, percent of one core summed over the process tree.
@@ -22,6 +25,7 @@ pub const MEMORY_MIB: &str = "resources/cpu.usage.memory";
 /// construction, so the first sample has a CPU percentage measured over a real interval.
 pub struct Monitor {
     tree: ProcessTree,
+    gpus: Option<Gpus>,
 }
 
 impl Monitor {
@@ -29,6 +33,7 @@ impl Monitor {
     pub fn new(pid: u32) -> Monitor {
         Monitor {
             tree: ProcessTree::new(pid),
+            gpus: Gpus::open(),
         }
     }
 
@@ -45,10 +50,17 @@ impl Monitor {
     /// The metric values of one sample, or `None` when the process no longer exists.
     pub fn sample(&mut self) -> Option<Vec<(Arc<str>, f64)>> {
         let s = self.tree.sample()?;
-        Some(vec![
+        let mut values = vec![
             (Arc::from(CPU_PERCENT), s.cpu_percent),
             (Arc::from(MEMORY_MIB), s.memory_mib),
-        ])
+        ];
+        let gpus = self
+            .gpus
+            .as_ref()
+            .map(|g| g.sample(&s.pids))
+            .unwrap_or_default();
+        values.extend(Gpus::values(&gpus));
+        Some(values)
     }
 }
 
