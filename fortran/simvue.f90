@@ -118,6 +118,7 @@ module simvue
      procedure :: set_signal_callback => run_set_signal_callback
      procedure :: signal_received => run_signal_received
      procedure :: set_record_shell_vars => run_set_record_shell_vars
+     procedure :: set_emission_metrics => run_set_emission_metrics
      procedure :: save => run_save
      procedure :: save_directory => run_save_directory
      procedure :: save_all => run_save_all
@@ -390,6 +391,13 @@ module simvue
        integer(c_size_t), value :: n
        integer(c_int) :: c_run_set_record_shell_vars
      end function c_run_set_record_shell_vars
+     function c_run_set_emission_metrics(run, enable) &
+          bind(C, name='simvue_run_set_emission_metrics')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), value :: enable
+       integer(c_int) :: c_run_set_emission_metrics
+     end function c_run_set_emission_metrics
      function c_resources_sample(pid, cpu_percent, memory_mib) &
           bind(C, name='simvue_resources_sample')
        import :: c_double, c_int, c_int64_t
@@ -1219,6 +1227,19 @@ contains
     call check(c_run_set_record_shell_vars(this%handle, c_loc(ptrs), &
          size(patterns, kind=c_size_t)), this%handle, 'set_record_shell_vars', stat, errmsg)
   end subroutine run_set_record_shell_vars
+
+  !> Energy and emissions logged with every resource sample (`[metrics]
+  !> enable_emission_metrics`): `sustainability.energy_consumed.total` / `.delta` (kWh) and, with
+  !> `[eco] co2_intensity`, `sustainability.emissions.total` / `.delta` (kg), measured (RAPL,
+  !> NVML) or estimated as the Python client does. Needs resource metrics. Before `init`.
+  subroutine run_set_emission_metrics(this, enable, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    logical, intent(in) :: enable
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call check(c_run_set_emission_metrics(this%handle, flag(enable)), this%handle, &
+         'set_emission_metrics', stat, errmsg)
+  end subroutine run_set_emission_metrics
 
   !> Samples the process `pid` (0: this process) and its children: `cpu` receives their CPU use
   !> since the previous call for the same pid (the first call: since the process started), in

@@ -637,6 +637,22 @@ enum simvue_result simvue_run_set_record_shell_vars(struct simvue_run *run,
                                                     size_t n);
 
 /**
+ * Turns the emission metrics on (1) or off (0), as `[metrics] enable_emission_metrics` and the
+ * Python client's `config(enable_emission_metrics=True)` do: with every resource sample the
+ * run logs `sustainability.energy_consumed.total` / `.delta` (kWh) and, given `[eco]
+ * co2_intensity` (g CO2e/kWh) in simvue.toml, `sustainability.emissions.total` / `.delta` (kg
+ * CO2e). The energy is measured where the machine tells it (Linux RAPL for the CPU packages
+ * where readable, NVML for the GPUs the run uses) and estimated as the Python client does
+ * otherwise (`[eco] cpu_thermal_design_power`, `cpu_n_cores`, `gpu_thermal_design_power`);
+ * the run's metadata `sustainability` says which. Needs resource metrics
+ * (`SIMVUE_ERROR_STATE` when they are disabled). Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_emission_metrics(struct simvue_run *run, int32_t enable);
+
+/**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step
  * counts up by one each call, the time is seconds since init and the timestamp is now (UTC).
  * Values may be NaN or infinite. Names may use letters, digits, whitespace and `-_/.:=><+()%`.

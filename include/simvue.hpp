@@ -740,6 +740,12 @@ public:
               "set_record_shell_vars");
     }
 
+    /// Energy and emissions with every resource sample (`[metrics] enable_emission_metrics`);
+    /// see simvue_run_set_emission_metrics. Before init.
+    void set_emission_metrics(bool enable) {
+        check(simvue_run_set_emission_metrics(handle_, enable ? 1 : 0), "set_emission_metrics");
+    }
+
     /// The first of the run's signals that arrived (e.g. SIGUSR1), or 0.
     int signal_received() const {
         std::int32_t out = 0;

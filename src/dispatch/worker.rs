@@ -97,7 +97,7 @@ impl Worker {
         let now = Instant::now();
         let far = now + Duration::from_secs(86_400 * 365);
         let mut sampler = self.settings.resources_interval.map(|interval| Sampler {
-            monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
+            monitor: Monitor::new(s.pid.load(Ordering::Relaxed), &self.settings.monitor),
             interval,
             step: 0,
         });

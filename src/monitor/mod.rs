@@ -1,10 +1,12 @@
 //! Resource metrics of the monitored process and its children, under the Python client's names
 //! (`simvue/metrics.py:165-176`): CPU percent summed over the process tree (can exceed 100),
-//! resident memory in MiB, and the GPUs the tree uses.
+//! resident memory in MiB, and the GPUs the tree uses; with emission metrics, energy and
+//! emissions.
 //!
 //! [`process`] reads the process tree from `/proc`, [`gpu`] the GPUs through NVML (loaded at
-//! run time, if there).
+//! run time, if there), [`energy`] measures or estimates the energy used.
 
+pub mod energy;
 pub mod gpu;
 pub mod process;
 
@@ -13,8 +15,16 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use energy::{EnergySettings, Meter};
 use gpu::Gpus;
 use process::{ProcessTree, TreeSample};
+
+/// What a run's resource samples hold besides CPU, memory and GPUs.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorOptions {
+    /// Energy and emissions (`enable_emission_metrics`), on what they rest.
+    pub energy: Option<EnergySettings>,
+}
 
 /// Metric name of the CPU usage, percent of one core summed over the process tree.
 pub const CPU_PERCENT: &str = "resources/cpu.usage.percentage";
@@ -22,18 +32,21 @@ pub const CPU_PERCENT: &str = "resources/cpu.usage.percentage";
 pub const MEMORY_MIB: &str = "resources/cpu.usage.memory";
 
 /// Samples one process tree for a run's resource metrics. The baseline is taken at
-/// construction, so the first sample has a CPU percentage measured over a real interval.
+/// construction, so the first sample has a CPU percentage (and energy) measured over a real
+/// interval.
 pub struct Monitor {
     tree: ProcessTree,
     gpus: Option<Gpus>,
+    meter: Option<Meter>,
 }
 
 impl Monitor {
     /// Starts monitoring `pid` and its descendants.
-    pub fn new(pid: u32) -> Monitor {
+    pub fn new(pid: u32, options: &MonitorOptions) -> Monitor {
         Monitor {
             tree: ProcessTree::new(pid),
             gpus: Gpus::open(),
+            meter: options.energy.clone().map(Meter::new),
         }
     }
 
@@ -60,6 +73,9 @@ impl Monitor {
             .map(|g| g.sample(&s.pids))
             .unwrap_or_default();
         values.extend(Gpus::values(&gpus));
+        if let Some(m) = &mut self.meter {
+            values.extend(m.sample(s.cpu_percent, &gpus));
+        }
         Some(values)
     }
 }

@@ -1,9 +1,15 @@
 //! What init records about where the run runs, besides the `system` record: the batch job and
-//! the shell variables chosen with `record_shell_vars` ([`crate::job`]).
+//! the shell variables chosen with `record_shell_vars` ([`crate::job`]); and whether the run's
+//! resource samples carry energy and emissions ([`crate::monitor::energy`]).
 
-use super::Run;
+use super::{Run, Settings};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::json::Json;
+use crate::monitor::energy::EnergySettings;
+
+/// The metadata key saying where the energy figures come from.
+pub(super) const SUSTAINABILITY_KEY: &str = "sustainability";
 
 impl Run {
     /// Chooses the environment variables recorded as the metadata `shell` at `init`:
@@ -23,6 +29,27 @@ impl Run {
             Ok(())
         })
     }
+
+    /// Turns the emission metrics on or off (`[metrics] enable_emission_metrics`, as the
+    /// Python client's `config(enable_emission_metrics=...)`): energy and emissions logged with
+    /// every resource sample, so resource metrics must be on. Only before `init`.
+    pub fn set_emission_metrics(&self, enable: bool) -> Result<()> {
+        self.configure("emission metrics must be set before init", |s| {
+            if enable && s.disable_resources_metrics {
+                return Err(Error::state(
+                    "emission metrics need resource metrics, which are disabled",
+                ));
+            }
+            s.enable_emission_metrics = enable;
+            Ok(())
+        })
+    }
+}
+
+/// What the energy figures of a run rest on, when it logs them (probed on this machine).
+pub(super) fn energy_settings(settings: &Settings, config: &Config) -> Option<EnergySettings> {
+    (settings.enable_emission_metrics && !settings.disable_resources_metrics)
+        .then(|| EnergySettings::probe(&config.eco))
 }
 
 /// Adds the run's context to its `metadata` at init: `shell` (the variables matching

@@ -18,6 +18,7 @@ use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Folder, RunRecord, Status};
+use crate::monitor::MonitorOptions;
 use crate::offline::OfflineSink;
 use crate::online::OnlineSink;
 use crate::sink::Sink;
@@ -161,6 +162,15 @@ impl Run {
             patterns,
             config.token.as_ref().map(|t| t.expose()),
         );
+        if let Some(energy) = context::energy_settings(&c.settings, config) {
+            if metadata.get(context::SUSTAINABILITY_KEY).is_none() {
+                metadata.set(context::SUSTAINABILITY_KEY, energy.describe());
+            }
+        } else if c.settings.enable_emission_metrics {
+            self.reporter.background(Error::state(
+                "emission metrics need resource metrics, which are disabled: none are logged",
+            ));
+        }
         let description = opts
             .description
             .map(str::to_owned)
@@ -245,6 +255,13 @@ impl Run {
                         .then(|| Duration::from_secs(s.resources_metrics_interval)),
                     pid: c.pid,
                     abort_interval: (self.mode == Mode::Online).then_some(s.abort_poll_interval),
+                    monitor: MonitorOptions {
+                        energy: self
+                            .config
+                            .as_ref()
+                            .ok()
+                            .and_then(|config| context::energy_settings(s, config)),
+                    },
                 },
                 start,
                 Box::new(move |e| reporter.background(e)),

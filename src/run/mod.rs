@@ -96,6 +96,7 @@ impl Run {
             .ok()
             .and_then(|c| c.system_metrics_interval)
             .unwrap_or(DEFAULT_RESOURCES_INTERVAL);
+        let emissions = config.as_ref().is_ok_and(|c| c.enable_emission_metrics);
         Run {
             mode,
             config,
@@ -108,6 +109,7 @@ impl Run {
                     resources_metrics_interval: interval,
                     flush_interval: Duration::from_secs(1),
                     abort_poll_interval: Duration::from_secs(30),
+                    enable_emission_metrics: emissions,
                 },
                 staged_metadata: Vec::new(),
                 record_shell_vars: None,

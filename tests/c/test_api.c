@@ -1130,6 +1130,7 @@ static void test_context_api(void) {
     double cpu = -1.0, mem = -1.0;
 
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(NULL, patterns, 2));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_emission_metrics(NULL, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, NULL, &mem));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, &cpu, NULL));
     EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(-1, &cpu, &mem));
@@ -1151,7 +1152,12 @@ static void test_context_api(void) {
     EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_record_shell_vars(run, bad, 2));
     EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_record_shell_vars(run, empty, 1));
     EXPECT(SIMVUE_OK, simvue_run_set_record_shell_vars(run, patterns, 2));
+    /* Emission metrics need resource metrics, which this run has off. */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_emission_metrics(run, 2));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 1));
+    EXPECT(SIMVUE_OK, simvue_run_set_emission_metrics(run, 0));
     EXPECT(SIMVUE_OK, simvue_run_init(run, "context", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 0));
     EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_record_shell_vars(run, patterns, 2));
     char id[256];
     EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));

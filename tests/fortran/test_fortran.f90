@@ -36,6 +36,8 @@ program test_fortran
   call check(run%signal_received() == 0, 'signal_received')
   call run%set_record_shell_vars([character(len=12) :: 'SLURM_*', 'OMP_NUM_*'], stat=stat)
   call check(stat == SIMVUE_OK, 'set_record_shell_vars')
+  call run%set_emission_metrics(.true., stat=stat)
+  call check(stat == SIMVUE_ERROR_STATE, 'set_emission_metrics: resource metrics are off')
   call run%init(stat=stat)
   call check(stat == SIMVUE_OK, 'init without arguments')
   call check(len(run%name()) > 0, 'random name')

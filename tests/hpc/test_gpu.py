@@ -1,9 +1,11 @@
-"""GPU metrics (issue 10, part 3), with a fake NVML (``nvml/fake_nvml.c``, built here
+"""GPU and energy metrics (issue 10, part 3), with a fake NVML (``nvml/fake_nvml.c``, built here
 as ``libnvidia-ml.so.1`` and found through LD_LIBRARY_PATH) on machines without a GPU:
 
 - the GPUs the process uses, under the Python client's names, memory as percent used; GPUs it
   does not use are left out; the run's ``system.gpu`` has the name and the driver;
 - without NVML nothing GPU-related happens;
+- with emission metrics, energy (the GPU's counter, the CPU estimated where RAPL cannot be
+  read) and emissions from ``[eco] co2_intensity``, and where they came from in the metadata;
 - the first CPU sample is a real value.
 """
 
@@ -79,3 +81,38 @@ def test_without_nvml_nothing_gpu_related_happens_and_the_first_cpu_sample_is_re
                         for m in sets), sets
     first = sets[0]["values"]["resources/cpu.usage.percentage"]
     assert first > 10.0, f"the first sample measures the busy loop since init: {first}%"
+
+
+def test_emission_metrics_from_measured_gpu_energy_and_the_cpu_estimate(exes, fake_nvml,
+                                                                       tmp_path):
+    toml = ("[eco]\nco2_intensity = 200\ncpu_thermal_design_power = 100\ncpu_n_cores = 10\n"
+            "gpu_thermal_design_power = 300\n")
+    run, sets, _ = _run(exes, tmp_path, "3.5", "emissions", nvml=fake_nvml, toml=toml)
+    s = run["metadata"]["sustainability"]
+    assert s["cpu_energy"].startswith(("estimated: CPU percent x 100 W / 10 cores",
+                                       "measured: RAPL")), s
+    assert s["gpu_energy"].startswith("measured: NVML"), s
+    assert s["co2_intensity"] == 200
+    assert len(sets) >= 3, sets
+    total = 0.0
+    for m in sets:
+        v = m["values"]
+        delta = v["sustainability.energy_consumed.delta"]
+        total += delta
+        assert abs(v["sustainability.energy_consumed.total"] - total) < 1e-12, (m, total)
+        assert abs(v["sustainability.emissions.delta"] - delta * 0.2) < 1e-15, v
+        assert abs(v["sustainability.emissions.total"] - total * 0.2) < 1e-12, v
+    # About a second between samples: the fake GPU's 250 W (its energy counter; from the second
+    # sample on) plus at most 100 W for the CPU estimate (100 % of a core x 100 W / 10 cores is
+    # 10 W), in kWh.
+    for m in sets[1:]:
+        joules = m["values"]["sustainability.energy_consumed.delta"] * 3.6e6
+        assert 100.0 < joules < 1000.0, f"{joules} J in about a second\n{sets}"
+
+
+def test_emission_metrics_without_an_intensity_log_the_energy_only(exes, tmp_path):
+    run, sets, _ = _run(exes, tmp_path, "2.6", "emissions")
+    assert run["metadata"]["sustainability"]["co2_intensity"] is None
+    keys = set().union(*(m["values"] for m in sets))
+    assert {"sustainability.energy_consumed.total", "sustainability.energy_consumed.delta"} <= keys
+    assert not any(k.startswith("sustainability.emissions") for k in keys), keys

@@ -1,10 +1,11 @@
-//! What a run records about where it runs: shell variables (the batch job is automatic).
+//! What a run records about where it runs (shell variables; the batch job is automatic) and
+//! what it uses (emission metrics).
 
 use std::ffi::c_char;
 
 use super::super::convert::str_array;
-use super::super::result::simvue_result;
-use super::{simvue_run, with_enabled_run};
+use super::super::result::{simvue_result, FfiError};
+use super::{flag, simvue_run, with_enabled_run};
 
 /// Chooses the environment variables recorded in the run's metadata as `shell` at init: `n`
 /// `fnmatch` patterns (`"SLURM_*"`, `"OMP_NUM_THREADS"`, `"PBS_[JQ]*"`), replacing
@@ -27,5 +28,29 @@ pub unsafe extern "C" fn simvue_run_set_record_shell_vars(
     with_enabled_run(run, |run| {
         let patterns = str_array(patterns, n, "patterns")?;
         Ok(run.set_record_shell_vars(&patterns)?)
+    })
+}
+
+/// Turns the emission metrics on (1) or off (0), as `[metrics] enable_emission_metrics` and the
+/// Python client's `config(enable_emission_metrics=True)` do: with every resource sample the
+/// run logs `sustainability.energy_consumed.total` / `.delta` (kWh) and, given `[eco]
+/// co2_intensity` (g CO2e/kWh) in simvue.toml, `sustainability.emissions.total` / `.delta` (kg
+/// CO2e). The energy is measured where the machine tells it (Linux RAPL for the CPU packages
+/// where readable, NVML for the GPUs the run uses) and estimated as the Python client does
+/// otherwise (`[eco] cpu_thermal_design_power`, `cpu_n_cores`, `gpu_thermal_design_power`);
+/// the run's metadata `sustainability` says which. Needs resource metrics
+/// (`SIMVUE_ERROR_STATE` when they are disabled). Before `simvue_run_init`.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_emission_metrics(
+    run: *mut simvue_run,
+    enable: i32,
+) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let enable = flag(enable, "enable")?
+            .ok_or_else(|| FfiError::unknown_enum("enable must be 0 or 1"))?;
+        Ok(run.set_emission_metrics(enable)?)
     })
 }

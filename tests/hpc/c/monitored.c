@@ -3,7 +3,8 @@
  * in SIMVUE_OFFLINE_DIRECTORY), keeps a core busy for SECONDS, logging one metric a step, then
  * closes.
  *
- * Usage: monitored SECONDS
+ * Usage: monitored SECONDS [emissions]
+ *   emissions: enable the emission metrics (simvue_run_set_emission_metrics).
  * Output lines (key=value): init_rc, run_id, close_rc.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -22,7 +23,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: monitored SECONDS\n");
+        fprintf(stderr, "usage: monitored SECONDS [emissions]\n");
         return 2;
     }
     double seconds = atof(argv[1]);
@@ -31,6 +32,9 @@ int main(int argc, char **argv) {
         return 3;
     }
     simvue_run_config(run, 0, 1, SIMVUE_KEEP, 0, 1);
+    if (argc > 2 && strcmp(argv[2], "emissions") == 0) {
+        simvue_run_set_emission_metrics(run, 1);
+    }
     simvue_result rc = simvue_run_init(run, "monitored", NULL, NULL, 0, NULL, "/hpc", 1);
     printf("init_rc=%s\n", simvue_result_name(rc));
     char id[SIMVUE_ID_BUFFER_SIZE];
