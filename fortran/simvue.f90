@@ -119,6 +119,7 @@ module simvue
      procedure :: signal_received => run_signal_received
      procedure :: set_record_shell_vars => run_set_record_shell_vars
      procedure :: set_emission_metrics => run_set_emission_metrics
+     procedure :: set_quiet => run_set_quiet
      procedure :: save => run_save
      procedure :: save_directory => run_save_directory
      procedure :: save_all => run_save_all
@@ -398,6 +399,12 @@ module simvue
        integer(c_int32_t), value :: enable
        integer(c_int) :: c_run_set_emission_metrics
      end function c_run_set_emission_metrics
+     function c_run_set_quiet(run, quiet) bind(C, name='simvue_run_set_quiet')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), value :: quiet
+       integer(c_int) :: c_run_set_quiet
+     end function c_run_set_quiet
      function c_resources_sample(pid, cpu_percent, memory_mib) &
           bind(C, name='simvue_resources_sample')
        import :: c_double, c_int, c_int64_t
@@ -1240,6 +1247,17 @@ contains
     call check(c_run_set_emission_metrics(this%handle, flag(enable)), this%handle, &
          'set_emission_metrics', stat, errmsg)
   end subroutine run_set_emission_metrics
+
+  !> Silences the lines the library prints about the run at init (where it is) and close (what
+  !> became of it); SIMVUE_QUIET=1 or 0 in the environment wins. Before `init`.
+  subroutine run_set_quiet(this, quiet, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    logical, intent(in) :: quiet
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call check(c_run_set_quiet(this%handle, flag(quiet)), this%handle, 'set_quiet', stat, &
+         errmsg)
+  end subroutine run_set_quiet
 
   !> Samples the process `pid` (0: this process) and its children: `cpu` receives their CPU use
   !> since the previous call for the same pid (the first call: since the process started), in

@@ -653,6 +653,19 @@ enum simvue_result simvue_run_set_record_shell_vars(struct simvue_run *run,
 enum simvue_result simvue_run_set_emission_metrics(struct simvue_run *run, int32_t enable);
 
 /**
+ * Silences (1) or restores (0) the two lines the library prints about the run on stderr: at
+ * init, where to see it (online: its page on the server; offline: the cache and the command
+ * that uploads it); at close, its final status and what became of what was logged (sent or
+ * written, written to the cache for later upload, dropped, lost; files saved). The
+ * environment variable `SIMVUE_QUIET` (`1`; `0` to keep them) wins over this. Errors are
+ * still printed as `suppress_errors` says. Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_quiet(struct simvue_run *run, int32_t quiet);
+
+/**
  * Logs one set of metrics: `names[i]` has the value `values[i]`, for `n` metrics. The step
  * counts up by one each call, the time is seconds since init and the timestamp is now (UTC).
  * Values may be NaN or infinite. Names may use letters, digits, whitespace and `-_/.:=><+()%`.

@@ -746,6 +746,10 @@ public:
         check(simvue_run_set_emission_metrics(handle_, enable ? 1 : 0), "set_emission_metrics");
     }
 
+    /// Silences the lines the library prints about the run at init and close (SIMVUE_QUIET
+    /// wins); before init.
+    void set_quiet(bool quiet) { check(simvue_run_set_quiet(handle_, quiet ? 1 : 0), "set_quiet"); }
+
     /// The first of the run's signals that arrived (e.g. SIGUSR1), or 0.
     int signal_received() const {
         std::int32_t out = 0;

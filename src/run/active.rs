@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
+use super::feedback::Feedback;
 use super::report::Reporter;
 use super::signals::SignalWatch;
 use super::uploads::Uploads;
@@ -40,6 +41,8 @@ pub(super) struct Active {
     /// Opened when the run is closed, for callers of `finish` that found another thread
     /// closing it (the exit hook while a signal is being handled).
     pub(super) closed: Latch,
+    /// The lines printed at start and close.
+    pub(super) feedback: Feedback,
 }
 
 /// A one-way gate: closed until `open`, then open for good.
@@ -166,6 +169,13 @@ impl Active {
         let closed = self
             .sink
             .close_run(&self.id, final_status != Status::Created);
+        self.feedback.closed(
+            &self.record.lock().name,
+            final_status,
+            self.dispatcher.as_ref().map(Dispatcher::stats),
+            self.uploads.saved(),
+            self.sink.remote().is_some(),
+        );
         result.and(closed)
     }
 }

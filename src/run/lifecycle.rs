@@ -8,6 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::active::Active;
+use super::feedback::Feedback;
 use super::uploads::Uploads;
 use super::{
     closed, exit, Control, InitOptions, Phase, Run, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT,
@@ -288,7 +289,13 @@ impl Run {
                 .unwrap_or_default(),
             signals: self.signals.clone(),
             closed: Default::default(),
+            feedback: Feedback::new(c.settings.quiet, self.config.as_ref().ok()),
         });
+        active.feedback.started(
+            &active.record.lock().name,
+            &active.id,
+            active.sink.remote().is_some(),
+        );
         exit::register(&active);
         if running {
             if let Err(e) = signals::watch(&active) {

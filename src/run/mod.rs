@@ -13,6 +13,7 @@
 //! [`alerts`] defines alerts; [`save`] saves files. Behind them, [`active`] is the state of an
 //! initialised run, [`uploads`] its upload thread, [`abort`] an abort requested from the UI,
 //! [`exit`] closes forgotten runs at process exit (and fails them on a non-zero exit),
+//! [`feedback`] prints where a run is and what became of it,
 //! [`signals`] acts on signals that stop the process, and [`terminate`] is how a run ends
 //! when the process is about to.
 
@@ -21,6 +22,7 @@ mod active;
 mod alerts;
 mod context;
 mod exit;
+mod feedback;
 mod lifecycle;
 mod logging;
 mod options;
@@ -110,6 +112,7 @@ impl Run {
                     flush_interval: Duration::from_secs(1),
                     abort_poll_interval: Duration::from_secs(30),
                     enable_emission_metrics: emissions,
+                    quiet: false,
                 },
                 staged_metadata: Vec::new(),
                 record_shell_vars: None,

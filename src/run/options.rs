@@ -52,6 +52,8 @@ pub struct Settings {
     /// Log energy and emissions with the resource metrics (`[metrics]
     /// enable_emission_metrics`, `set_emission_metrics`).
     pub enable_emission_metrics: bool,
+    /// Print nothing about the run unasked (`set_quiet`, `SIMVUE_QUIET`).
+    pub quiet: bool,
 }
 
 /// Arguments of [`Run::init`](super::Run::init).

@@ -237,7 +237,9 @@ fn on_signal(sig: i32) {
         if !exiting && first {
             let why = format!("received {name}: the solver is asked to stop");
             a.note(&why);
-            eprintln!("[simvue] run {}: {why}", a.record.lock().name);
+            if !a.feedback.quiet {
+                eprintln!("[simvue] run {}: {why}", a.record.lock().name);
+            }
         }
     }
     for a in &wanting {
@@ -254,6 +256,7 @@ fn on_signal(sig: i32) {
                 let deadline = a.signals.settings().deadline;
                 let run_name = a.record.lock().name.clone();
                 match a.terminate(None, deadline) {
+                    Ok(()) if a.feedback.quiet => {}
                     Ok(()) => eprintln!(
                         "[simvue] {name}: run {run_name} flushed and closed as terminated in {:.2} s; the process ends by {name}",
                         started.elapsed().as_secs_f64()

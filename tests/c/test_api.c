@@ -1131,6 +1131,7 @@ static void test_context_api(void) {
 
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(NULL, patterns, 2));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_emission_metrics(NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_quiet(NULL, 1));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, NULL, &mem));
     EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, &cpu, NULL));
     EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(-1, &cpu, &mem));
@@ -1156,7 +1157,10 @@ static void test_context_api(void) {
     EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_emission_metrics(run, 2));
     EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 1));
     EXPECT(SIMVUE_OK, simvue_run_set_emission_metrics(run, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_quiet(run, -1));
+    EXPECT(SIMVUE_OK, simvue_run_set_quiet(run, 1));
     EXPECT(SIMVUE_OK, simvue_run_init(run, "context", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_quiet(run, 0));
     EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 0));
     EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_record_shell_vars(run, patterns, 2));
     char id[256];

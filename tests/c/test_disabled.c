@@ -83,6 +83,7 @@ static void full_run(int32_t mode) {
     const char *patterns[] = {"SLURM_*"};
     EXPECT_OK(simvue_run_set_record_shell_vars(run, patterns, 1));
     EXPECT_OK(simvue_run_set_emission_metrics(run, 1));
+    EXPECT_OK(simvue_run_set_quiet(run, 7));
     const char *tags[] = {"disabled", "test"};
     EXPECT_OK(simvue_run_init(run, "disabled-run", "{\"nx\": 64}", tags, 2, "nothing recorded",
                               "/tests/disabled", 1));

@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
         r.set_signal_callback(nullptr);
         r.set_record_shell_vars({"SIMVUE_CPP_TEST_*"});
         r.set_emission_metrics(false);
+        r.set_quiet(true);
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
                {"cpp", "test"}, "a description", "/cpp");
         id = r.id();

@@ -38,6 +38,8 @@ program test_fortran
   call check(stat == SIMVUE_OK, 'set_record_shell_vars')
   call run%set_emission_metrics(.true., stat=stat)
   call check(stat == SIMVUE_ERROR_STATE, 'set_emission_metrics: resource metrics are off')
+  call run%set_quiet(.false., stat=stat)
+  call check(stat == SIMVUE_OK, 'set_quiet')
   call run%init(stat=stat)
   call check(stat == SIMVUE_OK, 'init without arguments')
   call check(len(run%name()) > 0, 'random name')

@@ -122,6 +122,7 @@ def test_sigterm_against_a_hung_server_ends_by_sigterm_before_the_sigkill(
         describe_proc(proc, out, err)
     NOTES.append(f"SIGTERM to exit, hung server, deadline 4 s: {elapsed:.2f} s")
     cache = tmp_path / "cache"
+    assert f"written to {cache} for `simvue send`" in err, err
     runs = list(cache_runs(cache).values())
     assert len(runs) == 1 and runs[0]["status"] == "terminated" and runs[0]["_closed"], \
         f"{runs}\n{describe_proc(proc, out, err)}"

@@ -1,5 +1,5 @@
-//! What a run records about where it runs (shell variables; the batch job is automatic) and
-//! what it uses (emission metrics).
+//! What a run records about where it runs (shell variables; the batch job is automatic), what
+//! it uses (emission metrics), and what it says on stderr (quiet).
 
 use std::ffi::c_char;
 
@@ -52,5 +52,23 @@ pub unsafe extern "C" fn simvue_run_set_emission_metrics(
         let enable = flag(enable, "enable")?
             .ok_or_else(|| FfiError::unknown_enum("enable must be 0 or 1"))?;
         Ok(run.set_emission_metrics(enable)?)
+    })
+}
+
+/// Silences (1) or restores (0) the two lines the library prints about the run on stderr: at
+/// init, where to see it (online: its page on the server; offline: the cache and the command
+/// that uploads it); at close, its final status and what became of what was logged (sent or
+/// written, written to the cache for later upload, dropped, lost; files saved). The
+/// environment variable `SIMVUE_QUIET` (`1`; `0` to keep them) wins over this. Errors are
+/// still printed as `suppress_errors` says. Before `simvue_run_init`.
+///
+/// # Safety
+/// `run` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn simvue_run_set_quiet(run: *mut simvue_run, quiet: i32) -> simvue_result {
+    with_enabled_run(run, |run| {
+        let quiet =
+            flag(quiet, "quiet")?.ok_or_else(|| FfiError::unknown_enum("quiet must be 0 or 1"))?;
+        Ok(run.set_quiet(quiet)?)
     })
 }

@@ -3,8 +3,9 @@
  * in SIMVUE_OFFLINE_DIRECTORY), keeps a core busy for SECONDS, logging one metric a step, then
  * closes.
  *
- * Usage: monitored SECONDS [emissions]
+ * Usage: monitored SECONDS [emissions|quiet]
  *   emissions: enable the emission metrics (simvue_run_set_emission_metrics).
+ *   quiet: simvue_run_set_quiet(run, 1).
  * Output lines (key=value): init_rc, run_id, close_rc.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -23,7 +24,7 @@ static double now_s(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: monitored SECONDS [emissions]\n");
+        fprintf(stderr, "usage: monitored SECONDS [emissions|quiet]\n");
         return 2;
     }
     double seconds = atof(argv[1]);
@@ -34,6 +35,9 @@ int main(int argc, char **argv) {
     simvue_run_config(run, 0, 1, SIMVUE_KEEP, 0, 1);
     if (argc > 2 && strcmp(argv[2], "emissions") == 0) {
         simvue_run_set_emission_metrics(run, 1);
+    }
+    if (argc > 2 && strcmp(argv[2], "quiet") == 0) {
+        simvue_run_set_quiet(run, 1);
     }
     simvue_result rc = simvue_run_init(run, "monitored", NULL, NULL, 0, NULL, "/hpc", 1);
     printf("init_rc=%s\n", simvue_result_name(rc));
