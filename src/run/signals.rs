@@ -188,12 +188,18 @@ impl Run {
     }
 }
 
-/// Starts handling the run's signals (called when a run starts running).
+/// Orders installing (a run starting) and taking the handlers away (the last run closing), so
+/// that a run starting while the last other one closes keeps its handlers.
+static GATE: Mutex<()> = parking_lot::const_mutex(());
+
+/// Starts handling the run's signals (called when a run starts running, once it is registered
+/// as open).
 pub(super) fn watch(active: &Arc<Active>) -> Result<()> {
     let set = active.signals.settings().signals;
     if set.is_empty() {
         return Ok(());
     }
+    let _gate = GATE.lock();
     signals::set_action(on_signal);
     signals::install(&set).map(|_| ())
 }
@@ -201,6 +207,7 @@ pub(super) fn watch(active: &Arc<Active>) -> Result<()> {
 /// Called when a run is closed: once no run is left open, the library's handlers are taken
 /// away and every signal is as the program had it.
 pub(super) fn run_closed(active: &Active) {
+    let _gate = GATE.lock();
     if !exit::forget(active) {
         signals::uninstall();
     }
