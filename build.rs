@@ -54,6 +54,9 @@ fn main() {
         major => format!("libsimvue.so.{major}"),
     };
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    // Never unloaded (dlclose is a no-op): the library's threads, its signal handlers and
+    // its on_exit hook point into its code for the life of the process.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
     // Programs linked with `-L target/<profile> -lsimvue` look for the SONAME at run time:
     // give the build tree that name too (OUT_DIR is target/<profile>/build/<pkg>/out).
     if let Some(profile_dir) = std::env::var_os("OUT_DIR")

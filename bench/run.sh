@@ -47,6 +47,20 @@ if ! BENCH_KV="$tmp/c.kv" "$bin" ${BENCH_C_ARGS:-}; then
     exit 0
 fi
 
+echo
+echo "== HPC: log_metrics with monitoring on and off; SIGTERM to exit with a full queue"
+hpc_bin="$tmp/bench_hpc"
+walltime_bin="$tmp/walltime"
+if "${CC:-cc}" -std=c99 -O2 -Wall -Iinclude bench/bench_hpc.c \
+        -L"$root/target/release" -lsimvue -Wl,-rpath,"$root/target/release" -o "$hpc_bin" &&
+    "${CC:-cc}" -std=c99 -O2 -Wall -Iinclude tests/hpc/c/walltime.c \
+        -L"$root/target/release" -lsimvue -Wl,-rpath,"$root/target/release" -o "$walltime_bin"; then
+    "${SIMVUE_PYREF:-python3}" bench/bench_hpc.py "$hpc_bin" "$walltime_bin" ||
+        echo "bench: the HPC benchmark failed" >&2
+else
+    echo "bench: compiling bench/bench_hpc.c or tests/hpc/c/walltime.c failed" >&2
+fi
+
 if [ -z "${SIMVUE_PYREF:-}" ]; then
     echo "(SIMVUE_PYREF is not set: skipping the Python client benchmarks)"
 else

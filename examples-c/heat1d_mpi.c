@@ -7,6 +7,8 @@
  * ranks and rank 0 logs residual.{min,max,mean,sum} and t_max.{min,max,mean,sum}. The other
  * ranks hold no run and write nothing. residual.max and t_max.max are the serial solver's
  * residual and t_max, bit for bit (the same arithmetic on the same points).
+ * simvue_mpi_record_context() records the job's size in the run's metadata (`mpi`), and every
+ * 100 steps simvue_mpi_log_resources() logs the CPU and memory of all ranks (sum and maximum).
  *
  * Usage: mpirun -np 4 heat1d_mpi [nx] [steps]
  */
@@ -78,6 +80,8 @@ int main(int argc, char **argv) {
               "simvue_run_init");
         check(simvue_run_log_event(run, "starting time loop", NULL), "log_event");
     }
+    /* Collective: rank 0 records the job's size (ranks, hosts) in its run. */
+    check(simvue_mpi_record_context(run, MPI_COMM_WORLD), "record_context");
 
     const char *names[] = {"residual", "t_max"};
     double t = 0.0;
@@ -107,6 +111,10 @@ int main(int argc, char **argv) {
             /* Collective: every rank calls it; only rank 0 logs. */
             check(simvue_mpi_log_reduced(run, MPI_COMM_WORLD, names, values, 2, n),
                   "log_reduced");
+        }
+        if (n % 100 == 0) {
+            /* Collective: the CPU and memory of every rank, summed and maximised on rank 0. */
+            check(simvue_mpi_log_resources(run, MPI_COMM_WORLD, n), "log_resources");
         }
     }
 

@@ -11,7 +11,8 @@ program heat1d_mpi
   use, intrinsic :: iso_fortran_env, only: error_unit, int64, real64
   use mpi_f08
   use simvue
-  use simvue_mpi, only: simvue_mpi_log_reduced
+  use simvue_mpi, only: simvue_mpi_log_reduced, simvue_mpi_record_context, &
+       simvue_mpi_log_resources
   implicit none
 
   integer, parameter :: dp = real64
@@ -63,6 +64,8 @@ program heat1d_mpi
           description='1-D heat equation, MPI', folder='/examples/heat')
      call run%log_event('starting time loop')
   end if
+  ! Collective: rank 0 records the job's size (ranks, hosts) in its run.
+  call simvue_mpi_record_context(run, MPI_COMM_WORLD)
 
   t = 0
   do n = 0, steps - 1
@@ -87,6 +90,10 @@ program heat1d_mpi
      if (mod(n, 10) == 0 .or. n == steps - 1) then
         ! Collective: every rank calls it; only rank 0 logs.
         call simvue_mpi_log_reduced(run, MPI_COMM_WORLD, names, [residual, tmax], step=n)
+     end if
+     if (mod(n, 100) == 0) then
+        ! Collective: the CPU and memory of every rank, summed and maximised on rank 0.
+        call simvue_mpi_log_resources(run, MPI_COMM_WORLD, step=n)
      end if
   end do
 

@@ -64,6 +64,8 @@ module simvue
   integer, parameter, public :: SIMVUE_VISIBILITY_PRIVATE = 0, SIMVUE_VISIBILITY_PUBLIC = 1, &
        SIMVUE_VISIBILITY_TENANT = 2, SIMVUE_VISIBILITY_USERS = 3
   integer, parameter, public :: SIMVUE_NO_TIMEOUT = 0
+  !> What a run does when one of its signals arrives (`set_signals`).
+  integer, parameter, public :: SIMVUE_SIGNALS_EXIT = 0, SIMVUE_SIGNALS_NOTIFY = 1
   !> Abort policies (`config(abort_on_alert=...)`).
   integer, parameter, public :: SIMVUE_ABORT_ON_ALERT_RUN = 0, &
        SIMVUE_ABORT_ON_ALERT_TERMINATE = 1, SIMVUE_ABORT_ON_ALERT_IGNORE = 2
@@ -99,6 +101,7 @@ module simvue
 
   public :: simvue_version, simvue_result_name, simvue_last_error, simvue_last_error_message
   public :: simvue_abort_callback
+  public :: simvue_signal_callback, simvue_close_open_runs, simvue_resources_sample
 
   !> A Simvue run. Create it with `new`, release it with `free` (a run never closed is closed
   !> with status `completed` at process exit). A copy of a `simvue_run` names the same run.
@@ -145,6 +148,12 @@ module simvue
      procedure :: set_abort_callback => run_set_abort_callback
      procedure :: abort_requested => run_abort_requested
      procedure :: set_abort_poll_interval => run_set_abort_poll_interval
+     procedure :: set_signals => run_set_signals
+     procedure :: set_signal_callback => run_set_signal_callback
+     procedure :: signal_received => run_signal_received
+     procedure :: set_record_shell_vars => run_set_record_shell_vars
+     procedure :: set_emission_metrics => run_set_emission_metrics
+     procedure :: set_quiet => run_set_quiet
      procedure :: save => run_save
      procedure :: save_directory => run_save_directory
      procedure :: save_all => run_save_all
@@ -162,6 +171,13 @@ module simvue
        import :: c_ptr
        type(c_ptr), value :: user_data
      end subroutine simvue_abort_callback
+     !> A procedure the library calls, on its signal thread, with the signal number when one of
+     !> the run's signals arrives; `user_data` is what was registered with it.
+     subroutine simvue_signal_callback(signum, user_data) bind(C)
+       import :: c_int32_t, c_ptr
+       integer(c_int32_t), value :: signum
+       type(c_ptr), value :: user_data
+     end subroutine simvue_signal_callback
   end interface
 
   ! ------------------------------------------------------------------------------------------
@@ -491,6 +507,61 @@ module simvue
        real(c_double), value :: seconds
        integer(c_int) :: c_run_set_abort_poll_interval
      end function c_run_set_abort_poll_interval
+     function c_run_set_signals(run, signals, action, deadline_seconds) &
+          bind(C, name='simvue_run_set_signals')
+       import :: c_double, c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run, signals
+       integer(c_int32_t), value :: action
+       real(c_double), value :: deadline_seconds
+       integer(c_int) :: c_run_set_signals
+     end function c_run_set_signals
+     function c_run_set_signal_callback(run, callback, user_data) &
+          bind(C, name='simvue_run_set_signal_callback')
+       import :: c_funptr, c_int, c_ptr
+       type(c_ptr), value :: run
+       type(c_funptr), value :: callback
+       type(c_ptr), value :: user_data
+       integer(c_int) :: c_run_set_signal_callback
+     end function c_run_set_signal_callback
+     function c_run_signal_received(run, signum) bind(C, name='simvue_run_signal_received')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), intent(out) :: signum
+       integer(c_int) :: c_run_signal_received
+     end function c_run_signal_received
+     function c_run_set_record_shell_vars(run, patterns, n) &
+          bind(C, name='simvue_run_set_record_shell_vars')
+       import :: c_int, c_ptr, c_size_t
+       type(c_ptr), value :: run, patterns
+       integer(c_size_t), value :: n
+       integer(c_int) :: c_run_set_record_shell_vars
+     end function c_run_set_record_shell_vars
+     function c_run_set_emission_metrics(run, enable) &
+          bind(C, name='simvue_run_set_emission_metrics')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), value :: enable
+       integer(c_int) :: c_run_set_emission_metrics
+     end function c_run_set_emission_metrics
+     function c_run_set_quiet(run, quiet) bind(C, name='simvue_run_set_quiet')
+       import :: c_int, c_int32_t, c_ptr
+       type(c_ptr), value :: run
+       integer(c_int32_t), value :: quiet
+       integer(c_int) :: c_run_set_quiet
+     end function c_run_set_quiet
+     function c_resources_sample(pid, cpu_percent, memory_mib) &
+          bind(C, name='simvue_resources_sample')
+       import :: c_double, c_int, c_int64_t
+       integer(c_int64_t), value :: pid
+       real(c_double), intent(out) :: cpu_percent, memory_mib
+       integer(c_int) :: c_resources_sample
+     end function c_resources_sample
+     function c_close_open_runs(status, message) bind(C, name='simvue_close_open_runs')
+       import :: c_int, c_int32_t, c_ptr
+       integer(c_int32_t), value :: status
+       type(c_ptr), value :: message
+       integer(c_int) :: c_close_open_runs
+     end function c_close_open_runs
      function c_run_save_ex(run, filename, category, filetype, preserve_path, name, flags, &
           metadata_json) bind(C, name='simvue_run_save_ex')
        import :: c_char, c_int, c_int32_t, c_ptr
@@ -1672,6 +1743,142 @@ contains
     call check(c_run_set_abort_poll_interval(this%handle, real(seconds, c_double)), &
          this%handle, 'set_abort_poll_interval', stat, errmsg)
   end subroutine run_set_abort_poll_interval
+
+  ! ------------------------------------------------------------------------------------------
+  ! Signals that stop the job (walltime) and other abnormal ends.
+
+  !> Chooses the signals the run handles (`'TERM,USR2'`, `'none'`; absent: TERM, INT, XCPU,
+  !> USR1, USR2), what it does when one arrives (`SIMVUE_SIGNALS_EXIT`, the default: flush,
+  !> mark the run `terminated`, close it and end the program by the signal;
+  !> `SIMVUE_SIGNALS_NOTIFY`: only tell the program, see `signal_received`), and how long
+  !> flushing and closing may take (seconds, default 10). Before `init`; the environment
+  !> (SIMVUE_SIGNALS, SIMVUE_SIGNAL_ACTION, SIMVUE_SIGNAL_TIMEOUT) overrides it.
+  subroutine run_set_signals(this, signals, action, deadline, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in), optional :: signals
+    integer, intent(in), optional :: action
+    real(real64), intent(in), optional :: deadline
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_signals
+    integer(c_int32_t) :: c_action
+    real(c_double) :: c_deadline
+    if (present(signals)) c_signals = c_str(signals)
+    c_action = KEEP
+    if (present(action)) c_action = int(action, c_int32_t)
+    c_deadline = -1.0_c_double
+    if (present(deadline)) c_deadline = real(deadline, c_double)
+    call check(c_run_set_signals(this%handle, opt_ptr(c_signals), c_action, c_deadline), &
+         this%handle, 'set_signals', stat, errmsg)
+  end subroutine run_set_signals
+
+  !> Registers `callback` (removes it when absent), called with the signal number and
+  !> `user_data` on the library's signal thread when one of the run's signals arrives, before
+  !> the library acts on it: it may write a checkpoint. It must not close or free the run.
+  subroutine run_set_signal_callback(this, callback, user_data, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    procedure(simvue_signal_callback), optional :: callback
+    type(c_ptr), intent(in), optional :: user_data
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    type(c_funptr) :: f
+    type(c_ptr) :: data
+    f = c_null_funptr
+    data = c_null_ptr
+    if (present(callback)) f = c_funloc(callback)
+    if (present(user_data)) data = user_data
+    call check(c_run_set_signal_callback(this%handle, f, data), this%handle, &
+         'set_signal_callback', stat, errmsg)
+  end subroutine run_set_signal_callback
+
+  !> The number of the first of the run's signals that arrived (10 for SIGUSR1 on Linux), or
+  !> 0 (cheap: call it every step).
+  integer function run_signal_received(this, stat, errmsg)
+    class(simvue_run), intent(in) :: this
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    integer(c_int32_t) :: out
+    out = 0
+    call check(c_run_signal_received(this%handle, out), this%handle, 'signal_received', &
+         stat, errmsg)
+    run_signal_received = int(out)
+  end function run_signal_received
+
+  ! ------------------------------------------------------------------------------------------
+  ! Where the run runs: shell variables, resources of a process without a run.
+
+  !> The environment variables recorded as the metadata `shell` at `init`: `fnmatch` patterns
+  !> (`'SLURM_*'`, `'OMP_NUM_THREADS'`), replacing `[run] record_shell_vars` of simvue.toml; an
+  !> empty array records none. The batch job is recorded as `batch_job` without asking. Before
+  !> `init`.
+  subroutine run_set_record_shell_vars(this, patterns, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    character(*), intent(in) :: patterns(:)
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char), target :: buf(len(patterns) + 1, size(patterns))
+    type(c_ptr), target :: ptrs(max(1, size(patterns)))
+    call pack_strings(patterns, buf, ptrs)
+    call check(c_run_set_record_shell_vars(this%handle, c_loc(ptrs), &
+         size(patterns, kind=c_size_t)), this%handle, 'set_record_shell_vars', stat, errmsg)
+  end subroutine run_set_record_shell_vars
+
+  !> Energy and emissions logged with every resource sample (`[metrics]
+  !> enable_emission_metrics`): `sustainability.energy_consumed.total` / `.delta` (kWh) and, with
+  !> `[eco] co2_intensity`, `sustainability.emissions.total` / `.delta` (kg), measured (RAPL,
+  !> NVML) or estimated as the Python client does. Needs resource metrics. Before `init`.
+  subroutine run_set_emission_metrics(this, enable, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    logical, intent(in) :: enable
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call check(c_run_set_emission_metrics(this%handle, flag(enable)), this%handle, &
+         'set_emission_metrics', stat, errmsg)
+  end subroutine run_set_emission_metrics
+
+  !> Silences the lines the library prints about the run at init (where it is) and close (what
+  !> became of it); SIMVUE_QUIET=1 or 0 in the environment wins. Before `init`.
+  subroutine run_set_quiet(this, quiet, stat, errmsg)
+    class(simvue_run), intent(inout) :: this
+    logical, intent(in) :: quiet
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    call check(c_run_set_quiet(this%handle, flag(quiet)), this%handle, 'set_quiet', stat, &
+         errmsg)
+  end subroutine run_set_quiet
+
+  !> Samples the process `pid` (0: this process) and its children: `cpu` receives their CPU use
+  !> since the previous call for the same pid (the first call: since the process started), in
+  !> percent of one core, and `memory` their resident memory in MiB. For a process that holds no
+  !> run (an MPI rank; see `simvue_mpi_log_resources`).
+  subroutine simvue_resources_sample(pid, cpu, memory, stat, errmsg)
+    integer, intent(in) :: pid
+    real(real64), intent(out) :: cpu, memory
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    real(c_double) :: c_cpu, c_memory
+    c_cpu = 0
+    c_memory = 0
+    call check(c_resources_sample(int(pid, c_int64_t), c_cpu, c_memory), c_null_ptr, &
+         'resources_sample', stat, errmsg)
+    cpu = real(c_cpu, real64)
+    memory = real(c_memory, real64)
+  end subroutine simvue_resources_sample
+
+  !> Closes every open run of the program now with `status` (`SIMVUE_STATUS_FAILED` or
+  !> `SIMVUE_STATUS_TERMINATED`), logging `message` as an event of each first; for a program
+  !> about to stop abnormally. (A program that ends with `error stop`, or another non-zero exit
+  !> status, has its open runs closed as `failed` without it.)
+  subroutine simvue_close_open_runs(status, message, stat, errmsg)
+    integer, intent(in) :: status
+    character(*), intent(in), optional :: message
+    integer, intent(out), optional :: stat
+    character(*), intent(inout), optional :: errmsg
+    character(kind=c_char, len=:), allocatable, target :: c_message
+    if (present(message)) c_message = c_str(message)
+    call check(c_close_open_runs(int(status, c_int32_t), opt_ptr(c_message)), c_null_ptr, &
+         'close_open_runs', stat, errmsg)
+  end subroutine simvue_close_open_runs
 
   ! ------------------------------------------------------------------------------------------
   ! Saving files and data (artifacts).

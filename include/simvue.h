@@ -259,6 +259,19 @@
 #define SIMVUE_SAVE_WAIT 2
 
 /**
+ * `simvue_run_set_signals` action: flush, mark the run `terminated`, close it, and end the
+ * process by the signal (the default).
+ */
+#define SIMVUE_SIGNALS_EXIT 0
+
+/**
+ * `simvue_run_set_signals` action: log an event, set the flag and call the callback, and let
+ * the solver stop by itself (closing the run marks it `terminated`); a second signal acts as
+ * `SIMVUE_SIGNALS_EXIT`.
+ */
+#define SIMVUE_SIGNALS_NOTIFY 1
+
+/**
  * Result codes of every fallible function. The numbers are part of the ABI and are never
  * reused.
  */
@@ -351,6 +364,12 @@ typedef struct simvue_run simvue_run;
  */
 typedef void (*simvue_abort_callback)(void *user_data);
 
+/**
+ * A function the library calls, on its signal thread, with the signal number when one of the
+ * run's signals arrives. `user_data` is what was registered with it.
+ */
+typedef void (*simvue_signal_callback)(int32_t signum, void *user_data);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -360,6 +379,18 @@ extern "C" {
  * `SIMVUE_VERSION` macro holds the version the program was compiled against.
  */
 const char *simvue_version(void);
+
+/**
+ * Samples the process `pid` (0: the calling process) and its descendants: `*cpu_percent`
+ * receives their CPU use since the previous call for the same `pid` in this process (the first
+ * call: since the process started), in percent of one core (it can exceed 100), and
+ * `*memory_mib` their resident memory in MiB. Each call reads `/proc`; call it every few
+ * steps, not in the innermost loop. `SIMVUE_ERROR_NOT_FOUND` when there is no such process.
+ *
+ * # Safety
+ * `cpu_percent` and `memory_mib` are NULL or writable.
+ */
+enum simvue_result simvue_resources_sample(int64_t pid, double *cpu_percent, double *memory_mib);
 
 /**
  * The name of a result code as a static string (`"SIMVUE_ERROR_CLOSED"`), or
@@ -494,7 +525,8 @@ enum simvue_result simvue_run_init(struct simvue_run *run,
  * - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
  *   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
  * - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
- *   as glob patterns (`"SLURM_*"`); none: those of `[run] record_shell_vars`.
+ *   as glob patterns (`"SLURM_*"`), replacing `simvue_run_set_record_shell_vars` and the
+ *   configuration's `record_shell_vars` when given.
  *
  * As the Python client, init also records (unless switched off in `[run.metadata]` or with
  * `SIMVUE_DISABLE_GIT_METRICS`, `_ENVIRONMENT_METRICS`, `_SYSTEM_METRICS`) the git information
@@ -925,6 +957,53 @@ enum simvue_result simvue_run_add_alerts(struct simvue_run *run,
                                          size_t n_names);
 
 /**
+ * Chooses the environment variables recorded in the run's metadata as `shell` at init: `n`
+ * `fnmatch` patterns (`"SLURM_*"`, `"OMP_NUM_THREADS"`, `"PBS_[JQ]*"`), replacing
+ * `[run] record_shell_vars` of simvue.toml, as the `record_shell_vars` argument of the Python
+ * client's `init` does; `n` = 0 records none. `SIMVUE_TOKEN`, and any variable holding the
+ * token, are never recorded. Before `simvue_run_init`.
+ *
+ * The batch job (SLURM, PBS/Torque, LSF, Flux) is recorded without asking, as the metadata
+ * `batch_job`: `scheduler`, `id`, and where the scheduler tells them `name`, `queue`,
+ * `nodes`, `tasks`, `nodelist`, `array_index`, `account`, `cluster`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `patterns` is NULL or holds `n` string pointers.
+ */
+enum simvue_result simvue_run_set_record_shell_vars(struct simvue_run *run,
+                                                    const char *const *patterns,
+                                                    size_t n);
+
+/**
+ * Turns the emission metrics on (1) or off (0), as `[metrics] enable_emission_metrics` and the
+ * Python client's `config(enable_emission_metrics=True)` do: with every resource sample the
+ * run logs `sustainability.energy_consumed.total` / `.delta` (kWh) and, given `[eco]
+ * co2_intensity` (g CO2e/kWh) in simvue.toml, `sustainability.emissions.total` / `.delta` (kg
+ * CO2e). The energy is measured where the machine tells it (Linux RAPL for the CPU packages
+ * where readable, NVML for the GPUs the run uses) and estimated as the Python client does
+ * otherwise (`[eco] cpu_thermal_design_power`, `cpu_n_cores`, `gpu_thermal_design_power`);
+ * the run's metadata `sustainability` says which. Needs resource metrics
+ * (`SIMVUE_ERROR_STATE` when they are disabled). Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_emission_metrics(struct simvue_run *run, int32_t enable);
+
+/**
+ * Silences (1) or restores (0) the two lines the library prints about the run on stderr: at
+ * init, where to see it (online: its page on the server; offline: the cache and the command
+ * that uploads it); at close, its final status and what became of what was logged (sent or
+ * written, written to the cache for later upload, dropped, lost; files saved). The
+ * environment variable `SIMVUE_QUIET` (`1`; `0` to keep them) wins over this. Errors are
+ * still printed as `suppress_errors` says. Before `simvue_run_init`.
+ *
+ * # Safety
+ * `run` is NULL or a live handle.
+ */
+enum simvue_result simvue_run_set_quiet(struct simvue_run *run, int32_t quiet);
+
+/**
  * Assigns metric `metric_name` to a grid (`assign_metric_to_grid`) for array values
  * (`simvue_run_log_metric_array`).
  *
@@ -1164,6 +1243,72 @@ enum simvue_result simvue_run_save_bytes_ex(struct simvue_run *run,
                                             const char *filetype,
                                             uint32_t flags,
                                             const char *metadata_json);
+
+/**
+ * Chooses how the run treats the signals that ask a job to stop. Before `simvue_run_init`.
+ *
+ * - `signals`: the signals handled, as names separated by commas (`"TERM,USR2"`; `SIG` may be
+ *   added; from TERM, INT, XCPU, USR1, USR2, HUP, ALRM), or `"none"`; NULL keeps the default,
+ *   `"TERM,INT,XCPU,USR1,USR2"`. A handler is installed only for a signal whose disposition is
+ *   still the default when the run starts: one the program or its MPI runtime handles, or
+ *   ignores, is left alone.
+ * - `action`: `SIMVUE_SIGNALS_EXIT` (default) or `SIMVUE_SIGNALS_NOTIFY`; -1 keeps it.
+ * - `deadline_seconds`: how long flushing and closing may take before the process ends
+ *   anyway (default 10); -1 keeps it.
+ *
+ * With `SIMVUE_SIGNALS_EXIT`, when a signal arrives: an event names it, everything queued is
+ * written (offline) or sent (online; what the server has not taken in time is written to the
+ * cache for `simvue-sender`), the run is marked `terminated` and closed, and then the previous
+ * disposition is put back and the signal raised again, so the process ends by it, as it would
+ * have without the library. The environment overrides these settings: `SIMVUE_SIGNALS`,
+ * `SIMVUE_SIGNAL_ACTION` (`exit` or `notify`), `SIMVUE_SIGNAL_TIMEOUT` (seconds).
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `signals` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_run_set_signals(struct simvue_run *run,
+                                          const char *signals,
+                                          int32_t action,
+                                          double deadline_seconds);
+
+/**
+ * Registers `callback` (or removes it, with NULL), called with the signal number and
+ * `user_data` on the library's signal thread when one of the run's signals arrives, before
+ * the library acts on it. With `SIMVUE_SIGNALS_EXIT` the library flushes and ends the
+ * process once the callback returns, so the callback may write a checkpoint first (the time
+ * it takes comes before the deadline of `simvue_run_set_signals`; the batch system's own
+ * grace period still applies). It may log metrics and events; it must not close or free the
+ * run.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `callback` must be safe to call from another thread with
+ * `user_data` for as long as the run is open.
+ */
+enum simvue_result simvue_run_set_signal_callback(struct simvue_run *run,
+                                                  simvue_signal_callback callback,
+                                                  void *user_data);
+
+/**
+ * Writes to `*signum` the number of the first of the run's signals that arrived (for
+ * example 10 for SIGUSR1), or 0 when none has. Cheap enough to call every time step: a
+ * solver running with `SIMVUE_SIGNALS_NOTIFY` checks it to stop in time.
+ *
+ * # Safety
+ * `run` is NULL or a live handle; `signum` is NULL or writable.
+ */
+enum simvue_result simvue_run_signal_received(const struct simvue_run *run, int32_t *signum);
+
+/**
+ * Closes every open run of the process now, for a program that is about to end abnormally:
+ * `message` (NULL: none) is logged as an error event of each running run, which then ends
+ * with `status` (`SIMVUE_STATUS_FAILED` or `SIMVUE_STATUS_TERMINATED`; a status the program
+ * set is kept). The C++ header calls it from its `std::terminate` handler. A process that
+ * exits with a non-zero status has its open runs closed as `failed` without it.
+ *
+ * # Safety
+ * `message` is NULL or NUL-terminated.
+ */
+enum simvue_result simvue_close_open_runs(int32_t status, const char *message);
 
 #ifdef __cplusplus
 }  // extern "C"

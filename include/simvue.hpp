@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <initializer_list>
@@ -50,6 +51,15 @@
 extern "C" inline void simvue_hpp_abort_trampoline(void *user_data) {
     try {
         (*static_cast<std::function<void()> *>(user_data))();
+    } catch (...) {
+        // An exception must not cross into the library's thread.
+    }
+}
+
+/// Calls the std::function<void(int)> behind `user_data` for simvue::run::set_signal_callback.
+extern "C" inline void simvue_hpp_signal_trampoline(std::int32_t signum, void *user_data) {
+    try {
+        (*static_cast<std::function<void(int)> *>(user_data))(static_cast<int>(signum));
     } catch (...) {
         // An exception must not cross into the library's thread.
     }
@@ -335,6 +345,12 @@ struct server_options {
     std::string profile;
 };
 
+/// What a run does when one of its signals arrives (`run::set_signals`).
+enum class signal_action : std::int32_t {
+    exit = SIMVUE_SIGNALS_EXIT,     ///< flush, mark `terminated`, close, end the process by it
+    notify = SIMVUE_SIGNALS_NOTIFY, ///< log an event and let the solver stop by itself
+};
+
 /// Items dropped because a queue was full (`run::dropped`).
 struct dropped_counts {
     std::uint64_t metrics = 0;
@@ -480,7 +496,71 @@ inline std::optional<std::string> to_json(const metadata &md, std::string *bad_k
     return out;
 }
 
+/// The handler installed by the first simvue::run (std::set_terminate, keeping the one before):
+/// an uncaught exception, also one thrown on a std::thread, or a call of std::terminate,
+/// flushes every open run and marks it `failed` (with an event naming the exception), then
+/// calls the previous handler, which ends the program as before.
+inline std::terminate_handler &previous_terminate_handler() noexcept {
+    static std::terminate_handler previous = nullptr;
+    return previous;
+}
+
+[[noreturn]] inline void on_terminate() noexcept {
+    static const char *const fallback = "std::terminate was called";
+    std::string message = fallback;
+    if (std::exception_ptr e = std::current_exception()) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception &x) {
+            message = std::string("uncaught exception: ") + x.what();
+        } catch (...) {
+            message = "uncaught exception of a type not derived from std::exception";
+        }
+    }
+    simvue_close_open_runs(SIMVUE_STATUS_FAILED, message.c_str());
+    if (std::terminate_handler previous = previous_terminate_handler()) {
+        previous();
+    }
+    std::abort();
+}
+
+inline void install_terminate_handler() noexcept {
+    static const bool installed = [] {
+        previous_terminate_handler() = std::set_terminate(on_terminate);
+        return true;
+    }();
+    (void)installed;
+}
+
 } // namespace detail
+
+/// One resource sample of a process tree (`resources_sample`).
+struct resources {
+    double cpu_percent = 0.0; ///< CPU use since the previous sample, percent of one core
+    double memory_mib = 0.0;  ///< resident memory, MiB
+};
+
+/// Samples the process `pid` (0: this one) and its children, for a process that holds no run
+/// (an MPI rank): CPU use since the previous call for `pid` (the first: since it started).
+inline resources resources_sample(std::int64_t pid = 0) {
+    resources r;
+    simvue_result rc = simvue_resources_sample(pid, &r.cpu_percent, &r.memory_mib);
+    if (rc != SIMVUE_OK) {
+        throw error(rc, "simvue::resources_sample: " + detail::last_error_message());
+    }
+    return r;
+}
+
+/// Closes every open run now with `s` (`failed` or `terminated`), logging `message` as an
+/// event first; for a program about to end abnormally. The handler simvue::run installs for
+/// std::terminate does it for uncaught exceptions.
+inline void close_open_runs(status s, std::string_view message = {}) {
+    detail::opt_c_string c_message(message);
+    simvue_result rc = simvue_close_open_runs(static_cast<std::int32_t>(s), c_message.get());
+    if (rc != SIMVUE_OK) {
+        throw error(rc, "simvue::close_open_runs: " + detail::last_error_message());
+    }
+}
 
 /// A Simvue run (Simvue's `Run`). Closes itself when destroyed: with status `failed` when the
 /// scope is left through an exception, otherwise as simvue_run_free does (`completed` if it was
@@ -495,6 +575,7 @@ public:
         auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
         simvue_result rc = simvue_run_new_ex(static_cast<std::int32_t>(m), opt(server.url),
                                              opt(server.token), opt(server.profile), &handle_);
+        detail::install_terminate_handler();
         if (rc != SIMVUE_OK) {
             throw error(rc, "simvue::run: " + detail::last_error_message());
         }
@@ -508,7 +589,8 @@ public:
           exceptions_(other.exceptions_),
           started_(other.started_),
           closed_(other.closed_),
-          callback_(std::move(other.callback_)) {}
+          callback_(std::move(other.callback_)),
+          signal_callback_(std::move(other.signal_callback_)) {}
 
     run &operator=(run &&other) noexcept {
         if (this != &other) {
@@ -518,6 +600,7 @@ public:
             started_ = other.started_;
             closed_ = other.closed_;
             callback_ = std::move(other.callback_);
+            signal_callback_ = std::move(other.signal_callback_);
         }
         return *this;
     }
@@ -903,6 +986,58 @@ public:
         check(simvue_run_set_abort_poll_interval(handle_, seconds), "set_abort_poll_interval");
     }
 
+    /// Chooses the signals the run handles (`"TERM,USR2"`, `"none"`; not given: the default
+    /// TERM, INT, XCPU, USR1, USR2), what it does when one arrives, and how long flushing and
+    /// closing may take then (seconds; not given: 10). Before init; the environment
+    /// (SIMVUE_SIGNALS, SIMVUE_SIGNAL_ACTION, SIMVUE_SIGNAL_TIMEOUT) overrides it.
+    void set_signals(std::string_view signals = {}, std::optional<signal_action> action = {},
+                     std::optional<double> deadline_seconds = {}) {
+        detail::opt_c_string c_signals(signals);
+        check(simvue_run_set_signals(handle_, c_signals.get(),
+                                     action ? static_cast<std::int32_t>(*action) : SIMVUE_KEEP,
+                                     deadline_seconds.value_or(-1.0)),
+              "set_signals");
+    }
+
+    /// Calls `f` with the signal number, on the library's signal thread, when one of the run's
+    /// signals arrives and before the library acts on it (it may write a checkpoint); an empty
+    /// function removes it.
+    void set_signal_callback(std::function<void(int)> f) {
+        auto holder = f ? std::make_unique<std::function<void(int)>>(std::move(f)) : nullptr;
+        simvue_result rc = simvue_run_set_signal_callback(
+            handle_, holder ? simvue_hpp_signal_trampoline : nullptr, holder.get());
+        if (rc == SIMVUE_OK) {
+            signal_callback_ = std::move(holder);
+        }
+        check(rc, "set_signal_callback");
+    }
+
+    /// The environment variables recorded as the metadata `shell` at init (`fnmatch` patterns
+    /// such as "SLURM_*"), replacing `[run] record_shell_vars`; before init.
+    void set_record_shell_vars(const strings &patterns) {
+        const auto &p = patterns.get();
+        detail::c_strings c_p(p.begin(), p.end(), [](const std::string &s) { return std::string_view(s); });
+        check(simvue_run_set_record_shell_vars(handle_, c_p.data(), c_p.size()),
+              "set_record_shell_vars");
+    }
+
+    /// Energy and emissions with every resource sample (`[metrics] enable_emission_metrics`);
+    /// see simvue_run_set_emission_metrics. Before init.
+    void set_emission_metrics(bool enable) {
+        check(simvue_run_set_emission_metrics(handle_, enable ? 1 : 0), "set_emission_metrics");
+    }
+
+    /// Silences the lines the library prints about the run at init and close (SIMVUE_QUIET
+    /// wins); before init.
+    void set_quiet(bool quiet) { check(simvue_run_set_quiet(handle_, quiet ? 1 : 0), "set_quiet"); }
+
+    /// The first of the run's signals that arrived (e.g. SIGUSR1), or 0.
+    int signal_received() const {
+        std::int32_t out = 0;
+        check(simvue_run_signal_received(handle_, &out), "signal_received");
+        return static_cast<int>(out);
+    }
+
     /// Saves the file `filename` as `c`. `filetype`: a MIME type (not given: guessed from the
     /// name); `preserve_path`: name the artifact by its path relative to the working directory;
     /// `name`: the artifact's name (not given: derived from the file's); `md`: the artifact's
@@ -1053,6 +1188,7 @@ private:
     bool started_ = false;
     bool closed_ = false;
     std::unique_ptr<std::function<void()>> callback_;
+    std::unique_ptr<std::function<void(int)>> signal_callback_;
 };
 
 } // namespace simvue

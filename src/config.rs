@@ -97,9 +97,24 @@ pub struct RunDefaults {
     /// Record the host (`system`) of a running run (`[run.metadata] system`; off with
     /// `SIMVUE_DISABLE_SYSTEM_METRICS`).
     pub record_system: bool,
-    /// Environment variables to record (`[run] record_shell_vars`, used when `init` names
-    /// none, as in Python; 2.6.2 reads `[run.metadata] record_shell_vars` but ignores it).
+    /// `[run] record_shell_vars` (what simvue 2.6.2 reads), and `[run.metadata]
+    /// record_shell_vars` (accepted by its model, unused there; used here too): patterns of
+    /// environment variables recorded as the metadata `shell`.
     pub record_shell_vars: Vec<String>,
+}
+
+/// `[eco]`: what an estimate of the energy used rests on when it cannot be measured, and the
+/// carbon intensity of the electricity (`simvue/eco/config.py`). No value is looked up online.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Eco {
+    /// `co2_intensity`: grams of CO2 equivalent per kWh.
+    pub co2_intensity: Option<f64>,
+    /// `cpu_thermal_design_power`: watts per CPU (default 80 W, as the Python client).
+    pub cpu_thermal_design_power: Option<f64>,
+    /// `cpu_n_cores`: cores per CPU (default 4, as the Python client).
+    pub cpu_n_cores: Option<u64>,
+    /// `gpu_thermal_design_power`: watts per GPU (default 130 W, as the Python client).
+    pub gpu_thermal_design_power: Option<f64>,
 }
 
 /// The resolved configuration of a run.
@@ -117,6 +132,10 @@ pub struct Config {
     pub run: RunDefaults,
     /// `[metrics] system_metrics_interval` in seconds, when set to a positive value.
     pub system_metrics_interval: Option<u64>,
+    /// `[metrics] enable_emission_metrics`: log energy and emissions with the resources.
+    pub enable_emission_metrics: bool,
+    /// `[eco]`.
+    pub eco: Eco,
     /// CA bundle for API calls (`[server.certificates] server_ca_cert`,
     /// `SIMVUE_SERVER_CA_CERTIFICATE`).
     pub server_ca_cert: Option<PathBuf>,
@@ -383,6 +402,21 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A number > 0 (an integer or a float).
+    fn positive_number(&self, key: &str) -> Result<Option<f64>> {
+        let x = match self.get(key) {
+            None => return Ok(None),
+            Some(toml::Value::Integer(i)) => *i as f64,
+            Some(toml::Value::Float(f)) => *f,
+            Some(v) => return Err(self.wrong(key, "a positive number", v)),
+        };
+        if x.is_finite() && x > 0.0 {
+            Ok(Some(x))
+        } else {
+            Err(self.refuse(key, "a positive number", &x.to_string()))
+        }
+    }
+
     fn positive_int(&self, key: &str) -> Result<Option<u64>> {
         match self.get(key) {
             None => Ok(None),
@@ -442,6 +476,12 @@ fn run_defaults(run: Section<'_>, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     for (k, v) in custom.table.into_iter().flatten() {
         d.metadata.push((k.clone(), toml_to_json(v)));
+    }
+    d.record_shell_vars = run.str_list("record_shell_vars")?;
+    for p in md.str_list("record_shell_vars")? {
+        if !d.record_shell_vars.contains(&p) {
+            d.record_shell_vars.push(p);
+        }
     }
     Ok(d)
 }
@@ -594,8 +634,16 @@ impl Config {
             .or_else(|| src.home.as_ref().map(|h| h.join(".simvue")))
             .unwrap_or_else(|| PathBuf::from(".simvue"));
 
-        let system_metrics_interval =
-            section("metrics")?.positive_int("system_metrics_interval")?;
+        let metrics = section("metrics")?;
+        let system_metrics_interval = metrics.positive_int("system_metrics_interval")?;
+        let enable_emission_metrics = metrics.bool("enable_emission_metrics")?.unwrap_or(false);
+        let eco_section = section("eco")?;
+        let eco = Eco {
+            co2_intensity: eco_section.positive_number("co2_intensity")?,
+            cpu_thermal_design_power: eco_section.positive_number("cpu_thermal_design_power")?,
+            cpu_n_cores: eco_section.positive_int("cpu_n_cores")?,
+            gpu_thermal_design_power: eco_section.positive_number("gpu_thermal_design_power")?,
+        };
 
         let run = run_defaults(section("run")?, &env)?;
         if let Some(folder) = &run.folder {
@@ -623,6 +671,8 @@ impl Config {
             cache_dir,
             run,
             system_metrics_interval,
+            enable_emission_metrics,
+            eco,
             server_ca_cert,
             storage_ca_cert,
             client_cert,
@@ -745,6 +795,7 @@ token = "other-token"
             vec![("site".to_string(), Json::Str("archer2".into()))]
         );
         assert_eq!(c.system_metrics_interval, Some(15));
+        assert_eq!(c.run.record_shell_vars, vec!["SLURM_*"]);
         assert_eq!(
             c.server_ca_cert,
             Some(PathBuf::from("/etc/ssl/site-ca.pem"))
@@ -983,6 +1034,21 @@ token = "other-token"
                 "a positive integer, not -5",
             ),
             ("server = 3", "server", "a table"),
+            (
+                "[metrics]\nenable_emission_metrics = \"yes\"",
+                "[metrics] enable_emission_metrics",
+                "true or false",
+            ),
+            (
+                "[eco]\nco2_intensity = -1",
+                "[eco] co2_intensity",
+                "a positive number, not -1",
+            ),
+            (
+                "[run]\nrecord_shell_vars = \"SLURM_*\"",
+                "[run] record_shell_vars",
+                "a list of strings",
+            ),
             ("[server]\ntoken = 12345", "[server] token", "a string"),
         ] {
             std::fs::write(&file, toml).unwrap();
@@ -1013,5 +1079,36 @@ token = "other-token"
             (c.run.tags, c.system_metrics_interval),
             (vec!["a".into()], Some(5))
         );
+    }
+
+    #[test]
+    fn reads_emission_settings_and_shell_variable_patterns() {
+        let cwd = tempdir("eco");
+        std::fs::write(
+            cwd.join("simvue.toml"),
+            "[run]\nrecord_shell_vars = [\"OMP_*\"]\n[run.metadata]\n\
+             record_shell_vars = [\"SLURM_*\", \"OMP_*\"]\n[metrics]\n\
+             enable_emission_metrics = true\n[eco]\nco2_intensity = 212.5\n\
+             cpu_thermal_design_power = 280\ncpu_n_cores = 64\n",
+        )
+        .unwrap();
+        let c = load(Mode::Offline, &[], &cwd, None).unwrap();
+        assert_eq!(c.run.record_shell_vars, vec!["OMP_*", "SLURM_*"]);
+        assert!(
+            c.run.metadata.is_empty(),
+            "the patterns are not custom metadata"
+        );
+        assert!(c.enable_emission_metrics);
+        assert_eq!(
+            c.eco,
+            Eco {
+                co2_intensity: Some(212.5),
+                cpu_thermal_design_power: Some(280.0),
+                cpu_n_cores: Some(64),
+                gpu_thermal_design_power: None,
+            }
+        );
+        let c = load(Mode::Offline, &[], &tempdir("eco-none"), None).unwrap();
+        assert!(!c.enable_emission_metrics && c.eco == Eco::default());
     }
 }

@@ -64,7 +64,12 @@ pub fn system_info() -> Json {
                 .with("arch", arch.as_str())
                 .with("processor", cpu_model(&arch)),
         )
-        .with("gpu", Json::object().with("name", "").with("driver", ""))
+        .with("gpu", {
+            // From NVML where it is (the Python client asks nvidia-smi): the first GPU's name
+            // and the driver version; empty strings elsewhere, as there.
+            let (name, driver) = crate::monitor::gpu::describe().unwrap_or_default();
+            Json::object().with("name", name).with("driver", driver)
+        })
 }
 
 /// The project environment of directory `dir` as the Python client records it
@@ -197,65 +202,8 @@ pub fn project_environment(dir: &Path) -> Vec<(String, Json)> {
     out
 }
 
-/// The environment variables whose names match one of `patterns` (`fnmatch` globs: `*`, `?`,
-/// `[seq]`, `[!seq]`, case-sensitive), as metadata `shell` records them
-/// (`record_shell_vars`, `metadata.py` `_environment_variables`).
-pub fn shell_vars(patterns: &[&str]) -> Json {
-    let vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
-    let mut out = Json::object();
-    for p in patterns {
-        for (k, v) in vars
-            .iter()
-            .filter(|(k, _)| fnmatch(p.as_bytes(), k.as_bytes()))
-        {
-            out.set(k, v.as_str().into());
-        }
-    }
-    out
-}
-
-/// Python's `fnmatch.fnmatchcase`.
-fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|i| fnmatch(rest, &name[i..])),
-        Some((b'?', rest)) => !name.is_empty() && fnmatch(rest, &name[1..]),
-        Some((b'[', rest)) => {
-            let (negate, set) = match rest.first() {
-                Some(b'!') => (true, &rest[1..]),
-                _ => (false, rest),
-            };
-            // A `]` right after `[` or `[!` belongs to the set; no closing `]`: a literal `[`.
-            let Some(end) = set.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
-                return name.first() == Some(&b'[') && fnmatch(rest, &name[1..]);
-            };
-            let Some(&c) = name.first() else {
-                return false;
-            };
-            let items = &set[..end];
-            let mut hit = false;
-            let mut i = 0;
-            while i < items.len() {
-                if i + 2 < items.len() && items[i + 1] == b'-' {
-                    hit |= items[i] <= c && c <= items[i + 2];
-                    i += 3;
-                } else {
-                    hit |= items[i] == c;
-                    i += 1;
-                }
-            }
-            hit != negate && fnmatch(&set[end + 1..], &name[1..])
-        }
-        Some((&c, rest)) => name.first() == Some(&c) && fnmatch(rest, &name[1..]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::fnmatch;
-
     #[test]
     fn describes_this_linux_host() {
         let s = super::system_info();
@@ -274,15 +222,5 @@ mod tests {
             .and_then(|a| a.as_str())
             .unwrap()
             .is_empty());
-    }
-
-    #[test]
-    fn globs_match_as_fnmatch_does() {
-        let m = |p: &str, n: &str| fnmatch(p.as_bytes(), n.as_bytes());
-        assert!(m("SLURM_*", "SLURM_JOB_ID") && !m("SLURM_*", "slurm_job"));
-        assert!(m("?ATH", "PATH") && !m("?ATH", "PPATH"));
-        assert!(m("X[0-9]", "X5") && !m("X[!0-9]", "X5") && m("X[!0-9]", "Xa"));
-        assert!(m("[]]", "]") && m("a[", "a["));
-        assert!(m("*", "") && m("HOME", "HOME") && !m("HOME", "HOMES"));
     }
 }

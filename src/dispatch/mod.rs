@@ -66,6 +66,8 @@ pub struct DispatchSettings {
     pub pid: u32,
     /// Time between polls for an abort requested from the web UI; `None`: never.
     pub abort_interval: Option<Duration>,
+    /// What resource samples hold besides CPU, memory and GPUs (energy).
+    pub monitor: crate::monitor::MonitorOptions,
 }
 
 /// Counters of what happened to logged items.

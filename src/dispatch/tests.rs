@@ -96,6 +96,7 @@ fn settings(capacity: usize, blocking: bool) -> DispatchSettings {
         resources_interval: None,
         pid: std::process::id(),
         abort_interval: None,
+        monitor: Default::default(),
     }
 }
 

@@ -12,7 +12,7 @@ use super::queue::{event_bytes, queue_columns, TakenMetrics};
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
-use crate::monitor::{self, Monitor};
+use crate::monitor::Monitor;
 use crate::sink::Sink;
 use crate::time::Timestamp;
 
@@ -70,25 +70,35 @@ struct Sampler {
     monitor: Monitor,
     interval: Duration,
     step: u64,
-    /// The numbers of the sample's two names in the queue's name table.
-    ids: [u32; 2],
+    /// The numbers of the sample's names in the queue's name table, and its values (kept
+    /// between samples; how many there are depends on the GPUs and energy meters found).
+    ids: Vec<u32>,
+    values: Vec<f64>,
 }
 
 impl Sampler {
     /// Takes a sample and queues it as a metric set, with its own step, after what the caller
-    /// queued so far. Sampling (which reads /proc) happens outside the queue's lock.
+    /// queued so far. Sampling (which reads /proc, NVML, RAPL) happens outside the queue's lock.
     fn sample_into(&mut self, shared: &Shared, start: Timestamp) {
         self.monitor.set_pid(shared.pid.load(Ordering::Relaxed));
-        let Some((cpu, mem)) = self.monitor.sample() else {
+        let Some(sample) = self.monitor.sample() else {
             return;
         };
         let timestamp = Timestamp::now();
-        shared.q.lock().metrics.push(
+        let mut q = shared.q.lock();
+        let q = &mut *q;
+        self.ids.clear();
+        self.values.clear();
+        for (name, v) in &sample {
+            self.ids.push(q.names.intern(name));
+            self.values.push(*v);
+        }
+        q.metrics.push(
             (timestamp.0 - start.0) as f64 / 1e6,
             timestamp,
             self.step,
             &self.ids,
-            &[cpu, mem],
+            &self.values,
         );
         self.step += 1;
     }
@@ -116,17 +126,12 @@ impl Worker {
         let s = &*self.shared;
         let now = Instant::now();
         let far = now + Duration::from_secs(86_400 * 365);
-        let mut sampler = self.settings.resources_interval.map(|interval| {
-            let mut q = s.q.lock();
-            Sampler {
-                monitor: Monitor::new(s.pid.load(Ordering::Relaxed)),
-                interval,
-                step: 0,
-                ids: [
-                    q.names.intern(monitor::CPU_PERCENT),
-                    q.names.intern(monitor::MEMORY_MIB),
-                ],
-            }
+        let mut sampler = self.settings.resources_interval.map(|interval| Sampler {
+            monitor: Monitor::new(s.pid.load(Ordering::Relaxed), &self.settings.monitor),
+            interval,
+            step: 0,
+            ids: Vec::new(),
+            values: Vec::new(),
         });
         let mut at = Deadlines {
             // The run sent the first heartbeat when it started; a remote sink's network

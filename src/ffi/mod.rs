@@ -14,13 +14,14 @@
 //!
 //! Modules: `result` (the codes, from the one definition in `result_codes.rs`; the last error;
 //! the panic boundary), `convert` (C strings and buffers), and one module per C object family:
-//! `run` (`simvue_run`).
+//! `run` (`simvue_run`), `resources` (`simvue_resources_*`).
 
 #![allow(non_camel_case_types)]
 
 use std::ffi::{c_char, CStr};
 
 mod convert;
+pub mod resources;
 pub mod result;
 pub mod run;
 

@@ -64,7 +64,7 @@ impl Abort {
                     active.record.lock().name
                 );
                 drop(active);
-                exit::terminate(Status::Terminated, ABORT_EXIT_CODE);
+                exit::terminate("the run was aborted from the server", ABORT_EXIT_CODE);
             }
         }
     }

@@ -1,12 +1,16 @@
 //! An initialised run: its id, its sink, its state, its dispatcher and its uploads, and how it
-//! ends (`finish`, shared by `close`, process exit and dropping the `Run`).
+//! ends (`finish`, shared by `close`, process exit and dropping the `Run`; `finish_as` for an
+//! end that is not a success, and `terminate` in [`super::terminate`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
+use super::feedback::Feedback;
 use super::report::Reporter;
+use super::signals::SignalWatch;
 use super::uploads::Uploads;
 use crate::artifact::{Artifact, Category};
 use crate::dispatch::Dispatcher;
@@ -34,6 +38,34 @@ pub(super) struct Active {
     pub(super) reporter: Arc<Reporter>,
     /// Where snapshot copies go (`<cache>/artifacts`).
     pub(super) staging: std::path::PathBuf,
+    /// The run's signal settings and the signal that arrived, if any (shared with the `Run`).
+    pub(super) signals: Arc<SignalWatch>,
+    /// Opened when the run is closed, for callers of `finish` that found another thread
+    /// closing it (the exit hook while a signal is being handled).
+    pub(super) closed: Latch,
+    /// The lines printed at start and close.
+    pub(super) feedback: Feedback,
+}
+
+/// A one-way gate: closed until `open`, then open for good.
+#[derive(Default)]
+pub(super) struct Latch {
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Latch {
+    fn open(&self) {
+        *self.open.lock() = true;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut open = self.open.lock();
+        while !*open {
+            self.opened.wait(&mut open);
+        }
+    }
 }
 
 impl Active {
@@ -100,20 +132,41 @@ impl Active {
     }
 
     /// Flushes and stops the dispatcher, waits for uploads, marks a still-running run
-    /// `completed` (`lost`, and an error, when logged data could not be written anywhere), and
-    /// closes it in the sink. Safe to call more than once; only the first
-    /// call does anything.
+    /// `completed` (`terminated` when a signal asked the process to stop; `lost`, and an error,
+    /// when logged data could not be written anywhere), and closes it in the sink. Safe to call
+    /// more than once; only the first call does anything, and a call made while another thread
+    /// closes the run returns once it is closed.
     pub(super) fn finish(&self) -> Result<()> {
+        let status = if self.signals.received() != 0 {
+            Status::Terminated
+        } else {
+            Status::Completed
+        };
+        self.finish_as(status, None)
+    }
+
+    /// [`Active::finish`], ending a still-running run with `status`. A remote sink waits for
+    /// the server until `deadline` (default: the close timeout from now), then spills what is
+    /// left to the cache.
+    pub(super) fn finish_as(&self, status: Status, deadline: Option<Instant>) -> Result<()> {
         if self.finished.swap(true, Ordering::AcqRel) {
+            self.closed.wait();
             return Ok(());
         }
+        let r = self.close_down(status, deadline);
+        self.closed.open();
+        super::signals::run_closed(self);
+        r
+    }
+
+    fn close_down(&self, status: Status, deadline: Option<Instant>) -> Result<()> {
         self.accepting.store(false, Ordering::Release);
         // A hung server holds close up for at most the close timeout; what is not delivered
         // by then is spilled to the cache.
         if let Some(r) = self.sink.remote() {
-            let timeout = r.retry_policy().close_timeout;
-            r.health()
-                .set_deadline(Some(std::time::Instant::now() + timeout));
+            let deadline =
+                deadline.unwrap_or_else(|| Instant::now() + r.retry_policy().close_timeout);
+            r.health().set_deadline(Some(deadline));
         }
         let mut lost = None;
         if let Some(d) = &self.dispatcher {
@@ -137,16 +190,15 @@ impl Active {
             }
         }
         self.uploads.finish();
-        let status = self.record.lock().status;
         let mut result = Ok(());
-        if status == Status::Running {
+        if self.record.lock().status == Status::Running {
             // A run whose record is incomplete does not claim a clean completion: `lost` is
             // what simvue 2.6.2 sets when the client itself could not go on tracking
             // (run.py:662-669), and what `notifications: lost` subscribers hear of.
-            let end = if lost.is_some() {
+            let end = if lost.is_some() && status == Status::Completed {
                 Status::Lost
             } else {
-                Status::Completed
+                status
             };
             result = self.end(end);
         }
@@ -154,6 +206,13 @@ impl Active {
         let closed = self
             .sink
             .close_run(&self.id, final_status != Status::Created);
+        self.feedback.closed(
+            &self.record.lock().name,
+            final_status,
+            self.dispatcher.as_ref().map(Dispatcher::stats),
+            self.uploads.saved(),
+            self.sink.remote().is_some(),
+        );
         lost.map_or(Ok(()), Err).and(result).and(closed)
     }
 }

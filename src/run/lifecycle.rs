@@ -8,13 +8,16 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::active::Active;
+use super::feedback::Feedback;
 use super::uploads::Uploads;
 use super::{closed, exit, Control, InitOptions, Phase, Run, VisibilityOption, HEARTBEAT_INTERVAL};
+use super::{context, signals};
 use crate::config::Mode;
 use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::Json;
 use crate::model::{Folder, RunRecord, Status, Visibility};
+use crate::monitor::MonitorOptions;
 use crate::offline::OfflineSink;
 use crate::online::OnlineSink;
 use crate::sink::{RunPatch, Sink};
@@ -111,6 +114,7 @@ impl Run {
             Phase::Closed => return Err(closed()),
         }
         let config = self.config_ok()?;
+        self.signals.apply_environment()?;
         if let Some(n) = opts.name {
             validate::name("run name", n)?;
         }
@@ -147,6 +151,36 @@ impl Run {
             .chain(config.run.metadata.iter().cloned())
         {
             metadata.set(&k, v);
+        }
+        // The shell variables: the init option's when given (as the Python client's
+        // `init(record_shell_vars=...)` wins over the configuration), else
+        // `set_record_shell_vars`'s, else the configuration's.
+        for p in opts.record_shell_vars {
+            validate::non_empty("record_shell_vars pattern", p)?;
+        }
+        let patterns: Vec<String> = if opts.record_shell_vars.is_empty() {
+            c.record_shell_vars
+                .clone()
+                .unwrap_or_else(|| config.run.record_shell_vars.clone())
+        } else {
+            opts.record_shell_vars
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect()
+        };
+        context::add_context(
+            &mut metadata,
+            &patterns,
+            config.token.as_ref().map(|t| t.expose()),
+        );
+        if let Some(energy) = context::energy_settings(&c.settings, config) {
+            if metadata.get(context::SUSTAINABILITY_KEY).is_none() {
+                metadata.set(context::SUSTAINABILITY_KEY, energy.describe());
+            }
+        } else if c.settings.enable_emission_metrics {
+            self.reporter.background(Error::state(
+                "emission metrics need resource metrics, which are disabled: none are logged",
+            ));
         }
         let description = opts
             .description
@@ -185,28 +219,14 @@ impl Run {
                 }
             }
         };
-        // The automatic metadata, merged over the user's as in the Python client (run.py
-        // init): the project's environment, environment variables (`shell`, from init's
-        // record_shell_vars or else [run] record_shell_vars), then git; each can be switched
-        // off ([run.metadata], SIMVUE_DISABLE_*).
+        // The rest of the automatic metadata, merged over the user's as in the Python client
+        // (run.py init): the project's environment and git (`shell` and `batch_job` were added
+        // above); each can be switched off ([run.metadata], SIMVUE_DISABLE_*).
         let cwd = &config.cwd;
         if config.run.record_environment {
             for (k, v) in system::project_environment(cwd) {
                 metadata.set(&k, v);
             }
-        }
-        let shell: Vec<&str> = if opts.record_shell_vars.is_empty() {
-            config
-                .run
-                .record_shell_vars
-                .iter()
-                .map(String::as_str)
-                .collect()
-        } else {
-            opts.record_shell_vars.to_vec()
-        };
-        if !shell.is_empty() {
-            metadata.set("shell", system::shell_vars(&shell));
         }
         if config.run.record_git {
             if let Some(git) = crate::git::git_info(cwd) {
@@ -296,6 +316,13 @@ impl Run {
                         .then(|| Duration::from_secs(s.resources_metrics_interval)),
                     pid: c.pid,
                     abort_interval: (self.mode == Mode::Online).then_some(s.abort_poll_interval),
+                    monitor: MonitorOptions {
+                        energy: self
+                            .config
+                            .as_ref()
+                            .ok()
+                            .and_then(|config| context::energy_settings(s, config)),
+                    },
                 },
                 start,
                 Box::new(move |e| reporter.background(e)),
@@ -321,8 +348,21 @@ impl Run {
                 .as_ref()
                 .map(|c| c.cache_dir.join("artifacts"))
                 .unwrap_or_default(),
+            signals: self.signals.clone(),
+            closed: Default::default(),
+            feedback: Feedback::new(c.settings.quiet, self.config.as_ref().ok()),
         });
+        active.feedback.started(
+            &active.record.lock().name,
+            &active.id,
+            active.sink.remote().is_some(),
+        );
         exit::register(&active);
+        if running {
+            if let Err(e) = signals::watch(&active) {
+                self.reporter.background(e);
+            }
+        }
         self.abort.attach(&active);
         c.phase = Phase::Active(active.clone());
         Ok(active)
@@ -339,6 +379,7 @@ impl Run {
                 ));
             }
             validate::non_empty("run id", run_id)?;
+            self.signals.apply_environment()?;
             if !run_id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

@@ -52,9 +52,9 @@ impl Run {
                 d.log_metrics_from(names, values, opts)?
             }
             _ => {
-                return Err(Error::state(
+                return Err(self.after_signal(Error::state(
                     "metrics can only be logged while the run is running",
-                ))
+                )))
             }
         };
         // Queued first: a background failure is reported by this call, but its values are kept
@@ -85,9 +85,9 @@ impl Run {
                     d.log_event(message, level, timestamp)?
                 }
                 _ => {
-                    return Err(Error::state(
+                    return Err(self.after_signal(Error::state(
                         "events can only be logged while the run is running",
-                    ))
+                    )))
                 }
             }
             self.reporter.take_background()

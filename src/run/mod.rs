@@ -12,18 +12,25 @@
 //! it; [`logging`] takes metrics and events; [`updates`] changes metadata, tags and folders;
 //! [`alerts`] defines alerts; [`grids`] takes tensor metrics; [`save`] saves files. Behind them, [`active`] is the state of an
 //! initialised run, [`uploads`] its upload thread, [`abort`] an abort requested from the UI,
-//! and [`exit`] closes forgotten runs at process exit.
+//! [`exit`] closes forgotten runs at process exit (and fails them on a non-zero exit),
+//! [`feedback`] prints where a run is and what became of it,
+//! [`signals`] acts on signals that stop the process, and [`terminate`] is how a run ends
+//! when the process is about to.
 
 mod abort;
 mod active;
 mod alerts;
+mod context;
 mod exit;
+mod feedback;
 mod grids;
 mod lifecycle;
 mod logging;
 mod options;
 mod report;
 mod save;
+mod signals;
+mod terminate;
 mod updates;
 mod uploads;
 
@@ -35,9 +42,10 @@ use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
 pub use crate::dispatch::{MetricNames, MetricOptions, Stats};
-pub use exit::terminate;
+pub use exit::{close_all, terminate};
 pub use grids::{MAX_GRID_AXES, MAX_TENSOR_SIZE};
 pub use options::*;
+pub use signals::{SignalAction, SignalCallback, SignalSettings, DEFAULT_SIGNAL_DEADLINE};
 
 pub use crate::config::ServerArgs;
 use crate::config::{Config, Mode};
@@ -48,6 +56,7 @@ use crate::model::Status;
 use abort::Abort;
 use active::Active;
 use report::Reporter;
+use signals::SignalWatch;
 
 /// Where a run is in its life.
 enum Phase {
@@ -60,6 +69,8 @@ enum Phase {
 struct Control {
     settings: Settings,
     staged_metadata: Vec<(String, crate::json::Json)>,
+    /// `set_record_shell_vars`: replaces the configuration's patterns.
+    record_shell_vars: Option<Vec<String>>,
     pid: u32,
     phase: Phase,
 }
@@ -76,6 +87,7 @@ pub struct Run {
     /// they go with the next `log_metrics`, as in the Python client.
     units: Mutex<Json>,
     units_pending: std::sync::atomic::AtomicBool,
+    signals: Arc<SignalWatch>,
 }
 
 impl Run {
@@ -102,6 +114,7 @@ impl Run {
             .ok()
             .and_then(|c| c.system_metrics_interval)
             .unwrap_or(DEFAULT_RESOURCES_INTERVAL);
+        let emissions = config.as_ref().is_ok_and(|c| c.enable_emission_metrics);
         Run {
             mode,
             config,
@@ -114,8 +127,11 @@ impl Run {
                     resources_metrics_interval: interval,
                     flush_interval: Duration::from_secs(1),
                     abort_poll_interval: Duration::from_secs(30),
+                    enable_emission_metrics: emissions,
+                    quiet: false,
                 },
                 staged_metadata: Vec::new(),
+                record_shell_vars: None,
                 pid: std::process::id(),
                 phase: Phase::New,
             }),
@@ -124,6 +140,7 @@ impl Run {
             abort: Arc::new(Abort::default()),
             units: Mutex::new(Json::object()),
             units_pending: std::sync::atomic::AtomicBool::new(false),
+            signals: Arc::new(SignalWatch::default()),
         }
     }
 
@@ -309,9 +326,25 @@ impl Run {
     fn active(&self) -> Result<&Arc<Active>> {
         match self.active.get() {
             Some(a) if !a.finished.load(Ordering::Acquire) => Ok(a),
-            Some(_) => Err(closed()),
+            Some(_) => Err(self.after_signal(closed())),
             None => Err(self.not_active_error()),
         }
+    }
+
+    /// A call refused because a signal ended the run: the process is about to end by that
+    /// signal, the library said so on stderr, and a call from another thread of the solver is
+    /// not worth a message of its own, so the error is marked reported (and not printed).
+    #[cold]
+    fn after_signal(&self, mut e: Error) -> Error {
+        let sig = self.signals.received();
+        if sig != 0 {
+            e = Error::new(
+                ErrorKind::Closed,
+                format!("the run was terminated by {}", crate::signals::name(sig)),
+            );
+            e.reported = true;
+        }
+        e
     }
 
     #[cold]

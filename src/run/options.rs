@@ -73,6 +73,11 @@ pub struct Settings {
     /// Time between polls for an abort requested from the web UI (online only; default 30 s,
     /// twice as often as the Python client's heartbeat-paced poll).
     pub abort_poll_interval: Duration,
+    /// Log energy and emissions with the resource metrics (`[metrics]
+    /// enable_emission_metrics`, `set_emission_metrics`).
+    pub enable_emission_metrics: bool,
+    /// Print nothing about the run unasked (`set_quiet`, `SIMVUE_QUIET`).
+    pub quiet: bool,
 }
 
 /// Arguments of [`Run::init`](super::Run::init).

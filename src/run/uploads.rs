@@ -2,6 +2,7 @@
 //! sink in the background, in the order they were saved. Started by the first save; `close`
 //! waits for it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -36,6 +37,8 @@ struct Thread {
 #[derive(Default)]
 pub(super) struct Uploads {
     thread: Mutex<Option<Thread>>,
+    /// Files (and buffers) saved so far.
+    saved: Arc<AtomicU64>,
 }
 
 impl Uploads {
@@ -60,7 +63,12 @@ impl Uploads {
         {
             let mut slot = self.thread.lock();
             if slot.is_none() {
-                *slot = Some(start(sink.clone(), run_id.to_owned(), reporter.clone())?);
+                *slot = Some(start(
+                    sink.clone(),
+                    run_id.to_owned(),
+                    reporter.clone(),
+                    self.saved.clone(),
+                )?);
             }
             let up = slot.as_ref().expect("just started");
             up.jobs
@@ -92,6 +100,11 @@ impl Uploads {
         }
     }
 
+    /// How many saves succeeded so far.
+    pub(super) fn saved(&self) -> u64 {
+        self.saved.load(Ordering::Relaxed)
+    }
+
     /// Waits for every queued save to finish.
     pub(super) fn finish(&self) {
         if let Some(up) = self.thread.lock().take() {
@@ -101,7 +114,12 @@ impl Uploads {
     }
 }
 
-fn start(sink: Arc<dyn Sink>, id: String, reporter: Arc<Reporter>) -> Result<Thread> {
+fn start(
+    sink: Arc<dyn Sink>,
+    id: String,
+    reporter: Arc<Reporter>,
+    saved: Arc<AtomicU64>,
+) -> Result<Thread> {
     let (jobs, rx) = channel::<Job>();
     let handle = std::thread::Builder::new()
         .name("simvue-upload".into())
@@ -118,6 +136,9 @@ fn start(sink: Arc<dyn Sink>, id: String, reporter: Arc<Reporter>) -> Result<Thr
                     .artifact
                     .complete()
                     .and_then(|()| sink.save_artifact(&id, &job.artifact, job.category));
+                if r.is_ok() {
+                    saved.fetch_add(1, Ordering::Relaxed);
+                }
                 match job.done {
                     Some(tx) => {
                         let _ = tx.send(r);

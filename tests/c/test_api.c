@@ -1517,6 +1517,135 @@ static void test_grids(void) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Signals and abnormal ends (issue 10): bad input to the settings; closing every open run.
+ * What a signal does to a run is tested from outside the process (tests/hpc, tests/hpc.rs). */
+
+static void on_signal_cb(int32_t signum, void *user_data) {
+    (void)signum;
+    (void)user_data;
+}
+
+static void test_signals_api(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-signals");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    int32_t sig = 7;
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_signals(NULL, "TERM", 0, 5.0));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_signal_callback(NULL, on_signal_cb, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_signal_received(NULL, &sig));
+    CHECK(sig == 7);
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_close_open_runs(42, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_close_open_runs(SIMVUE_STATUS_FAILED, BAD));
+
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_signals(run, BAD, SIMVUE_KEEP, -1.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_signals(run, "TERM,KILL", 0, 5.0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_signals(run, NULL, 2, 5.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_signals(run, NULL, SIMVUE_KEEP, 0.0));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_signals(run, NULL, SIMVUE_KEEP, NAN));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT,
+           simvue_run_set_signals(run, NULL, SIMVUE_KEEP, INFINITY));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_signals(run, NULL, SIMVUE_KEEP, -5.0));
+    /* "none": the library leaves every signal to the program. */
+    EXPECT(SIMVUE_OK, simvue_run_set_signals(run, "none", SIMVUE_SIGNALS_NOTIFY, 2.5));
+    EXPECT(SIMVUE_OK, simvue_run_set_signal_callback(run, on_signal_cb, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_set_signal_callback(run, NULL, NULL));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_signal_received(run, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_signal_received(run, &sig));
+    CHECK(sig == 0);
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "abnormal", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_signals(run, "TERM", SIMVUE_KEEP, -1.0));
+    EXPECT(SIMVUE_OK, simvue_run_log_metric(run, "x", 1.0));
+
+    /* An abnormal end: every open run is flushed and closed as failed, with the message as an
+     * event; the handle then refuses to record more. */
+    EXPECT(SIMVUE_OK, simvue_close_open_runs(SIMVUE_STATUS_FAILED, "uncaught exception: boom"));
+    EXPECT(SIMVUE_ERROR_CLOSED, simvue_run_log_metric(run, "x", 2.0));
+    EXPECT(SIMVUE_OK, simvue_run_close(run)); /* the program's own close finds it closed */
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    simvue_run_free(run);
+    EXPECT(SIMVUE_OK, simvue_close_open_runs(SIMVUE_STATUS_TERMINATED, NULL)); /* none open */
+
+    int files = 0;
+    CHECK(count_in_json_files(cache, "metrics", "\"step\":", &files) == 1);
+    CHECK(count_in_json_files(cache, "events", "uncaught exception: boom", &files) == 1);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "status", "\"failed\""));
+    free(json);
+}
+
+/* Where the run runs (issue 10): the shell variables asked for and the batch job, recorded at
+ * init; a resource sample for a process that holds no run. */
+static void test_context_api(void) {
+    char cache[2048];
+    fresh_path(cache, sizeof cache, "cache-context");
+    setenv("SIMVUE_OFFLINE_DIRECTORY", cache, 1);
+    const char *patterns[] = {"SIMVUE_TEST_SHELL_*", "SLURM_JOB_I?"};
+    const char *bad[] = {"ok", BAD};
+    const char *empty[] = {""};
+    double cpu = -1.0, mem = -1.0;
+
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(NULL, patterns, 2));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_emission_metrics(NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_quiet(NULL, 1));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, NULL, &mem));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_resources_sample(0, &cpu, NULL));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(-1, &cpu, &mem));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_resources_sample(INT64_MAX, &cpu, &mem));
+    EXPECT(SIMVUE_ERROR_NOT_FOUND, simvue_resources_sample(2147483646, &cpu, &mem));
+    CHECK(cpu == -1.0 && mem == -1.0);
+    EXPECT(SIMVUE_OK, simvue_resources_sample(0, &cpu, &mem));
+    CHECK(cpu >= 0.0 && mem > 0.0);
+
+    setenv("SIMVUE_TEST_SHELL_A", "alpha", 1);
+    setenv("SIMVUE_TEST_SHELL_B", "beta", 1);
+    setenv("SLURM_JOB_ID", "4242", 1);
+    setenv("SLURM_JOB_NAME", "ctest", 1);
+    setenv("SLURM_NTASKS", "8", 1);
+    simvue_run *run = NULL;
+    EXPECT(SIMVUE_OK, simvue_run_new(SIMVUE_MODE_OFFLINE, &run));
+    EXPECT(SIMVUE_OK, simvue_run_config(run, 0, 1, SIMVUE_KEEP, 1, SIMVUE_KEEP));
+    EXPECT(SIMVUE_ERROR_NULL_ARGUMENT, simvue_run_set_record_shell_vars(run, NULL, 1));
+    EXPECT(SIMVUE_ERROR_INVALID_UTF8, simvue_run_set_record_shell_vars(run, bad, 2));
+    EXPECT(SIMVUE_ERROR_INVALID_ARGUMENT, simvue_run_set_record_shell_vars(run, empty, 1));
+    EXPECT(SIMVUE_OK, simvue_run_set_record_shell_vars(run, patterns, 2));
+    /* Emission metrics need resource metrics, which this run has off. */
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_emission_metrics(run, 2));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 1));
+    EXPECT(SIMVUE_OK, simvue_run_set_emission_metrics(run, 0));
+    EXPECT(SIMVUE_ERROR_UNKNOWN_ENUM, simvue_run_set_quiet(run, -1));
+    EXPECT(SIMVUE_OK, simvue_run_set_quiet(run, 1));
+    EXPECT(SIMVUE_OK, simvue_run_init(run, "context", NULL, NULL, 0, NULL, NULL, 1));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_quiet(run, 0));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_emission_metrics(run, 0));
+    EXPECT(SIMVUE_ERROR_STATE, simvue_run_set_record_shell_vars(run, patterns, 2));
+    char id[256];
+    EXPECT(SIMVUE_OK, simvue_run_id(run, id, sizeof id, NULL));
+    EXPECT(SIMVUE_OK, simvue_run_close(run));
+    simvue_run_free(run);
+    unsetenv("SLURM_JOB_ID");
+    unsetenv("SLURM_JOB_NAME");
+    unsetenv("SLURM_NTASKS");
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/runs/%s.json", cache, id);
+    char *json = read_file(path);
+    CHECK(json != NULL && json_has(json, "SIMVUE_TEST_SHELL_A", "\"alpha\"") &&
+          json_has(json, "SIMVUE_TEST_SHELL_B", "\"beta\"") &&
+          json_has(json, "SLURM_JOB_ID", "\"4242\""));
+    CHECK(json != NULL && json_has(json, "scheduler", "\"slurm\"") &&
+          json_has(json, "id", "\"4242\"") && json_has(json, "name", "\"ctest\"") &&
+          json_has(json, "tasks", "8"));
+    free(json);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -1551,6 +1680,8 @@ int main(void) {
     test_init_options();
     test_units_and_artifact_metadata();
     test_grids();
+    test_signals_api();
+    test_context_api();
 
     if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         remove_tree(tmp_root);

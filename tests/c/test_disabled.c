@@ -15,6 +15,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,12 +78,24 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_set_metadata_double(run, "alpha", 0.01));
     EXPECT_OK(simvue_run_set_metadata_bool(run, "implicit", 0));
     EXPECT_OK(simvue_run_update_metadata(run, "{\"before\": true}"));
+    EXPECT_OK(simvue_run_set_signals(run, "TERM,USR1", SIMVUE_SIGNALS_NOTIFY, 5.0));
+    EXPECT_OK(simvue_run_set_signal_callback(run, NULL, NULL));
+    const char *patterns[] = {"SLURM_*"};
+    EXPECT_OK(simvue_run_set_record_shell_vars(run, patterns, 1));
+    EXPECT_OK(simvue_run_set_emission_metrics(run, 1));
+    EXPECT_OK(simvue_run_set_quiet(run, 7));
     const char *tags[] = {"disabled", "test"};
     EXPECT_OK(simvue_run_init(run, "disabled-run", "{\"nx\": 64}", tags, 2, "nothing recorded",
                               "/tests/disabled", 1));
     EXPECT_OK(simvue_run_set_pid(run, (int64_t)getpid()));
     EXPECT_OK(simvue_run_init_ex(run, NULL, "not json", NULL, 3, NULL, NULL, 9, 9, "never", -9, 9,
                                  NULL, 2, NULL, 1)); /* ignored: already initialised */
+    /* No signal handler is installed for a disabled run. */
+    struct sigaction current;
+    CHECK(sigaction(SIGTERM, NULL, &current) == 0 && current.sa_handler == SIG_DFL);
+    int32_t signum = 7;
+    EXPECT_OK(simvue_run_signal_received(run, &signum));
+    CHECK(signum == 0);
 
     /* A disabled run's name and id are empty. */
     char buf[64] = "x";
@@ -154,6 +167,7 @@ static void full_run(int32_t mode) {
     EXPECT_OK(simvue_run_set_status(run, 9));
     EXPECT_OK(simvue_run_config(run, 2, 2, -5, 2, -5));
     EXPECT_OK(simvue_run_set_pid(run, -5));
+    EXPECT_OK(simvue_run_set_signals(run, "KILL", 9, -7.0));
     EXPECT_OK(simvue_run_name(run, NULL, 0, NULL));
     EXPECT_OK(simvue_run_log_event_level(run, "x", 42, NULL));
     EXPECT_OK(simvue_run_set_metadata_double(run, "nan", NAN));

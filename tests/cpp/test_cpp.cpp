@@ -68,6 +68,7 @@ int main(int argc, char **argv) {
     // A fresh cache each time: the checks below count what this run wrote.
     std::filesystem::remove_all(cache);
     setenv("SIMVUE_OFFLINE_DIRECTORY", cache.c_str(), 1);
+    setenv("SIMVUE_CPP_TEST_VAR", "recorded", 1);
     unsetenv("SIMVUE_MODE");
 
     check(simvue::version() == SIMVUE_VERSION, "version");
@@ -76,6 +77,13 @@ int main(int argc, char **argv) {
     std::string id, th_id, ua_id;
     {
         simvue::run r = offline_run();
+        r.set_signals("TERM,USR1", simvue::signal_action::notify, 5.0);
+        r.set_signals();
+        r.set_signal_callback([](int) {});
+        r.set_signal_callback(nullptr);
+        r.set_record_shell_vars({"SIMVUE_CPP_TEST_*"});
+        r.set_emission_metrics(false);
+        r.set_quiet(true);
         r.init("raii-ok", {{"dt", 0.0}, {"n", 3}, {"ok", true}, {"s", "q\"uote\n"}},
                {"cpp", "test"}, "a description", "/cpp");
         id = r.id();
@@ -133,7 +141,12 @@ int main(int argc, char **argv) {
         check(!r.abort_requested() && r.suppress_errors(), "abort_requested, suppress_errors");
         check(r.dropped().metrics == 0, "dropped");
         check(r.lost_items().metrics == 0 && r.lost_items().events == 0, "lost_items");
+        check(r.signal_received() == 0, "signal_received");
     }
+    simvue::close_open_runs(simvue::status::failed); // none is open: nothing happens
+    check(simvue::resources_sample().memory_mib > 0.0, "resources_sample");
+    check(error_code([] { simvue::resources_sample(-3); }) == SIMVUE_ERROR_INVALID_ARGUMENT,
+          "resources_sample: a bad pid throws");
     std::string j = run_json(id);
     check(has(j, "\"status\": \"completed\""), "scope exit: completed");
     check(has(j, "\"dt\": 0.0") && has(j, "\"n\": 3") && has(j, "\"ok\": true") &&
@@ -143,6 +156,8 @@ int main(int argc, char **argv) {
     check(has(j, "\"mks_conversion\": 1000.0") && has(j, "\"units\": \"weird\""), "set_metric_units: " + j);
     check(has(j, "\"" + th_id + "\"") && has(j, "\"" + ua_id + "\""),
           "create_*_alert and add_alerts attach: " + j);
+    check(has(j, "\"shell\": {\n      \"SIMVUE_CPP_TEST_VAR\": \"recorded\"\n    }"),
+          "set_record_shell_vars: " + j);
     std::string artifacts;
     for (const auto &f : std::filesystem::directory_iterator(cache + "/artifacts")) {
         if (f.path().extension() == ".json") {
@@ -232,6 +247,14 @@ int main(int argc, char **argv) {
               "closed run throws CLOSED");
         check(has(what, "closed"), "message: " + what);
         check(r.name() == "throwing", "queries work after close");
+        simvue::run s = offline_run();
+        s.config(simvue::config_options{}.set_suppress_errors(false));
+        check(error_code([&] { s.set_signals("TERM,KILL"); }, &what) ==
+                  SIMVUE_ERROR_INVALID_ARGUMENT,
+              "an unknown signal throws: " + what);
+        check(error_code([&] { simvue::close_open_runs(static_cast<simvue::status>(9)); }) ==
+                  SIMVUE_ERROR_UNKNOWN_ENUM,
+              "close_open_runs: an unknown status throws");
     }
 
     // suppress_errors on (the default): printed, no exception.

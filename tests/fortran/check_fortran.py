@@ -136,6 +136,17 @@ def main() -> int:
         expect("simvue: log_metrics: " in res.stderr and "SIMVUE_ERROR_CLOSED" in res.stderr,
                "suppress_errors off: the message is printed")
         expect("not reached" not in res.stdout, "suppress_errors off: nothing runs after it")
+        runs = {r["name"]: r for r in load(Path(tmp) / "cache", "runs").values()}
+        status = {name: r["status"] for name, r in runs.items()}
+        expect(status == {"stop-test": "completed", "left-open": "failed"},
+               f"error stop: the run left open is failed, the closed one completed: {status}")
+        evs = [e["message"] for b in load(Path(tmp) / "cache", "events").values()
+               for e in b["events"]]
+        expect(any(f"exited with status {res.returncode}" in m for m in evs),
+               f"error stop: an event gives the exit status: {evs}")
+        sets = [m["values"] for b in load(Path(tmp) / "cache", "metrics").values()
+                for m in b["metrics"]]
+        expect(sets == [{"b": 2.0}], f"error stop: what the open run logged is kept: {sets}")
 
     print(f"{len(problems)} problem(s)")
     return 1 if problems else 0

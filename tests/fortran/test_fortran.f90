@@ -23,6 +23,23 @@ program test_fortran
   call check(run%is_associated(), 'new: associated')
   call run%config(disable_resources_metrics=.true., stat=stat)
   call check(stat == SIMVUE_OK, 'config with one argument')
+  call run%set_signals(stat=stat)
+  call check(stat == SIMVUE_OK, 'set_signals without arguments')
+  call run%set_signals('TERM, USR2   ', SIMVUE_SIGNALS_NOTIFY, 2.5_real64, stat=stat)
+  call check(stat == SIMVUE_OK, 'set_signals with every argument, trailing blanks')
+  call run%set_signals('KILL', stat=stat, errmsg=errmsg)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'set_signals: an unknown signal')
+  call run%set_signals(deadline=0.0_real64, stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'set_signals: a deadline of 0')
+  call run%set_signal_callback(stat=stat)
+  call check(stat == SIMVUE_OK, 'set_signal_callback without a callback')
+  call check(run%signal_received() == 0, 'signal_received')
+  call run%set_record_shell_vars([character(len=12) :: 'SLURM_*', 'OMP_NUM_*'], stat=stat)
+  call check(stat == SIMVUE_OK, 'set_record_shell_vars')
+  call run%set_emission_metrics(.true., stat=stat)
+  call check(stat == SIMVUE_ERROR_STATE, 'set_emission_metrics: resource metrics are off')
+  call run%set_quiet(.false., stat=stat)
+  call check(stat == SIMVUE_OK, 'set_quiet')
   call run%config(abort_on_alert=7, stat=stat)
   call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'config with an unknown abort policy')
   call run%init(stat=stat)
@@ -195,6 +212,17 @@ program test_fortran
   call check(stat == SIMVUE_OK, 'disabled run: init')
   call check(run%name() == '', 'disabled run: empty name')
   call run%free()
+  call simvue_close_open_runs(9, stat=stat)
+  call check(stat == SIMVUE_ERROR_UNKNOWN_ENUM, 'close_open_runs: an unknown status')
+  call simvue_close_open_runs(SIMVUE_STATUS_FAILED, 'nothing open', stat=stat)
+  call check(stat == SIMVUE_OK, 'close_open_runs with no run open')
+  block
+    real(real64) :: cpu, memory
+    call simvue_resources_sample(0, cpu, memory, stat=stat)
+    call check(stat == SIMVUE_OK .and. cpu >= 0 .and. memory > 0, 'resources_sample')
+    call simvue_resources_sample(-4, cpu, memory, stat=stat)
+    call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'resources_sample: a bad pid')
+  end block
 
   print '(a,i0)', 'done ', failures
 

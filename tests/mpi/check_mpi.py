@@ -89,6 +89,10 @@ def main() -> int:
         expect(run["name"] == "heat-1d-mpi" and run["status"] == "completed",
                f"run {run['name']}, {run['status']}")
         expect(run["metadata"].get("ranks") == RANKS, f"metadata ranks {run['metadata'].get('ranks')}")
+        mpi = run["metadata"].get("mpi", {})
+        expect(mpi.get("ranks") == RANKS and mpi.get("hosts") == 1
+               and str(mpi.get("version", "")).count(".") == 1,
+               f"simvue_mpi_record_context: metadata mpi {mpi}")
 
         # The serial solver on the same grid, for the reduced maxima.
         serial_cache = work / "serial"
@@ -98,7 +102,20 @@ def main() -> int:
                        capture_output=True, timeout=120)
         serial = {m["step"]: m["values"] for m in metric_sets(serial_cache)}
 
-        sets = metric_sets(cache)
+        all_sets = metric_sets(cache)
+        res_names = [f"resources/ranks.cpu.usage.{m}.{s}" for m in ("percentage", "memory")
+                     for s in ("sum", "max")]
+        resources = [m for m in all_sets if sorted(m["values"]) == sorted(res_names)]
+        steps = int(a.args[1])
+        expect([m["step"] for m in resources] == list(range(0, steps, 100)),
+               f"simvue_mpi_log_resources every 100 steps: {[m['step'] for m in resources]}")
+        bad = [m["values"] for m in resources
+               if not (0 <= m["values"][res_names[1]] <= m["values"][res_names[0]]
+                       <= RANKS * m["values"][res_names[1]] + 1e-9
+                       and 0 < m["values"][res_names[3]] <= m["values"][res_names[2]]
+                       <= RANKS * m["values"][res_names[3]] + 1e-9)]
+        expect(not bad, f"resources: 0 <= max <= sum <= ranks * max, memory > 0: {bad[:3]}")
+        sets = [m for m in all_sets if m not in resources]
         names = [f"{m}.{s}" for m in ("residual", "t_max") for s in STATS]
         expect(bool(sets) and all(list(m["values"]) == names for m in sets),
                f"every set holds {names}")

@@ -208,7 +208,8 @@ def heat_online(tmp_path_factory, exes, heat_cwd):
     srv = SimvueServer(token=TOKEN)
     try:
         res = run_program([exes["heat1d"], HEAT_NX, HEAT_STEPS], cwd=heat_cwd,
-                          env=program_env(work / "home", cache, srv.url))
+                          # Quiet: what is checked below is that no error is printed.
+                          env=program_env(work / "home", cache, srv.url, SIMVUE_QUIET="1"))
         snap = srv.snapshot()
     finally:
         srv.stop()
@@ -648,7 +649,9 @@ def test_init_failure(case, suppress, exes, servers, tmp_path):
         srv = None
         url = f"http://127.0.0.1:{free_port()}"
     cache = tmp_path / "cache"
-    env = program_env(tmp_path / "home", cache, url, SIMVUE_HTTP_RETRIES="3", SIMVUE_HTTP_BACKOFF="0.05")
+    # Quiet: the lines about the run are not errors, and errors are what is checked below.
+    env = program_env(tmp_path / "home", cache, url, SIMVUE_HTTP_RETRIES="3", SIMVUE_HTTP_BACKOFF="0.05",
+                      SIMVUE_QUIET="1")
     t0 = time.monotonic()
     res = run_program([exes["initfail"], steps, suppress], cwd=tmp_path / "cwd", env=env, timeout=60)
     elapsed = time.monotonic() - t0

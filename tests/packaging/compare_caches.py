@@ -224,7 +224,8 @@ def compare(ours: Cache, ref: Cache) -> list[str]:
 def record(program: str, args: list[str], work: Path) -> Cache:
     cache = work / Path(program).name
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMVUE_")}
-    env.update(HOME=str(work / "home"), SIMVUE_OFFLINE_DIRECTORY=str(cache))
+    # Quiet: the lines the library prints about every run are not failures; errors still show.
+    env.update(HOME=str(work / "home"), SIMVUE_OFFLINE_DIRECTORY=str(cache), SIMVUE_QUIET="1")
     (work / "home").mkdir(exist_ok=True)
     # The same working directory for all: the run records it (system.cwd).
     program = str(Path(program).resolve())

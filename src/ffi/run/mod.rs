@@ -2,7 +2,7 @@
 
 //!
 //! Modules by part of the API: `log` (metrics and events), `grid` (tensor metrics), `alert`,
-//! `save` (artifacts); the
+//! `save` (artifacts), `signals` (signals and abnormal ends), `context` (shell variables); the
 //! handle, its lifecycle, configuration, metadata, tags, status and folders are here.
 
 use std::ffi::c_char;
@@ -20,14 +20,18 @@ use crate::run::{AbortPolicy, ConfigOptions, InitOptions, Notification, Run, Vis
 use crate::time::Timestamp;
 
 mod alert;
+mod context;
 mod grid;
 mod log;
 mod save;
+mod signals;
 
 pub use alert::*;
+pub use context::*;
 pub use grid::*;
 pub use log::*;
 pub use save::*;
+pub use signals::*;
 
 /// Track the run live on a Simvue server.
 pub const SIMVUE_MODE_ONLINE: i32 = 0;
@@ -494,7 +498,8 @@ pub unsafe extern "C" fn simvue_run_init(
 /// - `visibility`: `SIMVUE_VISIBILITY_PRIVATE` (default: the owner only), `_PUBLIC`, `_TENANT`,
 ///   or `_USERS` with the `n_users` user names in `users` (only then may `n_users` be > 0).
 /// - `record_shell_vars`, `n_shell_vars`: environment variables to record as metadata `shell`,
-///   as glob patterns (`"SLURM_*"`); none: those of `[run] record_shell_vars`.
+///   as glob patterns (`"SLURM_*"`), replacing `simvue_run_set_record_shell_vars` and the
+///   configuration's `record_shell_vars` when given.
 ///
 /// As the Python client, init also records (unless switched off in `[run.metadata]` or with
 /// `SIMVUE_DISABLE_GIT_METRICS`, `_ENVIRONMENT_METRICS`, `_SYSTEM_METRICS`) the git information
@@ -776,19 +781,19 @@ pub unsafe extern "C" fn simvue_run_set_tags(
 /// `run` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn simvue_run_set_status(run: *mut simvue_run, status: i32) -> simvue_result {
-    with_enabled_run(run, |run| {
-        let status = match status {
-            SIMVUE_STATUS_COMPLETED => Status::Completed,
-            SIMVUE_STATUS_FAILED => Status::Failed,
-            SIMVUE_STATUS_TERMINATED => Status::Terminated,
-            s => {
-                return Err(FfiError::unknown_enum(format!(
-                    "{s} is not a SIMVUE_STATUS_* value"
-                )))
-            }
-        };
-        Ok(run.set_status(status)?)
-    })
+    with_enabled_run(run, |run| Ok(run.set_status(final_status(status)?)?))
+}
+
+/// A `SIMVUE_STATUS_*` value as the status it names.
+fn final_status(status: i32) -> FfiResult<Status> {
+    match status {
+        SIMVUE_STATUS_COMPLETED => Ok(Status::Completed),
+        SIMVUE_STATUS_FAILED => Ok(Status::Failed),
+        SIMVUE_STATUS_TERMINATED => Ok(Status::Terminated),
+        s => Err(FfiError::unknown_enum(format!(
+            "{s} is not a SIMVUE_STATUS_* value"
+        ))),
+    }
 }
 
 /// Closes the run: writes everything still queued, sets a running run `completed` and ends
