@@ -157,16 +157,23 @@ fn distinct(hosts: &[String]) -> usize {
     v.len()
 }
 
+/// Tokens shorter than this are not looked for inside longer values (see [`shell_vars`]).
+const SHORT_TOKEN: usize = 8;
+
 /// The variables of `vars` (name, value, in the environment's order) whose names match one of
 /// `patterns` (`fnmatch` patterns: `*`, `?`, `[abc]`, `[!abc]`), pattern by pattern as the
 /// Python client collects them. `SIMVUE_TOKEN`, and any variable holding `token`, are left
-/// out: the token is never written anywhere.
+/// out: the token is never written anywhere. (A value holding a token shorter than
+/// [`SHORT_TOKEN`] bytes is left out only when it is the token: a test token such as `t` would
+/// otherwise hide every variable with a `t` in it.)
 pub fn shell_vars(patterns: &[String], vars: &[(String, String)], token: Option<&str>) -> Json {
     let mut out = Json::object();
     for p in patterns {
         for (name, value) in vars {
-            let secret =
-                name == "SIMVUE_TOKEN" || token.is_some_and(|t| !t.is_empty() && value.contains(t));
+            let secret = name == "SIMVUE_TOKEN"
+                || token.is_some_and(|t| {
+                    !t.is_empty() && (value == t || (t.len() >= SHORT_TOKEN && value.contains(t)))
+                });
             if !secret && fnmatch(p, name) {
                 out.set(name, Json::Str(value.clone()));
             }
@@ -333,6 +340,16 @@ mod tests {
             names,
             ["OMP_NUM_THREADS", "SLURM_JOB_ID", "HOME", "SIMVUE_URL"]
         );
+    }
+
+    #[test]
+    fn a_short_token_hides_only_itself() {
+        let vars: Vec<(String, String)> = [("HOME", "/home/t"), ("SECRET", "t")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let got = shell_vars(&["*".into()], &vars, Some("t"));
+        assert_eq!(got.to_compact_json(), r#"{"HOME":"/home/t"}"#);
     }
 
     #[test]
