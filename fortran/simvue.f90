@@ -607,12 +607,50 @@ contains
   ! ------------------------------------------------------------------------------------------
   ! Strings between Fortran and C.
 
-  !> `s` without its trailing blanks, NUL-terminated: the form every string takes to C.
+  !> `s` without its trailing blanks, NUL-terminated: the form every string takes to C. A C
+  !> string cannot carry a NUL: a char(0) inside `s` goes as the two bytes C0 80 (its
+  !> "modified UTF-8" form, never valid UTF-8), which the library refuses with
+  !> SIMVUE_ERROR_INVALID_ARGUMENT, instead of the string being silently cut at the NUL.
   pure function c_str(s) result(c)
     character(*), intent(in) :: s
-    character(kind=c_char, len=len_trim(s) + 1) :: c
-    c = trim(s) // c_null_char
+    character(kind=c_char, len=c_len(s)) :: c
+    integer :: n
+    if (index(s, c_null_char) == 0) then
+       c = trim(s) // c_null_char
+    else
+       call encode(s, c, n)
+    end if
   end function c_str
+
+  !> The length of `c_str(s)`: the trimmed string, one more byte per NUL in it, and the NUL.
+  pure integer function c_len(s)
+    character(*), intent(in) :: s
+    integer :: i
+    c_len = len_trim(s) + 1
+    do i = 1, len_trim(s)
+       if (s(i:i) == c_null_char) c_len = c_len + 1
+    end do
+  end function c_len
+
+  !> Writes `s` (trimmed, a NUL as C0 80) and a terminating NUL into `out`, which has room
+  !> for c_len(s) characters; `n` is the number written before the terminating NUL.
+  pure subroutine encode(s, out, n)
+    character(*), intent(in) :: s
+    character(kind=c_char, len=*), intent(inout) :: out
+    integer, intent(out) :: n
+    integer :: i
+    n = 0
+    do i = 1, len_trim(s)
+       if (s(i:i) == c_null_char) then
+          out(n + 1:n + 2) = char(192, c_char) // char(128, c_char)
+          n = n + 2
+       else
+          out(n + 1:n + 1) = s(i:i)
+          n = n + 1
+       end if
+    end do
+    out(n + 1:n + 1) = c_null_char
+  end subroutine encode
 
   !> A pointer to `c`, or NULL when it is not allocated (an absent optional string).
   function opt_ptr(c) result(p)
@@ -624,17 +662,26 @@ contains
 
   !> Packs `strings` (trimmed) into `buf`, one NUL-terminated string per column, and points
   !> `ptrs` at them: the `const char *const *` of the C API.
+  !> A NUL inside a string is passed as C0 80 (see c_str), hence the buffer's room for two
+  !> bytes per character.
   subroutine pack_strings(strings, buf, ptrs)
     character(*), intent(in) :: strings(:)
-    character(kind=c_char), intent(out), target :: buf(len(strings) + 1, size(strings))
+    character(kind=c_char), intent(out), target :: buf(2 * len(strings) + 1, size(strings))
     type(c_ptr), intent(out) :: ptrs(size(strings))
-    integer :: i, j, n
+    integer :: i, j, k
     do i = 1, size(strings)
-       n = len_trim(strings(i))
-       do j = 1, n
-          buf(j, i) = strings(i)(j:j)
+       k = 0
+       do j = 1, len_trim(strings(i))
+          if (strings(i)(j:j) == c_null_char) then
+             buf(k + 1, i) = char(192, c_char)
+             buf(k + 2, i) = char(128, c_char)
+             k = k + 2
+          else
+             buf(k + 1, i) = strings(i)(j:j)
+             k = k + 1
+          end if
        end do
-       buf(n + 1, i) = c_null_char
+       buf(k + 1, i) = c_null_char
        ptrs(i) = c_loc(buf(1, i))
     end do
   end subroutine pack_strings
@@ -644,7 +691,7 @@ contains
     character(*), intent(in), optional :: strings(:)
     type(string_list), intent(out), target :: list
     if (.not. present(strings)) return
-    allocate (list%buf(len(strings) + 1, size(strings)), list%ptrs(max(1, size(strings))))
+    allocate (list%buf(2 * len(strings) + 1, size(strings)), list%ptrs(max(1, size(strings))))
     call pack_strings(strings, list%buf, list%ptrs)
     list%n = size(strings, kind=c_size_t)
   end subroutine to_list
@@ -1045,7 +1092,7 @@ contains
     character(*), intent(in) :: tags(:)
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
+    character(kind=c_char), target :: buf(2 * len(tags) + 1, size(tags))
     type(c_ptr), target :: ptrs(max(1, size(tags)))
     call pack_strings(tags, buf, ptrs)
     call check(c_run_update_tags(this%handle, c_loc(ptrs), size(tags, kind=c_size_t)), &
@@ -1131,7 +1178,7 @@ contains
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
     ! Automatic arrays: no heap allocation on the hot path.
-    character(kind=c_char), target :: buf(len(names) + 1, size(names))
+    character(kind=c_char), target :: buf(2 * len(names) + 1, size(names))
     type(c_ptr) :: ptrs(max(1, size(names)))
     character(kind=c_char, len=:), allocatable, target :: c_timestamp
     integer(c_int32_t) :: flags
@@ -1374,7 +1421,7 @@ contains
     subroutine with_tags(tags, rc)
       character(*), intent(in) :: tags(:)
       integer(c_int), intent(out) :: rc
-      character(kind=c_char), target :: buf(len(tags) + 1, size(tags))
+      character(kind=c_char), target :: buf(2 * len(tags) + 1, size(tags))
       type(c_ptr), target :: ptrs(max(1, size(tags)))
       call pack_strings(tags, buf, ptrs)
       ! ptrs is never NULL, so zero tags clear the folder's tags.
@@ -1632,8 +1679,8 @@ contains
   contains
     integer(c_int) function with_both(ids, names)
       character(*), intent(in) :: ids(:), names(:)
-      character(kind=c_char), target :: ibuf(len(ids) + 1, size(ids))
-      character(kind=c_char), target :: nbuf(len(names) + 1, size(names))
+      character(kind=c_char), target :: ibuf(2 * len(ids) + 1, size(ids))
+      character(kind=c_char), target :: nbuf(2 * len(names) + 1, size(names))
       type(c_ptr), target :: iptrs(max(1, size(ids))), nptrs(max(1, size(names)))
       call pack_strings(ids, ibuf, iptrs)
       call pack_strings(names, nbuf, nptrs)
@@ -1642,7 +1689,7 @@ contains
     end function with_both
     integer(c_int) function with_ids(ids)
       character(*), intent(in) :: ids(:)
-      character(kind=c_char), target :: buf(len(ids) + 1, size(ids))
+      character(kind=c_char), target :: buf(2 * len(ids) + 1, size(ids))
       type(c_ptr), target :: ptrs(max(1, size(ids)))
       call pack_strings(ids, buf, ptrs)
       with_ids = c_run_add_alerts(this%handle, c_loc(ptrs), size(ids, kind=c_size_t), &
@@ -1650,7 +1697,7 @@ contains
     end function with_ids
     integer(c_int) function with_names(names)
       character(*), intent(in) :: names(:)
-      character(kind=c_char), target :: buf(len(names) + 1, size(names))
+      character(kind=c_char), target :: buf(2 * len(names) + 1, size(names))
       type(c_ptr), target :: ptrs(max(1, size(names)))
       call pack_strings(names, buf, ptrs)
       with_names = c_run_add_alerts(this%handle, c_null_ptr, 0_c_size_t, c_loc(ptrs), &
@@ -1816,7 +1863,7 @@ contains
     character(*), intent(in) :: patterns(:)
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char), target :: buf(len(patterns) + 1, size(patterns))
+    character(kind=c_char), target :: buf(2 * len(patterns) + 1, size(patterns))
     type(c_ptr), target :: ptrs(max(1, size(patterns)))
     call pack_strings(patterns, buf, ptrs)
     call check(c_run_set_record_shell_vars(this%handle, c_loc(ptrs), &
@@ -1952,7 +1999,7 @@ contains
     logical, intent(in), optional :: preserve_path, snapshot, wait
     integer, intent(out), optional :: stat
     character(*), intent(inout), optional :: errmsg
-    character(kind=c_char), target :: buf(len(paths) + 1, size(paths))
+    character(kind=c_char), target :: buf(2 * len(paths) + 1, size(paths))
     type(c_ptr), target :: ptrs(max(1, size(paths)))
     character(kind=c_char, len=:), allocatable, target :: c_filetype
     if (present(filetype)) c_filetype = c_str(filetype)

@@ -18,14 +18,15 @@
 // the run) and the call returns. Creating a run, and any call on a moved-from run, always
 // throw on failure: there is no run to report through.
 //
-// Strings are std::string_view and need not be NUL-terminated; they must not contain NUL
-// characters. An optional string parameter that receives a default-constructed
+// Strings are std::string_view and need not be NUL-terminated. A string containing a NUL
+// character is refused (SIMVUE_ERROR_INVALID_ARGUMENT), never silently cut at the NUL. An optional string parameter that receives a default-constructed
 // std::string_view{} (data() == nullptr) is "not given"; "" is the empty string.
 #ifndef SIMVUE_HPP
 #define SIMVUE_HPP
 
 #include "simvue.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -46,6 +47,32 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+namespace simvue::detail {
+
+/// A NUL-terminated copy of `s` for the C API. A C string cannot carry a NUL: one inside `s`
+/// is passed as the two bytes C0 80 (its "modified UTF-8" form, never valid UTF-8), which the
+/// library rejects with SIMVUE_ERROR_INVALID_ARGUMENT and a message saying so, instead of the
+/// string being silently cut short at the NUL.
+inline std::string c_string(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 1);
+    for (char c : s) {
+        if (c == '\0') {
+            out += "\xC0\x80";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+/// The C string of an optional string (NULL when there is none); valid while `o` is.
+inline const char *c_str_or_null(const std::optional<std::string> &o) noexcept {
+    return o ? o->c_str() : nullptr;
+}
+
+} // namespace simvue::detail
 
 /// Calls the std::function<void()> behind `user_data` for simvue::run::set_abort_callback.
 extern "C" inline void simvue_hpp_abort_trampoline(void *user_data) {
@@ -291,9 +318,13 @@ struct alert_options {
     alert_options &set_trigger_abort(bool v) { trigger_abort = v; return *this; }
     alert_options &set_attach_to_run(bool v) { attach_to_run = v; return *this; }
 
-    /// The description as the C API takes it (NULL when empty).
-    const char *c_description() const noexcept {
-        return description.empty() ? nullptr : description.c_str();
+    /// The description as the C API takes it (NULL when empty; a NUL in it refused, as in
+    /// every string).
+    std::optional<std::string> c_description() const {
+        if (description.empty()) {
+            return std::nullopt;
+        }
+        return detail::c_string(description);
     }
 };
 
@@ -385,7 +416,11 @@ public:
     c_strings(It first, It last, Get get) {
         std::size_t total = 0;
         for (It it = first; it != last; ++it) {
-            total += get(*it).size() + 1;
+            std::string_view s = get(*it);
+            total += s.size() + 1;
+            if (s.find('\0') != std::string_view::npos) {
+                total += static_cast<std::size_t>(std::count(s.begin(), s.end(), '\0'));
+            }
             ++n_;
         }
         char *buf = small_chars_.data();
@@ -402,9 +437,20 @@ public:
         for (It it = first; it != last; ++it, ++i) {
             std::string_view s = get(*it);
             ptrs_[i] = buf;
-            s.copy(buf, s.size());
-            buf[s.size()] = '\0';
-            buf += s.size() + 1;
+            if (s.find('\0') == std::string_view::npos) {
+                s.copy(buf, s.size());
+                buf += s.size();
+            } else {
+                for (char c : s) { // as c_string: a NUL goes as C0 80, which the library refuses
+                    if (c == '\0') {
+                        *buf++ = '\xC0';
+                        *buf++ = '\x80';
+                    } else {
+                        *buf++ = c;
+                    }
+                }
+            }
+            *buf++ = '\0';
         }
     }
     c_strings(const c_strings &) = delete;
@@ -425,7 +471,7 @@ private:
 /// An optional string as the C API takes it: NULL when not given.
 class opt_c_string {
 public:
-    explicit opt_c_string(std::string_view s) : given_(s.data() != nullptr), s_(s) {}
+    explicit opt_c_string(std::string_view s) : given_(s.data() != nullptr), s_(c_string(s)) {}
     const char *get() const noexcept { return given_ ? s_.c_str() : nullptr; }
 
 private:
@@ -572,9 +618,12 @@ public:
 
     /// Creates a run in `m` on the server `server` (no config file needed).
     run(mode m, const server_options &server) : exceptions_(std::uncaught_exceptions()) {
-        auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
-        simvue_result rc = simvue_run_new_ex(static_cast<std::int32_t>(m), opt(server.url),
-                                             opt(server.token), opt(server.profile), &handle_);
+        auto opt = [](const std::string &s) {
+            return detail::opt_c_string(s.empty() ? std::string_view{} : std::string_view(s));
+        };
+        simvue_result rc = simvue_run_new_ex(static_cast<std::int32_t>(m), opt(server.url).get(),
+                                             opt(server.token).get(), opt(server.profile).get(),
+                                             &handle_);
         detail::install_terminate_handler();
         if (rc != SIMVUE_OK) {
             throw error(rc, "simvue::run: " + detail::last_error_message());
@@ -650,7 +699,7 @@ public:
             handle_, c_name.get(), json ? json->c_str() : nullptr, c_tags.data(), c_tags.size(),
             c_description.get(), c_folder.get(), running ? 1 : 0,
             static_cast<std::int32_t>(opts.notification),
-            opts.retention_period.empty() ? nullptr : opts.retention_period.c_str(), opts.timeout,
+            opts.retention_period.empty() ? nullptr : detail::c_string(opts.retention_period).c_str(), opts.timeout,
             static_cast<std::int32_t>(opts.visibility), c_users.data(), c_users.size(),
             c_vars.data(), c_vars.size());
         if (rc == SIMVUE_OK) {
@@ -670,7 +719,7 @@ public:
 
     /// Reconnects this new, uninitialised run to the run `run_id` and starts it.
     void reconnect(std::string_view run_id) {
-        simvue_result rc = simvue_run_reconnect(handle_, std::string(run_id).c_str());
+        simvue_result rc = simvue_run_reconnect(handle_, detail::c_string(run_id).c_str());
         if (rc == SIMVUE_OK) {
             started_ = true;
         }
@@ -686,16 +735,16 @@ public:
 
     /// Adds or replaces metadata given as a JSON object.
     void update_metadata_json(std::string_view json) {
-        check(simvue_run_update_metadata(handle_, std::string(json).c_str()), "update_metadata");
+        check(simvue_run_update_metadata(handle_, detail::c_string(json).c_str()), "update_metadata");
     }
 
     /// Sets one metadata key (before init: kept for init).
     void set_metadata(std::string_view key, const value &v) {
-        std::string k(key);
+        const std::string k = detail::c_string(key);
         const auto &x = v.get();
         simvue_result rc;
         if (const auto *s = std::get_if<std::string>(&x)) {
-            rc = simvue_run_set_metadata_string(handle_, k.c_str(), s->c_str());
+            rc = simvue_run_set_metadata_string(handle_, k.c_str(), detail::c_string(*s).c_str());
         } else if (const auto *i = std::get_if<std::int64_t>(&x)) {
             rc = simvue_run_set_metadata_int(handle_, k.c_str(), *i);
         } else if (const auto *b = std::get_if<bool>(&x)) {
@@ -751,8 +800,8 @@ public:
                           std::string_view mks_unit = {},
                           std::optional<double> mks_conversion = std::nullopt) {
         detail::opt_c_string c_mks(mks_unit);
-        check(simvue_run_set_metric_units(handle_, std::string(name).c_str(),
-                                          std::string(units).c_str(), c_mks.get(),
+        check(simvue_run_set_metric_units(handle_, detail::c_string(name).c_str(),
+                                          detail::c_string(units).c_str(), c_mks.get(),
                                           mks_conversion ? &*mks_conversion : nullptr),
               "set_metric_units");
     }
@@ -775,7 +824,7 @@ public:
         // The C API takes one count for both; with a different number of labels it gets none,
         // and refuses the call with its own message.
         const char *const *labels = l.size() == sizes.size() ? c_labels.data() : nullptr;
-        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(), c_grid.get(),
+        check(simvue_run_assign_metric_to_grid(handle_, detail::c_string(metric).c_str(), c_grid.get(),
                                                ticks.empty() ? nullptr : ticks.data(),
                                                sizes.empty() ? nullptr : sizes.data(),
                                                sizes.size(), labels),
@@ -784,8 +833,8 @@ public:
 
     /// Assigns `metric` to the grid `grid_name` this run created before.
     void assign_metric_to_grid(std::string_view metric, std::string_view grid_name) {
-        check(simvue_run_assign_metric_to_grid(handle_, std::string(metric).c_str(),
-                                               std::string(grid_name).c_str(), nullptr, nullptr, 0,
+        check(simvue_run_assign_metric_to_grid(handle_, detail::c_string(metric).c_str(),
+                                               detail::c_string(grid_name).c_str(), nullptr, nullptr, 0,
                                                nullptr),
               "assign_metric_to_grid");
     }
@@ -800,7 +849,7 @@ public:
                           std::string_view timestamp = {}) {
         std::uint32_t flags = (step ? SIMVUE_METRICS_STEP : 0u) | (time ? SIMVUE_METRICS_TIME : 0u);
         detail::opt_c_string c_ts(timestamp);
-        check(simvue_run_log_metric_array(handle_, std::string(name).c_str(), values,
+        check(simvue_run_log_metric_array(handle_, detail::c_string(name).c_str(), values,
                                           shape.empty() ? nullptr : shape.data(), shape.size(),
                                           static_cast<std::int32_t>(l), flags, step.value_or(0),
                                           time.value_or(0.0), c_ts.get()),
@@ -811,7 +860,7 @@ public:
     void log_event(std::string_view message, log_level level = log_level::info,
                    std::string_view timestamp = {}) {
         detail::opt_c_string c_ts(timestamp);
-        check(simvue_run_log_event_level(handle_, std::string(message).c_str(),
+        check(simvue_run_log_event_level(handle_, detail::c_string(message).c_str(),
                                          static_cast<std::int32_t>(level), c_ts.get()),
               "log_event");
     }
@@ -854,9 +903,9 @@ public:
     std::string add_alert(const alert &a) {
         char id[SIMVUE_ID_BUFFER_SIZE] = {0};
         simvue_result rc = simvue_run_add_alert(
-            handle_, a.name.c_str(), static_cast<std::int32_t>(a.source), a.frequency, a.window,
-            static_cast<std::int32_t>(a.rule), a.metric.c_str(), a.threshold, a.range_low,
-            a.range_high, static_cast<std::int32_t>(a.notify), a.pattern.c_str(), id,
+            handle_, detail::c_string(a.name).c_str(), static_cast<std::int32_t>(a.source), a.frequency, a.window,
+            static_cast<std::int32_t>(a.rule), detail::c_string(a.metric).c_str(), a.threshold, a.range_low,
+            a.range_high, static_cast<std::int32_t>(a.notify), detail::c_string(a.pattern).c_str(), id,
             sizeof id);
         check(rc, "add_alert");
         return rc == SIMVUE_OK ? std::string(id) : std::string();
@@ -870,8 +919,8 @@ public:
                                               const alert_options &opts = {}) {
         return create_alert("create_metric_threshold_alert", [&](char *id, std::size_t n) {
             return simvue_run_create_metric_threshold_alert(
-                handle_, std::string(name).c_str(), std::string(metric).c_str(), threshold,
-                static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                handle_, detail::c_string(name).c_str(), detail::c_string(metric).c_str(), threshold,
+                static_cast<std::int32_t>(rule), detail::c_str_or_null(opts.c_description()), opts.window,
                 opts.frequency, static_cast<std::int32_t>(opts.aggregation),
                 static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
                 opts.attach_to_run ? 1 : 0, id, n);
@@ -884,8 +933,8 @@ public:
                                           const alert_options &opts = {}) {
         return create_alert("create_metric_range_alert", [&](char *id, std::size_t n) {
             return simvue_run_create_metric_range_alert(
-                handle_, std::string(name).c_str(), std::string(metric).c_str(), range_low,
-                range_high, static_cast<std::int32_t>(rule), opts.c_description(), opts.window,
+                handle_, detail::c_string(name).c_str(), detail::c_string(metric).c_str(), range_low,
+                range_high, static_cast<std::int32_t>(rule), detail::c_str_or_null(opts.c_description()), opts.window,
                 opts.frequency, static_cast<std::int32_t>(opts.aggregation),
                 static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
                 opts.attach_to_run ? 1 : 0, id, n);
@@ -898,8 +947,8 @@ public:
                                    const alert_options &opts = {}) {
         return create_alert("create_event_alert", [&](char *id, std::size_t n) {
             return simvue_run_create_event_alert(
-                handle_, std::string(name).c_str(), std::string(pattern).c_str(),
-                opts.c_description(), opts.frequency, static_cast<std::int32_t>(opts.notify),
+                handle_, detail::c_string(name).c_str(), detail::c_string(pattern).c_str(),
+                detail::c_str_or_null(opts.c_description()), opts.frequency, static_cast<std::int32_t>(opts.notify),
                 opts.trigger_abort ? 1 : 0, opts.attach_to_run ? 1 : 0, id, n);
         });
     }
@@ -908,7 +957,7 @@ public:
     std::string create_user_alert(std::string_view name, const alert_options &opts = {}) {
         return create_alert("create_user_alert", [&](char *id, std::size_t n) {
             return simvue_run_create_user_alert(
-                handle_, std::string(name).c_str(), opts.c_description(),
+                handle_, detail::c_string(name).c_str(), detail::c_str_or_null(opts.c_description()),
                 static_cast<std::int32_t>(opts.notify), opts.trigger_abort ? 1 : 0,
                 opts.attach_to_run ? 1 : 0, id, n);
         });
@@ -916,14 +965,14 @@ public:
 
     /// Sets the state of the user alert with id `identifier` for this run.
     void log_alert(std::string_view identifier, alert_state state = alert_state::critical) {
-        check(simvue_run_log_alert(handle_, std::string(identifier).c_str(), nullptr,
+        check(simvue_run_log_alert(handle_, detail::c_string(identifier).c_str(), nullptr,
                                    static_cast<std::int32_t>(state)),
               "log_alert");
     }
 
     /// Sets the state of the user alert named `name` (online: looked up on the server).
     void log_alert_by_name(std::string_view name, alert_state state = alert_state::critical) {
-        check(simvue_run_log_alert(handle_, nullptr, std::string(name).c_str(),
+        check(simvue_run_log_alert(handle_, nullptr, detail::c_string(name).c_str(),
                                    static_cast<std::int32_t>(state)),
               "log_alert");
     }
@@ -1050,7 +1099,7 @@ public:
         if (md && !(json = metadata_json(*md, "save"))) {
             return;
         }
-        check(simvue_run_save_ex(handle_, std::string(filename).c_str(),
+        check(simvue_run_save_ex(handle_, detail::c_string(filename).c_str(),
                                  static_cast<std::int32_t>(c), c_type.get(), preserve_path ? 1 : 0,
                                  c_name.get(), static_cast<std::uint32_t>(flags),
                                  json ? json->c_str() : nullptr),
@@ -1061,7 +1110,7 @@ public:
     void save_directory(std::string_view directory, category c, std::string_view filetype = {},
                         bool preserve_path = false, save_flags flags = save_flags::none) {
         detail::opt_c_string c_type(filetype);
-        check(simvue_run_save_directory(handle_, std::string(directory).c_str(),
+        check(simvue_run_save_directory(handle_, detail::c_string(directory).c_str(),
                                         static_cast<std::int32_t>(c), c_type.get(),
                                         preserve_path ? 1 : 0, static_cast<std::uint32_t>(flags)),
               "save_directory");
@@ -1090,7 +1139,7 @@ public:
         if (md && !(json = metadata_json(*md, "save_bytes"))) {
             return;
         }
-        check(simvue_run_save_bytes_ex(handle_, std::string(name).c_str(), data, size,
+        check(simvue_run_save_bytes_ex(handle_, detail::c_string(name).c_str(), data, size,
                                        static_cast<std::int32_t>(c), c_type.get(),
                                        static_cast<std::uint32_t>(flags),
                                        json ? json->c_str() : nullptr),

@@ -20,12 +20,27 @@ pub(crate) unsafe fn cstr<'a>(p: *const c_char, what: &str) -> FfiResult<&'a str
         // SAFETY: ASCII is valid UTF-8.
         return Ok(std::str::from_utf8_unchecked(bytes));
     }
-    std::str::from_utf8(bytes).map_err(|_| {
+    std::str::from_utf8(bytes).map_err(|_| not_utf8(bytes, what))
+}
+
+/// The error for a string that is not UTF-8. The Fortran module and the C++ header pass a NUL
+/// inside a string as C0 80 (modified UTF-8, never valid UTF-8), so that it is refused as what
+/// it is rather than cutting the string short.
+#[cold]
+fn not_utf8(bytes: &[u8], what: &str) -> FfiError {
+    if bytes.windows(2).any(|w| w == [0xC0, 0x80]) {
+        FfiError::new(
+            simvue_result::SIMVUE_ERROR_INVALID_ARGUMENT,
+            format!(
+                "{what} contains a NUL character (char(0) in Fortran, '\\0' in a C++ string), which would cut it short"
+            ),
+        )
+    } else {
         FfiError::new(
             simvue_result::SIMVUE_ERROR_INVALID_UTF8,
             format!("{what} is not valid UTF-8"),
         )
-    })
+    }
 }
 
 /// Reads an optional C string: NULL means "not given".
@@ -100,4 +115,28 @@ pub(crate) unsafe fn write_str(
     std::ptr::copy_nonoverlapping(s.as_ptr(), buf.cast::<u8>(), s.len());
     *buf.add(s.len()) = 0;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_encoded_nul_is_named_and_other_bad_bytes_are_not_utf8() {
+        let nul = c"a\xC0\x80b";
+        let e = unsafe { cstr(nul.as_ptr(), "message") }.unwrap_err();
+        assert_eq!(e.code, simvue_result::SIMVUE_ERROR_INVALID_ARGUMENT);
+        assert!(
+            e.message.contains("message contains a NUL"),
+            "{}",
+            e.message
+        );
+        let bad = c"a\xFFb";
+        let e = unsafe { cstr(bad.as_ptr(), "message") }.unwrap_err();
+        assert_eq!(e.code, simvue_result::SIMVUE_ERROR_INVALID_UTF8);
+        assert_eq!(
+            unsafe { cstr(c"caf\xC3\xA9".as_ptr(), "m") }.unwrap(),
+            "café"
+        );
+    }
 }

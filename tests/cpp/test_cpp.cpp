@@ -238,6 +238,18 @@ int main(int argc, char **argv) {
         check(error_code([&] { r.log_metric("", 1.0); }, &what) == SIMVUE_ERROR_INVALID_ARGUMENT,
               "empty metric name throws INVALID_ARGUMENT");
         check(has(what, "log_metrics"), "what() names the call: " + what);
+        // A NUL inside a string is refused, never silently cut there (issue 11, item 9).
+        using namespace std::string_view_literals;
+        check(error_code([&] { r.log_event("before\0after"sv); }, &what) ==
+                  SIMVUE_ERROR_INVALID_ARGUMENT,
+              "an event with an embedded NUL throws");
+        check(has(what, "NUL"), "the message names the NUL: " + what);
+        check(error_code([&] { r.log_metrics({{"ok", 1.0}, {"a\0b"sv, 2.0}}); }) ==
+                  SIMVUE_ERROR_INVALID_ARGUMENT,
+              "a metric name with an embedded NUL throws");
+        check(error_code([&] { r.set_metadata("k\0"sv, simvue::value(1.0)); }) ==
+                  SIMVUE_ERROR_INVALID_ARGUMENT,
+              "a metadata key with an embedded NUL throws");
         check(error_code([&] {
                   r.update_metadata({{"x", std::numeric_limits<double>::quiet_NaN()}});
               }) == SIMVUE_ERROR_INVALID_ARGUMENT,

@@ -116,6 +116,16 @@ program test_fortran
   call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'names and values of different sizes')
   call run%log_metrics(['  '], [1.0_real64], stat=stat)
   call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a blank metric name is empty')
+  ! A char(0) inside a string is refused, never silently cut there (issue 11, item 9).
+  errmsg = ''
+  call run%log_event('before' // char(0) // 'after', stat=stat, errmsg=errmsg)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'an event with an embedded NUL')
+  call check(index(errmsg, 'NUL') > 0, 'the message names the NUL: ' // trim(errmsg))
+  call run%log_metrics([character(len=4) :: 'ok', 'a' // char(0) // 'b'], &
+       [1.0_real64, 2.0_real64], stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a metric name with an embedded NUL')
+  call run%set_metadata('k' // char(0), 1, stat=stat)
+  call check(stat == SIMVUE_ERROR_INVALID_ARGUMENT, 'a metadata key with an embedded NUL')
   call run%log_event('event with blanks   ', level=SIMVUE_LOG_WARNING)
   call run%set_tags([character(len=8) :: 'replaced', 'later  '], stat=stat)
   call check(stat == SIMVUE_OK, 'set_tags')
