@@ -55,6 +55,19 @@ impl Journal {
         Json::parse(&text).ok().or(Some(Json::object()))
     }
 
+    /// How long ago the in-flight record of `kind`/`id` was written (just before its request
+    /// went out).
+    pub fn pending_age(&self, kind: Kind, id: &str) -> Option<std::time::Duration> {
+        let modified = fs::metadata(self.pending_path(kind, id))
+            .and_then(|m| m.modified())
+            .ok()?;
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default(),
+        )
+    }
+
     /// Records that the request's outcome is safely in the cache.
     pub fn end(&self, kind: Kind, id: &str) -> Result<()> {
         match fs::remove_file(self.pending_path(kind, id)) {

@@ -134,7 +134,7 @@ impl Lock {
             match create_exclusive(&path, me.to_json().to_python_json().as_bytes()) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !took_over => {
-                    take_over(&path, stale_after, notes)?;
+                    take_over(&path, &me, stale_after, notes)?;
                     took_over = true;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -225,6 +225,7 @@ impl Drop for Lock {
 /// Removes the lock at `path` if it is stale, saying so in `notes`; `Busy` if it is not.
 fn take_over(
     path: &Path,
+    me: &Holder,
     stale_after: Duration,
     notes: &mut Vec<String>,
 ) -> std::result::Result<(), LockError> {
@@ -262,18 +263,39 @@ fn take_over(
             )))
         }
     };
-    // One taker at a time: whoever creates the guard checks again and removes the lock.
+    // One taker at a time: whoever creates the guard checks again and removes the lock. A
+    // guard left by a taker that died (its process gone, or old) is removed first.
     let guard = path.with_extension("lock.takeover");
-    if let Err(e) = create_exclusive(&guard, b"") {
-        let guard_age = fs::metadata(&guard)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok());
-        if e.kind() == std::io::ErrorKind::AlreadyExists
-            && guard_age.is_some_and(|a| a > GUARD_STALE)
-        {
-            let _ = fs::remove_file(&guard);
+    let mut guarded = false;
+    for _ in 0..2 {
+        match create_exclusive(&guard, me.to_json().to_python_json().as_bytes()) {
+            Ok(()) => {
+                guarded = true;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let taker = fs::read_to_string(&guard)
+                    .ok()
+                    .and_then(|t| Holder::from_text(&t));
+                let age = fs::metadata(&guard)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|m| SystemTime::now().duration_since(m).ok())
+                    .unwrap_or(Duration::ZERO);
+                if !(taker.is_some_and(|t| t.dead_here()) || age > GUARD_STALE) {
+                    break;
+                }
+                let _ = fs::remove_file(&guard);
+            }
+            Err(e) => {
+                return Err(LockError::Failed(Error::io(
+                    format!("cannot create {}", guard.display()),
+                    e,
+                )))
+            }
         }
+    }
+    if !guarded {
         return Err(LockError::Busy(format!(
             "another simvue send is taking over {}",
             path.display()
@@ -292,13 +314,23 @@ fn take_over(
     Ok(())
 }
 
+/// Creates `path` holding `bytes`, failing if it exists. The content is written to a temporary
+/// file first and linked into place (atomic, also on NFS), so that nobody ever finds the lock
+/// empty, as they could if its creator died between creating and writing it.
 fn create_exclusive(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}-0", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
 }
 
 /// The PID in the Python sender's `sender.lock`, if that process is alive (its own test:
@@ -423,6 +455,27 @@ mod tests {
         let mut notes = Vec::new();
         drop(Lock::acquire(&d, Duration::from_secs(600), &mut notes).unwrap());
         assert!(notes[0].contains("not refreshed"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_takeover_left_half_done_by_a_dead_process_is_finished() {
+        let d = tmp("guard");
+        let dead = Holder {
+            host: hostname(),
+            pid: 0x7fff_fff0,
+            start: 0,
+            since: "then".into(),
+        };
+        fs::write(d.join("simvue-send.lock"), dead.to_json().to_python_json()).unwrap();
+        fs::write(
+            d.join("simvue-send.lock.takeover"),
+            dead.to_json().to_python_json(),
+        )
+        .unwrap();
+        let mut notes = Vec::new();
+        drop(Lock::acquire(&d, Duration::from_secs(600), &mut notes).unwrap());
+        assert!(notes[0].contains("is gone"), "{notes:?}");
+        assert!(!d.join("simvue-send.lock.takeover").exists());
     }
 
     #[test]

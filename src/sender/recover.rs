@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::cache::Kind;
 use super::Sender;
 use crate::error::{ErrorKind, Result};
 use crate::http::Body;
@@ -22,6 +23,7 @@ impl Sender<'_> {
             self.cache.restore_claimed(dir);
         }
         for dir in [
+            self.cache.root().to_path_buf(),
             self.cache.root().join("server_ids"),
             self.cache.root().join("alerts"),
             self.journal.dir().join("pending"),
@@ -36,6 +38,20 @@ impl Sender<'_> {
             if gone {
                 let _ = self.journal.end(kind, &id);
             }
+        }
+    }
+
+    /// Waits until the request a dead process left in flight for `kind`/`id` has settled: a
+    /// request can still be in the server's hands when its sender dies, and asking too early
+    /// would miss it and send it again. It is taken as settled once its timeout
+    /// (`SIMVUE_HTTP_TIMEOUT`, default 10 s) has passed since it was sent.
+    pub(super) fn settle(&self, kind: Kind, id: &str) {
+        let Some(age) = self.journal.pending_age(kind, id) else {
+            return;
+        };
+        let settled = crate::http::default_timeout() + std::time::Duration::from_millis(200);
+        if age < settled {
+            std::thread::sleep(settled - age);
         }
     }
 

@@ -240,6 +240,7 @@ impl Sender<'_> {
             let mut sid = self.ids.get(&e.id);
             if sid.is_none() && self.journal.pending(Kind::Runs, &e.id).is_some() {
                 // The last attempt died during the POST: was the run created?
+                self.settle(Kind::Runs, &e.id);
                 if let Some(found) = self.find_run(&json)? {
                     self.ids.set(&self.cache, &e.id, &found)?;
                     self.observer.note(&format!(
@@ -332,6 +333,9 @@ impl Sender<'_> {
         }
         let result = (|| -> Result<()> {
             let pending = self.journal.pending(Kind::Artifacts, &e.id);
+            if pending.is_some() {
+                self.settle(Kind::Artifacts, &e.id);
+            }
             let mut resumed = None;
             if let Some(slot) = pending.as_ref().and_then(recorded_slot) {
                 resumed = self
@@ -416,6 +420,7 @@ impl Sender<'_> {
             Batch::Events(v) => self.events_delivered(run, v),
         };
         if self.journal.pending(kind, &e.id).is_some() {
+            self.settle(kind, &e.id);
             match delivered(&run, &batch) {
                 Ok(true) => {
                     let done = fs::remove_file(&e.path)

@@ -88,7 +88,7 @@ def test_server_gone_for_good_leaves_the_rest_and_says_so(tmp_path, servers, sim
     cache = faulty_cache(tmp_path, exes)
     expected = cache_contents(cache)
     srv = servers()
-    srv.set_faults(latency=0.01)
+    srv.set_faults(latency=0.03)  # slow enough that the upload is still going when it goes
     env = sender_env(tmp_path, srv, retries="3", backoff="0.05")
     proc = start_native(simvue_cli, cache, env)
     wait_for(lambda: len(srv.requests()) > 60, what="the upload to be under way")
@@ -116,7 +116,9 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path, servers, simvue_cli, exe
     expected = cache_contents(cache)
     srv = servers()
     srv.set_faults(latency=0.02)
-    env = sender_env(tmp_path, srv)
+    # A request the killed sender left with the server counts as settled after its timeout:
+    # a short one keeps the re-runs quick.
+    env = sender_env(tmp_path, srv, timeout="1")
     rng = random.Random(20240607)
     kills = in_flight = 0
     takeovers = 0

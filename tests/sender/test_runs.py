@@ -14,15 +14,17 @@ from .helpers import (cache_files, native_send, sender_env, start_native, token_
                       wait_for)
 
 
-def start_paused_logger(tmp_path, exes, cache):
-    """The logger solver, offline, paused after 50 of 100 steps until `go` exists."""
+def start_paused_logger(tmp_path, exes, cache, *, wait_for_batch=True):
+    """The logger solver, offline, paused after 50 of 100 steps until `go` exists; by default
+    once its first batch is in the cache (with a sender watching, it may be gone already)."""
     env = offline_env(tmp_path / "home", cache)
     env["SIMVUE_MODE"] = "offline"
     go = tmp_path / "go"
     proc = subprocess.Popen([str(exes["logger"]), "100", "50", str(go), "10"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: list((cache / "runs").glob("*.heartbeat")) and list((cache / "metrics").glob("*.json")),
-             what="the solver to write its first batch")
+    if wait_for_batch:
+        wait_for(lambda: list((cache / "runs").glob("*.heartbeat")) and list((cache / "metrics").glob("*.json")),
+                 what="the solver to write its first batch")
     return proc, go
 
 
@@ -82,7 +84,7 @@ def test_watch_sends_as_the_solver_writes_and_stops_on_sigterm(tmp_path, servers
     srv = servers()
     env = sender_env(tmp_path, srv)
     watcher = start_native(simvue_cli, cache, env, "--watch", "0.2")
-    solver, go = start_paused_logger(tmp_path, exes, cache)
+    solver, go = start_paused_logger(tmp_path, exes, cache, wait_for_batch=False)
     wait_for(lambda: any(len(srv.metrics(r)) for r in srv.runs()), what="the first batch to arrive")
     (run_id, _), = srv.runs().items()
     assert srv.run(run_id)["status"] == "running"
