@@ -187,7 +187,7 @@ pub fn check_token(token: &Token, now_secs: f64) -> Result<()> {
 }
 
 /// Decodes unpadded base64url (a JWT segment).
-fn base64url(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64url(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.trim_end_matches('=').bytes() {

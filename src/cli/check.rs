@@ -365,7 +365,7 @@ pub fn describe_token(token: &str, now: Timestamp) -> (Level, String) {
         .collect::<Vec<_>>()
         .get(1)
         .filter(|_| token.split('.').count() == 3)
-        .and_then(|p| base64url(p))
+        .and_then(|p| crate::config::base64url(p))
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| Json::parse(&t).ok());
     let Some(payload) = payload else {
@@ -402,30 +402,6 @@ pub fn describe_token(token: &str, now: Timestamp) -> (Level, String) {
             format!("well formed (JWT); expires on {when}, in {span}"),
         )
     }
-}
-
-/// Decodes unpadded base64url.
-fn base64url(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]
