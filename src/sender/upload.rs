@@ -533,7 +533,16 @@ impl Sender<'_> {
                     }
                     self.journal
                         .begin(&self.cache, Kind::Grids, &e.id, &Json::object())?;
-                    let sid = self.sink.create("/grids", &body)?;
+                    // No listing to look in before a retry (see above): say what it may leave.
+                    let sid = self.sink.create_checked("/grids", &body, &|| {
+                        self.observer.note(&format!(
+                            "grid {} ({:?}): created again after a failed attempt; if that \
+                             attempt reached the server, an empty copy attached to nothing \
+                             stays there",
+                            e.id, grid.name
+                        ));
+                        Ok(None)
+                    })?;
                     self.ids.set(&self.cache, &e.id, &sid)?;
                     self.journal.end(Kind::Grids, &e.id)?;
                     sid
