@@ -626,7 +626,7 @@ impl Sender<'_> {
 
     /// A tensor metrics batch (`grid_metrics/<id>.json`): its run and grids mapped, then
     /// `POST /api/runs/{run}/metrics/` through the online sink under its retry policy, as the
-    /// network thread of a live run sends it. The server keeps no count of a run's arrays, so
+    /// network thread of a live run sends it. No known read counts a run's arrays, so
     /// a request whose outcome is unknown (a killed pass, whose journal entry says so, or a
     /// failed attempt after the request went out) cannot be checked: the batch is sent again,
     /// with a note that it may be stored twice (an identical copy at the same step, which
