@@ -1344,6 +1344,150 @@ pub fn read_events_batch(j: &Json) -> Result<(String, Vec<EventSet>)> {
     read_batch(j, "events", EventSet::from_json)
 }
 
+/// Reads a cached tensor metrics batch (`grid_metrics/<id>.json`, the inverse of
+/// [`tensors_batch`]; 2.6.2 writes the same `{"obj_type", "run", "data"}`): its run id and
+/// arrays, whose `grid` is still the id the file holds.
+pub fn read_tensors_batch(j: &Json) -> Result<(String, Vec<TensorSet>)> {
+    let run = j
+        .get("run")
+        .and_then(Json::as_str)
+        .ok_or_else(|| Error::invalid("grid_metrics batch has no run"))?;
+    let items = j
+        .get("data")
+        .and_then(Json::as_array)
+        .ok_or_else(|| Error::invalid("grid_metrics batch has no data list"))?
+        .iter()
+        .map(TensorSet::from_json)
+        .collect::<Result<_>>()?;
+    Ok((run.to_owned(), items))
+}
+
+impl TensorSet {
+    /// Reads one item of a tensor metrics batch (the inverse of [`TensorSet::to_json`]): the
+    /// nested `array` must be rectangular; its values become floats, as the Python sender's
+    /// `GridMetricSet` validation makes them (`list[float] | list[list[float]]`).
+    pub fn from_json(j: &Json) -> Result<TensorSet> {
+        let bad = |what: &str| Error::invalid(format!("grid metric item: {what}"));
+        let time = number_of(j, "time").ok_or_else(|| bad("no numeric time"))?;
+        let timestamp = j
+            .get("timestamp")
+            .and_then(Json::as_str)
+            .and_then(Timestamp::parse)
+            .ok_or_else(|| bad("no valid timestamp"))?;
+        let step = j
+            .get("step")
+            .and_then(Json::as_i64)
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| bad("no non-negative integer step"))? as u64;
+        let text = |k: &str| {
+            j.get(k)
+                .and_then(Json::as_str)
+                .map(Arc::from)
+                .ok_or_else(|| bad(&format!("no {k}")))
+        };
+        let (metric, grid) = (text("metric")?, text("grid")?);
+        // The nesting's sizes, outermost first, then the values with the innermost list
+        // varying fastest: axis 0 of the grid (see `TensorSet::array`).
+        let mut dims = Vec::new();
+        let mut level = j.get("array").ok_or_else(|| bad("no array"))?;
+        while let Json::Array(items) = level {
+            dims.push(items.len());
+            match items.first() {
+                Some(first) => level = first,
+                None => break,
+            }
+        }
+        if dims.is_empty() || dims.contains(&0) {
+            return Err(bad("array is not a non-empty list"));
+        }
+        let mut values = Vec::with_capacity(dims.iter().product());
+        fn flatten(v: &Json, dims: &[usize], out: &mut Vec<f64>) -> bool {
+            match (v, dims.split_first()) {
+                (Json::Array(items), Some((&n, rest))) => {
+                    items.len() == n && items.iter().all(|i| flatten(i, rest, out))
+                }
+                (Json::Bool(b), None) => {
+                    out.push(f64::from(u8::from(*b)));
+                    true
+                }
+                (Json::Array(_), None) => false,
+                (x, None) => x.as_f64().map(|f| out.push(f)).is_some(),
+                (_, Some(_)) => false,
+            }
+        }
+        if !flatten(j.get("array").unwrap_or(&Json::Null), &dims, &mut values) {
+            return Err(bad("array is not a rectangular nested list of numbers"));
+        }
+        dims.reverse();
+        Ok(TensorSet {
+            time,
+            timestamp,
+            step,
+            metric,
+            grid,
+            shape: dims,
+            values,
+        })
+    }
+}
+
+impl Grid {
+    /// Reads a cached grid (`grids/<id>.json`, written by [`Grid::to_json`] or by simvue
+    /// 2.6.2): its name, axes (ticks as floats, as `Grid.new` validates them), labels and the
+    /// `[run, metric]` pairs to attach.
+    pub fn from_cache(j: &Json) -> Result<Grid> {
+        let bad = |what: &str| Error::invalid(format!("cached grid: {what}"));
+        let name = j
+            .get("name")
+            .and_then(Json::as_str)
+            .ok_or_else(|| bad("no name"))?
+            .to_owned();
+        let axes = j
+            .get("grid")
+            .and_then(Json::as_array)
+            .ok_or_else(|| bad("no grid list"))?
+            .iter()
+            .map(|a| {
+                a.as_array()
+                    .and_then(|t| t.iter().map(Json::as_f64).collect::<Option<Vec<f64>>>())
+                    .ok_or_else(|| bad("an axis is not a list of numbers"))
+            })
+            .collect::<Result<_>>()?;
+        let labels = j
+            .get("labels")
+            .and_then(Json::as_array)
+            .and_then(|l| {
+                l.iter()
+                    .map(|x| x.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| bad("no list of labels"))?;
+        let runs = match j.get("runs") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(r) => r
+                .as_array()
+                .and_then(|pairs| {
+                    pairs
+                        .iter()
+                        .map(|p| match p.as_array()? {
+                            [run, metric] => {
+                                Some((run.as_str()?.to_owned(), metric.as_str()?.to_owned()))
+                            }
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| bad("runs is not a list of [run, metric] pairs"))?,
+        };
+        Ok(Grid {
+            name,
+            axes,
+            labels,
+            runs,
+        })
+    }
+}
+
 impl Alert {
     /// The body of `POST /api/alerts` for a cached alert, written by [`Alert::to_json`] or by
     /// simvue 2.6.2: rebuilt from the top-level keys, as the Python sender does
@@ -1545,6 +1689,66 @@ mod tests {
             user.to_online_json().to_compact_json(),
             r#"{"name":"ua","description":"user alert","notification":"email","source":"user","enabled":true,"abort":true}"#
         );
+    }
+
+    #[test]
+    fn cached_tensor_batches_and_grids_read_back() {
+        let t = TensorSet {
+            time: 1.5,
+            timestamp: Timestamp(1_700_000_000_000_000),
+            step: 7,
+            metric: "T".into(),
+            grid: "offline_g".into(),
+            shape: vec![3, 2],
+            values: vec![0.0, 1.0, 2.0, 3.0, f64::NAN, 5.0],
+        };
+        let file = tensors_batch("offline_r", std::slice::from_ref(&t));
+        let (run, items) =
+            read_tensors_batch(&Json::parse(&file.to_python_json()).unwrap()).unwrap();
+        assert_eq!(run, "offline_r");
+        assert_eq!(items.len(), 1);
+        let back = &items[0];
+        assert_eq!(
+            (back.shape.clone(), back.step, back.time),
+            (vec![3, 2], 7, 1.5)
+        );
+        assert_eq!(back.values[..4], t.values[..4]);
+        assert!(back.values[4].is_nan());
+        assert_eq!(back.array().to_compact_json(), t.array().to_compact_json());
+        // Integers and booleans become floats; ragged or empty arrays are refused.
+        let item = |array: &str| {
+            Json::parse(&format!(
+                r#"{{"time": 0, "timestamp": "2024-01-01T00:00:00.000000", "step": 0, "array": {array}, "grid": "g", "metric": "m"}}"#
+            ))
+            .unwrap()
+        };
+        assert_eq!(
+            TensorSet::from_json(&item("[1, true]")).unwrap().values,
+            [1.0, 1.0]
+        );
+        for bad in ["[[1, 2], [3]]", "[]", "[[1], 2]", "5", "[null]"] {
+            assert!(TensorSet::from_json(&item(bad)).is_err(), "{bad}");
+        }
+        let g = Grid {
+            name: "mesh".into(),
+            axes: vec![vec![0.0, 0.5, 1.0], vec![0.0, 1.0]],
+            labels: vec!["x".into(), "y".into()],
+            runs: vec![
+                ("offline_r".into(), "T".into()),
+                ("offline_r".into(), "rho".into()),
+            ],
+        };
+        assert_eq!(Grid::from_cache(&g.to_json()).unwrap(), g);
+        let python =
+            Json::parse(r#"{"obj_type": "Grid", "grid": [[0, 1]], "labels": ["a"], "name": "n"}"#)
+                .unwrap();
+        let p = Grid::from_cache(&python).unwrap();
+        assert_eq!((p.axes, p.runs), (vec![vec![0.0, 1.0]], vec![]));
+        assert!(Grid::from_cache(
+            &Json::parse(r#"{"name": "n", "grid": [[0]], "labels": ["a"], "runs": [["r"]]}"#)
+                .unwrap()
+        )
+        .is_err());
     }
 
     #[test]

@@ -33,13 +33,13 @@ pub enum Kind {
     Alerts,
     /// Runs.
     Runs,
-    /// Grids of tensor metrics (not uploaded by `simvue send`).
+    /// Grids of tensor metrics, and the (run, metric) pairs attached to them.
     Grids,
     /// Files and objects.
     Artifacts,
     /// Metric batches.
     Metrics,
-    /// Tensor metric batches (not uploaded by `simvue send`).
+    /// Tensor metric batches (arrays on grids).
     GridMetrics,
     /// Event batches.
     Events,
@@ -107,10 +107,7 @@ impl Kind {
 
     /// Whether `simvue send` uploads this kind. The others are left in place and reported.
     pub fn supported(self) -> bool {
-        !matches!(
-            self,
-            Kind::Tenants | Kind::Users | Kind::Storage | Kind::Grids | Kind::GridMetrics
-        )
+        !matches!(self, Kind::Tenants | Kind::Users | Kind::Storage)
     }
 }
 

@@ -6,8 +6,8 @@
 //! objects of [`crate::model`] and [`crate::artifact`], and handed to the same
 //! [`OnlineSink`] a live run uses, under the same retry policy ([`crate::retry`]) and TLS and
 //! proxy set-up ([`crate::http`]). Folders, runs and tags are documents the server takes
-//! verbatim, so they go as the file has them (minus local-only keys); metric and event batches
-//! go through the typed model and the sink's encoders.
+//! verbatim, so they go as the file has them (minus local-only keys); metric, event and tensor
+//! batches, and grids, go through the typed model and the sink's encoders.
 //!
 //! It keeps the Python sender's conventions so that either can continue what the other
 //! started: the upload order, `server_ids/<cache id>.txt`, deleting a file once it is sent, the
@@ -22,6 +22,8 @@
 //! - a run whose heartbeat file is older than its heartbeat timeout (its job was killed) is
 //!   marked `lost` instead of being heartbeated forever;
 //! - user-alert states and alert `abort` flags are sent, not dropped (protocol doc §8.6 item 5);
+//! - a grid's server id is kept in `server_ids/` (2.6.2 keeps it for its pass only), so arrays
+//!   written after the pass that uploaded their grid still find it;
 //! - failures leave the item in place and the pass goes on; the summary says what is left.
 //!
 //! The layout: [`cache`] (kinds, files, `server_ids/`), [`journal`] (state between passes),
@@ -101,6 +103,9 @@ pub struct Sender<'a> {
     stop: &'a AtomicBool,
     /// When each run was last heartbeated by this process.
     heartbeats: Mutex<HashMap<String, Instant>>,
+    /// Serialises read-modify-write updates of the journal's run records (grids are sent in
+    /// parallel, and several may belong to one run).
+    run_notes: Mutex<()>,
 }
 
 impl<'a> Sender<'a> {
@@ -124,6 +129,7 @@ impl<'a> Sender<'a> {
             observer,
             stop,
             heartbeats: Mutex::new(HashMap::new()),
+            run_notes: Mutex::new(()),
         })
     }
 

@@ -19,7 +19,7 @@ impl Sender<'_> {
     /// Puts back files a killed pass had claimed for removal, and drops journal entries whose
     /// item is gone (its outcome was recorded; only the entry's removal was missed).
     pub(super) fn recover_claims(&self) {
-        for dir in ["folders", "tags", "alerts", "runs", "artifacts"] {
+        for dir in ["folders", "tags", "alerts", "runs", "grids", "artifacts"] {
             self.cache.restore_claimed(dir);
         }
         for dir in [
@@ -190,6 +190,29 @@ impl Sender<'_> {
                     true
                 })
         }))
+    }
+
+    /// The server id of the one grid run `run` has attached for metric `metric`
+    /// (`GET /api/runs/{run}/grids`, a list of `{"id", "metric"}`: `Run.grids` of 2.6.2,
+    /// protocol doc §8.7), if there is exactly one.
+    pub(super) fn find_run_grid(&self, run: &str, metric: &str) -> Result<Option<String>> {
+        let v = self
+            .sink
+            .call("GET", &format!("/runs/{run}/grids"), Body::Empty, &[200])?;
+        let mut ids: Vec<&str> = v
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|g| g.get("metric").and_then(|m| m.as_str()) == Some(metric))
+            .filter_map(|g| g.get("id").and_then(|i| i.as_str()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(match ids.as_slice() {
+            [one] => Some((*one).to_owned()),
+            _ => None,
+        })
     }
 
     /// Whether the artifact `id` exists and whether its bytes are uploaded; `None` when the

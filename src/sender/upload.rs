@@ -14,7 +14,7 @@ use crate::artifact::CachedArtifact;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::Body;
 use crate::json::Json;
-use crate::model::{self, Alert, MetricBatch};
+use crate::model::{self, Alert, Grid, MetricBatch};
 use crate::sink::Sink as _;
 
 /// A file written this recently that does not parse may still be being written (the Python
@@ -30,6 +30,8 @@ impl Sender<'_> {
             Kind::Runs => self.upload_run(e),
             Kind::Artifacts => self.upload_artifact(e),
             Kind::Metrics | Kind::Events => self.upload_batch(kind, e),
+            Kind::Grids => self.upload_grid(e),
+            Kind::GridMetrics => self.upload_tensors(e),
             _ => Outcome::Skipped("not an uploadable kind".into()),
         }
     }
@@ -486,6 +488,230 @@ impl Sender<'_> {
         sent_or_failed(result, records, e.size)
     }
 
+    /// A grid (protocol doc §4.6): created (`POST /api/grids`) or, once mapped, updated
+    /// (`PUT /api/grids/{id}`), then each of its (run, metric) pairs attached
+    /// (`PUT /api/runs/{run}/grids/{grid}`), as 2.6.2's `GridUploadAction` does. Unlike 2.6.2,
+    /// which keeps a grid's server id in memory for its pass only, the id goes to
+    /// `server_ids/` as soon as the grid exists: arrays written after this pass, and the grid's
+    /// file rewritten for a new attachment, then find it instead of failing (2.6.2) or
+    /// creating a second grid. Its runs must be uploaded first (2.6.2 creates the grid, then
+    /// fails on the unmapped run and marks the file failed).
+    fn upload_grid(&self, e: &Entry) -> Outcome {
+        let (bytes, json) = match self.read_item(e) {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let grid = match Grid::from_cache(&json) {
+            Ok(g) => g,
+            Err(err) => return Outcome::Failed(err),
+        };
+        let mut runs = Vec::new();
+        for (run, metric) in &grid.runs {
+            match self.run_of(run) {
+                Ok(online) => runs.push((run.as_str(), online, metric.as_str())),
+                Err(o) => return o,
+            }
+        }
+        let body = grid.to_online_json();
+        let result = (|| -> Result<()> {
+            let sid = match self.ids.get(&e.id) {
+                Some(sid) => {
+                    self.sink
+                        .call("PUT", &format!("/grids/{sid}"), Body::Json(&body), &[200])?;
+                    sid
+                }
+                None => {
+                    if self.journal.pending(Kind::Grids, &e.id).is_some() {
+                        // Its id is recorded before any attachment, so what the interrupted
+                        // POST may have made is a grid attached to nothing, which the API
+                        // cannot list: it stays, empty, and this one is used.
+                        self.observer.note(&format!(
+                            "grid {} ({:?}): an interrupted upload may have left an empty, \
+                             unattached copy on the server; created again",
+                            e.id, grid.name
+                        ));
+                    }
+                    self.journal
+                        .begin(&self.cache, Kind::Grids, &e.id, &Json::object())?;
+                    // No listing to look in before a retry (see above): say what it may leave.
+                    let sid = self.sink.create_checked("/grids", &body, &|| {
+                        self.observer.note(&format!(
+                            "grid {} ({:?}): created again after a failed attempt; if that \
+                             attempt reached the server, an empty copy attached to nothing \
+                             stays there",
+                            e.id, grid.name
+                        ));
+                        Ok(None)
+                    })?;
+                    self.ids.set(&self.cache, &e.id, &sid)?;
+                    self.journal.end(Kind::Grids, &e.id)?;
+                    sid
+                }
+            };
+            for (cached_run, online, metric) in &runs {
+                self.sink.attach_grid(&sid, &grid, online, metric)?;
+                if is_cache_id(cached_run) {
+                    self.remember_grid(cached_run, &e.id)?;
+                }
+            }
+            self.cache.remove_if_unchanged(&e.path, &bytes)?;
+            Ok(())
+        })();
+        sent_or_failed(result, 1, e.size)
+    }
+
+    /// Adds grid `grid` (a cache id) to what the journal remembers of run `run`, so that its
+    /// mapping is removed with the run's once the run is closed.
+    fn remember_grid(&self, run: &str, grid: &str) -> Result<()> {
+        let _guard = self.run_notes.lock();
+        let mut grids: Vec<String> = self
+            .journal
+            .run(run)
+            .and_then(|j| {
+                j.get("grids")
+                    .and_then(Json::as_array)
+                    .map(<[Json]>::to_vec)
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect();
+        if grids.iter().any(|g| g == grid) {
+            return Ok(());
+        }
+        grids.push(grid.to_owned());
+        self.journal
+            .update_run(&self.cache, run, &Json::object().with("grids", grids))
+    }
+
+    /// The server id of grid `reference` for the arrays of metric `metric` of run `run`:
+    /// its mapping; else, when its file is gone (a grid `simvue-sender` 2.6.2 uploaded, whose
+    /// id it never records), the one grid the server lists for that metric of the run
+    /// (`GET /api/runs/{run}/grids`). `Err` is the outcome when there is none yet.
+    fn grid_of(
+        &self,
+        reference: &str,
+        run: &str,
+        metric: &str,
+    ) -> std::result::Result<String, Outcome> {
+        if let Some(g) = self.ids.resolve(reference) {
+            return Ok(g);
+        }
+        if self.cache.path("grids", reference, "json").exists() {
+            return Err(Outcome::Waiting(format!(
+                "its grid {reference} is not uploaded yet"
+            )));
+        }
+        match self.find_run_grid(run, metric) {
+            Ok(Some(g)) => {
+                self.ids
+                    .set(&self.cache, reference, &g)
+                    .map_err(Outcome::Failed)?;
+                self.observer.note(&format!(
+                    "grid {reference}: not in the cache nor in server_ids/ (uploaded by \
+                     simvue-sender); found as {g}, the grid of metric {metric:?} of run {run}"
+                ));
+                Ok(g)
+            }
+            Ok(None) => Err(Outcome::Failed(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "its grid {reference} is neither uploaded nor in the cache, and run {run} \
+                     has no grid for metric {metric:?} on the server"
+                ),
+            ))),
+            Err(err) => Err(Outcome::Failed(err)),
+        }
+    }
+
+    /// A tensor metrics batch (`grid_metrics/<id>.json`): its run and grids mapped, then
+    /// `POST /api/runs/{run}/metrics/` through the online sink under its retry policy, as the
+    /// network thread of a live run sends it. No known read counts a run's arrays, so
+    /// a request whose outcome is unknown (a killed pass, whose journal entry says so, or a
+    /// failed attempt after the request went out) cannot be checked: the batch is sent again,
+    /// with a note that it may be stored twice (an identical copy at the same step, which
+    /// the live path also risks; losing it would be worse). Protocol doc §8.7.
+    fn upload_tensors(&self, e: &Entry) -> Outcome {
+        let (_, json) = match self.read_item(e) {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let (reference, mut items) = match model::read_tensors_batch(&json) {
+            Ok(r) => r,
+            Err(err) => return Outcome::Failed(err),
+        };
+        let run = match self.run_of(&reference) {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let mut grids: Vec<(std::sync::Arc<str>, std::sync::Arc<str>)> = Vec::new();
+        for t in &mut items {
+            let online = match grids.iter().find(|(c, _)| *c == t.grid) {
+                Some((_, o)) => o.clone(),
+                None => match self.grid_of(&t.grid, &run, &t.metric) {
+                    Ok(o) => {
+                        let o: std::sync::Arc<str> = o.into();
+                        grids.push((t.grid.clone(), o.clone()));
+                        o
+                    }
+                    Err(outcome) => return outcome,
+                },
+            };
+            t.grid = online;
+        }
+        let records = items.len() as u64;
+        let Some(remote) = self.sink.remote() else {
+            return Outcome::Failed(Error::state("the sink is not a server"));
+        };
+        if self.journal.pending(Kind::GridMetrics, &e.id).is_some() {
+            self.observer.note(&format!(
+                "grid metrics {}: an interrupted attempt may have stored its {records} \
+                 array(s); sent again, as the server cannot be asked, so they may be stored twice",
+                e.id
+            ));
+        }
+        if remote.health().degraded() {
+            return Outcome::Failed(Error::new(
+                ErrorKind::Network,
+                format!("{}: the server is unreachable", self.sink.url()),
+            ));
+        }
+        let result = (|| -> Result<()> {
+            self.journal.begin(
+                &self.cache,
+                Kind::GridMetrics,
+                &e.id,
+                &Json::object().with("run", run.as_str()),
+            )?;
+            let mut doubtful = false;
+            let sent = remote.retry_policy().run(remote.health(), || {
+                if std::mem::take(&mut doubtful) {
+                    self.observer.note(&format!(
+                        "grid metrics {}: an attempt failed after it was sent; sent again, \
+                         as the server cannot be asked, so its {records} array(s) may be \
+                         stored twice",
+                        e.id
+                    ));
+                }
+                self.sink.send_tensors(&run, &items).inspect_err(|err| {
+                    doubtful = err.outcome != crate::error::Outcome::NotStored;
+                })
+            });
+            if let Err(err) = sent {
+                // A refusal is final (nothing arrived); after a network failure the journal
+                // entry makes the next pass say that the batch may be stored twice.
+                if err.kind != ErrorKind::Network {
+                    self.journal.end(Kind::GridMetrics, &e.id)?;
+                }
+                return Err(err);
+            }
+            fs::remove_file(&e.path)
+                .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))?;
+            self.journal.end(Kind::GridMetrics, &e.id)
+        })();
+        sent_or_failed(result, records, e.size)
+    }
+
     /// Heartbeats of running runs (§8.4 step 6), except that a run whose heartbeat file is older
     /// than its heartbeat timeout (its job died without closing it) is marked `lost` instead of
     /// being kept alive forever; the heartbeat file of a run no longer mapped is removed.
@@ -626,6 +852,17 @@ impl Sender<'_> {
                 if let Some(f) = info.get("folder_id").and_then(Json::as_str) {
                     self.ids.remove(f);
                 }
+                for g in info
+                    .get("grids")
+                    .and_then(Json::as_array)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(Json::as_str)
+                {
+                    if !self.grid_still_needed(g, &c.id) {
+                        self.ids.remove(g);
+                    }
+                }
                 self.ids.remove(&c.id);
                 let _ = self.journal.update_run(
                     &self.cache,
@@ -636,6 +873,20 @@ impl Sender<'_> {
             }
             let _ = fs::remove_file(&c.path);
         }
+    }
+
+    /// Whether grid `grid` (a cache id) may still be needed once run `closing` is closed: its
+    /// file is still in the cache, or another run not closed yet has it attached.
+    fn grid_still_needed(&self, grid: &str, closing: &str) -> bool {
+        self.cache.path("grids", grid, "json").exists()
+            || self.journal.runs().iter().any(|(id, info)| {
+                id != closing
+                    && info.get("closed") != Some(&Json::Bool(true))
+                    && info
+                        .get("grids")
+                        .and_then(Json::as_array)
+                        .is_some_and(|g| g.iter().any(|x| x.as_str() == Some(grid)))
+            })
     }
 
     /// The cache ids of the runs that items left in the cache refer to.
@@ -654,8 +905,18 @@ impl Sender<'_> {
                     continue;
                 };
                 for key in ["runs", "status"] {
-                    if let Some(entries) = j.get(key).and_then(Json::as_object) {
-                        out.extend(entries.iter().map(|(k, _)| k.clone()));
+                    match j.get(key) {
+                        // artifacts' runs and user-alert states: keyed by run
+                        Some(Json::Object(entries)) => {
+                            out.extend(entries.iter().map(|(k, _)| k.clone()))
+                        }
+                        // a grid's runs: [run, metric] pairs
+                        Some(Json::Array(pairs)) => out.extend(
+                            pairs
+                                .iter()
+                                .filter_map(|p| p.as_array()?.first()?.as_str().map(str::to_owned)),
+                        ),
+                        _ => {}
                     }
                 }
             }

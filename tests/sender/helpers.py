@@ -152,6 +152,42 @@ def server_view(srv: SimvueServer, cache_roots: tuple[Path, ...] = ()) -> dict:
     }
 
 
+def tensor_view(srv: SimvueServer) -> dict:
+    """The tensor metrics a user sees, keyed by names instead of server ids: per run, the grids
+    attached (grid name, axes, labels, metric) and the arrays (metric, step, timestamp, time,
+    grid name, values); and the grids attached to no run (the empty copies an interrupted grid
+    creation may leave, protocol doc §8.7)."""
+    snap = srv.snapshot()
+    grids, runs = snap["grids"], snap["runs"]
+    attached = {g for pairs in snap["run_grids"].values() for g, _ in pairs}
+    out: dict = {}
+    for rid, run in runs.items():
+        pairs = snap["run_grids"].get(rid, [])
+        items = snap["grid_metrics"].get(rid, [])
+        if not pairs and not items:
+            continue
+        out[run["name"]] = {
+            "grids": sorted((grids[g]["name"], repr(grids[g]["grid"]), tuple(grids[g]["labels"]), m)
+                            for g, m in pairs),
+            "arrays": sorted((i["metric"], i["step"], i["timestamp"], float(i["time"]),
+                              grids[i["grid"]]["name"], repr(i["array"])) for i in items),
+        }
+    return {"runs": out, "unattached": sorted(g["name"] for gid, g in grids.items() if gid not in attached)}
+
+
+def cache_tensors(cache: Path) -> dict:
+    """The arrays a cache holds, per run name: {(metric, step, timestamp): grid_metrics file id}."""
+    import json as _json
+
+    names = {p.stem: _json.loads(p.read_text())["name"] for p in (cache / "runs").glob("*.json")}
+    out: dict = {}
+    for p in (cache / "grid_metrics").glob("*.json"):
+        j = _json.loads(p.read_text())
+        for i in j["data"]:
+            out.setdefault(names[j["run"]], {})[(i["metric"], i["step"], i["timestamp"])] = p.stem
+    return out
+
+
 def alert_states(srv: SimvueServer) -> dict:
     """{(alert name, run name): last state}."""
     snap = srv.snapshot()

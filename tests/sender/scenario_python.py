@@ -8,7 +8,7 @@ simvue.toml and SIMVUE_OFFLINE_DIRECTORY set (tests/sender/helpers.py does it):
 Two runs. The first has folder details, tags, nested metadata, metric values that are
 floats, integers, booleans, NaN and infinities, events at several levels, the four kinds of
 alert (threshold, range, events, user, the user alert set to critical, one alert aborting),
-and the three kinds of saved file: a file by path, a snapshot copied into the cache, and an
+tensor metrics (arrays on a 2-D grid and on a default 1-D grid), and the three kinds of saved file: a file by path, a snapshot copied into the cache, and an
 object. The second run, in a sibling folder, shares an alert definition with the first (the
 server de-duplicates it) and is left "failed".
 """
@@ -17,6 +17,7 @@ import math
 import pathlib
 import time
 
+import numpy as np
 import simvue
 
 
@@ -43,6 +44,12 @@ with simvue.Run(mode="offline") as run:
         run.log_metrics({"loss": 1.0 / (i + 1), "count": i, "flag": i % 2 == 0,
                          "nan": math.nan, "inf": math.inf, "ninf": -math.inf})
     run.log_metrics({"loss": 0.001}, step=100, time=12.5)
+    run.assign_metric_to_grid(metric_name="T", grid_name="mesh",
+                              axes_ticks=[[0.0, 0.5, 1.0], [0.0, 1.0]], axes_labels=["x", "y"])
+    field = np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])  # T[y][x]
+    for k in range(3):
+        run.log_metrics({"T": field + k}, step=200 + k)
+    run.log_metrics({"prof": np.array([1.0, 2.0, 3.0, 4.0])}, step=300, time=20.0)
     run.log_event("hello")
     run.log_event("careful", log_level="warning")
     run.log_event("bad", log_level="error")

@@ -5,13 +5,15 @@ itself killed with SIGKILL at random moments. Every record arrives exactly once.
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
+from collections import Counter
 
 from harness import NOTES, TOKEN, describe
 
-from .helpers import (assert_exactly_once, cache_contents, cache_files, library_cache,
-                      native_send, sender_env, start_native, token_absent, wait_for)
+from .helpers import (assert_exactly_once, cache_contents, cache_files, cache_tensors, library_cache,
+                      native_send, sender_env, start_native, tensor_view, token_absent, wait_for)
 
 # Every request but the version check.
 NOT_VERSION = r"^(?!GET /api/version$)"
@@ -65,6 +67,42 @@ def test_requests_carried_out_then_reported_failed(tmp_path, servers, simvue_cli
     srv.reset_faults()
     assert failed_posts > 10
     assert_exactly_once(srv, expected)
+
+
+def test_array_and_grid_requests_carried_out_then_reported_failed(tmp_path, servers, simvue_cli, exes):
+    """A gateway that times out while the server goes on, for grids and arrays, which the
+    server cannot be asked about (protocol doc §8.7): every array arrives, one held twice
+    belongs to a batch the sender said it sent again, and a grid made twice leaves only an
+    empty, unattached copy, which the sender also said."""
+    cache = library_cache(tmp_path, exes, ("grids",), ("tensors", "tensor-run", "90", "8"))
+    expected, arrays = cache_contents(cache), cache_tensors(cache)
+    srv = servers()
+    srv.set_faults(fail_fraction=0.35, fail_status=504, fail_after_processing=True,
+                   fail_scope=r"^POST /api/(grids|runs/[^/]+/metrics/)$", seed=3)
+    results = send_until_done(simvue_cli, cache, sender_env(tmp_path, srv, retries="6"))
+    failed = srv.count_requests("POST", status=504)
+    srv.reset_faults()
+    assert failed >= 3
+    assert_exactly_once(srv, expected)
+    err = "".join(r.stderr for r in results)
+    resent = set(re.findall(r"grid metrics (\S+): an attempt failed after it was sent", err))
+    view = tensor_view(srv)
+    twice = 0
+    for run, want in arrays.items():
+        got = Counter(a[:3] for a in view["runs"][run]["arrays"])
+        assert set(got) == set(want), f"every array of {run} arrives"
+        dups = {k for k, n in got.items() if n > 1}
+        assert all(want[k] in resent for k in dups), (run, sorted(dups), resent)
+        twice += len(dups)
+    assert [(g[0], g[3]) for g in view["runs"]["grids"]["grids"]] == [("mesh", "T"), ("mesh", "rho"),
+                                                                     ("prof", "prof")]
+    assert [(g[0], g[3]) for g in view["runs"]["tensor-run"]["grids"]] == [("mesh", "T"), ("prof", "prof")]
+    grid_retries = len(re.findall(r"grid \S+ \(.*\): created again after a failed attempt", err))
+    assert len(view["unattached"]) <= grid_retries
+    assert cache_files(cache) == []
+    NOTES.append(f"simvue send with 35% 504s after processing on grid and array POSTs: {failed} such "
+                 f"answers, {len(resent)} array batch(es) sent again, {twice} array(s) stored twice, "
+                 f"{len(view['unattached'])} empty grid(s) left unattached")
 
 
 def test_server_stops_mid_upload_and_comes_back(tmp_path, servers, simvue_cli, exes):
@@ -145,3 +183,52 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path, servers, simvue_cli, exe
     assert in_flight >= 5, f"only {in_flight} kills caught a request in flight"
     NOTES.append(f"simvue send SIGKILL campaign: {kills} kills, {in_flight} with requests in flight, "
                  f"{takeovers + 1} stale locks taken over; every record once")
+
+
+def test_sigkill_during_array_uploads_then_rerun(tmp_path, servers, simvue_cli, exes):
+    """Kills while tensor metrics are being sent (-w 5, 100 small batches). The server keeps no
+    count of a run's arrays to ask (protocol doc §8.7), so a batch whose request a kill cut off
+    is sent again with a note: every array arrives, and one held twice belongs to a batch the
+    sender said it sent again. Everything else arrives exactly once."""
+    cache = library_cache(tmp_path, exes, ("tensors", "tensor-run", "600", "8"))
+    expected, arrays = cache_contents(cache), cache_tensors(cache)["tensor-run"]
+    assert len(arrays) == 800 and len(list((cache / "grid_metrics").glob("*.json"))) >= 90
+    srv = servers()
+    env = sender_env(tmp_path, srv, timeout="1")
+    first = native_send(simvue_cli, cache, env, "-o", "folders", "-o", "runs", "-o", "grids", "-o", "metrics")
+    assert first.returncode == 0, describe(first)
+    srv.set_faults(latency=0.05)
+    rng = random.Random(20240611)
+    kills = in_flight = 0
+    outputs = []
+    while kills < 12:
+        proc = start_native(simvue_cli, cache, env)
+        time.sleep(rng.uniform(0.1, 0.4))
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            assert proc.returncode == 0, out + err
+            outputs.append(err)
+            break
+        proc.send_signal(signal.SIGKILL)
+        outputs.append(proc.communicate(timeout=30)[1])
+        kills += 1
+        in_flight += bool(list((cache / ".simvue-send" / "pending").glob("grid_metrics.*.json")))
+    srv.reset_faults()
+    res = native_send(simvue_cli, cache, env)
+    assert res.returncode == 0, describe(res)
+    outputs.append(res.stderr)
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
+    assert not list((cache / ".simvue-send" / "pending").glob("*"))
+    resent = set(re.findall(r"grid metrics (\S+): an interrupted attempt may have stored", "".join(outputs)))
+    view = tensor_view(srv)
+    got = Counter(a[:3] for a in view["runs"]["tensor-run"]["arrays"])
+    assert set(got) == set(arrays), "every array arrives"
+    twice = {k for k, n in got.items() if n > 1}
+    assert all(arrays[k] in resent for k in twice), (sorted(twice), resent)
+    assert [g[3] for g in view["runs"]["tensor-run"]["grids"]] == ["T", "prof"] and view["unattached"] == []
+    assert kills >= 3 and in_flight >= 2, (kills, in_flight)
+    batches_twice = len({arrays[k] for k in twice})
+    NOTES.append(f"simvue send SIGKILL during array uploads: {kills} kills, {in_flight} with an array batch "
+                 f"in flight; {len(resent)} batch(es) sent again after a kill, {batches_twice} of them "
+                 f"stored twice ({len(twice)} of {len(arrays)} arrays); everything else once")
