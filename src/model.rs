@@ -799,9 +799,6 @@ pub fn metrics_batch(run_id: &str, items: &[MetricSet]) -> Json {
 #[derive(Debug, PartialEq, Eq)]
 pub struct MetricName {
     text: Box<str>,
-    /// The name NUL-terminated, for comparing with C strings in place (`None` if it holds a
-    /// NUL, which no valid metric name does).
-    c_text: Option<std::ffi::CString>,
     /// The JSON string, quotes included, as Python's `json.dump` escapes it.
     json: Box<[u8]>,
     /// The msgpack string (`str` header and UTF-8 bytes).
@@ -817,7 +814,6 @@ impl MetricName {
         let _ = rmp::encode::write_str(&mut msgpack, text);
         MetricName {
             text: text.into(),
-            c_text: std::ffi::CString::new(text).ok(),
             json: json.into_bytes().into(),
             msgpack: msgpack.into(),
         }
@@ -826,11 +822,6 @@ impl MetricName {
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.text
-    }
-
-    /// The name as a C string (`None` if it holds a NUL).
-    pub fn as_c_str(&self) -> Option<&std::ffi::CStr> {
-        self.c_text.as_deref()
     }
 
     /// The name as a JSON string.

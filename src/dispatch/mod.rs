@@ -33,8 +33,8 @@ use crate::model::RunRecord;
 use crate::sink::{RunPatch, Sink};
 use crate::time::Timestamp;
 
-pub use queue::MetricNames;
 use queue::Queues;
+pub use queue::{KnownNames, MetricNames};
 use worker::Worker;
 
 /// The most items sent in one batch (`MAX_BUFFER_SIZE` of the Python client).
@@ -104,6 +104,14 @@ pub struct MetricOptions {
     pub time: Option<f64>,
     /// Timestamp to record instead of now.
     pub timestamp: Option<Timestamp>,
+}
+
+impl MetricOptions {
+    /// Whether nothing is overridden (the common case, which has a fast path).
+    #[inline]
+    pub fn is_default(&self) -> bool {
+        self.step.is_none() && self.time.is_none() && self.timestamp.is_none()
+    }
 }
 
 /// The fate of the items of one kind (metric sets or events): every item accepted into a

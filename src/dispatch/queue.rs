@@ -23,8 +23,10 @@ use crate::validate;
 pub trait MetricNames {
     /// How many names there are.
     fn count(&self) -> usize;
-    /// Whether name `i` is exactly `known` (a validated metric name).
-    fn is(&self, i: usize, known: &MetricName) -> bool;
+    /// Whether the names are exactly `known`, in order (validated metric names): every byte
+    /// is compared, so a caller that rewrote its strings in place is never mistaken for the
+    /// set it logged before.
+    fn are(&self, known: &KnownNames) -> bool;
     /// The names as text, if the caller holds them so; `None` when they must be converted
     /// first (then [`Dispatcher::log_metrics_from`] asks for them by returning `false`).
     fn texts(&self) -> Option<&[&str]>;
@@ -41,11 +43,73 @@ impl MetricNames for [&str] {
         self.as_ptr() as usize
     }
     #[inline]
-    fn is(&self, i: usize, known: &MetricName) -> bool {
-        self[i] == known.as_str()
+    fn are(&self, known: &KnownNames) -> bool {
+        self.len() == known.len() && self.iter().enumerate().all(|(i, n)| *n == known.text(i))
     }
     fn texts(&self) -> Option<&[&str]> {
         Some(self)
+    }
+}
+
+/// The names of one set, in one buffer, each NUL-terminated: what callers' names are compared
+/// with, as text or in place as C strings, touching no reference count and following no
+/// pointer per name.
+pub struct KnownNames {
+    /// `name0\0<padding>name1\0...`.
+    bytes: Box<[u8]>,
+    /// Where each name starts in `bytes`.
+    starts: Box<[u32]>,
+    /// Each name's length in bytes.
+    lens: Box<[u32]>,
+}
+
+impl KnownNames {
+    /// The names, validated (none holds a NUL).
+    fn new(names: &[&str]) -> KnownNames {
+        let mut bytes = Vec::with_capacity(names.iter().map(|n| n.len() + 16).sum());
+        let mut starts = Vec::with_capacity(names.len());
+        let lens = names.iter().map(|n| n.len() as u32).collect();
+        for n in names {
+            debug_assert!(!n.contains('\0'));
+            // Each name starts 16 bytes apart from the buffer's start (which the allocator
+            // aligns so): strcmp does less work on an aligned string.
+            bytes.resize(bytes.len().next_multiple_of(16), 0);
+            starts.push(bytes.len() as u32);
+            bytes.extend_from_slice(n.as_bytes());
+            bytes.push(0);
+        }
+        KnownNames {
+            bytes: bytes.into(),
+            starts: starts.into(),
+            lens,
+        }
+    }
+
+    /// How many names there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether there is none (never, for a logged set).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Name `i` as text.
+    #[inline]
+    pub fn text(&self, i: usize) -> &str {
+        let a = self.starts[i] as usize;
+        let b = a + self.lens[i] as usize;
+        // SAFETY: the `lens[i]` bytes from `starts[i]` are one name (valid UTF-8).
+        unsafe { std::str::from_utf8_unchecked(self.bytes.get_unchecked(a..b)) }
+    }
+
+    /// Name `i` as a NUL-terminated C string (`i < len()`).
+    #[inline]
+    pub fn c_str(&self, i: usize) -> *const std::ffi::c_char {
+        // SAFETY: `starts[i]` lies within `bytes` for every `i < len()`.
+        unsafe { self.bytes.as_ptr().add(self.starts[i] as usize).cast() }
     }
 }
 
@@ -60,19 +124,7 @@ struct NameSet {
     /// Their numbers in the name table.
     ids: Box<[u32]>,
     /// The names, in the same order (what callers' names are compared with).
-    names: Box<[Arc<MetricName>]>,
-}
-
-impl NameSet {
-    #[inline]
-    fn matches<N: MetricNames + ?Sized>(&self, names: &N) -> bool {
-        self.names.len() == names.count()
-            && self
-                .names
-                .iter()
-                .enumerate()
-                .all(|(i, known)| names.is(i, known))
-    }
+    names: KnownNames,
 }
 
 /// Metric names already validated and numbered. The queue stores numbers, so logging touches
@@ -104,7 +156,7 @@ impl NameCache {
         let site = names.site();
         let (known_site, i) = self.sites[site_slot(site)];
         match self.recent.get(i) {
-            Some(set) if known_site == site && set.matches(names) => Some(i),
+            Some(set) if known_site == site && names.are(&set.names) => Some(i),
             _ => self.recognise_other(names, site),
         }
     }
@@ -115,7 +167,7 @@ impl NameCache {
         names: &N,
         site: usize,
     ) -> Option<usize> {
-        let i = self.recent.iter().position(|set| set.matches(names))?;
+        let i = self.recent.iter().position(|set| names.are(&set.names))?;
         self.sites[site_slot(site)] = (site, i);
         Some(i)
     }
@@ -137,10 +189,7 @@ impl NameCache {
         }
         let ids: Box<[u32]> = names.iter().map(|n| self.intern(n)).collect();
         let set = NameSet {
-            names: ids
-                .iter()
-                .map(|&id| self.table[id as usize].clone())
-                .collect(),
+            names: KnownNames::new(names),
             ids,
         };
         let at = if self.recent.len() < RECENT_SETS {
@@ -353,21 +402,80 @@ impl Dispatcher {
                 None => return Ok(false),
             };
         }
-        let step = opts.step.unwrap_or(q.step);
-        q.step += 1;
-        q.metrics_queued += 1;
-        let q = &mut *q;
-        let before = q.metrics.bytes();
-        q.metrics.push(
-            opts.time
-                .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
+        let time = opts.time.unwrap_or_else(|| self.seconds_since_start(now));
+        self.enqueue(
+            &mut q,
+            set,
+            time,
             opts.timestamp.unwrap_or(now),
-            step,
-            &q.names.recent[set].ids,
+            opts.step,
             values,
         );
-        self.wake(q.metrics.len(), before, q.metrics.bytes());
         Ok(true)
+    }
+
+    /// The common case of [`Dispatcher::log_metrics_from`], with no options: names logged
+    /// lately, and room in the queue (or a non-blocking queue to drop from). Returns false,
+    /// having changed nothing, for anything else (new names, a count out of range, a
+    /// blocking queue that is full): the full path deals with it. No `Result` travels and
+    /// nothing is validated twice: one clock read, one lock, the names compared in place.
+    #[inline]
+    pub fn try_log_metrics<N: MetricNames + ?Sized>(&self, names: &N, values: &[f64]) -> bool {
+        let n = values.len();
+        if n == 0 || n > u32::MAX as usize || names.count() != n {
+            return false;
+        }
+        let now = Timestamp::now();
+        let s = &*self.shared;
+        let mut q = s.q.lock();
+        let Some(set) = q.names.recognise(names) else {
+            return false;
+        };
+        if self.metrics_full(&q) {
+            if s.blocking {
+                return false;
+            }
+            q.metrics_dropped += 1;
+            q.step += 1;
+            return true;
+        }
+        self.enqueue(
+            &mut q,
+            set,
+            self.seconds_since_start(now),
+            now,
+            None,
+            values,
+        );
+        true
+    }
+
+    /// Seconds from the run's start to `now` (a metric's automatic time).
+    #[inline]
+    fn seconds_since_start(&self, now: Timestamp) -> f64 {
+        (now.0 - self.start.0) as f64 / 1e6
+    }
+
+    /// Appends one set of name set `set` (an index in the recent sets) to the queue, which has
+    /// room, numbered with the automatic step unless `step` is given, and wakes the dispatcher
+    /// when due.
+    #[inline(always)]
+    fn enqueue(
+        &self,
+        q: &mut Queues,
+        set: usize,
+        time: f64,
+        timestamp: Timestamp,
+        step: Option<u64>,
+        values: &[f64],
+    ) {
+        let step = step.unwrap_or(q.step);
+        q.step += 1;
+        q.metrics_queued += 1;
+        let before = q.metrics.bytes();
+        q.metrics
+            .push(time, timestamp, step, &q.names.recent[set].ids, values);
+        self.wake(q.metrics.len(), before, q.metrics.bytes());
     }
 
     /// Whether the metric queue is full: `capacity` sets, or [`MAX_HELD_BYTES`] of metric data
@@ -411,9 +519,7 @@ impl Dispatcher {
         let step = opts.step.unwrap_or(q.step);
         q.step += 1;
         let item = TensorSet {
-            time: opts
-                .time
-                .unwrap_or_else(|| (now.0 - self.start.0) as f64 / 1e6),
+            time: opts.time.unwrap_or_else(|| self.seconds_since_start(now)),
             timestamp: opts.timestamp.unwrap_or(now),
             step,
             metric,

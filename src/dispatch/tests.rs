@@ -177,6 +177,81 @@ fn non_blocking_queue_counts_exactly_what_it_drops() {
 }
 
 #[test]
+fn the_fast_path_takes_only_what_it_can_finish_and_changes_nothing_otherwise() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let capacity = 10;
+    let d = start(sink.clone(), capacity, false);
+    // Names never logged: left to the full path, with no step taken.
+    assert!(!d.try_log_metrics(&["x", "y"][..], &[0.0, 0.0]));
+    assert!(!d.try_log_metrics(&[][..], &[]));
+    assert_eq!(d.stats().metrics_queued, 0);
+    d.log_metrics(&["x", "y"], &[0.0, 0.0], MetricOptions::default())
+        .unwrap();
+    // Known now; another order, another count or other bytes are not the same set.
+    assert!(!d.try_log_metrics(&["y", "x"][..], &[1.0, 1.0]));
+    assert!(!d.try_log_metrics(&["x"][..], &[1.0]));
+    assert!(!d.try_log_metrics(&["x", "yy"][..], &[1.0, 1.0]));
+    assert!(!d.try_log_metrics(&["x", "y"][..], &[1.0]));
+    for i in 1..capacity / 2 {
+        assert!(d.try_log_metrics(&["x", "y"][..], &[i as f64, -(i as f64)]));
+    }
+    gate.wait();
+    // The dispatcher holds its first batch of k in the sink: the queue fits capacity - (5 - k)
+    // more, and the fast path counts the rest dropped (with their steps), as the full path does.
+    let k = sink.first_batch.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        assert!(d.try_log_metrics(&["x", "y"][..], &[7.0, 7.0]));
+    }
+    let fitted = capacity as u64 - (5 - k);
+    assert_eq!(d.stats().metrics_dropped, 100 - fitted);
+    gate.wait();
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len() as u64, 5 + fitted);
+    for (i, m) in got.iter().take(5).enumerate() {
+        assert_eq!(m.step, i as u64);
+        assert_eq!(
+            m.values,
+            vec![("x".into(), i as f64), ("y".into(), -(i as f64))]
+        );
+    }
+    assert_eq!(got.last().unwrap().step, 5 + fitted - 1);
+}
+
+#[test]
+fn the_fast_path_leaves_a_full_blocking_queue_to_the_full_path() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let capacity = 4;
+    let d = start(sink.clone(), capacity, true);
+    for i in 0..capacity / 2 {
+        d.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+            .unwrap();
+    }
+    gate.wait();
+    let k = sink.first_batch.load(Ordering::Relaxed) as usize;
+    // Fill the queue; then the fast path declines (the full path would wait), taking no step.
+    let mut logged = capacity / 2;
+    while d.try_log_metrics(&["x"][..], &[logged as f64]) {
+        logged += 1;
+    }
+    assert_eq!(logged, capacity + k);
+    assert_eq!(d.stats().metrics_dropped, 0);
+    gate.wait();
+    d.log_metrics(&["x"], &[logged as f64], MetricOptions::default())
+        .unwrap();
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), logged + 1);
+    for (i, m) in got.iter().enumerate() {
+        assert_eq!((m.step, m.values[0].1), (i as u64, i as f64));
+    }
+}
+
+#[test]
 fn options_override_step_time_and_timestamp_but_the_counter_still_advances() {
     let sink = Arc::new(Recorder::default());
     let d = start(sink.clone(), 100, true);

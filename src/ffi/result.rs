@@ -194,18 +194,23 @@ pub(crate) fn guard(f: impl FnOnce() -> FfiResult<()>) -> simvue_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => simvue_result::SIMVUE_OK,
         Ok(Err(e)) => fail(&e),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            fail(&FfiError::new(
-                simvue_result::SIMVUE_ERROR_PANIC,
-                format!("internal error in libsimvue: {what}"),
-            ))
-        }
+        Err(panic) => panicked(panic),
     }
+}
+
+/// The result of an export that caught a panic (`SIMVUE_ERROR_PANIC`, with what it said as
+/// the last error).
+#[cold]
+pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> simvue_result {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    fail(&FfiError::new(
+        simvue_result::SIMVUE_ERROR_PANIC,
+        format!("internal error in libsimvue: {what}"),
+    ))
 }
 
 /// The name of a result code as a static string (`"SIMVUE_ERROR_CLOSED"`), or

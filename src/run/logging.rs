@@ -26,7 +26,34 @@ impl Run {
         values: &[f64],
         opts: MetricOptions,
     ) -> Result<bool> {
+        if opts.is_default() && self.try_log_metrics(names, values) {
+            return Ok(true);
+        }
         self.api(true, || self.log_metrics_inner(names, values, opts))
+    }
+
+    /// The common case of [`Run::log_metrics_from`] (no options; the run running with no
+    /// units to send and no background error to report; names logged lately; room in the
+    /// queue, or a non-blocking one to drop from), with none of the frames of the full path:
+    /// returns true when the set was queued or counted dropped, false, having done nothing,
+    /// when the full path must decide. A disabled run takes the full path (which does nothing).
+    #[inline]
+    pub fn try_log_metrics<N: MetricNames + ?Sized>(&self, names: &N, values: &[f64]) -> bool {
+        let Some(a) = self.active.get() else {
+            return false;
+        };
+        // Each of these is an error, or work, for the full path; all are plain loads.
+        if a.finished.load(Ordering::Acquire)
+            || !a.accepting.load(Ordering::Acquire)
+            || self.units_pending.load(Ordering::Relaxed)
+            || self.reporter.has_background()
+        {
+            return false;
+        }
+        match &a.dispatcher {
+            Some(d) => d.try_log_metrics(names, values),
+            None => false,
+        }
     }
 
     #[inline]

@@ -41,7 +41,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use parking_lot::Mutex;
 
-pub use crate::dispatch::{MetricNames, MetricOptions, Stats};
+pub use crate::dispatch::{KnownNames, MetricNames, MetricOptions, Stats};
 pub use exit::{close_all, terminate};
 pub use grids::{MAX_GRID_AXES, MAX_TENSOR_SIZE};
 pub use options::*;

@@ -74,6 +74,12 @@ impl Reporter {
         }
     }
 
+    /// Whether a background error waits to be reported (by the next call that can).
+    #[inline]
+    pub(super) fn has_background(&self) -> bool {
+        self.has_background.load(Ordering::Acquire)
+    }
+
     /// Takes the pending background error, if any.
     #[inline]
     pub(super) fn take_background(&self) -> Result<()> {

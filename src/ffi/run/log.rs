@@ -3,12 +3,12 @@
 use std::ffi::c_char;
 
 use super::super::convert::{cstr, opt_cstr, str_array};
-use super::super::result::{simvue_result, FfiError, FfiResult};
-use super::{is_disabled_handle, parse_timestamp, simvue_run, with_enabled_run};
+use super::super::result::{panicked, simvue_result, FfiError, FfiResult};
+use super::{is_disabled_handle, parse_timestamp, run_ref, simvue_run, with_enabled_run};
 
 use crate::dispatch::MetricOptions;
-use crate::model::{LogLevel, MetricName};
-use crate::run::MetricNames;
+use crate::model::LogLevel;
+use crate::run::{KnownNames, MetricNames};
 
 /// Event level `debug`.
 pub const SIMVUE_LOG_DEBUG: i32 = 0;
@@ -66,14 +66,13 @@ impl MetricNames for CNames<'_> {
     }
 
     #[inline]
-    fn is(&self, i: usize, known: &MetricName) -> bool {
-        let p = self.0[i];
-        match known.as_c_str() {
-            // SAFETY: `p` is a NUL-terminated string (the caller's contract), and so is the
-            // known name: strcmp reads neither past its terminator.
-            Some(k) if !p.is_null() => unsafe { libc::strcmp(p, k.as_ptr()) == 0 },
-            _ => false,
-        }
+    fn are(&self, known: &KnownNames) -> bool {
+        self.0.len() == known.len()
+            && self.0.iter().enumerate().all(|(i, &p)| {
+                // SAFETY: `p` is a NUL-terminated string (the caller's contract), and so is the
+                // known name: strcmp reads neither past its terminator.
+                !p.is_null() && unsafe { libc::strcmp(p, known.c_str(i)) == 0 }
+            })
     }
 
     fn texts(&self) -> Option<&[&str]> {
@@ -83,6 +82,50 @@ impl MetricNames for CNames<'_> {
     fn site(&self) -> usize {
         self.0.as_ptr() as usize
     }
+}
+
+/// The common case of `simvue_run_log_metrics` (a live run, names logged lately, room in the
+/// queue): the set is queued without the frames of the full path, its `Result`s and closures.
+/// Returns `None` when the full path must deal with the call (having done nothing).
+///
+/// # Safety
+/// As `simvue_run_log_metrics`.
+#[inline(always)]
+unsafe fn try_log_metrics(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+) -> Option<simvue_result> {
+    if n == 0 || names.is_null() || values.is_null() {
+        return None;
+    }
+    let run = run_ref(run).ok()?;
+    let known = CNames(std::slice::from_raw_parts(names, n));
+    let values = std::slice::from_raw_parts(values, n);
+    // The panic boundary of every export (nothing here is expected to panic).
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run.try_log_metrics(&known, values)
+    })) {
+        Ok(true) => Some(simvue_result::SIMVUE_OK),
+        Ok(false) => None,
+        Err(p) => Some(panicked(p)),
+    }
+}
+
+/// The full path of `simvue_run_log_metrics` (every check, new names, a full blocking queue,
+/// errors), out of line so that the common case stays small.
+///
+/// # Safety
+/// As `simvue_run_log_metrics`.
+#[inline(never)]
+unsafe fn log_metrics_slow(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+) -> simvue_result {
+    log_metrics_impl(run, names, values, n, || Ok(MetricOptions::default()))
 }
 
 #[inline(always)]
@@ -131,7 +174,8 @@ pub unsafe extern "C" fn simvue_run_log_metrics(
     if is_disabled_handle(run) {
         return simvue_result::SIMVUE_OK;
     }
-    log_metrics_impl(run, names, values, n, || Ok(MetricOptions::default()))
+    // Out of line, so that a disabled run's call returns before any register is saved.
+    log_metrics_enabled(run, names, values, n)
 }
 
 /// Logs one metric (a shorthand for `simvue_run_log_metrics` with `n = 1`).
@@ -147,7 +191,25 @@ pub unsafe extern "C" fn simvue_run_log_metric(
     if is_disabled_handle(run) {
         return simvue_result::SIMVUE_OK;
     }
-    log_metrics_impl(run, &name, &value, 1, || Ok(MetricOptions::default()))
+    log_metrics_enabled(run, &name, &value, 1)
+}
+
+/// `simvue_run_log_metrics` on a run that is not disabled: the common case inline, the rest
+/// through [`log_metrics_slow`].
+///
+/// # Safety
+/// As `simvue_run_log_metrics`.
+#[inline(never)]
+unsafe fn log_metrics_enabled(
+    run: *mut simvue_run,
+    names: *const *const c_char,
+    values: *const f64,
+    n: usize,
+) -> simvue_result {
+    if let Some(r) = try_log_metrics(run, names, values, n) {
+        return r;
+    }
+    log_metrics_slow(run, names, values, n)
 }
 
 /// Logs one set of metrics with overrides. `flags` is a combination of `SIMVUE_METRICS_STEP`
