@@ -24,7 +24,7 @@
 #  3. `spack compiler find` and `spack external find --not-buildable` register this machine's
 #     gcc/gfortran, cmake, make, rust/cargo, pkgconf, python and MPI, so that Spack builds
 #     simvue alone.
-#  4. `spack install --no-checksum SPEC` for each SPEC, without network (`unshare -n` where
+#  4. `spack install --fresh --no-checksum SPEC` for each SPEC, without network (`unshare -n` where
 #     allowed). --no-checksum because the recipe's version() has no sha256: the tarball is made
 #     from the working tree and changes with every commit, so no recipe can know its sha256
 #     before a release; the script checks instead that the mirror holds the very tarball
@@ -59,6 +59,8 @@ echo "== work folder: $work"
 # Spack sees none of this user's configuration: only its own defaults, the site's, and ours.
 export SPACK_USER_CONFIG_PATH="$work/config" SPACK_USER_CACHE_PATH="$work/cache"
 unset SPACK_DISABLE_LOCAL_CONFIG SPACK_ENV
+# Written anew on each run (a work folder may be given again: its install tree is reused).
+rm -rf "$SPACK_USER_CONFIG_PATH"
 mkdir -p "$SPACK_USER_CONFIG_PATH"
 spack() { "$spack_root/bin/spack" "$@"; }
 echo "== Spack $(spack --version)"
@@ -123,17 +125,19 @@ for i in "${!specs[@]}"; do
     test_arg=()
     [ "$i" = 0 ] && [ "${SIMVUE_SPACK_TEST:-root}" = root ] && test_arg=(--test=root)
     log="$work/install-$i.log"
-    echo "== spack install --no-checksum ${test_arg[*]} $spec (log: $log)"
+    echo "== spack install --fresh --no-checksum ${test_arg[*]} $spec (log: $log)"
     start=$(date +%s)
     # shellcheck disable=SC2086  # a spec may be several words (variants)
-    if ! "${offline[@]}" "$spack_root/bin/spack" install --no-checksum "${test_arg[@]}" $spec \
+    # --fresh: each spec as the recipe's defaults make it, not an installed one that
+    # satisfies it (plain `simvue` is satisfied by simvue+mpi).
+    if ! "${offline[@]}" "$spack_root/bin/spack" install --fresh --no-checksum "${test_arg[@]}" $spec \
         >"$log" 2>&1; then
         tail -n 60 "$log"
         echo "FAIL: spack install $spec"
         exit 1
     fi
     echo "installed in $(($(date +%s) - start)) s"
-    grep -E '^  (Stage|Total):' "$log" | tail -n 1
+    grep -E '^  Stage: .*Total:' "$log" | tail -n 1 || true
     prefix=$(sed -n 's|^\[+\] \(/.*/simvue-[^/ ]*\)$|\1|p' "$log" | tail -n 1)
     [ -d "$prefix" ] || { echo "no simvue prefix in the install log"; exit 1; }
     hash=${prefix##*-}
