@@ -1,5 +1,7 @@
 """The Spack recipe and the EasyBuild easyconfig name only CMake options that CMakeLists.txt
-defines, use every Spack variant, and build the crate's version (ctest: packaging_recipes).
+defines (or documented variables of the find modules it calls: MPI_<lang>_COMPILER,
+Python3_EXECUTABLE), use every Spack variant, and build the crate's version (ctest:
+packaging_recipes).
 
 A recipe that passes an option CMake does not know builds something else than it says, with
 only a warning at the end of the configure log that nobody reads.
@@ -18,6 +20,12 @@ problems: list[str] = []
 
 # Variables of CMake itself a recipe may set.
 CMAKE_BUILTIN = re.compile(r"CMAKE_[A-Z_]+")
+# Documented variables of the find modules CMakeLists.txt uses (which MPI compiler, which
+# Python): allowed only while CMakeLists.txt calls that find_package.
+FIND_MODULE_VARS = {
+    "MPI": re.compile(r"MPI_(C|CXX|Fortran)_COMPILER"),
+    "Python3": re.compile(r"Python3_EXECUTABLE"),
+}
 
 
 def expect(cond: bool, what: str) -> None:
@@ -31,6 +39,13 @@ def cmake_options() -> set[str]:
     names = set(re.findall(r"^\s*(?:option|cmake_dependent_option)\(\s*([A-Za-z0-9_]+)", text, re.M))
     names |= set(re.findall(r"^\s*set\(\s*([A-Za-z0-9_]+)\b[^)]*\bCACHE\b", text, re.M | re.S))
     return names
+
+
+def find_module_var(name: str) -> bool:
+    """Whether `name` is a variable of a find module that CMakeLists.txt uses."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    return any(pattern.fullmatch(name) and re.search(rf"find_package\(\s*{module}\b", text)
+               for module, pattern in FIND_MODULE_VARS.items())
 
 
 def spack(path: Path) -> tuple[list[str], set[str], set[str], list[str]]:
@@ -65,8 +80,8 @@ def main() -> int:
     defines, variants, used, versions = spack(recipe)
     expect(bool(defines), f"{recipe.name}: cmake_args names {len(defines)} options")
     for d in defines:
-        expect(d in options or CMAKE_BUILTIN.fullmatch(d) is not None,
-               f"{recipe.name}: -D{d} is an option of CMakeLists.txt")
+        expect(d in options or CMAKE_BUILTIN.fullmatch(d) is not None or find_module_var(d),
+               f"{recipe.name}: -D{d} is an option of CMakeLists.txt or of a find module it uses")
     for v in sorted(variants):
         expect(v in used, f"{recipe.name}: variant {v} reaches cmake_args")
     expect(version in versions, f"{recipe.name}: version({version!r}) (Cargo.toml's)")
