@@ -1242,23 +1242,31 @@ impl LogLevel {
     }
 }
 
+/// The `time`, `timestamp` and `step` of a cached metric or grid metric item (`what` names
+/// it in errors).
+fn read_stamp(j: &Json, what: &str) -> Result<(f64, Timestamp, u64)> {
+    let bad = |msg: &str| Error::invalid(format!("{what}: {msg}"));
+    let time = number_of(j, "time").ok_or_else(|| bad("no numeric time"))?;
+    let timestamp = j
+        .get("timestamp")
+        .and_then(Json::as_str)
+        .and_then(Timestamp::parse)
+        .ok_or_else(|| bad("no valid timestamp"))?;
+    let step = j
+        .get("step")
+        .and_then(Json::as_i64)
+        .filter(|s| *s >= 0)
+        .ok_or_else(|| bad("no non-negative integer step"))? as u64;
+    Ok((time, timestamp, step))
+}
+
 impl MetricSet {
     /// Reads one item of a metrics batch (the inverse of [`MetricSet::to_json`]). Values may be
     /// integers or booleans in a Python cache; they become floats, as every value this
     /// library sends is.
     pub fn from_json(j: &Json) -> Result<MetricSet> {
         let bad = |what: &str| Error::invalid(format!("metric item: {what}"));
-        let time = number_of(j, "time").ok_or_else(|| bad("no numeric time"))?;
-        let timestamp = j
-            .get("timestamp")
-            .and_then(Json::as_str)
-            .and_then(Timestamp::parse)
-            .ok_or_else(|| bad("no valid timestamp"))?;
-        let step = j
-            .get("step")
-            .and_then(Json::as_i64)
-            .filter(|s| *s >= 0)
-            .ok_or_else(|| bad("no non-negative integer step"))? as u64;
+        let (time, timestamp, step) = read_stamp(j, "metric item")?;
         let values = j
             .get("values")
             .and_then(Json::as_object)
@@ -1359,17 +1367,7 @@ impl TensorSet {
     /// `GridMetricSet` validation makes them (`list[float] | list[list[float]]`).
     pub fn from_json(j: &Json) -> Result<TensorSet> {
         let bad = |what: &str| Error::invalid(format!("grid metric item: {what}"));
-        let time = number_of(j, "time").ok_or_else(|| bad("no numeric time"))?;
-        let timestamp = j
-            .get("timestamp")
-            .and_then(Json::as_str)
-            .and_then(Timestamp::parse)
-            .ok_or_else(|| bad("no valid timestamp"))?;
-        let step = j
-            .get("step")
-            .and_then(Json::as_i64)
-            .filter(|s| *s >= 0)
-            .ok_or_else(|| bad("no non-negative integer step"))? as u64;
+        let (time, timestamp, step) = read_stamp(j, "grid metric item")?;
         let text = |k: &str| {
             j.get(k)
                 .and_then(Json::as_str)
