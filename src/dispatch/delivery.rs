@@ -590,7 +590,7 @@ mod tests {
 
     use super::*;
     use crate::artifact::{Artifact, Category};
-    use crate::model::{Alert, Folder, MetricSet};
+    use crate::model::MetricSet;
     use crate::time::Timestamp;
 
     /// A local sink whose metric writes fail while `broken` is set.
@@ -601,42 +601,7 @@ mod tests {
     }
 
     impl Sink for Disk {
-        fn set_alert_status(
-            &self,
-            _: &str,
-            _: &str,
-            _: crate::model::AlertState,
-            _: Option<&crate::model::Alert>,
-        ) -> Result<()> {
-            unreachable!()
-        }
-        fn create_grid(&self, _: &crate::model::Grid) -> Result<String> {
-            unreachable!()
-        }
-        fn attach_grid(&self, _: &str, _: &crate::model::Grid, _: &str, _: &str) -> Result<()> {
-            unreachable!()
-        }
-        fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
-            unreachable!()
-        }
-        fn create_folder(&self, _: &Folder) -> Result<String> {
-            unreachable!()
-        }
-        fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
-            unreachable!()
-        }
-        fn create_run(&self, _: &mut RunRecord) -> Result<String> {
-            unreachable!()
-        }
-        fn load_run(&self, _: &str) -> Result<RunRecord> {
-            unreachable!()
-        }
-        fn update_run(&self, _: &str, _: &RunRecord, _: &RunPatch) -> Result<()> {
-            unreachable!()
-        }
-        fn create_alert(&self, _: &Alert) -> Result<String> {
-            unreachable!()
-        }
+        unused_sink_methods!();
         fn send_metrics(&self, _: &str, batch: &MetricBatch) -> Result<()> {
             if self.broken.load(Ordering::Relaxed) {
                 return Err(Error::new(ErrorKind::Io, "No space left on device"));
@@ -803,42 +768,7 @@ mod tests {
     }
 
     impl Sink for Server {
-        fn set_alert_status(
-            &self,
-            _: &str,
-            _: &str,
-            _: crate::model::AlertState,
-            _: Option<&crate::model::Alert>,
-        ) -> Result<()> {
-            unreachable!()
-        }
-        fn create_grid(&self, _: &crate::model::Grid) -> Result<String> {
-            unreachable!()
-        }
-        fn attach_grid(&self, _: &str, _: &crate::model::Grid, _: &str, _: &str) -> Result<()> {
-            unreachable!()
-        }
-        fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
-            unreachable!()
-        }
-        fn create_folder(&self, _: &Folder) -> Result<String> {
-            unreachable!()
-        }
-        fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
-            unreachable!()
-        }
-        fn create_run(&self, _: &mut RunRecord) -> Result<String> {
-            unreachable!()
-        }
-        fn load_run(&self, _: &str) -> Result<RunRecord> {
-            unreachable!()
-        }
-        fn update_run(&self, _: &str, _: &RunRecord, _: &RunPatch) -> Result<()> {
-            unreachable!()
-        }
-        fn create_alert(&self, _: &Alert) -> Result<String> {
-            unreachable!()
-        }
+        unused_sink_methods!();
         fn send_metrics(&self, _: &str, batch: &MetricBatch) -> Result<()> {
             let steps = steps(batch);
             let lost = |o| Err(Error::new(ErrorKind::Network, "lost").with_outcome(o));

@@ -13,6 +13,65 @@
 //! sets ([`MAX_HELD_BYTES`]). When a queue is full, a blocking queue makes the caller wait for
 //! the dispatcher; a non-blocking queue drops the item and counts it.
 
+/// The `Sink` methods that the test sinks of this module's batches never see, each
+/// `unreachable!()`: one list for all of them.
+#[cfg(test)]
+macro_rules! unused_sink_methods {
+    () => {
+        fn create_folder(&self, _: &$crate::model::Folder) -> $crate::error::Result<String> {
+            unreachable!()
+        }
+        fn update_folder(&self, _: &str, _: &$crate::model::Folder) -> $crate::error::Result<()> {
+            unreachable!()
+        }
+        fn create_run(&self, _: &mut $crate::model::RunRecord) -> $crate::error::Result<String> {
+            unreachable!()
+        }
+        fn load_run(&self, _: &str) -> $crate::error::Result<$crate::model::RunRecord> {
+            unreachable!()
+        }
+        fn update_run(
+            &self,
+            _: &str,
+            _: &$crate::model::RunRecord,
+            _: &$crate::sink::RunPatch,
+        ) -> $crate::error::Result<()> {
+            unreachable!()
+        }
+        fn create_alert(&self, _: &$crate::model::Alert) -> $crate::error::Result<String> {
+            unreachable!()
+        }
+        fn set_alert_status(
+            &self,
+            _: &str,
+            _: &str,
+            _: $crate::model::AlertState,
+            _: Option<&$crate::model::Alert>,
+        ) -> $crate::error::Result<()> {
+            unreachable!()
+        }
+        fn create_grid(&self, _: &$crate::model::Grid) -> $crate::error::Result<String> {
+            unreachable!()
+        }
+        fn attach_grid(
+            &self,
+            _: &str,
+            _: &$crate::model::Grid,
+            _: &str,
+            _: &str,
+        ) -> $crate::error::Result<()> {
+            unreachable!()
+        }
+        fn send_tensors(
+            &self,
+            _: &str,
+            _: &[$crate::model::TensorSet],
+        ) -> $crate::error::Result<()> {
+            unreachable!()
+        }
+    };
+}
+
 mod delivery;
 mod network;
 mod queue;

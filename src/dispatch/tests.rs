@@ -2,10 +2,9 @@
 
 use super::*;
 use crate::error::{ErrorKind, Result};
-use crate::model::{Alert, AlertState, Folder, Grid, RunRecord, TensorSet};
 use crate::model::{EventSet, LogLevel, MetricSet};
 use crate::monitor;
-use crate::sink::{RunPatch, Sink};
+use crate::sink::Sink;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,36 +23,7 @@ struct Recorder {
 }
 
 impl Sink for Recorder {
-    fn create_folder(&self, _: &Folder) -> Result<String> {
-        unreachable!()
-    }
-    fn update_folder(&self, _: &str, _: &Folder) -> Result<()> {
-        unreachable!()
-    }
-    fn create_run(&self, _: &mut RunRecord) -> Result<String> {
-        unreachable!()
-    }
-    fn load_run(&self, _: &str) -> Result<RunRecord> {
-        unreachable!()
-    }
-    fn update_run(&self, _: &str, _: &RunRecord, _: &RunPatch) -> Result<()> {
-        unreachable!()
-    }
-    fn create_alert(&self, _: &Alert) -> Result<String> {
-        unreachable!()
-    }
-    fn set_alert_status(&self, _: &str, _: &str, _: AlertState, _: Option<&Alert>) -> Result<()> {
-        unreachable!()
-    }
-    fn create_grid(&self, _: &Grid) -> Result<String> {
-        unreachable!()
-    }
-    fn attach_grid(&self, _: &str, _: &Grid, _: &str, _: &str) -> Result<()> {
-        unreachable!()
-    }
-    fn send_tensors(&self, _: &str, _: &[TensorSet]) -> Result<()> {
-        unreachable!()
-    }
+    unused_sink_methods!();
     fn send_metrics(&self, _: &str, batch: &crate::model::MetricBatch) -> Result<()> {
         let gate = self.gate.lock().take();
         if let Some(g) = gate {
