@@ -607,6 +607,18 @@ contains
   ! ------------------------------------------------------------------------------------------
   ! Strings between Fortran and C.
 
+  !> The length of `c_str(s)`: the trimmed string, one more byte per NUL in it, and the NUL.
+  !> It comes before c_str, whose declaration calls it: gfortran gives a procedure not yet
+  !> seen an implicit interface, an error under fpm's default -Werror=implicit-interface.
+  pure integer function c_len(s)
+    character(*), intent(in) :: s
+    integer :: i
+    c_len = len_trim(s) + 1
+    do i = 1, len_trim(s)
+       if (s(i:i) == c_null_char) c_len = c_len + 1
+    end do
+  end function c_len
+
   !> `s` without its trailing blanks, NUL-terminated: the form every string takes to C. A C
   !> string cannot carry a NUL: a char(0) inside `s` goes as the two bytes C0 80 (its
   !> "modified UTF-8" form, never valid UTF-8), which the library refuses with
@@ -621,16 +633,6 @@ contains
        call encode(s, c, n)
     end if
   end function c_str
-
-  !> The length of `c_str(s)`: the trimmed string, one more byte per NUL in it, and the NUL.
-  pure integer function c_len(s)
-    character(*), intent(in) :: s
-    integer :: i
-    c_len = len_trim(s) + 1
-    do i = 1, len_trim(s)
-       if (s(i:i) == c_null_char) c_len = c_len + 1
-    end do
-  end function c_len
 
   !> Writes `s` (trimmed, a NUL as C0 80) and a terminating NUL into `out`, which has room
   !> for c_len(s) characters; `n` is the number written before the terminating NUL.
