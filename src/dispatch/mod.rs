@@ -78,6 +78,7 @@ mod queue;
 #[cfg(test)]
 mod tests;
 mod worker;
+mod writer;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -127,7 +128,15 @@ pub struct DispatchSettings {
     pub abort_interval: Option<Duration>,
     /// What resource samples hold besides CPU, memory and GPUs (energy).
     pub monitor: crate::monitor::MonitorOptions,
+    /// Batches that may wait for a local sink's writer thread ([`WRITER_DEPTH`] for a run);
+    /// 0: no writer thread, the dispatcher writes each batch itself (tests that need a stuck
+    /// sink to stop the dispatcher).
+    pub writer_depth: usize,
 }
+
+/// Batches that may wait for the writer thread of a local sink, besides the one it writes
+/// (see [`writer`]): past it the dispatcher waits, and the queue fills meanwhile.
+pub const WRITER_DEPTH: usize = 4;
 
 /// Counters of what happened to logged items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -67,6 +67,9 @@ fn settings(capacity: usize, blocking: bool) -> DispatchSettings {
         pid: std::process::id(),
         abort_interval: None,
         monitor: Default::default(),
+        // The dispatcher writes itself: the tests that stop the sink stop the dispatcher, and
+        // what fits in the queue meanwhile is exact. The writer thread has its own tests.
+        writer_depth: 0,
     }
 }
 
@@ -80,6 +83,63 @@ fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
         Box::new(|| {}),
     )
     .unwrap()
+}
+
+/// With the writer thread (a run's local sink), a sink that is slow to write a batch does not
+/// stop the dispatcher: it goes on emptying the queue into the writer's hand-over, up to its
+/// depth, so a blocking caller does not wait for the batch being written. Everything arrives,
+/// in order, once the sink goes on.
+#[test]
+fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let capacity = 10;
+    let depth = 2;
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        DispatchSettings {
+            writer_depth: depth,
+            ..settings(capacity, true)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    let mut step = 0u64;
+    let mut log = |n: usize| {
+        for _ in 0..n {
+            d.log_metrics(&["x"], &[step as f64], MetricOptions::default())
+                .unwrap();
+            step += 1;
+        }
+    };
+    log(capacity / 2);
+    gate.wait(); // the writer holds the first batch in the sink, and stays there
+                 // Twice (the writer's depth) the queue fills to its threshold and the dispatcher takes it
+                 // while the writer is still stuck: before the writer thread, it stayed full.
+    for round in 0..depth {
+        log(capacity / 2);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !d.shared.q.lock().metrics.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the queue was not emptied while the writer was busy"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    gate.wait();
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), capacity / 2 * (depth + 1));
+    assert!(got
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.step == i as u64 && m.values[0].1 == i as f64));
+    assert_eq!(d.stats().metrics_dropped, 0);
 }
 
 #[test]

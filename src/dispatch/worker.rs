@@ -1,5 +1,5 @@
 //! The dispatcher thread: waits for work, takes everything queued at once, adds resource
-//! samples, and hands the batches on (written here for a local sink, through the network
+//! samples, and hands the batches on (to the writer thread for a local sink, the network
 //! thread for a remote one); heartbeats a local sink.
 
 use std::sync::atomic::Ordering;
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
 use super::queue::{event_bytes, queue_columns, TakenMetrics};
+use super::writer::Writer;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
@@ -106,7 +107,9 @@ impl Sampler {
 
 /// Where the dispatcher hands batches.
 enum Route {
-    /// Written from the dispatcher thread; failures are final.
+    /// Written by the writer thread; failures are final.
+    Writer(Writer),
+    /// Written from the dispatcher thread (no writer thread asked for, or it could not start).
     Local(Delivery),
     /// Sent by the network thread.
     Remote(Network),
@@ -164,6 +167,7 @@ impl Worker {
                 at.last_flush = Instant::now();
             }
             let hand_over = |b: Batch| match &route {
+                Route::Writer(w) => w.hand_over(b),
                 Route::Local(d) => d.deliver_once(b),
                 Route::Remote(n) => n.hand_over(b),
             };
@@ -192,18 +196,32 @@ impl Worker {
                 }
             }
         }
-        if let Route::Remote(net) = route {
-            net.finish();
+        match route {
+            Route::Remote(net) => net.finish(),
+            Route::Writer(w) => w.finish(),
+            Route::Local(_) => {}
         }
         // What could not be written anywhere gets a last chance, then is counted lost.
         delivery.finish();
     }
 
-    /// A remote sink gets its own network thread; a local one is written from here (and so
-    /// is a remote one whose network thread could not start).
+    /// A remote sink gets its own network thread, a local one a writer thread; either is
+    /// written from here if its thread could not start.
     fn route(&self, delivery: Delivery, on_abort: Box<dyn Fn() + Send>) -> Route {
         if self.sink.remote().is_none() {
-            return Route::Local(delivery);
+            if self.settings.writer_depth == 0 {
+                return Route::Local(delivery);
+            }
+            return match Writer::start(delivery.clone(), self.settings.writer_depth) {
+                Ok(w) => Route::Writer(w),
+                Err(e) => {
+                    (self.on_error)(Error::new(
+                        ErrorKind::Io,
+                        format!("cannot start the writer thread: {e}"),
+                    ));
+                    Route::Local(delivery)
+                }
+            };
         }
         match Network::start(
             delivery.clone(),

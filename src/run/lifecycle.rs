@@ -323,6 +323,7 @@ impl Run {
                             .ok()
                             .and_then(|config| context::energy_settings(s, config)),
                     },
+                    writer_depth: crate::dispatch::WRITER_DEPTH,
                 },
                 start,
                 Box::new(move |e| reporter.background(e)),
