@@ -59,7 +59,8 @@ impl Batch {
         }
     }
 
-    fn is_metrics(&self) -> bool {
+    /// Whether it is a batch of metric sets (whose bytes are bounded by the queue's budget).
+    pub(super) fn is_metrics(&self) -> bool {
         matches!(self, Batch::Metrics(_))
     }
 

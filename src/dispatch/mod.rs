@@ -109,6 +109,16 @@ pub const MAX_HELD_BYTES: usize = 16 << 20;
 /// The most metric data in one batch, in bytes (a single larger set makes a batch of its own).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
+/// The most metric sets in one batch written to a local sink (one offline cache file): about
+/// a millisecond of the writer's work for 3-value sets. A caller of a full blocking queue waits
+/// for the writer to finish a batch, so a batch's writing time is the longest such wait; and
+/// files this size still make few uploads (250 per million sets).
+const LOCAL_BATCH: usize = 4_000;
+
+/// The most metric data in one batch written to a local sink, in bytes (with
+/// [`LOCAL_BATCH`]): about a millisecond of the writer's work however wide the sets.
+const LOCAL_BATCH_BYTES: usize = 256 << 10;
+
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -128,14 +138,15 @@ pub struct DispatchSettings {
     pub abort_interval: Option<Duration>,
     /// What resource samples hold besides CPU, memory and GPUs (energy).
     pub monitor: crate::monitor::MonitorOptions,
-    /// Batches that may wait for a local sink's writer thread ([`WRITER_DEPTH`] for a run);
-    /// 0: no writer thread, the dispatcher writes each batch itself (tests that need a stuck
-    /// sink to stop the dispatcher).
+    /// Batches other than metric sets that may wait for a local sink's writer thread
+    /// ([`WRITER_DEPTH`] for a run); 0: no writer thread, the dispatcher writes each batch
+    /// itself (tests that need a stuck sink to stop the dispatcher).
     pub writer_depth: usize,
 }
 
-/// Batches that may wait for the writer thread of a local sink, besides the one it writes
-/// (see [`writer`]): past it the dispatcher waits, and the queue fills meanwhile.
+/// Batches other than metric sets (events, arrays, run updates) that may wait for the writer
+/// thread of a local sink (see [`writer`]): past it the dispatcher waits, and the queues fill
+/// meanwhile. Metric batches are bounded by [`MAX_HELD_BYTES`] instead.
 pub const WRITER_DEPTH: usize = 4;
 
 /// Counters of what happened to logged items.

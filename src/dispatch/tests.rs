@@ -1,5 +1,6 @@
 //! Unit tests of the dispatcher with a recording sink.
 
+use super::queue::MAX_READY;
 use super::*;
 use crate::error::{ErrorKind, Result};
 use crate::model::{EventSet, LogLevel, MetricSet};
@@ -186,14 +187,15 @@ fn non_blocking_queue_counts_exactly_what_it_drops() {
     }
     gate.wait();
     // The dispatcher is stuck in the sink holding its first batch of `k` items; the queue
-    // holds the other 5 - k, so exactly `capacity - (5 - k)` of the next 100 fit.
+    // holds the other 5 - k, so exactly `capacity - (5 - k)` of the next 100 fit, and the
+    // caller hands [`MAX_READY`] full queues over itself, each making room for `capacity`.
     let k = sink.first_batch.load(Ordering::Relaxed);
     assert!((1..=5).contains(&k));
     for _ in 0..100 {
         d.log_metrics(&["x"], &[2.0], MetricOptions::default())
             .unwrap();
     }
-    let fitted = capacity as u64 - (5 - k);
+    let fitted = capacity as u64 - (5 - k) + (MAX_READY * capacity) as u64;
     assert_eq!(d.stats().metrics_dropped, 100 - fitted);
     gate.wait();
     d.finish();
@@ -229,12 +231,13 @@ fn the_fast_path_takes_only_what_it_can_finish_and_changes_nothing_otherwise() {
     }
     gate.wait();
     // The dispatcher holds its first batch of k in the sink: the queue fits capacity - (5 - k)
-    // more, and the fast path counts the rest dropped (with their steps), as the full path does.
+    // more, and `capacity` more for each full queue handed over ([`MAX_READY`]); the fast path
+    // counts the rest dropped (with their steps), as the full path does.
     let k = sink.first_batch.load(Ordering::Relaxed);
     for _ in 0..100 {
         assert!(d.try_log_metrics(&["x", "y"][..], &[7.0, 7.0]));
     }
-    let fitted = capacity as u64 - (5 - k);
+    let fitted = capacity as u64 - (5 - k) + (MAX_READY * capacity) as u64;
     assert_eq!(d.stats().metrics_dropped, 100 - fitted);
     gate.wait();
     d.finish();
@@ -268,7 +271,7 @@ fn the_fast_path_leaves_a_full_blocking_queue_to_the_full_path() {
     while d.try_log_metrics(&["x"][..], &[logged as f64]) {
         logged += 1;
     }
-    assert_eq!(logged, capacity + k);
+    assert_eq!(logged, capacity + k + MAX_READY * capacity);
     assert_eq!(d.stats().metrics_dropped, 0);
     gate.wait();
     d.log_metrics(&["x"], &[logged as f64], MetricOptions::default())

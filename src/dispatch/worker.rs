@@ -10,7 +10,9 @@ use super::delivery::{Batch, Delivery};
 use super::network::Network;
 use super::queue::{event_bytes, queue_columns, TakenMetrics};
 use super::writer::Writer;
-use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
+use super::{
+    DispatchSettings, Shared, Updates, LOCAL_BATCH, LOCAL_BATCH_BYTES, MAX_BATCH, MAX_BATCH_BYTES,
+};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
 use crate::monitor::Monitor;
@@ -252,6 +254,7 @@ impl Worker {
             let flush_due = at.last_flush + self.settings.flush_interval;
             if q.stop
                 || !q.updates.is_empty()
+                || !q.ready.is_empty()
                 || q.metrics.len() >= s.threshold
                 || q.metrics.bytes() >= s.threshold_bytes
                 || q.events.len() >= s.threshold
@@ -273,12 +276,16 @@ impl Worker {
     }
 
     /// Takes every queued metric set (the queue's block moved, not copied, and cut into
-    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`] that share it; the queue
-    /// gets a spare block), up to [`MAX_BATCH`] events and every run update. `names` is kept in
+    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`], or [`LOCAL_BATCH`] and
+    /// [`LOCAL_BATCH_BYTES`] for a local sink, that share it; the queue gets a spare block,
+    /// and the blocks callers handed over come first), up to [`MAX_BATCH`] events and every run update. `names` is kept in
     /// step with the queue's name table.
     fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();
+        // Blocks the logging threads handed over first (their bytes are held already), then
+        // the queue's.
+        let mut blocks = std::mem::take(&mut q.ready);
         let mut cols = MetricColumns::default();
         if !q.metrics.is_empty() {
             cols = s
@@ -303,12 +310,21 @@ impl Worker {
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
-        let metrics = if cols.is_empty() {
-            Vec::new()
+        if !cols.is_empty() {
+            blocks.push(cols);
+        }
+        // Batches for a server as large as it takes them; for a local sink, small enough that
+        // writing one is short (callers of a full blocking queue wait for one).
+        let (sets, bytes) = if self.sink.remote().is_some() {
+            (MAX_BATCH, MAX_BATCH_BYTES)
         } else {
-            let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
-            MetricBatch::cut(names, cols, &cuts)
+            (LOCAL_BATCH, LOCAL_BATCH_BYTES)
         };
+        let mut metrics = Vec::new();
+        for cols in blocks {
+            let cuts = cols.cuts(sets, bytes);
+            metrics.extend(MetricBatch::cut(names, cols, &cuts));
+        }
         Taken {
             metrics,
             events,
