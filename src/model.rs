@@ -1124,18 +1124,22 @@ impl TimestampText {
     }
 }
 
+/// Where [`write_metrics_batch_text`] hands its text: a piece of it, and the number of sets
+/// whose text has been handed in full so far.
+pub type BatchTextFlush<'a, E> = dyn FnMut(&[u8], usize) -> std::result::Result<(), E> + 'a;
+
 /// Writes the text of a metrics batch file: `metrics_batch(run_id, ..).to_compact_json()`,
 /// written straight from the columns (the offline writer's hot path). The file only has to be
 /// what `simvue-sender` reads with `json.load`, so it is compact, not indented as the Python
 /// client writes it. `flush` is handed the text so far whenever `out` holds more than `chunk`
 /// bytes, and the rest at the end, so a batch of any size needs a bounded buffer and few
-/// writes.
+/// writes; with it, the number of sets whose text it has now been handed in full.
 pub fn write_metrics_batch_text<E>(
     run_id: &str,
     batch: &MetricBatch,
     out: &mut Vec<u8>,
     chunk: usize,
-    flush: &mut dyn FnMut(&[u8]) -> std::result::Result<(), E>,
+    flush: &mut BatchTextFlush<'_, E>,
 ) -> std::result::Result<(), E> {
     use crate::json::push_python_float;
     let mut run = String::with_capacity(run_id.len() + 2);
@@ -1149,7 +1153,7 @@ pub fn write_metrics_batch_text<E>(
     let mut digits = itoa::Buffer::new();
     for (i, (h, ids, values)) in batch.iter().enumerate() {
         if out.len() > chunk {
-            flush(&out[..])?;
+            flush(&out[..], i)?;
             out.clear();
         }
         out.extend_from_slice(if i == 0 {
@@ -1174,14 +1178,14 @@ pub fn write_metrics_batch_text<E>(
         out.extend_from_slice(b"}}");
     }
     out.extend_from_slice(b"]}");
-    flush(&out[..])
+    flush(&out[..], batch.len())
 }
 
 /// The text of a metrics batch file as a string (see [`write_metrics_batch_text`]).
 pub fn metrics_batch_text(run_id: &str, batch: &MetricBatch) -> String {
     let mut out = Vec::new();
     let mut text = Vec::new();
-    let _ = write_metrics_batch_text::<()>(run_id, batch, &mut out, usize::MAX, &mut |b| {
+    let _ = write_metrics_batch_text::<()>(run_id, batch, &mut out, usize::MAX, &mut |b, _| {
         text.extend_from_slice(b);
         Ok(())
     });
@@ -1898,12 +1902,24 @@ mod tests {
             .collect();
         let batch = MetricBatch::from_sets(&items);
         let (mut out, mut chunks) = (Vec::new(), Vec::new());
-        write_metrics_batch_text::<()>("r", &batch, &mut out, 64, &mut |b| {
+        let mut done = Vec::new();
+        write_metrics_batch_text::<()>("r", &batch, &mut out, 64, &mut |b, n| {
             chunks.push(b.to_vec());
+            done.push(n);
             Ok(())
         })
         .unwrap();
         assert!(chunks.len() > 10, "{} chunks", chunks.len());
+        // The sets written so far rise with each chunk, to all of them with the last.
+        assert!(done.windows(2).all(|w| w[0] < w[1]), "{done:?}");
+        assert_eq!(done.last(), Some(&batch.len()));
+        // Each count is of sets whose text is complete in the chunks so far.
+        let text = String::from_utf8(chunks.concat()).unwrap();
+        let mut len = 0;
+        for (c, n) in chunks.iter().zip(&done) {
+            len += c.len();
+            assert_eq!(text[..len].matches("\"time\":").count(), *n);
+        }
         assert!(out.capacity() < 4096, "the buffer stays small");
         assert_eq!(
             chunks.concat(),

@@ -25,9 +25,11 @@ use crate::sink::{RunPatch, Sink};
 /// its modification time fresh while it is written.
 pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Metric batch text is handed to the file in pieces of about this size: few writes, and a
-/// buffer that stays small whatever the batch.
-const WRITE_CHUNK: usize = 256 * 1024;
+/// Metric batch text is handed to the file in pieces of about this size: few writes, a
+/// buffer that stays small whatever the batch, and, after each, the written sets stop counting
+/// against the queue's memory bound (about a quarter of a millisecond of writing: the longest
+/// a caller of a full blocking queue waits for room).
+const WRITE_CHUNK: usize = 128 * 1024;
 
 /// Writes cache files under one cache directory.
 #[derive(Debug)]
@@ -305,11 +307,29 @@ impl Sink for OfflineSink {
     }
 
     fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()> {
+        self.send_metrics_with_progress(run_id, batch, &mut |_| {})
+    }
+
+    /// Calls `progress` after each chunk of the file is written ([`WRITE_CHUNK`]).
+    fn send_metrics_with_progress(
+        &self,
+        run_id: &str,
+        batch: &MetricBatch,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<()> {
         let mut buf = self.scratch.lock();
         self.write_with("metrics", &ids::offline_id(), "json", |f| {
-            model::write_metrics_batch_text(run_id, batch, &mut buf, WRITE_CHUNK, &mut |text| {
-                f.write_all(text)
-            })
+            model::write_metrics_batch_text(
+                run_id,
+                batch,
+                &mut buf,
+                WRITE_CHUNK,
+                &mut |text, done| {
+                    f.write_all(text)?;
+                    progress(done);
+                    Ok(())
+                },
+            )
         })?;
         if buf.capacity() > 2 * WRITE_CHUNK {
             // One huge set grew it: give the memory back.

@@ -95,6 +95,18 @@ pub trait Sink: Send + Sync {
     fn attach_grid(&self, grid_id: &str, grid: &Grid, run_id: &str, metric: &str) -> Result<()>;
     /// Stores one batch of metrics for run `run_id`.
     fn send_metrics(&self, run_id: &str, batch: &MetricBatch) -> Result<()>;
+    /// As [`Sink::send_metrics`], calling `progress` with the number of the batch's first
+    /// sets stored so far as a long write goes on (a local sink, so that the memory the
+    /// written part holds can be counted free before the whole batch is done).
+    fn send_metrics_with_progress(
+        &self,
+        run_id: &str,
+        batch: &MetricBatch,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<()> {
+        let _ = progress;
+        self.send_metrics(run_id, batch)
+    }
     /// Stores one batch of tensor metrics for run `run_id`.
     fn send_tensors(&self, run_id: &str, batch: &[TensorSet]) -> Result<()>;
     /// Stores one batch of events for run `run_id`.

@@ -222,7 +222,12 @@ impl Delivery {
     /// One attempt; counts the batch as sent when it succeeds.
     fn send(&self, b: &Batch) -> Result<()> {
         let r = match b {
-            Batch::Metrics(m) => self.sink.send_metrics(&self.run_id, m),
+            // The written part's bytes are counted free as the write goes on, so a caller
+            // waiting for room waits for a chunk, not for the whole batch.
+            Batch::Metrics(m) => {
+                self.sink
+                    .send_metrics_with_progress(&self.run_id, m, &mut |done| m.written(done))
+            }
             Batch::Events(e) => self.sink.send_events(&self.run_id, e),
             Batch::Tensors(t) => self.sink.send_tensors(&self.run_id, t),
             Batch::Update(..) => unreachable!("updates go through Delivery::update"),
@@ -655,6 +660,30 @@ mod tests {
         let s = shared();
         s.held.fetch_add(b.bytes(), Ordering::Relaxed);
         Batch::Metrics(super::super::queue::TakenMetrics::new(b, s))
+    }
+
+    /// A metric batch being written stops counting against the queue's budget chunk by
+    /// chunk (so a blocking caller waits for a chunk, not the whole batch), never more than
+    /// it counted, and the rest when it is done.
+    #[test]
+    fn a_metric_batch_being_written_frees_its_budget_as_it_goes() {
+        let Batch::Metrics(m) = batch(0..100) else {
+            unreachable!()
+        };
+        let s = m.shared.clone();
+        let total = m.bytes();
+        assert!(total > 0);
+        assert_eq!(s.held.load(Ordering::Relaxed), total);
+        m.written(25);
+        let quarter = s.held.load(Ordering::Relaxed);
+        assert_eq!(quarter, total - total / 4);
+        assert_eq!(m.bytes(), quarter);
+        m.written(10); // an older count changes nothing
+        assert_eq!(s.held.load(Ordering::Relaxed), quarter);
+        m.written(500); // more than it holds: all of it
+        assert_eq!((s.held.load(Ordering::Relaxed), m.bytes()), (0, 0));
+        drop(m);
+        assert_eq!(s.held.load(Ordering::Relaxed), 0, "nothing subtracted twice");
     }
 
     /// The steps of a metric batch.

@@ -109,16 +109,6 @@ pub const MAX_HELD_BYTES: usize = 16 << 20;
 /// The most metric data in one batch, in bytes (a single larger set makes a batch of its own).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// The most metric sets in one batch written to a local sink (one offline cache file): about
-/// a millisecond of the writer's work for 3-value sets. A caller of a full blocking queue waits
-/// for the writer to finish a batch, so a batch's writing time is the longest such wait; and
-/// files this size still make few uploads (250 per million sets).
-const LOCAL_BATCH: usize = 4_000;
-
-/// The most metric data in one batch written to a local sink, in bytes (with
-/// [`LOCAL_BATCH`]): about a millisecond of the writer's work however wide the sets.
-const LOCAL_BATCH_BYTES: usize = 256 << 10;
-
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::MutexGuard;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Dispatcher, MetricOptions, Shared, Updates, MAX_HELD_BYTES};
 use crate::error::{Error, ErrorKind, Result};
@@ -225,14 +225,16 @@ impl NameCache {
 /// and callers waiting for room are woken.
 pub(super) struct TakenMetrics {
     batch: Option<MetricBatch>,
-    shared: Arc<Shared>,
-    bytes: usize,
+    pub(super) shared: Arc<Shared>,
+    /// Its bytes still counted in `shared.held` (fewer as a write goes on, see
+    /// [`TakenMetrics::written`]).
+    bytes: AtomicUsize,
 }
 
 impl TakenMetrics {
     /// Wraps a batch whose bytes are already counted in `shared.held`.
     pub(super) fn new(batch: MetricBatch, shared: Arc<Shared>) -> TakenMetrics {
-        let bytes = batch.bytes();
+        let bytes = AtomicUsize::new(batch.bytes());
         TakenMetrics {
             batch: Some(batch),
             shared,
@@ -242,14 +244,32 @@ impl TakenMetrics {
 
     /// Bytes of metric data held (counted against [`MAX_HELD_BYTES`]).
     pub(super) fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The first `done` sets are written (a local sink's write going on): their share of the
+    /// bytes stops counting against [`MAX_HELD_BYTES`], and callers waiting for room are
+    /// woken. The memory itself is freed with the batch: what is held may pass the budget by
+    /// the written part of the batch being written, at most [`super::MAX_BATCH_BYTES`].
+    pub(super) fn written(&self, done: usize) {
+        let Some(batch) = self.batch.as_ref() else {
+            return;
+        };
+        let (len, total) = (batch.len().max(1), batch.bytes());
+        let left = total - total * done.min(len) / len;
+        let before = self.bytes.load(Ordering::Relaxed);
+        if left < before {
+            self.bytes.store(left, Ordering::Relaxed);
+            self.shared.held.fetch_sub(before - left, Ordering::Relaxed);
+            self.wake_waiters();
+        }
     }
 
     /// Stops counting the batch against [`MAX_HELD_BYTES`]: delivery keeps a batch that
     /// cannot be written anywhere within its own budget, and callers waiting for room must not
     /// wait for a disk to come back. Its columns still return to the spares when it is dropped.
     pub(super) fn leave_queue_budget(&mut self) {
-        let bytes = std::mem::take(&mut self.bytes);
+        let bytes = std::mem::take(self.bytes.get_mut());
         if bytes > 0 {
             self.shared.held.fetch_sub(bytes, Ordering::Relaxed);
             self.wake_waiters();
@@ -289,8 +309,9 @@ impl Drop for TakenMetrics {
                 }
             }
         }
-        if self.bytes > 0 {
-            s.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        let bytes = *self.bytes.get_mut();
+        if bytes > 0 {
+            s.held.fetch_sub(bytes, Ordering::Relaxed);
         }
         self.wake_waiters();
     }

@@ -10,9 +10,7 @@ use super::delivery::{Batch, Delivery};
 use super::network::Network;
 use super::queue::{event_bytes, queue_columns, TakenMetrics};
 use super::writer::Writer;
-use super::{
-    DispatchSettings, Shared, Updates, LOCAL_BATCH, LOCAL_BATCH_BYTES, MAX_BATCH, MAX_BATCH_BYTES,
-};
+use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
 use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
 use crate::monitor::Monitor;
@@ -276,9 +274,8 @@ impl Worker {
     }
 
     /// Takes every queued metric set (the queue's block moved, not copied, and cut into
-    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`], or [`LOCAL_BATCH`] and
-    /// [`LOCAL_BATCH_BYTES`] for a local sink, that share it; the queue gets a spare block,
-    /// and the blocks callers handed over come first), up to [`MAX_BATCH`] events and every run update. `names` is kept in
+    /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`] that share it; the
+    /// queue gets a spare block, and the blocks callers handed over come first), up to [`MAX_BATCH`] events and every run update. `names` is kept in
     /// step with the queue's name table.
     fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
         let s = &*self.shared;
@@ -313,16 +310,9 @@ impl Worker {
         if !cols.is_empty() {
             blocks.push(cols);
         }
-        // Batches for a server as large as it takes them; for a local sink, small enough that
-        // writing one is short (callers of a full blocking queue wait for one).
-        let (sets, bytes) = if self.sink.remote().is_some() {
-            (MAX_BATCH, MAX_BATCH_BYTES)
-        } else {
-            (LOCAL_BATCH, LOCAL_BATCH_BYTES)
-        };
         let mut metrics = Vec::new();
         for cols in blocks {
-            let cuts = cols.cuts(sets, bytes);
+            let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
             metrics.extend(MetricBatch::cut(names, cols, &cuts));
         }
         Taken {

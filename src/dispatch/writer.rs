@@ -8,8 +8,8 @@
 //! The hand-over rarely makes the dispatcher wait for metric batches: their bytes stay
 //! counted against [`super::MAX_HELD_BYTES`] until they are written (`queue::TakenMetrics`),
 //! so a writer that falls behind fills that budget, and then a caller waits (blocking) or drops
-//! only until the writer finishes its current batch, a short wait since local batches are
-//! small (`LOCAL_BATCH`). Metric batches are also counted ([`METRIC_DEPTH`]), which bounds
+//! only until the writer has written its next chunk of the current batch (the written part
+//! stops counting as it goes: `TakenMetrics::written`), a short wait. Metric batches are also counted ([`METRIC_DEPTH`]), which bounds
 //! the queue blocks in use when a stuck writer is handed small batches. Other batches (events,
 //! arrays, run updates), which that budget does not count once taken, wait at most
 //! `writer_depth` at a time ([`super::WRITER_DEPTH`] for a run). Past either, the dispatcher
@@ -24,9 +24,9 @@ use parking_lot::{Condvar, Mutex};
 use super::delivery::{Batch, Delivery};
 
 /// Metric batches that may wait for the writer. The bytes of metric data waiting are bounded
-/// by [`super::MAX_HELD_BYTES`] (which at [`super::LOCAL_BATCH`] sets a batch comes to fewer
-/// than 128 batches), so this only binds for small batches on a writer that is stuck (a hung
-/// file system, a trickle of sets taken at each flush): it bounds the queue blocks in use.
+/// by [`super::MAX_HELD_BYTES`], so this only binds for small batches on a writer that is
+/// stuck (a hung file system, a trickle of sets taken at each flush): it bounds the queue
+/// blocks in use.
 const METRIC_DEPTH: usize = 256;
 
 /// Batches handed to the writer and not yet written (metric sets, and others), and the
