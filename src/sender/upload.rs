@@ -523,8 +523,9 @@ impl Sender<'_> {
                 None => {
                     if self.journal.pending(Kind::Grids, &e.id).is_some() {
                         // Its id is recorded before any attachment, so what the interrupted
-                        // POST may have made is a grid attached to nothing, which the API
-                        // cannot list: it stays, empty, and this one is used.
+                        // POST may have made is a grid attached to nothing, which no known
+                        // read finds for sure (grids are not unique by name; protocol doc
+                        // §8.7): it stays, empty, and this one is used.
                         self.observer.note(&format!(
                             "grid {} ({:?}): an interrupted upload may have left an empty, \
                              unattached copy on the server; created again",
