@@ -1,6 +1,7 @@
 //! Asking the server what an interrupted request did, so that it is neither lost nor sent
-//! twice. Each question is asked only for an item whose journal entry says a request was in
-//! flight when the last pass stopped.
+//! twice. Each question is asked only for an item whose request's outcome is unknown: its
+//! journal entry says a request was in flight when the last pass stopped, or an attempt failed
+//! after it was sent.
 
 use std::collections::HashMap;
 
@@ -9,11 +10,43 @@ use super::Sender;
 use crate::error::{ErrorKind, Result};
 use crate::http::Body;
 use crate::json::Json;
-use crate::model::{EventSet, MetricSet};
+use crate::model::{EventSet, MetricSet, TensorSet};
 use crate::time::Timestamp;
 
 /// Pages read at most when looking for an object in a listing.
 const MAX_PAGES: usize = 200;
+
+/// What the server says it holds of a tensor metrics batch whose request may have arrived
+/// ([`Sender::tensors_delivered`]).
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct TensorsHeld {
+    /// Per item of the batch, in order: `Some(held)` where the server could say, `None` where
+    /// it could not (no usable read).
+    pub held: Vec<Option<bool>>,
+    /// Why some items could not be told, when any could not (the first reason met).
+    pub unknown: Option<String>,
+}
+
+/// One array as the values read of the server lists it: what is matched against a batch.
+#[derive(Debug, PartialEq)]
+struct HeldArray {
+    /// Its timestamp, normalised ([`normal_timestamp`]).
+    timestamp: String,
+    /// Its step, when the record says.
+    step: Option<i64>,
+    /// Its metric, when the record says.
+    metric: Option<String>,
+}
+
+/// What one `GET /api/runs/{run}/metrics/{metric}/values?step=` told.
+enum StepValues {
+    /// The arrays held at that step (none: the server holds none there).
+    Arrays(Vec<HeldArray>),
+    /// 404; `generic`: with FastAPI's body for a route it does not have (`"Not Found"`).
+    NotFound { generic: bool },
+    /// An answer that says nothing usable (405, another refusal, an unknown shape): why.
+    Unusable(String),
+}
 
 impl Sender<'_> {
     /// Puts back files a killed pass had claimed for removal, and drops journal entries whose
@@ -192,6 +225,124 @@ impl Sender<'_> {
         }))
     }
 
+    /// Which items of a tensor metrics batch for `run` the server already holds, after a
+    /// `POST /api/runs/{run}/metrics/` whose outcome is unknown: for each (metric, step) of the
+    /// batch, one `GET /api/runs/{run}/metrics/{metric}/values?step=` (2.6.2's
+    /// `Grid.get_run_metric_values` and `GridMetrics.get`, paged with `count`/`start` as the
+    /// latter pages it), and an item is held when an array of its metric and step has its
+    /// timestamp (unique to the microsecond per logging call; two items of the same timestamp
+    /// need two arrays). The answer's shape is not documented (protocol doc §8.7): a record
+    /// `{"timestamp", ...}`, a list of records or a page `{"data": [records], "count"}` are
+    /// read; an empty answer or a 404 means none held at that step. What cannot be read (a
+    /// 405, another refusal, another shape, records without a timestamp, or only 404s with the
+    /// body of a route the server lacks) leaves those items unknown, for the caller to send
+    /// again as an older server needs. `Err`: the server cannot be asked now (unreachable,
+    /// token refused).
+    pub(super) fn tensors_delivered(&self, run: &str, items: &[TensorSet]) -> Result<TensorsHeld> {
+        let mut steps: Vec<((&str, u64), Vec<usize>)> = Vec::new();
+        for (i, t) in items.iter().enumerate() {
+            let key = (t.metric.as_ref(), t.step);
+            match steps.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, idx)) => idx.push(i),
+                None => steps.push((key, vec![i])),
+            }
+        }
+        let mut out = TensorsHeld {
+            held: vec![None; items.len()],
+            unknown: None,
+        };
+        let mut readable = false;
+        let mut generic_404 = Vec::new();
+        for ((metric, step), idx) in &steps {
+            match self.step_values(run, metric, *step)? {
+                StepValues::Arrays(arrays) => {
+                    readable = true;
+                    let mut there: HashMap<&str, usize> = HashMap::new();
+                    for a in arrays.iter().filter(|a| {
+                        a.step.map_or(true, |s| s == *step as i64)
+                            && a.metric.as_deref().map_or(true, |m| m == *metric)
+                    }) {
+                        *there.entry(a.timestamp.as_str()).or_default() += 1;
+                    }
+                    for &i in idx {
+                        let ts = items[i].timestamp.to_string();
+                        let held = there.get_mut(ts.as_str()).is_some_and(|n| {
+                            let some = *n > 0;
+                            *n = n.saturating_sub(1);
+                            some
+                        });
+                        out.held[i] = Some(held);
+                    }
+                }
+                StepValues::NotFound { generic } => {
+                    for &i in idx {
+                        out.held[i] = Some(false);
+                    }
+                    if generic {
+                        generic_404.extend(idx.iter().copied());
+                    }
+                }
+                StepValues::Unusable(why) => {
+                    out.unknown.get_or_insert(why);
+                }
+            }
+        }
+        // Nothing but a route's 404: a server without this read, not one holding nothing.
+        if !readable && !generic_404.is_empty() {
+            for i in generic_404 {
+                out.held[i] = None;
+            }
+            out.unknown.get_or_insert_with(|| {
+                "its read of a run's arrays (GET /api/runs/{run}/metrics/{metric}/values) \
+                 answers 404 Not Found"
+                    .to_owned()
+            });
+        }
+        Ok(out)
+    }
+
+    /// The arrays the server holds for metric `metric` of run `run` at step `step`, page by
+    /// page (bounded), as [`Sender::tensors_delivered`] reads them.
+    fn step_values(&self, run: &str, metric: &str, step: u64) -> Result<StepValues> {
+        let path = format!("/runs/{run}/metrics/{}/values", encode(metric));
+        let mut out = Vec::new();
+        let mut start = 0;
+        for _ in 0..MAX_PAGES {
+            let query = format!("{path}?step={step}&count=100&start={start}");
+            let answer = match self.sink.call_with("GET", &query, &Body::Empty, &[200]) {
+                Ok(v) => v,
+                Err(f) if f.status == Some(404) => {
+                    let detail = f.body.as_ref().and_then(|b| b.get("detail"));
+                    return Ok(StepValues::NotFound {
+                        generic: detail.and_then(|d| d.as_str()) == Some("Not Found"),
+                    });
+                }
+                Err(f) if matches!(f.error.kind, ErrorKind::Network | ErrorKind::Auth) => {
+                    return Err(f.error)
+                }
+                Err(f) => {
+                    return Ok(StepValues::Unusable(format!(
+                        "GET {path} answered {}",
+                        f.status
+                            .map_or_else(|| f.error.message.clone(), |s| s.to_string())
+                    )))
+                }
+            };
+            let Some((arrays, total)) = held_arrays(&Json::from_serde(&answer)) else {
+                return Ok(StepValues::Unusable(format!(
+                    "GET {path} answered in a form not understood"
+                )));
+            };
+            let n = arrays.len();
+            out.extend(arrays);
+            start += n;
+            if n == 0 || total.map_or(true, |t| start >= t) {
+                break;
+            }
+        }
+        Ok(StepValues::Arrays(out))
+    }
+
     /// The server id of the one grid run `run` has attached for metric `metric`
     /// (`GET /api/runs/{run}/grids`, a list of `{"id", "metric"}`: `Run.grids` of 2.6.2,
     /// protocol doc §8.7), if there is exactly one.
@@ -276,6 +427,40 @@ impl Sender<'_> {
     }
 }
 
+/// The arrays one answer of the values read lists, and the total it announces (`count` of a
+/// page), in any of the shapes [`Sender::tensors_delivered`] accepts; `None` for another
+/// shape, or a record whose timestamp cannot be read (nothing could be matched safely).
+fn held_arrays(answer: &Json) -> Option<(Vec<HeldArray>, Option<usize>)> {
+    let record = |r: &Json| -> Option<HeldArray> {
+        Some(HeldArray {
+            timestamp: r.get("timestamp")?.as_str().and_then(normal_timestamp)?,
+            step: r.get("step").and_then(Json::as_i64),
+            metric: r.get("metric").and_then(Json::as_str).map(str::to_owned),
+        })
+    };
+    let records = |list: &[Json]| list.iter().map(record).collect::<Option<Vec<_>>>();
+    match answer {
+        Json::Null => Some((Vec::new(), None)),
+        Json::Array(list) => Some((records(list)?, None)),
+        Json::Object(fields) if fields.is_empty() => Some((Vec::new(), None)),
+        Json::Object(_) => match answer.get("data") {
+            Some(Json::Array(list)) => {
+                let total = answer
+                    .get("count")
+                    .and_then(Json::as_i64)
+                    .map(|c| c.max(0) as usize);
+                Some((records(list)?, total))
+            }
+            Some(Json::Null) => Some((Vec::new(), None)),
+            Some(one @ Json::Object(_)) => Some((vec![record(one)?], None)),
+            Some(_) => None,
+            None if answer.get("timestamp").is_some() => Some((vec![record(answer)?], None)),
+            None => None,
+        },
+        _ => None,
+    }
+}
+
 /// A timestamp from the server in the wire form (it may come with a space, a `Z` or a zero
 /// UTC offset).
 fn normal_timestamp(s: &str) -> Option<String> {
@@ -312,5 +497,75 @@ mod tests {
             Some("2026-01-02T03:04:05.000006")
         );
         assert_eq!(normal_timestamp("yesterday"), None);
+    }
+
+    fn parse(text: &str) -> Option<(Vec<HeldArray>, Option<usize>)> {
+        held_arrays(&Json::from_serde(&serde_json::from_str(text).unwrap()))
+    }
+
+    fn stamps(text: &str) -> Vec<String> {
+        parse(text)
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|a| a.timestamp)
+            .collect()
+    }
+
+    #[test]
+    fn values_answers_are_read_in_each_plausible_shape() {
+        let ts = "2026-01-02T03:04:05.000006";
+        // the test server's page, with its total
+        let (page, total) = parse(&format!(
+            r#"{{"data": [{{"step": 3, "time": 1.5, "timestamp": "{ts}", "array": [1.0], "grid": "g"}}],
+                "count": 7}}"#
+        ))
+        .unwrap();
+        assert_eq!(total, Some(7));
+        assert_eq!(
+            page,
+            vec![HeldArray {
+                timestamp: ts.into(),
+                step: Some(3),
+                metric: None
+            }]
+        );
+        // one record, a list of records, the server's own timestamp forms
+        assert_eq!(
+            stamps(&format!(r#"{{"timestamp": "{ts}", "array": [1]}}"#)),
+            [ts]
+        );
+        assert_eq!(
+            stamps(r#"[{"timestamp": "2026-01-02 03:04:05.000006+00:00", "metric": "T"}]"#),
+            [ts]
+        );
+        let (listed, _) = parse(&format!(r#"[{{"timestamp": "{ts}", "metric": "T"}}]"#)).unwrap();
+        assert_eq!(listed[0].metric.as_deref(), Some("T"));
+        // nothing held
+        for empty in [
+            "null",
+            "[]",
+            "{}",
+            r#"{"data": [], "count": 0}"#,
+            r#"{"data": null}"#,
+        ] {
+            assert_eq!(parse(empty).unwrap().0, vec![], "{empty}");
+        }
+    }
+
+    #[test]
+    fn values_answers_that_cannot_be_matched_are_refused() {
+        // records without a readable timestamp, other shapes: nothing may be taken as held
+        for bad in [
+            r#"{"data": [{"step": 1, "array": [1.0]}], "count": 1}"#,
+            r#"[{"timestamp": "yesterday"}]"#,
+            r#"{"values": [1, 2]}"#,
+            r#"{"data": 3}"#,
+            r#"[1, 2]"#,
+            r#""ok""#,
+            "42",
+        ] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -523,8 +523,9 @@ impl Sender<'_> {
                 None => {
                     if self.journal.pending(Kind::Grids, &e.id).is_some() {
                         // Its id is recorded before any attachment, so what the interrupted
-                        // POST may have made is a grid attached to nothing, which the API
-                        // cannot list: it stays, empty, and this one is used.
+                        // POST may have made is a grid attached to nothing, which no known
+                        // read finds for sure (grids are not unique by name; protocol doc
+                        // §8.7): it stays, empty, and this one is used.
                         self.observer.note(&format!(
                             "grid {} ({:?}): an interrupted upload may have left an empty, \
                              unattached copy on the server; created again",
@@ -626,11 +627,13 @@ impl Sender<'_> {
 
     /// A tensor metrics batch (`grid_metrics/<id>.json`): its run and grids mapped, then
     /// `POST /api/runs/{run}/metrics/` through the online sink under its retry policy, as the
-    /// network thread of a live run sends it. No known read counts a run's arrays, so
-    /// a request whose outcome is unknown (a killed pass, whose journal entry says so, or a
-    /// failed attempt after the request went out) cannot be checked: the batch is sent again,
-    /// with a note that it may be stored twice (an identical copy at the same step, which
-    /// the live path also risks; losing it would be worse). Protocol doc §8.7.
+    /// network thread of a live run sends it. A request whose outcome is unknown (a killed
+    /// pass, whose journal entry says so, or an attempt that failed after it went out) is
+    /// settled by asking the server which of the batch's arrays it holds
+    /// ([`Sender::tensors_delivered`], one read per metric and step of the batch): none are
+    /// sent twice, and only the missing ones are sent. Arrays the server cannot tell about
+    /// (an older server without that read) are sent again, with a note that they may be
+    /// stored twice (losing them would be worse). Protocol doc §8.7.
     fn upload_tensors(&self, e: &Entry) -> Outcome {
         let (_, json) = match self.read_item(e) {
             Ok(r) => r,
@@ -664,11 +667,32 @@ impl Sender<'_> {
             return Outcome::Failed(Error::state("the sink is not a server"));
         };
         if self.journal.pending(Kind::GridMetrics, &e.id).is_some() {
-            self.observer.note(&format!(
-                "grid metrics {}: an interrupted attempt may have stored its {records} \
-                 array(s); sent again, as the server cannot be asked, so they may be stored twice",
-                e.id
-            ));
+            self.settle(Kind::GridMetrics, &e.id);
+            let missing = self.tensors_missing(&e.id, "an interrupted attempt", &run, &mut items);
+            match missing {
+                Ok(true) => {}
+                Ok(false) => {
+                    let done = fs::remove_file(&e.path)
+                        .map_err(|err| {
+                            Error::io(format!("cannot remove {}", e.path.display()), err)
+                        })
+                        .and_then(|()| self.journal.end(Kind::GridMetrics, &e.id));
+                    return match done {
+                        Ok(()) => Outcome::AlreadyThere { records },
+                        Err(err) => Outcome::Failed(err),
+                    };
+                }
+                Err(err) => {
+                    return Outcome::Failed(Error::new(
+                        err.kind,
+                        format!(
+                            "an interrupted attempt may have delivered it, and the server \
+                             could not be asked: {}",
+                            err.message
+                        ),
+                    ))
+                }
+            }
         }
         if remote.health().degraded() {
             return Outcome::Failed(Error::new(
@@ -683,24 +707,27 @@ impl Sender<'_> {
                 &e.id,
                 &Json::object().with("run", run.as_str()),
             )?;
+            // After an attempt that failed once sent, the next one first asks what arrived
+            // (until the server has answered that question: an error asking is retried).
             let mut doubtful = false;
             let sent = remote.retry_policy().run(remote.health(), || {
-                if std::mem::take(&mut doubtful) {
-                    self.observer.note(&format!(
-                        "grid metrics {}: an attempt failed after it was sent; sent again, \
-                         as the server cannot be asked, so its {records} array(s) may be \
-                         stored twice",
-                        e.id
-                    ));
+                if doubtful {
+                    let missing =
+                        self.tensors_missing(&e.id, "an attempt that failed", &run, &mut items)?;
+                    doubtful = false;
+                    if !missing {
+                        return Ok(());
+                    }
                 }
                 self.sink.send_tensors(&run, &items).inspect_err(|err| {
                     doubtful = err.outcome != crate::error::Outcome::NotStored;
                 })
             });
             if let Err(err) = sent {
-                // A refusal is final (nothing arrived); after a network failure the journal
-                // entry makes the next pass say that the batch may be stored twice.
-                if err.kind != ErrorKind::Network {
+                // A refusal is final (nothing arrived); after a network failure, or while the
+                // server could not be asked what arrived, the journal entry makes the next
+                // pass ask.
+                if err.kind != ErrorKind::Network && !doubtful {
                     self.journal.end(Kind::GridMetrics, &e.id)?;
                 }
                 return Err(err);
@@ -710,6 +737,39 @@ impl Sender<'_> {
             self.journal.end(Kind::GridMetrics, &e.id)
         })();
         sent_or_failed(result, records, e.size)
+    }
+
+    /// Keeps in `items` only the arrays of batch `id` that the server does not hold after
+    /// `attempt` whose outcome is unknown, and those it cannot tell about, saying what it did
+    /// when it is not the plain case (none held). `Ok(false)`: nothing is left to send.
+    fn tensors_missing(
+        &self,
+        id: &str,
+        attempt: &str,
+        run: &str,
+        items: &mut Vec<model::TensorSet>,
+    ) -> Result<bool> {
+        let told = self.tensors_delivered(run, items)?;
+        let n = items.len();
+        let held = told.held.iter().filter(|h| **h == Some(true)).count();
+        let unknown = told.held.iter().filter(|h| h.is_none()).count();
+        if held > 0 && held < n {
+            self.observer.note(&format!(
+                "grid metrics {id}: {attempt} had stored {held} of its {n} array(s); the other \
+                 {} sent",
+                n - held
+            ));
+        }
+        if unknown > 0 {
+            self.observer.note(&format!(
+                "grid metrics {id}: {attempt} may have stored {unknown} array(s) the server \
+                 cannot be asked about ({}); sent again, so they may be stored twice",
+                told.unknown.as_deref().unwrap_or("no answer")
+            ));
+        }
+        let mut held_flags = told.held.into_iter();
+        items.retain(|_| held_flags.next().flatten() != Some(true));
+        Ok(!items.is_empty())
     }
 
     /// Heartbeats of running runs (§8.4 step 6), except that a run whose heartbeat file is older

@@ -272,6 +272,61 @@ def test_python_client_reads_back_metrics_and_events(tmp_path):
         assert status == 200 and page["count"] == 3 and len(page["data"]) == 1
 
 
+@needs_pyref
+def test_python_client_reads_back_arrays(tmp_path):
+    """The read of a run's arrays that `simvue send` asks after a tensor-metrics request whose
+    outcome is unknown (protocol doc §8.7), as the real client reads it: GridMetrics.get (paged
+    with count/start) and Grid.get_run_metric_values, GET /api/runs/{run}/metrics/{metric}/
+    values?step=N -> {"data": [{step, time, timestamp, array, grid}], "count": n}."""
+    script = """
+    import json, numpy, simvue
+    from simvue.api.objects import GridMetrics
+    with simvue.Run() as run:
+        run.config(suppress_errors=False, disable_resources_metrics=True)
+        run.init(name="arrays", folder="/read")
+        run.assign_metric_to_grid(metric_name="T", grid_name="mesh", axes_ticks=[[0.0, 0.5, 1.0], [0.0, 1.0]],
+                                  axes_labels=["x", "y"])
+        for k in range(3):
+            run.log_metrics({"T": numpy.full((2, 3), float(k))}, step=k)
+        run.log_metrics({"T": numpy.full((2, 3), 7.0)}, step=1)  # a second array at step 1
+        rid = run.id
+    pages = {str(step): list(GridMetrics.get(runs=[rid], metrics=["T"], step=step)) for step in (0, 1, 5)}
+    first = list(GridMetrics.get(runs=[rid], metrics=["T"], step=1, count=1))
+    print(json.dumps({"run_id": rid, "pages": pages, "first": first}))
+    """
+    with SimvueServer() as srv:
+        env = client_env(tmp_path, srv)
+        out = last_json(run_client(script, tmp_path, env))
+        rid = out["run_id"]
+        held = srv.grid_metrics(rid)
+        assert len(held) == 4
+        (gid, metric), = srv.run_grids(rid)
+        assert metric == "T"
+        one = out["pages"]["1"]
+        assert len(one) == 1 and one[0]["count"] == 2
+        assert [r["array"] for r in one[0]["data"]] == [[[1.0] * 3] * 2, [[7.0] * 3] * 2]
+        assert [(r["step"], r["timestamp"], r["grid"]) for r in one[0]["data"]] == [
+            (1, i["timestamp"], gid) for i in held if i["step"] == 1]
+        assert all(TS_RE.match(r["timestamp"]) and isinstance(r["time"], (int, float))
+                   for r in one[0]["data"])
+        assert out["pages"]["0"][0]["count"] == 1 and out["pages"]["5"] == [{"data": [], "count": 0}]
+        assert out["first"] == [{"data": one[0]["data"][:1], "count": 2}]  # count=1: one page of one
+        values = last_json(run_client("""
+            import json, sys
+            from simvue.api.objects import Grid
+            print(json.dumps(Grid(sys.argv[1]).get_run_metric_values(run_id=sys.argv[2], metric_name="T",
+                                                                      step=2)))
+            """, tmp_path, env, gid, rid))
+        assert values["count"] == 1 and values["data"][0]["array"] == [[2.0] * 3] * 2
+        # A server without the read answers as for any route it lacks; an unknown run is a 404.
+        srv.grid_values = False
+        assert http(srv, "GET", f"/api/runs/{rid}/metrics/T/values?step=1") == (404, {"detail": "Not Found"})
+        srv.grid_values = True
+        assert http(srv, "GET", f"/api/runs/{'x' * 22}/metrics/T/values?step=1")[0] == 404
+        assert http(srv, "GET", f"/api/runs/{rid}/metrics/T/values?step=1&start=1&count=5")[1]["data"] == \
+            one[0]["data"][1:]
+
+
 # --------------------------------------------------------------------------------------------------
 # (b) offline run, then the real simvue-sender
 

@@ -8,6 +8,7 @@ import datetime
 import json
 import re
 import typing
+import urllib.parse
 
 from .httpd import HttpError, Request, not_found, parse_multipart, validation_error
 
@@ -72,6 +73,7 @@ class Routes:
             ("GET", r"/api/runs/([^/]+)/grids", self._get_run_grids),
             ("PUT", r"/api/runs/([^/]+)/grids/([^/]+)", self._put_run_grid),
             ("POST", r"/api/runs/([^/]+)/metrics", self._post_grid_metrics),
+            ("GET", r"/api/runs/([^/]+)/metrics/([^/]+)/values", self._get_grid_metric_values),
             ("POST", r"/api/tags", self._post_tag),
             ("GET", r"/api/tags/([^/]+)", self._get_tag),
             ("PUT", r"/api/tags/([^/]+)", self._put_tag),
@@ -694,6 +696,30 @@ class Routes:
                                            "value_error")
             self._grid_metrics.setdefault(rid, []).extend(items)
             return 200, {}
+
+    # Grid.get_run_metric_values / GridMetrics.get: GET /api/runs/{run}/metrics/{metric}/values
+    # ?step=N[&count=&start=] -> 200 {"data": [{step, time, timestamp, array, grid}], "count": n},
+    # the arrays of that metric at that step in arrival order, paged as get_paginated pages
+    # (§2.4). The real server's shape is not documented (protocol doc §8.7): this is the one
+    # chosen. An unknown run is a 404; a step holding nothing an empty page. With
+    # ``grid_values=False`` the route is missing (FastAPI's 404 "Not Found"), as on a server
+    # without this read.
+    def _get_grid_metric_values(self, req: "Request", rid: str, metric: str) -> tuple[int, dict]:
+        if not self.grid_values:
+            raise not_found()
+        metric = urllib.parse.unquote(metric)
+        try:
+            step = int(req.query.get("step", [""])[0])
+            start = int(req.query.get("start", ["0"])[0] or 0)
+            count = int(req.query.get("count", ["100"])[0] or 100)
+        except ValueError:
+            raise validation_error(["query", "step"], "Input should be a valid integer", "int_parsing") from None
+        with self._lock:
+            self._run_or_404(rid)
+            held = [{k: item[k] for k in ("step", "time", "timestamp", "array", "grid")}
+                    for item in self._grid_metrics.get(rid, [])
+                    if item.get("metric") == metric and item.get("step") == step]
+            return 200, {"data": copy.deepcopy(held[start:start + count]), "count": len(held)}
 
     # ---- tags (§7.2, tag.py): POST {name, colour?, description?} -> 200 {"id"} / 409 {"id"}; PUT partial.
     def _post_tag(self, req: "Request") -> tuple[int, dict]:

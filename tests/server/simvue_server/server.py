@@ -51,6 +51,9 @@ class SimvueServer(FaultControl, Store, Routes):
         count_only: bool = False,  # metrics/events counted (framing parsed), artifact bytes not kept: benchmarks
         ssl_context: typing.Any = None,  # an ssl.SSLContext: serve https (TLS tests)
         gzip_responses: bool = False,  # gzip JSON answers to clients that accept it
+        # GET /api/runs/{run}/metrics/{metric}/values exists (False: a server without that read,
+        # whose route answers 404 "Not Found"); may be changed at any time
+        grid_values: bool = True,
         start: bool = True,
     ) -> None:
         if upload_style not in ("post", "put"):
@@ -63,6 +66,7 @@ class SimvueServer(FaultControl, Store, Routes):
         self.count_only = count_only
         self.ssl_context = ssl_context
         self.gzip_responses = gzip_responses
+        self.grid_values = grid_values
         self.gzipped = 0  # answers sent gzip-compressed
         self._counts: dict[tuple[str, str], int] = {}
         self._requested_port = port
