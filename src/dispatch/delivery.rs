@@ -683,7 +683,11 @@ mod tests {
         m.written(500); // more than it holds: all of it
         assert_eq!((s.held.load(Ordering::Relaxed), m.bytes()), (0, 0));
         drop(m);
-        assert_eq!(s.held.load(Ordering::Relaxed), 0, "nothing subtracted twice");
+        assert_eq!(
+            s.held.load(Ordering::Relaxed),
+            0,
+            "nothing subtracted twice"
+        );
     }
 
     /// The steps of a metric batch.
