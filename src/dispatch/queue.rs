@@ -327,6 +327,20 @@ pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
     )
 }
 
+/// Takes the metric queue's block, leaving a spare (or a new one) in its place, with its bytes
+/// counted as held before the caller releases the lock, so that callers never see them in
+/// neither place: the dispatcher's take, and a caller's hand-off.
+pub(super) fn take_block(s: &Shared, q: &mut Queues) -> MetricColumns {
+    let mut cols = s
+        .spares
+        .lock()
+        .pop()
+        .unwrap_or_else(|| queue_columns(s.capacity));
+    std::mem::swap(&mut cols, &mut q.metrics);
+    s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
+    cols
+}
+
 /// The values a queue's block has room for.
 fn queue_values(_capacity: usize) -> usize {
     MAX_HELD_BYTES / MetricColumns::VALUE_BYTES
@@ -532,14 +546,7 @@ impl Dispatcher {
         {
             return false;
         }
-        let mut cols = s
-            .spares
-            .lock()
-            .pop()
-            .unwrap_or_else(|| queue_columns(s.capacity));
-        std::mem::swap(&mut cols, &mut q.metrics);
-        // Counted as held before the lock is released, as the dispatcher's take does.
-        s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
+        let cols = take_block(s, q);
         q.ready.push(cols);
         s.work.notify_one();
         true

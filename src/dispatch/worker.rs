@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
-use super::queue::{event_bytes, queue_columns, TakenMetrics};
+use super::queue::{event_bytes, take_block, TakenMetrics};
 use super::writer::Writer;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
-use crate::model::{EventSet, MetricBatch, MetricColumns, NameTable, TensorSet};
+use crate::model::{EventSet, MetricBatch, NameTable, TensorSet};
 use crate::monitor::Monitor;
 use crate::sink::Sink;
 use crate::time::Timestamp;
@@ -283,17 +283,8 @@ impl Worker {
         // Blocks the logging threads handed over first (their bytes are held already), then
         // the queue's.
         let mut blocks = std::mem::take(&mut q.ready);
-        let mut cols = MetricColumns::default();
         if !q.metrics.is_empty() {
-            cols = s
-                .spares
-                .lock()
-                .pop()
-                .unwrap_or_else(|| queue_columns(s.capacity));
-            std::mem::swap(&mut cols, &mut q.metrics);
-            // Counted as held before the lock is released, so that callers never see the
-            // bytes in neither place.
-            s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
+            blocks.push(take_block(s, &mut q));
         }
         if names.len() < q.names.table.len() {
             let new = &q.names.table[names.len()..];
@@ -307,9 +298,6 @@ impl Worker {
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
-        if !cols.is_empty() {
-            blocks.push(cols);
-        }
         let mut metrics = Vec::new();
         for cols in blocks {
             let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);

@@ -424,28 +424,9 @@ impl Sender<'_> {
         if self.journal.pending(kind, &e.id).is_some() {
             self.settle(kind, &e.id);
             match delivered(&run, &batch) {
-                Ok(true) => {
-                    let done = fs::remove_file(&e.path)
-                        .map_err(|err| {
-                            Error::io(format!("cannot remove {}", e.path.display()), err)
-                        })
-                        .and_then(|()| self.journal.end(kind, &e.id));
-                    return match done {
-                        Ok(()) => Outcome::AlreadyThere { records },
-                        Err(err) => Outcome::Failed(err),
-                    };
-                }
+                Ok(true) => return self.already_there(kind, e, records),
                 Ok(false) => {}
-                Err(err) => {
-                    return Outcome::Failed(Error::new(
-                        err.kind,
-                        format!(
-                            "an interrupted attempt may have delivered it, and the server \
-                             could not be asked: {}",
-                            err.message
-                        ),
-                    ))
-                }
+                Err(err) => return unaskable(err),
             }
         }
         if remote.health().degraded() {
@@ -671,27 +652,8 @@ impl Sender<'_> {
             let missing = self.tensors_missing(&e.id, "an interrupted attempt", &run, &mut items);
             match missing {
                 Ok(true) => {}
-                Ok(false) => {
-                    let done = fs::remove_file(&e.path)
-                        .map_err(|err| {
-                            Error::io(format!("cannot remove {}", e.path.display()), err)
-                        })
-                        .and_then(|()| self.journal.end(Kind::GridMetrics, &e.id));
-                    return match done {
-                        Ok(()) => Outcome::AlreadyThere { records },
-                        Err(err) => Outcome::Failed(err),
-                    };
-                }
-                Err(err) => {
-                    return Outcome::Failed(Error::new(
-                        err.kind,
-                        format!(
-                            "an interrupted attempt may have delivered it, and the server \
-                             could not be asked: {}",
-                            err.message
-                        ),
-                    ))
-                }
+                Ok(false) => return self.already_there(Kind::GridMetrics, e, records),
+                Err(err) => return unaskable(err),
             }
         }
         if remote.health().degraded() {
@@ -770,6 +732,18 @@ impl Sender<'_> {
         let mut held_flags = told.held.into_iter();
         items.retain(|_| held_flags.next().flatten() != Some(true));
         Ok(!items.is_empty())
+    }
+
+    /// A batch an interrupted attempt delivered after all: its file and journal entry go, and
+    /// it counts as already on the server.
+    fn already_there(&self, kind: Kind, e: &Entry, records: u64) -> Outcome {
+        let done = fs::remove_file(&e.path)
+            .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))
+            .and_then(|()| self.journal.end(kind, &e.id));
+        match done {
+            Ok(()) => Outcome::AlreadyThere { records },
+            Err(err) => Outcome::Failed(err),
+        }
     }
 
     /// Heartbeats of running runs (§8.4 step 6), except that a run whose heartbeat file is older
@@ -997,6 +971,18 @@ fn run_in_head(path: &std::path::Path) -> Option<String> {
     let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
     let rest = rest.strip_prefix('"')?;
     Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// A batch left in doubt whose fate the server could not be asked about now: failed, kept for
+/// the next pass (its journal entry stays).
+fn unaskable(err: Error) -> Outcome {
+    Outcome::Failed(Error::new(
+        err.kind,
+        format!(
+            "an interrupted attempt may have delivered it, and the server could not be asked: {}",
+            err.message
+        ),
+    ))
 }
 
 fn sent_or_failed(result: Result<()>, records: u64, bytes: u64) -> Outcome {
