@@ -121,19 +121,22 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
     gate.wait(); // the writer holds the first batch in the sink, and stays there
                  // Twice (the writer's depth) the queue fills to its threshold and the dispatcher takes it
                  // while the writer is still stuck: before the writer thread, it stayed full.
-    for round in 0..depth {
+    let mut emptied = Vec::new();
+    for _ in 0..depth {
         log(capacity / 2);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !d.shared.q.lock().metrics.is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "round {round}: the queue was not emptied while the writer was busy"
-            );
+        while !d.shared.q.lock().metrics.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
+        emptied.push(d.shared.q.lock().metrics.is_empty());
     }
-    gate.wait();
+    gate.wait(); // (let the writer go before any assertion, so a failure cannot hang the test)
     d.finish();
+    assert_eq!(
+        emptied,
+        vec![true; depth],
+        "the queue was emptied while the writer was busy, each round"
+    );
     let got = sink.metrics.lock();
     assert_eq!(got.len(), capacity / 2 * (depth + 1));
     assert!(got
@@ -141,6 +144,47 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
         .enumerate()
         .all(|(i, m)| m.step == i as u64 && m.values[0].1 == i as f64));
     assert_eq!(d.stats().metrics_dropped, 0);
+}
+
+/// A writer that is behind (stuck here) is not handed one more small batch at every flush
+/// interval: with 8 metric batches waiting, a trickle of sets stays in the queue (one block)
+/// until the writer catches up, then everything arrives, in order.
+#[test]
+fn a_writer_that_is_behind_is_not_handed_a_batch_every_flush() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        DispatchSettings {
+            writer_depth: 4,
+            ..settings(1000, true)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    let n = 14;
+    for i in 0..n {
+        d.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+            .unwrap();
+        if i == 0 {
+            gate.wait(); // the writer holds the first set's batch in the sink, and stays there
+        }
+        // Past the flush interval (50 ms): each set is a batch of its own while the writer
+        // is not behind.
+        std::thread::sleep(Duration::from_millis(80));
+    }
+    let left = d.shared.q.lock().metrics.len();
+    gate.wait(); // (let the writer go before any assertion, so a failure cannot hang the test)
+    d.finish();
+    // 1 batch in the sink, 8 waiting, the rest left queued (timing may move one either way).
+    assert!(left >= n - 10, "{left} sets left in the queue");
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().enumerate().all(|(i, m)| m.step == i as u64));
 }
 
 #[test]

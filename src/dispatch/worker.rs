@@ -153,7 +153,7 @@ impl Worker {
         let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
         loop {
-            self.wait(&at);
+            self.wait(&at, &|| matches!(&route, Route::Writer(w) if w.behind()));
             let now = Instant::now();
             if let Some(sm) = sampler.as_mut() {
                 if now >= at.sample {
@@ -242,14 +242,19 @@ impl Worker {
     }
 
     /// Waits until there is something to do: a queue at its threshold, the flush interval
-    /// passed with something queued, a run update, stop, a heartbeat or a sample due.
-    fn wait(&self, at: &Deadlines) {
+    /// passed with something queued (unless `behind` says the writer is behind: then the
+    /// flush waits, looked at again each flush interval), a run update, stop, a heartbeat or a
+    /// sample due.
+    fn wait(&self, at: &Deadlines, behind: &dyn Fn() -> bool) {
         let s = &*self.shared;
         let mut q = s.q.lock();
+        let mut flush_due = at.last_flush + self.settings.flush_interval;
         loop {
             let now = Instant::now();
             let queued = !q.metrics.is_empty() || !q.events.is_empty() || !q.tensors.is_empty();
-            let flush_due = at.last_flush + self.settings.flush_interval;
+            if queued && now >= flush_due && behind() {
+                flush_due = now + self.settings.flush_interval;
+            }
             if q.stop
                 || !q.updates.is_empty()
                 || !q.ready.is_empty()

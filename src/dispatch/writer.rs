@@ -29,6 +29,10 @@ use super::delivery::{Batch, Delivery};
 /// blocks in use.
 const METRIC_DEPTH: usize = 256;
 
+/// Metric batches waiting for the writer from which on it counts as behind
+/// ([`Writer::behind`]).
+const FLUSH_BACKLOG: usize = 8;
+
 /// Batches handed to the writer and not yet written (metric sets, and others), and the
 /// wake-up of a dispatcher waiting for one of them to be written.
 #[derive(Default)]
@@ -80,6 +84,14 @@ impl Writer {
             thread: Some(thread),
             delivery,
         })
+    }
+
+    /// Whether the writer is behind: [`FLUSH_BACKLOG`] metric batches or more wait for it.
+    /// The dispatcher then leaves a queue that is not filling up where it is rather than
+    /// taking it at the flush interval, so a stuck writer (a hung file system) and a trickle
+    /// of sets do not turn every flush into one more small batch and queue block.
+    pub(super) fn behind(&self) -> bool {
+        self.waiting.counts.lock()[0] >= FLUSH_BACKLOG
     }
 
     /// Waits while `depth` batches of slot `slot` wait for the writer (or its thread ended).
