@@ -429,11 +429,8 @@ impl Sender<'_> {
                 Err(err) => return unaskable(err),
             }
         }
-        if remote.health().degraded() {
-            return Outcome::Failed(Error::new(
-                ErrorKind::Network,
-                format!("{}: the server is unreachable", self.sink.url()),
-            ));
+        if let Some(down) = self.degraded(remote) {
+            return down;
         }
         let result = (|| -> Result<()> {
             self.journal.begin(
@@ -462,9 +459,7 @@ impl Sender<'_> {
                 }
                 return Err(err);
             }
-            fs::remove_file(&e.path)
-                .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))?;
-            self.journal.end(kind, &e.id)
+            self.done_with(kind, e)
         })();
         sent_or_failed(result, records, e.size)
     }
@@ -656,11 +651,8 @@ impl Sender<'_> {
                 Err(err) => return unaskable(err),
             }
         }
-        if remote.health().degraded() {
-            return Outcome::Failed(Error::new(
-                ErrorKind::Network,
-                format!("{}: the server is unreachable", self.sink.url()),
-            ));
+        if let Some(down) = self.degraded(remote) {
+            return down;
         }
         let result = (|| -> Result<()> {
             self.journal.begin(
@@ -694,9 +686,7 @@ impl Sender<'_> {
                 }
                 return Err(err);
             }
-            fs::remove_file(&e.path)
-                .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))?;
-            self.journal.end(Kind::GridMetrics, &e.id)
+            self.done_with(Kind::GridMetrics, e)
         })();
         sent_or_failed(result, records, e.size)
     }
@@ -737,13 +727,27 @@ impl Sender<'_> {
     /// A batch an interrupted attempt delivered after all: its file and journal entry go, and
     /// it counts as already on the server.
     fn already_there(&self, kind: Kind, e: &Entry, records: u64) -> Outcome {
-        let done = fs::remove_file(&e.path)
-            .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))
-            .and_then(|()| self.journal.end(kind, &e.id));
-        match done {
+        match self.done_with(kind, e) {
             Ok(()) => Outcome::AlreadyThere { records },
             Err(err) => Outcome::Failed(err),
         }
+    }
+
+    /// A batch the server holds: its file and its journal entry go.
+    fn done_with(&self, kind: Kind, e: &Entry) -> Result<()> {
+        fs::remove_file(&e.path)
+            .map_err(|err| Error::io(format!("cannot remove {}", e.path.display()), err))?;
+        self.journal.end(kind, &e.id)
+    }
+
+    /// A batch is not sent while the server is degraded: it fails, kept for the next pass.
+    fn degraded(&self, remote: &dyn crate::sink::RemoteSink) -> Option<Outcome> {
+        remote.health().degraded().then(|| {
+            Outcome::Failed(Error::new(
+                ErrorKind::Network,
+                format!("{}: the server is unreachable", self.sink.url()),
+            ))
+        })
     }
 
     /// Heartbeats of running runs (§8.4 step 6), except that a run whose heartbeat file is older
