@@ -78,7 +78,8 @@ def compile_c(tmp_path_factory, lib_dir: Path):
     (libdir / _soname()).symlink_to(lib_dir / "libsimvue.so")
 
     def compile_(source: Path, exe: Path, *extra_flags: str) -> Path:
-        cmd = [cc, "-std=c99", "-Wall", "-Wextra", f"-I{REPO_ROOT / 'include'}", *extra_flags,
+        cmd = [cc, "-std=c99", "-Wall", "-Wextra", f"-I{REPO_ROOT / 'include'}",
+               f"-I{TESTS_DIR / 'c'}", *extra_flags,
                str(source), "-o", str(exe), f"-L{libdir}", "-lsimvue", "-lm", f"-Wl,-rpath,{libdir}"]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:

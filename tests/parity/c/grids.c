@@ -12,16 +12,7 @@
 
 #include "simvue.h"
 
-static int failures = 0;
-
-static void step(const char *what, simvue_result rc) {
-    if (rc != SIMVUE_OK) {
-        char msg[512];
-        simvue_last_error_message(msg, sizeof msg);
-        printf("rc_%s=%s %s\n", what, simvue_result_name(rc), msg);
-        failures++;
-    }
-}
+#include "report.h"
 
 int main(int argc, char **argv) {
     simvue_run *run = NULL;

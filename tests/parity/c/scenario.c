@@ -10,16 +10,7 @@
 
 #include "simvue.h"
 
-static int failures = 0;
-
-static void step(const char *what, simvue_result rc) {
-    if (rc != SIMVUE_OK) {
-        char msg[512];
-        simvue_last_error_message(msg, sizeof msg);
-        printf("rc_%s=%s %s\n", what, simvue_result_name(rc), msg);
-        failures++;
-    }
-}
+#include "report.h"
 
 int main(void) {
     simvue_run *run = NULL;

@@ -13,16 +13,7 @@
 
 #include "simvue.h"
 
-static int failures = 0;
-
-static void check(const char *what, simvue_result rc) {
-    if (rc != SIMVUE_OK) {
-        char msg[512];
-        simvue_last_error_message(msg, sizeof msg);
-        printf("rc_%s=%s %s\n", what, simvue_result_name(rc), msg);
-        failures++;
-    }
-}
+#include "report.h"
 
 int main(int argc, char **argv) {
     if (argc < 3) {
@@ -34,10 +25,10 @@ int main(int argc, char **argv) {
     long queue_size = argc > 3 ? atol(argv[3]) : SIMVUE_KEEP;
 
     simvue_run *run = NULL;
-    check("new", simvue_run_new(SIMVUE_MODE_ONLINE, &run));
-    check("config", simvue_run_config(run, 0, /*queue_blocking=*/1, queue_size,
+    step("new", simvue_run_new(SIMVUE_MODE_ONLINE, &run));
+    step("config", simvue_run_config(run, 0, /*queue_blocking=*/1, queue_size,
                                       /*disable_resources=*/1, SIMVUE_KEEP));
-    check("init", simvue_run_init(run, name, NULL, NULL, 0, "tensor metrics", "/sender/tensors", 1));
+    step("init", simvue_run_init(run, name, NULL, NULL, 0, "tensor metrics", "/sender/tensors", 1));
     char id[SIMVUE_ID_BUFFER_SIZE] = "";
     simvue_run_id(run, id, sizeof id, NULL);
     printf("run_id=%s\n", id);
@@ -45,7 +36,7 @@ int main(int argc, char **argv) {
     const double ticks[] = {0.0, 0.5, 1.0, /* x */ 0.0, 1.0 /* y */};
     const size_t sizes[] = {3, 2};
     const char *labels[] = {"x", "y"};
-    check("assign_T", simvue_run_assign_metric_to_grid(run, "T", "mesh", ticks, sizes, 2, labels));
+    step("assign_T", simvue_run_assign_metric_to_grid(run, "T", "mesh", ticks, sizes, 2, labels));
 
     const char *s[] = {"s"};
     const size_t shape[] = {2, 3};
@@ -56,17 +47,17 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 3; i++)
                 T[j][i] = 1000.0 * (double)k + 10.0 * j + i;
         double v[] = {(double)k};
-        check("log_s", simvue_run_log_metrics_ex(run, s, v, 1, SIMVUE_METRICS_STEP, k, 0.0, NULL));
-        check("log_T", simvue_run_log_metric_array(run, "T", &T[0][0], shape, 2, SIMVUE_ROW_MAJOR,
+        step("log_s", simvue_run_log_metrics_ex(run, s, v, 1, SIMVUE_METRICS_STEP, k, 0.0, NULL));
+        step("log_T", simvue_run_log_metric_array(run, "T", &T[0][0], shape, 2, SIMVUE_ROW_MAJOR,
                                                    SIMVUE_METRICS_STEP, k, 0.0, NULL));
         if (k % 3 == 0) {
             const double prof[] = {(double)k, k + 0.25, k + 0.5, k + 0.75};
-            check("log_prof", simvue_run_log_metric_array(run, "prof", prof, n_prof, 1,
+            step("log_prof", simvue_run_log_metric_array(run, "prof", prof, n_prof, 1,
                                                           SIMVUE_ROW_MAJOR, SIMVUE_METRICS_STEP, k,
                                                           0.0, NULL));
         }
     }
-    check("close", simvue_run_close(run));
+    step("close", simvue_run_close(run));
     simvue_run_free(run);
     printf("DONE\n");
     return failures == 0 ? 0 : 1;
