@@ -159,9 +159,14 @@ impl Sender<'_> {
             .find_map(|r| r.get("id").and_then(Json::as_str).map(str::to_owned)))
     }
 
-    /// Whether an interrupted `POST /api/metrics` of `items` for `run` arrived: the server holds
-    /// a point at every item's timestamp for the batch's first metric (timestamps are unique to
-    /// the microsecond per logging call).
+    /// Whether an interrupted `POST /api/metrics` of `items` for `run` arrived. Timestamps
+    /// alone cannot tell: calls logged within one microsecond share one, and a batch can begin
+    /// inside the microsecond the batch before it ended in, so the points of a batch already
+    /// stored may hold every timestamp of this one (a batch of a few sets, taken at a hand-off
+    /// or at close, is then lost). So for the batch's first metric the server must hold at
+    /// least as many points as the batch has at each of its timestamps and at each of its steps
+    /// (`GET /api/metrics`, `xaxis=timestamp`, then `xaxis=step`): a wrong yes needs, for every
+    /// set, another stored set of that metric with the same step in the same microsecond.
     pub(super) fn metrics_delivered(&self, run: &str, items: &[MetricSet]) -> Result<bool> {
         let Some(metric) = items
             .iter()
@@ -169,34 +174,60 @@ impl Sender<'_> {
         else {
             return Ok(false);
         };
-        let expected: Vec<String> = items
+        let with_metric: Vec<&MetricSet> = items
             .iter()
             .filter(|m| m.values.iter().any(|(k, _)| *k == metric))
-            .map(|m| m.timestamp.to_string())
             .collect();
+        let stamps = tally(with_metric.iter().map(|m| m.timestamp.to_string()));
+        let steps = tally(with_metric.iter().map(|m| m.step.to_string()));
+        let held = |xaxis: &str| -> Result<HashMap<String, usize>> {
+            Ok(tally(
+                self.metric_points(run, &metric, xaxis)?
+                    .iter()
+                    .filter_map(|p| match p.get(xaxis)? {
+                        serde_json::Value::String(t) => normal_timestamp(t),
+                        x => x
+                            .as_i64()
+                            .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                            .map(|n| n.to_string()),
+                    }),
+            ))
+        };
+        let covered = |want: &HashMap<String, usize>, held: &HashMap<String, usize>| {
+            want.iter()
+                .all(|(k, n)| held.get(k).is_some_and(|h| h >= n))
+        };
+        Ok(!stamps.is_empty()
+            && covered(&stamps, &held("timestamp")?)
+            && covered(&steps, &held("step")?))
+    }
+
+    /// The points of `metric` of `run` the server holds, each `{<xaxis>: x, "value": v}`
+    /// (`GET /api/metrics?runs=[run]&metrics=[metric]&xaxis=&aggregate=False`, protocol doc
+    /// §4.7).
+    fn metric_points(
+        &self,
+        run: &str,
+        metric: &str,
+        xaxis: &str,
+    ) -> Result<Vec<serde_json::Value>> {
         let runs = Json::Array(vec![run.into()]).to_compact_json();
-        let metrics = Json::Array(vec![metric.to_string().into()]).to_compact_json();
+        let metrics = Json::Array(vec![metric.into()]).to_compact_json();
         let v = self.sink.call(
             "GET",
             &format!(
-                "/metrics?runs={}&metrics={}&xaxis=timestamp&aggregate=False",
+                "/metrics?runs={}&metrics={}&xaxis={xaxis}&aggregate=False",
                 encode(&runs),
                 encode(&metrics)
             ),
             Body::Empty,
             &[200],
         )?;
-        let points = v
-            .get(run)
-            .and_then(|r| r.get(metric.as_ref()))
+        Ok(v.get(run)
+            .and_then(|r| r.get(metric))
             .and_then(|p| p.as_array())
             .cloned()
-            .unwrap_or_default();
-        let present: std::collections::HashSet<String> = points
-            .iter()
-            .filter_map(|p| p.get("timestamp")?.as_str().and_then(normal_timestamp))
-            .collect();
-        Ok(!expected.is_empty() && expected.iter().all(|t| present.contains(t)))
+            .unwrap_or_default())
     }
 
     /// Whether an interrupted `POST /api/events` of `items` for `run` arrived: the server holds
@@ -230,8 +261,8 @@ impl Sender<'_> {
     /// batch, one `GET /api/runs/{run}/metrics/{metric}/values?step=` (2.6.2's
     /// `Grid.get_run_metric_values` and `GridMetrics.get`, paged with `count`/`start` as the
     /// latter pages it), and an item is held when an array of its metric and step has its
-    /// timestamp (unique to the microsecond per logging call; two items of the same timestamp
-    /// need two arrays). The answer's shape is not documented (protocol doc §8.7): a record
+    /// timestamp (metric, step and timestamp together tell arrays apart; two items with all
+    /// three equal need two arrays). The answer's shape is not documented (protocol doc §8.7): a record
     /// `{"timestamp", ...}`, a list of records or a page `{"data": [records], "count"}` are
     /// read; an empty answer or a 404 means none held at that step. What cannot be read (a
     /// 405, another refusal, another shape, records without a timestamp, or only 404s with the
@@ -463,6 +494,15 @@ fn held_arrays(answer: &Json) -> Option<(Vec<HeldArray>, Option<usize>)> {
 
 /// A timestamp from the server in the wire form (it may come with a space, a `Z` or a zero
 /// UTC offset).
+/// How many times each key occurs.
+fn tally(keys: impl Iterator<Item = String>) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    for k in keys {
+        *out.entry(k).or_default() += 1;
+    }
+    out
+}
+
 fn normal_timestamp(s: &str) -> Option<String> {
     let s = s.strip_suffix("+00:00").unwrap_or(s);
     Timestamp::parse(s).map(|t| t.to_string())

@@ -6,6 +6,7 @@ arrives exactly once."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import signal
@@ -57,6 +58,33 @@ def test_thirty_percent_503s(tmp_path, servers, simvue_cli, exes):
     assert all(token_absent(TOKEN, r.stdout, r.stderr) for r in results)
     NOTES.append(f"simvue send with 30% 503s: {len(results)} pass(es), "
                  f"{srv.count_requests(status=503)} requests answered 503")
+
+
+def test_retried_batch_whose_timestamps_the_batch_before_holds(tmp_path, servers, simvue_cli, exes):
+    """Calls logged within one microsecond share a timestamp, and a batch can begin inside that
+    microsecond: here every set of the second batch has the timestamp of the first batch's last
+    set. Its POST is answered 503 and the retry first asks whether it arrived: the first
+    batch's points at that timestamp must not answer yes (their steps differ), or the second
+    batch is never sent."""
+    cache = library_cache(tmp_path, exes, ("logger", "40", "0", "-", "1000", "64"))
+    files = sorted((cache / "metrics").glob("*.json"))
+    first = json.loads(files[0].read_text())
+    sets = sorted((m for f in files for m in json.loads(f.read_text())["metrics"]), key=lambda m: m["step"])
+    assert len(sets) == 40
+    for f in files:
+        f.unlink()
+    shared = sets[19]["timestamp"]
+    for i, part in enumerate((sets[:20], [dict(m, timestamp=shared) for m in sets[20:]])):
+        path = cache / "metrics" / f"batch-{i}.json"
+        path.write_text(json.dumps(dict(first, metrics=part)))
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))  # the sender sends in mtime order
+    expected = cache_contents(cache)
+    srv = servers()
+    srv.set_faults(fail_skip=1, fail_next=1, fail_scope="metrics")
+    send_until_done(simvue_cli, cache, sender_env(tmp_path, srv, retries="3"))
+    assert srv.count_requests("POST", "/api/metrics", status=503) == 1
+    assert_exactly_once(srv, expected)
+    assert cache_files(cache) == []
 
 
 def test_requests_carried_out_then_reported_failed(tmp_path, servers, simvue_cli, exes):

@@ -36,6 +36,7 @@ class Faults:
     DEFAULTS: dict[str, typing.Any] = {
         "fail_fraction": 0.0,  # fraction of in-scope requests answered with fail_status
         "fail_next": 0,  # the next N in-scope requests fail (deterministic, before the fraction)
+        "fail_skip": 0,  # the first N in-scope requests pass before fail_next and the fraction apply
         "fail_scope": "data",
         "fail_status": 503,
         # the failing requests are carried out first and then answered fail_status, as a gateway
@@ -163,7 +164,9 @@ class FaultControl:
                 elif f.drop or (f.drop_fraction and f.rng.random() < f.drop_fraction):
                     out["drop"] = True
             if _scope_fn(f.fail_scope)(method, path):
-                if f.fail_next > 0:
+                if f.fail_skip > 0:
+                    f.values["fail_skip"] -= 1
+                elif f.fail_next > 0:
                     f.values["fail_next"] -= 1
                     out["fail"] = f.fail_status
                 elif f.fail_fraction and f.rng.random() < f.fail_fraction:

@@ -328,57 +328,11 @@ class Routes:
                 s["min"], s["max"] = min(s["min"], value), max(s["max"], value)
                 s["mean"], s["last"] = s["sum"] / s["count"], value
 
-    # §4.7, client.py _get_run_metrics_from_server (Client.get_metric_values): GET /api/metrics
-    # ?runs=<JSON list>&metrics=<JSON list>&xaxis=step|time|timestamp&aggregate=False ->
-    # {run: {metric: [{<xaxis>: x, "value": v}, ...]}}; runs without any of the metrics left out.
-    def _get_metrics(self, req: "Request") -> tuple[int, dict]:
-        try:
-            runs = json.loads(req.query.get("runs", ["[]"])[0])
-            names = json.loads(req.query.get("metrics", ["[]"])[0])
-        except ValueError:
-            raise validation_error(["query"], "runs and metrics must be JSON lists", "json_invalid") from None
-        xaxis = req.query.get("xaxis", ["step"])[0]
-        if xaxis not in ("step", "time", "timestamp"):
-            raise validation_error(["query", "xaxis"], "Input should be 'step', 'time' or 'timestamp'",
-                                   "literal_error", xaxis)
-        if req.query.get("aggregate", ["False"])[0].lower() in ("true", "1"):
-            raise HttpError(400, "aggregate=True is not implemented by the test server")
-        out: dict[str, dict] = {}
-        with self._lock:
-            for rid in runs:
-                series: dict[str, list] = {}
-                for item in self._metrics.get(rid, []):
-                    for name in names:
-                        if name in item["values"]:
-                            series.setdefault(name, []).append(
-                                {xaxis: item[xaxis], "value": item["values"][name]})
-                if series:
-                    out[rid] = series
-        return 200, out
-
     # metrics.py Metrics.names: GET /api/metrics/names?runs=<JSON list> -> a list of names.
     def _get_metric_names(self, req: "Request") -> tuple[int, list]:
         runs = json.loads(req.query.get("runs", ["[]"])[0])
         with self._lock:
             return 200, sorted({n for rid in runs for n in self._metric_summaries.get(rid, {})})
-
-    # §4.7, client.py get_events / events.py Events.get: GET /api/events?run=&start=&count=
-    # [&filters=["event.message contains x"]] -> {"data": [events], "count": <total matching>}
-    # (the total is what request.py get_paginated compares the offset with).
-    def _get_events(self, req: "Request") -> tuple[int, dict]:
-        rid = req.query.get("run", [""])[0]
-        start = int(req.query.get("start", ["0"])[0] or 0)
-        count = int(req.query.get("count", ["0"])[0] or 0)
-        filters = json.loads(req.query.get("filters", ["[]"])[0] or "[]")
-        with self._lock:
-            self._run_or_404(rid)
-            events = self._events.get(rid, [])
-            for f in filters:
-                m = re.fullmatch(r"event\.message contains (.*)", f)
-                if m:
-                    events = [e for e in events if m.group(1) in e["message"]]
-            page = events[start:start + count] if count else events[start:]
-            return 200, {"data": copy.deepcopy(page), "count": len(events)}
 
     def _count_data(self, req: "Request", key: str) -> tuple[int, dict]:
         """Benchmark mode: walks the msgpack framing and counts the items without building them
