@@ -247,11 +247,16 @@ impl Sender<'_> {
                 *held.entry((ts, msg.to_owned())).or_default() += 1;
             }
         }
+        // Each event of the batch uses up one held copy: a batch with a message twice in one
+        // microsecond needs two.
         Ok(items.iter().all(|e| {
             held.get_mut(&(e.timestamp.to_string(), e.message.clone()))
-                .is_some_and(|n| {
-                    *n = n.saturating_sub(1);
-                    true
+                .is_some_and(|n| match n.checked_sub(1) {
+                    Some(left) => {
+                        *n = left;
+                        true
+                    }
+                    None => false,
                 })
         }))
     }

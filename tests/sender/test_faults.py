@@ -13,6 +13,7 @@ import signal
 import time
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -60,29 +61,38 @@ def test_thirty_percent_503s(tmp_path, servers, simvue_cli, exes):
                  f"{srv.count_requests(status=503)} requests answered 503")
 
 
-def test_retried_batch_whose_timestamps_the_batch_before_holds(tmp_path, servers, simvue_cli, exes):
-    """Calls logged within one microsecond share a timestamp, and a batch can begin inside that
-    microsecond: here every set of the second batch has the timestamp of the first batch's last
-    set. Its POST is answered 503 and the retry first asks whether it arrived: the first
-    batch's points at that timestamp must not answer yes (their steps differ), or the second
-    batch is never sent."""
-    cache = library_cache(tmp_path, exes, ("logger", "40", "0", "-", "1000", "64"))
-    files = sorted((cache / "metrics").glob("*.json"))
+def rebatch(cache: Path, kind: str, split) -> None:
+    """Replaces the ``kind`` batches of a one-run cache with the batches ``split(records)``
+    returns (records in logging order), to be sent in that order."""
+    files = sorted((cache / kind).glob("*.json"))
     first = json.loads(files[0].read_text())
-    sets = sorted((m for f in files for m in json.loads(f.read_text())["metrics"]), key=lambda m: m["step"])
-    assert len(sets) == 40
+    records = [r for f in files for r in json.loads(f.read_text())[kind]]
+    records.sort(key=lambda r: (r["timestamp"], r.get("step", 0)))
     for f in files:
         f.unlink()
-    shared = sets[19]["timestamp"]
-    for i, part in enumerate((sets[:20], [dict(m, timestamp=shared) for m in sets[20:]])):
-        path = cache / "metrics" / f"batch-{i}.json"
-        path.write_text(json.dumps(dict(first, metrics=part)))
+    for i, part in enumerate(split(records)):
+        path = cache / kind / f"batch-{i}.json"
+        path.write_text(json.dumps(dict(first, **{kind: part})))
         os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))  # the sender sends in mtime order
+
+
+@pytest.mark.parametrize("kind", ["metrics", "events"])
+def test_retried_batch_whose_records_the_batch_before_holds(tmp_path, servers, simvue_cli, exes, kind):
+    """Calls logged within one microsecond share a timestamp, and a batch can begin inside that
+    microsecond. Here the second batch holds only records stamped as the first batch's last
+    one: metric sets with other steps, or that event twice. Its POST is answered 503 and the
+    retry first asks whether it arrived: the first batch's records must not answer yes (steps
+    differ; the event is held once, the batch needs it twice), or the batch is never sent."""
+    cache = library_cache(tmp_path, exes, ("logger", "40", "0", "-", "5", "64"))
+    if kind == "metrics":
+        rebatch(cache, kind, lambda sets: (sets[:20], [dict(m, timestamp=sets[19]["timestamp"]) for m in sets[20:]]))
+    else:
+        rebatch(cache, kind, lambda events: (events[:4], [events[3], events[3]]))
     expected = cache_contents(cache)
     srv = servers()
-    srv.set_faults(fail_skip=1, fail_next=1, fail_scope="metrics")
+    srv.set_faults(fail_skip=1, fail_next=1, fail_scope=kind)
     send_until_done(simvue_cli, cache, sender_env(tmp_path, srv, retries="3"))
-    assert srv.count_requests("POST", "/api/metrics", status=503) == 1
+    assert srv.count_requests("POST", f"/api/{kind}", status=503) == 1
     assert_exactly_once(srv, expected)
     assert cache_files(cache) == []
 
