@@ -1,6 +1,8 @@
 //! Timestamps in the Simvue wire format: UTC wall-clock time written `YYYY-MM-DDTHH:MM:SS.ffffff`
 //! with no zone suffix (the Python client's `DATETIME_FORMAT`, protocol doc §4.2).
 
+pub mod fast;
+
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +25,16 @@ impl Timestamp {
         }
         #[allow(clippy::unnecessary_cast)] // time_t and c_long are not i64 everywhere
         Timestamp(ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000)
+    }
+
+    /// The current time for the logging hot path: [`fast::now_us`] where the CPU's counter
+    /// may be used (about 8 ns), else [`Timestamp::now`] (about 23 ns).
+    #[inline]
+    pub fn now_fast() -> Timestamp {
+        match fast::now_us() {
+            Some(us) => Timestamp(us),
+            None => Timestamp::now(),
+        }
     }
 
     /// Converts a `SystemTime`, truncating to the microsecond.

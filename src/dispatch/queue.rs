@@ -427,7 +427,7 @@ impl Dispatcher {
             return Err(Error::invalid("step must be at most 2^63 - 1"));
         }
         // One clock read serves both the timestamp and the time since start.
-        let now = Timestamp::now();
+        let now = Timestamp::now_fast();
         let s = &*self.shared;
         let mut q = s.q.lock();
         let mut set = match (q.names.recognise(names), names.texts()) {
@@ -470,7 +470,7 @@ impl Dispatcher {
         if n == 0 || n > u32::MAX as usize || names.count() != n {
             return false;
         }
-        let now = Timestamp::now();
+        let now = Timestamp::now_fast();
         let s = &*self.shared;
         let mut q = s.q.lock();
         let Some(set) = q.names.recognise(names) else {
@@ -573,7 +573,7 @@ impl Dispatcher {
         if opts.step.is_some_and(|s| s > i64::MAX as u64) {
             return Err(Error::invalid("step must be at most 2^63 - 1"));
         }
-        let now = Timestamp::now();
+        let now = Timestamp::now_fast();
         let s = &*self.shared;
         let mut q = s.q.lock();
         if self.tensors_full(&q) && !self.wait_for_room(&mut q, |d, q| d.tensors_full(q))? {
@@ -615,7 +615,7 @@ impl Dispatcher {
         let item = EventSet {
             message: message.to_owned(),
             log_level: level,
-            timestamp: timestamp.unwrap_or_else(Timestamp::now),
+            timestamp: timestamp.unwrap_or_else(Timestamp::now_fast),
         };
         let s = &*self.shared;
         let mut q = s.q.lock();
