@@ -564,6 +564,21 @@ pub fn write_python_float(out: &mut String, f: f64) {
 /// exponent digits (`e-7` becomes `e-07`). Both switch to an exponent at 1e16.
 #[inline]
 pub fn push_python_float(out: &mut Vec<u8>, f: f64) {
+    // Integral values below 2^53 (counts, iterations, steps): every integer there is a float
+    // and the floats next to one are a whole unit away, so the shortest digits that read back
+    // as it are its own, and Python writes them `N.0`. An integer conversion is a third of
+    // the cost of the shortest-digits search. -0.0 (written `-0.0`) takes the general path.
+    let i = f as i64;
+    if i as f64 == f && i.unsigned_abs() < 1 << 53 && (i != 0 || f.is_sign_positive()) {
+        out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+        out.extend_from_slice(b".0");
+        return;
+    }
+    push_python_float_digits(out, f);
+}
+
+/// [`push_python_float`] through the shortest-digits search, for any value.
+fn push_python_float_digits(out: &mut Vec<u8>, f: f64) {
     if !f.is_finite() {
         out.extend_from_slice(if f.is_nan() {
             b"NaN"
@@ -672,6 +687,35 @@ mod tests {
                 format!("{mantissa}e{sign}{digits:0>2}")
             }
         }
+    }
+
+    /// The integral fast path writes what the shortest-digits search writes, at its edges
+    /// (0, -0.0, 2^53 and its neighbours, 1e15, 1e16) and on random integers of every size.
+    #[test]
+    fn integral_floats_take_a_fast_path_to_the_same_text() {
+        let digits = |f: f64| {
+            let mut out = Vec::new();
+            push_python_float_digits(&mut out, f);
+            String::from_utf8(out).unwrap()
+        };
+        let mut cases = vec![0.0, -0.0, 1.0, -1.0, 1e15, 1e16, -1e16, 9.2e18, -9.3e18];
+        for k in [52, 53, 54, 62, 63] {
+            let p = 2f64.powi(k);
+            cases.extend([p - 2.0, p - 1.0, p, p + 1.0, p + 2.0, -p, -(p - 1.0)]);
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..100_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x >> (i % 64)) as i64 as f64;
+            cases.extend([v, -v]);
+        }
+        for f in cases {
+            assert_eq!(float(f), digits(f), "{f:?}");
+        }
+        assert_eq!(float(-0.0), "-0.0");
+        assert_eq!(float(9007199254740991.0), "9007199254740991.0");
     }
 
     #[test]
