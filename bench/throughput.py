@@ -67,6 +67,9 @@ def run_scenario(client: str, args: argparse.Namespace, server: Discard | None, 
     """Runs one scenario in its own process; adds 'kept' (sets that arrived) and 'spilled'."""
     cmd = ([args.c_bin] if client == "c" else [args.python, str(HERE / "bench_throughput.py")])
     cmd += [f"{k}={v}" for k, v in kw.items()]
+    # The file system writes back what earlier scenarios wrote first: on a 2-core machine that
+    # work otherwise takes the writer's core from the next scenario (the paced rate halved).
+    os.sync()
     work = pathlib.Path(tempfile.mkdtemp(prefix="simvue-tp-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMVUE_") and not k.upper().endswith("_PROXY")}
     env.update(HOME=str(work), SIMVUE_OFFLINE_DIRECTORY=str(work / "cache"), NO_PROXY="127.0.0.1")
