@@ -10,21 +10,30 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub i64);
 
+/// Nanoseconds of `clock` (`clock_gettime`, through the vDSO), or `None` if it cannot be read.
+#[inline]
+fn clock_ns(clock: libc::clockid_t) -> Option<i64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // time_t and c_long are not i64 everywhere
+    Some(ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64)
+}
+
 impl Timestamp {
     /// The current time: one read of the real-time clock (through the vDSO, no system call),
-    /// converted with one division. Every `log_metrics` call takes one.
+    /// converted with one division. Every call that stamps no metric or event takes one.
     #[inline]
     pub fn now() -> Timestamp {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec to write into; CLOCK_REALTIME always exists.
-        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } != 0 {
-            return Timestamp::from_system_time(SystemTime::now());
+        match clock_ns(libc::CLOCK_REALTIME) {
+            Some(ns) => Timestamp(ns.div_euclid(1000)),
+            None => Timestamp::from_system_time(SystemTime::now()),
         }
-        #[allow(clippy::unnecessary_cast)] // time_t and c_long are not i64 everywhere
-        Timestamp(ts.tv_sec as i64 * 1_000_000 + ts.tv_nsec as i64 / 1000)
     }
 
     /// The current time for the logging hot path: [`fast::now_us`] where the CPU's counter

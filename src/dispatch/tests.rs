@@ -119,8 +119,9 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
     };
     log(capacity / 2);
     gate.wait(); // the writer holds the first batch in the sink, and stays there
-                 // Twice (the writer's depth) the queue fills to its threshold and the dispatcher takes it
-                 // while the writer is still stuck: before the writer thread, it stayed full.
+
+    // Twice (the writer's depth) the queue fills to its threshold and the dispatcher takes it
+    // while the writer is still stuck: before the writer thread, it stayed full.
     let mut emptied = Vec::new();
     for _ in 0..depth {
         log(capacity / 2);

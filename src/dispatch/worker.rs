@@ -280,8 +280,9 @@ impl Worker {
 
     /// Takes every queued metric set (the queue's block moved, not copied, and cut into
     /// batches of at most [`MAX_BATCH`] sets and [`MAX_BATCH_BYTES`] that share it; the
-    /// queue gets a spare block, and the blocks callers handed over come first), up to [`MAX_BATCH`] events and every run update. `names` is kept in
-    /// step with the queue's name table.
+    /// queue gets a spare block, and the blocks callers handed over come first), up to
+    /// [`MAX_BATCH`] events and every run update. `names` is kept in step with the queue's
+    /// name table.
     fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();

@@ -9,8 +9,9 @@
 //! counted against [`super::MAX_HELD_BYTES`] until they are written (`queue::TakenMetrics`),
 //! so a writer that falls behind fills that budget, and then a caller waits (blocking) or drops
 //! only until the writer has written its next chunk of the current batch (the written part
-//! stops counting as it goes: `TakenMetrics::written`), a short wait. Metric batches are also counted ([`METRIC_DEPTH`]), which bounds
-//! the queue blocks in use when a stuck writer is handed small batches. Other batches (events,
+//! stops counting as it goes: `TakenMetrics::written`), a short wait. Metric batches are also
+//! counted ([`METRIC_DEPTH`]), which bounds the queue blocks in use when a stuck writer is
+//! handed small batches. Other batches (events,
 //! arrays, run updates), which that budget does not count once taken, wait at most
 //! `writer_depth` at a time ([`super::WRITER_DEPTH`] for a run). Past either, the dispatcher
 //! waits for the writer.

@@ -185,11 +185,8 @@ impl Sender<'_> {
                 self.metric_points(run, &metric, xaxis)?
                     .iter()
                     .filter_map(|p| match p.get(xaxis)? {
-                        serde_json::Value::String(t) => normal_timestamp(t),
-                        x => x
-                            .as_i64()
-                            .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-                            .map(|n| n.to_string()),
+                        Json::Str(t) => normal_timestamp(t),
+                        x => x.as_i64().map(|n| n.to_string()),
                     }),
             ))
         };
@@ -205,12 +202,7 @@ impl Sender<'_> {
     /// The points of `metric` of `run` the server holds, each `{<xaxis>: x, "value": v}`
     /// (`GET /api/metrics?runs=[run]&metrics=[metric]&xaxis=&aggregate=False`, protocol doc
     /// §4.7).
-    fn metric_points(
-        &self,
-        run: &str,
-        metric: &str,
-        xaxis: &str,
-    ) -> Result<Vec<serde_json::Value>> {
+    fn metric_points(&self, run: &str, metric: &str, xaxis: &str) -> Result<Vec<Json>> {
         let runs = Json::Array(vec![run.into()]).to_compact_json();
         let metrics = Json::Array(vec![metric.into()]).to_compact_json();
         let v = self.sink.call(
@@ -223,10 +215,11 @@ impl Sender<'_> {
             Body::Empty,
             &[200],
         )?;
-        Ok(v.get(run)
+        Ok(Json::from_serde(&v)
+            .get(run)
             .and_then(|r| r.get(metric))
-            .and_then(|p| p.as_array())
-            .cloned()
+            .and_then(Json::as_array)
+            .map(<[Json]>::to_vec)
             .unwrap_or_default())
     }
 
@@ -236,29 +229,18 @@ impl Sender<'_> {
         if items.is_empty() {
             return Ok(false);
         }
-        let mut held: HashMap<(String, String), usize> = HashMap::new();
-        for e in self.listing("/events", &format!("run={}", encode(run)), |_| true)? {
+        let listed = self.listing("/events", &format!("run={}", encode(run)), |_| true)?;
+        let mut held = tally(listed.iter().filter_map(|e| {
             let ts = e
                 .get("timestamp")
                 .and_then(Json::as_str)
-                .and_then(normal_timestamp);
-            let msg = e.get("message").and_then(Json::as_str);
-            if let (Some(ts), Some(msg)) = (ts, msg) {
-                *held.entry((ts, msg.to_owned())).or_default() += 1;
-            }
-        }
-        // Each event of the batch uses up one held copy: a batch with a message twice in one
-        // microsecond needs two.
-        Ok(items.iter().all(|e| {
-            held.get_mut(&(e.timestamp.to_string(), e.message.clone()))
-                .is_some_and(|n| match n.checked_sub(1) {
-                    Some(left) => {
-                        *n = left;
-                        true
-                    }
-                    None => false,
-                })
-        }))
+                .and_then(normal_timestamp)?;
+            Some((ts, e.get("message")?.as_str()?.to_owned()))
+        }));
+        // A batch with a message twice in one microsecond needs two copies.
+        Ok(items
+            .iter()
+            .all(|e| take_copy(&mut held, &(e.timestamp.to_string(), e.message.clone()))))
     }
 
     /// Which items of a tensor metrics batch for `run` the server already holds, after a
@@ -267,8 +249,8 @@ impl Sender<'_> {
     /// `Grid.get_run_metric_values` and `GridMetrics.get`, paged with `count`/`start` as the
     /// latter pages it), and an item is held when an array of its metric and step has its
     /// timestamp (metric, step and timestamp together tell arrays apart; two items with all
-    /// three equal need two arrays). The answer's shape is not documented (protocol doc §8.7): a record
-    /// `{"timestamp", ...}`, a list of records or a page `{"data": [records], "count"}` are
+    /// three equal need two arrays). The answer's shape is not documented (protocol doc
+    /// §8.7): a record `{"timestamp", ...}`, a list of records or a page `{"data": [records], "count"}` are
     /// read; an empty answer or a 404 means none held at that step. What cannot be read (a
     /// 405, another refusal, another shape, records without a timestamp, or only 404s with the
     /// body of a route the server lacks) leaves those items unknown, for the caller to send
@@ -293,21 +275,18 @@ impl Sender<'_> {
             match self.step_values(run, metric, *step)? {
                 StepValues::Arrays(arrays) => {
                     readable = true;
-                    let mut there: HashMap<&str, usize> = HashMap::new();
-                    for a in arrays.iter().filter(|a| {
-                        a.step.map_or(true, |s| s == *step as i64)
-                            && a.metric.as_deref().map_or(true, |m| m == *metric)
-                    }) {
-                        *there.entry(a.timestamp.as_str()).or_default() += 1;
-                    }
+                    let mut there = tally(
+                        arrays
+                            .iter()
+                            .filter(|a| {
+                                a.step.map_or(true, |s| s == *step as i64)
+                                    && a.metric.as_deref().map_or(true, |m| m == *metric)
+                            })
+                            .map(|a| a.timestamp.as_str()),
+                    );
                     for &i in idx {
                         let ts = items[i].timestamp.to_string();
-                        let held = there.get_mut(ts.as_str()).is_some_and(|n| {
-                            let some = *n > 0;
-                            *n = n.saturating_sub(1);
-                            some
-                        });
-                        out.held[i] = Some(held);
+                        out.held[i] = Some(take_copy(&mut there, ts.as_str()));
                     }
                 }
                 StepValues::NotFound { generic } => {
@@ -499,8 +478,13 @@ fn held_arrays(answer: &Json) -> Option<(Vec<HeldArray>, Option<usize>)> {
 
 /// A timestamp from the server in the wire form (it may come with a space, a `Z` or a zero
 /// UTC offset).
+fn normal_timestamp(s: &str) -> Option<String> {
+    let s = s.strip_suffix("+00:00").unwrap_or(s);
+    Timestamp::parse(s).map(|t| t.to_string())
+}
+
 /// How many times each key occurs.
-fn tally(keys: impl Iterator<Item = String>) -> HashMap<String, usize> {
+fn tally<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> HashMap<K, usize> {
     let mut out = HashMap::new();
     for k in keys {
         *out.entry(k).or_default() += 1;
@@ -508,9 +492,20 @@ fn tally(keys: impl Iterator<Item = String>) -> HashMap<String, usize> {
     out
 }
 
-fn normal_timestamp(s: &str) -> Option<String> {
-    let s = s.strip_suffix("+00:00").unwrap_or(s);
-    Timestamp::parse(s).map(|t| t.to_string())
+/// Uses up one of the copies of `key` that `held` counts: false when none is left (each item
+/// of a batch needs a copy of its own on the server).
+fn take_copy<K, Q>(held: &mut HashMap<K, usize>, key: &Q) -> bool
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    match held.get_mut(key) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Percent-encodes a query value.

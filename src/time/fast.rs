@@ -24,6 +24,8 @@
 
 use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 
+use super::clock_ns;
+
 /// How long a read may extrapolate from its anchor.
 pub const HORIZON_NS: u64 = 1_000_000;
 
@@ -129,22 +131,6 @@ fn usable() -> bool {
     false
 }
 
-/// One clock's nanoseconds (0 if it cannot be read).
-fn clock_ns(clock: libc::clockid_t) -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write into.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return 0;
-    }
-    #[allow(clippy::unnecessary_cast)] // time_t and c_long are not i64 everywhere
-    {
-        ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
-    }
-}
-
 /// The slow path: reads the real-time clock (the answer), and makes it the new anchor when
 /// no other thread is writing one, measuring the rate on the way. `t` is a counter reading
 /// from before.
@@ -166,10 +152,11 @@ fn reanchor(t: u64) -> Option<i64> {
     let real = clock_ns(libc::CLOCK_REALTIME);
     let raw = clock_ns(libc::CLOCK_MONOTONIC_RAW);
     let b = counter()?;
+    let real = real?;
     let answer = Some(real.div_euclid(1000));
-    if real == 0 || raw == 0 || b.wrapping_sub(a) > MAX_BRACKET_TICKS {
+    let Some(raw) = raw.filter(|_| b.wrapping_sub(a) <= MAX_BRACKET_TICKS) else {
         return answer;
-    }
+    };
     let tsc = a + (b - a) / 2;
     let s = SEQ.load(Ordering::Relaxed);
     if s & 1 == 1
@@ -220,7 +207,7 @@ mod tests {
     use super::*;
 
     fn system_us() -> i64 {
-        clock_ns(libc::CLOCK_REALTIME).div_euclid(1000)
+        crate::time::Timestamp::now().0
     }
 
     /// Read against the system clock for 60 ms (past the rate's window, across many anchors):
