@@ -20,7 +20,10 @@
  *   secs=0.5                       length of one paced run of the search
  *
  * Prints one JSON object: calls, loop_s (the logging loop), total_s (loop + close),
- * call_ns (loop_s / calls per thread), dropped, p50_ns / p99_ns / max_ns (with lat=1),
+ * call_ns (loop_s / calls per thread), dropped, loop_faults (page faults the logging threads
+ * took in their loops: filling fresh memory), loop_switches (times the scheduler gave their
+ * core to another thread), cpu_call_ns (their CPU time per call: the call's cost without the
+ * time they waited for a core, which call_ns includes), p50_ns / p99_ns / max_ns (with lat=1),
  * best_rate (with search=1), empty_loop_ns (mode=disabled: the same loop calling a function
  * that does nothing), rss_kb (peak resident memory of the process, VmHWM).
  * HOME and SIMVUE_OFFLINE_DIRECTORY are the caller's to set. Not a test: it prints figures.
@@ -28,6 +31,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +131,21 @@ static __attribute__((noinline)) simvue_result no_op(simvue_run *r, const char *
 }
 static log_fn_t volatile log_fn = simvue_run_log_metrics;
 
+/* What the calling thread has used so far: page faults (minor and major), CPU time (user and
+ * system, ns), and times the scheduler took its core away (involuntary context switches). */
+struct usage {
+    long faults, switches;
+    uint64_t cpu_ns;
+};
+static struct usage thread_usage(void) {
+    struct rusage u;
+    getrusage(RUSAGE_THREAD, &u);
+    struct timespec cpu;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    return (struct usage){u.ru_minflt + u.ru_majflt, u.ru_nivcsw,
+                          (uint64_t)cpu.tv_sec * 1000000000u + (uint64_t)cpu.tv_nsec};
+}
+
 struct worker {
     pthread_t thread;
     simvue_run *run;
@@ -135,8 +154,10 @@ struct worker {
     int timed;
     struct hist *hist;
     uint64_t t0, t1;
+    struct usage used; /* what the thread used in its loop */
     int failed;
 };
+
 
 static void *logger(void *arg) {
     struct worker *w = arg;
@@ -145,6 +166,7 @@ static void *logger(void *arg) {
         values[j] = 0.5 * j;
     }
     uint64_t period = w->pace > 0 ? (uint64_t)(1e9 / w->pace) : 0;
+    struct usage before = thread_usage();
     w->t0 = now_ns();
     uint64_t next = w->t0;
     int j = 0;
@@ -175,12 +197,16 @@ static void *logger(void *arg) {
         }
     }
     w->t1 = now_ns();
+    struct usage after = thread_usage();
+    w->used = (struct usage){after.faults - before.faults, after.switches - before.switches,
+                             after.cpu_ns - before.cpu_ns};
     return NULL;
 }
 
 struct result {
     double loop_s, total_s, call_ns;
     uint64_t dropped, calls;
+    struct usage used;
     struct hist hist;
 };
 
@@ -201,6 +227,9 @@ static void one_run(long n, double pace, int timed, struct result *r) {
         if (w[t].failed) {
             die(simvue_last_error(), "simvue_run_log_metrics");
         }
+        r->used.faults += w[t].used.faults;
+        r->used.switches += w[t].used.switches;
+        r->used.cpu_ns += w[t].used.cpu_ns;
         if (w[t].t1 > loop_end) {
             loop_end = w[t].t1;
         }
@@ -328,9 +357,11 @@ int main(int argc, char **argv) {
     } else {
         struct result r;
         one_run(cfg.n, cfg.pace, 0, &r);
-        printf(",\"calls\":%llu,\"loop_s\":%.6f,\"total_s\":%.6f,\"call_ns\":%.2f,\"dropped\":%llu",
+        printf(",\"calls\":%llu,\"loop_s\":%.6f,\"total_s\":%.6f,\"call_ns\":%.2f,\"dropped\":%llu"
+               ",\"loop_faults\":%ld,\"loop_switches\":%ld,\"cpu_call_ns\":%.2f",
                (unsigned long long)r.calls, r.loop_s, r.total_s, r.call_ns,
-               (unsigned long long)r.dropped);
+               (unsigned long long)r.dropped, r.used.faults, r.used.switches,
+               (double)r.used.cpu_ns / (double)r.calls);
         if (cfg.mode == SIMVUE_MODE_DISABLED) {
             /* the loop alone, so that the call's own cost can be told */
             log_fn = no_op;

@@ -12,6 +12,7 @@ keeps is counted by the caller (the cache's files, or the discarding server). No
 
 import json
 import math
+import resource
 import sys
 import threading
 import time
@@ -54,9 +55,12 @@ def main() -> int:
         run.init(name="bench-throughput", folder="/bench")
         latencies: list[int] = []
         ends: list[float] = []
+        used = {"cpu_ns": 0, "faults": 0}  # the logging threads' CPU time and page faults
 
         def logger() -> None:
             period = threads / pace if pace > 0 else 0.0
+            cpu0 = time.thread_time_ns()
+            faults0 = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
             next_at = time.perf_counter()
             for i in range(n):
                 metrics = sites[i & 1] if alt else sites[0]
@@ -73,6 +77,8 @@ def main() -> int:
                 else:
                     run.log_metrics(metrics)
             ends.append(time.perf_counter())
+            used["cpu_ns"] += time.thread_time_ns() - cpu0
+            used["faults"] += resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - faults0
 
         t0 = time.perf_counter()
         workers = [threading.Thread(target=logger) for _ in range(threads)]
@@ -85,7 +91,8 @@ def main() -> int:
             run.close()
         t_end = time.perf_counter()
         r = {"calls": n * threads, "loop_s": t_loop - t0, "total_s": t_end - t0,
-             "call_ns": (t_loop - t0) * 1e9 / n}
+             "call_ns": (t_loop - t0) * 1e9 / n, "cpu_call_ns": used["cpu_ns"] / (n * threads),
+             "loop_faults": used["faults"]}
         if timed:
             latencies.sort()
             r.update(p50_ns=latencies[len(latencies) // 2],

@@ -855,11 +855,21 @@ pub struct SetHeader {
 /// Metric sets stored in columns: one header per set, then every set's name numbers and
 /// values back to back. The dispatcher's queue fills one and a batch carries it as it is, so
 /// neither logging nor batching allocates per set or copies a name.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone)]
 pub struct MetricColumns {
     sets: Vec<SetHeader>,
     ids: Vec<u32>,
     values: Vec<f64>,
+    /// How many sets, and values, the memory already made resident holds (filled before the
+    /// last `clear`, or [`MetricColumns::touch`]ed): what `touch` need not write again.
+    resident: (usize, usize),
+}
+
+impl PartialEq for MetricColumns {
+    /// The same sets (whatever memory is resident).
+    fn eq(&self, other: &MetricColumns) -> bool {
+        self.sets == other.sets && self.ids == other.ids && self.values == other.values
+    }
 }
 
 impl MetricColumns {
@@ -875,6 +885,7 @@ impl MetricColumns {
             sets: Vec::with_capacity(sets),
             ids: Vec::with_capacity(values),
             values: Vec::with_capacity(values),
+            resident: (0, 0),
         }
     }
 
@@ -950,6 +961,10 @@ impl MetricColumns {
 
     /// Empties the columns, keeping their capacity.
     pub fn clear(&mut self) {
+        self.resident = (
+            self.resident.0.max(self.sets.len()),
+            self.resident.1.max(self.values.len()),
+        );
         self.sets.clear();
         self.ids.clear();
         self.values.clear();
@@ -978,6 +993,55 @@ impl MetricColumns {
     pub fn holds(&self, values: usize) -> bool {
         self.values.capacity() >= values
     }
+
+    /// Makes the memory that `sets` sets of `values` values in all will fill (with the sets
+    /// there now) resident, by writing a byte into each page of it not yet written (within
+    /// the room reserved): a block prepared so off the logging thread spares that thread the
+    /// page faults, some 1.5 µs each, of filling fresh memory. Returns the pages written.
+    pub fn touch(&mut self, sets: usize, values: usize) -> usize {
+        let (done_sets, done_values) = self.resident;
+        let pages = touch_spare(&mut self.sets, done_sets, sets)
+            + touch_spare(&mut self.ids, done_values, values)
+            + touch_spare(&mut self.values, done_values, values);
+        self.resident = (
+            done_sets.max(sets.min(self.sets.capacity())),
+            done_values.max(values.min(self.values.capacity())),
+        );
+        pages
+    }
+
+    /// How many sets, and values, the memory already made resident holds.
+    pub fn resident(&self) -> (usize, usize) {
+        (
+            self.resident.0.max(self.sets.len()),
+            self.resident.1.max(self.values.len()),
+        )
+    }
+}
+
+/// Writes a zero byte into every page of `v`'s spare capacity that items `from..to` take,
+/// past its items; returns the pages written.
+fn touch_spare<T>(v: &mut Vec<T>, from: usize, to: usize) -> usize {
+    const PAGE: usize = 4096;
+    let (len, room) = (v.len(), v.capacity());
+    let size = std::mem::size_of::<T>();
+    let bytes = (to.clamp(len, room) - len) * size;
+    let resident = (from.clamp(len, room) - len) * size;
+    let start = v.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // From the first page boundary after the items already resident (the page before it
+    // holds one of them), then one byte per page.
+    let first = start.wrapping_add(resident);
+    let mut at = resident + first.align_offset(PAGE);
+    let mut pages = 0;
+    while at < bytes {
+        // SAFETY: `at < bytes`, within the spare capacity, which nothing else refers to; it
+        // is uninitialised memory of this vector, which a volatile write keeps the compiler
+        // from leaving out.
+        unsafe { start.add(at).write_volatile(0) };
+        pages += 1;
+        at += PAGE;
+    }
+    pages
 }
 
 /// A metrics batch for one run as the sinks take it: a run of sets of shared columns, and the
@@ -2090,5 +2154,52 @@ mod tests {
             body.get("alert").unwrap().get("threshold"),
             Some(&Json::Int(0))
         );
+    }
+
+    /// Pages of `len` bytes from `p` that are resident (`mincore`), rounded out to pages.
+    #[cfg(target_os = "linux")]
+    fn resident_pages(p: *const u8, len: usize) -> usize {
+        let page = 4096usize;
+        let start = p as usize & !(page - 1);
+        let end = (p as usize + len).next_multiple_of(page);
+        let mut vec = vec![0u8; (end - start) / page];
+        // SAFETY: the range is mapped (a vector's allocation, rounded out to its pages);
+        // `vec` has a byte per page.
+        let rc =
+            unsafe { libc::mincore(start as *mut libc::c_void, end - start, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        vec.iter().filter(|b| **b & 1 == 1).count()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn touch_makes_the_memory_sets_will_fill_resident_once() {
+        // Large enough that the allocator maps fresh pages for each column.
+        let mut cols = MetricColumns::with_capacity(400_000, 1_200_000);
+        let values_at = cols.values.as_ptr().cast::<u8>();
+        let values_len = 30_000 * 8;
+        assert!(resident_pages(values_at, values_len) <= 1);
+        let pages = cols.touch(10_000, 30_000);
+        // 320 000 + 120 000 + 240 000 bytes: a page each 4096, give or take one per column.
+        let want = (10_000 * 32 + 30_000 * 4 + 30_000 * 8) / 4096;
+        assert!(pages.abs_diff(want) <= 3, "{pages} pages, want {want}");
+        assert!(resident_pages(values_at, values_len) >= values_len / 4096);
+        assert_eq!(cols.resident(), (10_000, 30_000));
+        // What is resident is not written again; only what lies past it.
+        assert_eq!(cols.touch(10_000, 30_000), 0);
+        assert_eq!(cols.touch(5_000, 15_000), 0);
+        let more = cols.touch(20_000, 60_000);
+        assert!(more.abs_diff(want) <= 3, "{more} pages, want {want}");
+        // Filling past it and clearing keeps the fuller mark; the room reserved bounds it.
+        for i in 0..25_000 {
+            cols.push(0.0, Timestamp(0), i, &[1, 2, 3], &[1.0, 2.0, 3.0]);
+        }
+        cols.clear();
+        assert_eq!(cols.resident(), (25_000, 75_000));
+        assert_eq!(cols.touch(25_000, 75_000), 0);
+        let all = cols.touch(usize::MAX, usize::MAX);
+        let room = (400_000 * 32 + 1_200_000 * 12) / 4096;
+        assert!(all <= room, "{all} pages written, room for {room}");
+        assert_eq!(cols.touch(usize::MAX, usize::MAX), 0);
     }
 }

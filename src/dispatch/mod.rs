@@ -240,15 +240,16 @@ impl Dispatcher {
         on_abort: Box<dyn Fn() + Send>,
     ) -> Result<Dispatcher> {
         let capacity = settings.capacity.max(1);
+        let threshold = (capacity / 2).clamp(1, MAX_BATCH);
         let shared = Arc::new(Shared {
             q: Mutex::new(Queues {
-                metrics: queue::queue_columns(capacity),
+                metrics: queue::first_block(capacity, threshold),
                 ..Queues::default()
             }),
             work: Condvar::new(),
             space: Condvar::new(),
             capacity,
-            threshold: (capacity / 2).clamp(1, MAX_BATCH),
+            threshold,
             threshold_bytes: MAX_HELD_BYTES / 4,
             held: AtomicUsize::new(0),
             blocking: settings.blocking,

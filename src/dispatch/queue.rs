@@ -341,6 +341,80 @@ pub(super) fn take_block(s: &Shared, q: &mut Queues) -> MetricColumns {
     cols
 }
 
+/// Gets [`WARM_SPARES`] spare blocks ready for the queue, each with the memory that `sets`
+/// sets of `values` values in all will fill made resident ([`MetricColumns::touch`]): the
+/// dispatcher calls it after a take, outside the queue's lock, so that the calling threads do
+/// not take the page faults of fresh blocks (while the blocks in flight grow to the bound on
+/// held data, a block the writer returns is not there yet to be reused), nor of blocks fuller
+/// than their memory was before.
+pub(super) fn warm_spares(s: &Shared, sets: usize, values: usize) {
+    // At most what a take on time holds, and a quarter more (a dispatcher that came late does
+    // not make the next blocks larger), and at most [`WARM_BYTES`] (wide sets, whose calls
+    // the page faults cost little more, do not hold that much more memory in spares).
+    let mut need = (
+        sets.min(first_sets(s.capacity, s.threshold)),
+        values.min(queue_values(s.capacity)),
+    );
+    let bytes = need.0 * MetricColumns::set_bytes(0) + need.1 * MetricColumns::VALUE_BYTES;
+    if bytes > WARM_BYTES {
+        need = (need.0 * WARM_BYTES / bytes, need.1 * WARM_BYTES / bytes);
+    }
+    let short = |c: &MetricColumns| c.resident().0 < need.0 || c.resident().1 < need.1;
+    // Those short of it are taken out to be touched without the lock (meanwhile a take that
+    // finds no spare allocates one, as it would anyway).
+    let mut ready: Vec<MetricColumns> = {
+        let mut spares = s.spares.lock();
+        let mut ready = Vec::new();
+        let mut i = 0;
+        while i < spares.len() {
+            if short(&spares[i]) {
+                ready.push(spares.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        let missing = WARM_SPARES.saturating_sub(spares.len() + ready.len());
+        ready.extend((0..missing).map(|_| queue_columns(s.capacity)));
+        ready
+    };
+    for cols in &mut ready {
+        cols.touch(need.0, need.1);
+    }
+    let mut spares = s.spares.lock();
+    for cols in ready {
+        if spares.len() < MAX_SPARES {
+            spares.push(cols);
+        }
+    }
+}
+
+/// Values per set the blocks made ready before anything was logged are prepared for.
+pub(super) const FIRST_WIDTH: usize = 4;
+
+/// Sets the blocks made ready before anything was logged are prepared for: what wakes the
+/// dispatcher (`threshold`) and a quarter more, as it may come late, within the queue's
+/// `capacity`.
+pub(super) fn first_sets(capacity: usize, threshold: usize) -> usize {
+    (threshold + threshold / 4).min(capacity)
+}
+
+/// The queue's first block, with the memory that [`first_sets`] sets of [`FIRST_WIDTH`]
+/// values will fill made resident, as the dispatcher makes its spares ready
+/// ([`warm_spares`]): the run's start pays the page faults (a fraction of a millisecond),
+/// rather than the first calls.
+pub(super) fn first_block(capacity: usize, threshold: usize) -> MetricColumns {
+    let mut cols = queue_columns(capacity);
+    let sets = first_sets(capacity, threshold);
+    cols.touch(sets, sets * FIRST_WIDTH);
+    cols
+}
+
+/// Gets the spares ready when the dispatcher starts, as [`first_block`] the queue's block.
+pub(super) fn warm_start(s: &Shared) {
+    let sets = first_sets(s.capacity, s.threshold);
+    warm_spares(s, sets, sets * FIRST_WIDTH);
+}
+
 /// The values a queue's block has room for.
 fn queue_values(_capacity: usize) -> usize {
     MAX_HELD_BYTES / MetricColumns::VALUE_BYTES
@@ -352,10 +426,17 @@ fn queue_values(_capacity: usize) -> usize {
 /// for 10 ms at 3 M sets/s.
 pub(super) const MAX_READY: usize = 2;
 
+/// Spare blocks the dispatcher keeps ready ([`warm_spares`]): as many as may be taken between
+/// two of its takes ([`MAX_READY`] hand-offs, and its own take).
+pub(super) const WARM_SPARES: usize = MAX_READY + 1;
+
+/// The most memory of each spare block [`warm_spares`] makes resident.
+pub(super) const WARM_BYTES: usize = 1 << 20;
+
 /// Emptied queue blocks kept for reuse at most: the bound on held data keeps a few blocks in
 /// use at a time, and reusing them (rather than freeing and allocating) keeps the process's
 /// memory from spreading over new pages.
-const MAX_SPARES: usize = 3;
+pub(super) const MAX_SPARES: usize = WARM_SPARES + 1;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]

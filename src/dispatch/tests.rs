@@ -498,3 +498,58 @@ fn wide_sets_with_blocking_lose_nothing_and_batches_stay_small() {
         "a batch of {biggest} sets"
     );
 }
+
+/// The queue's first block, and the spares the dispatcher makes ready after each take, have
+/// the memory the next sets will fill resident already, so that the logging thread does not
+/// take the page faults; within bounds, and without growing the number of spares.
+#[test]
+fn queue_blocks_come_with_their_memory_resident() {
+    use super::queue::{first_sets, warm_spares, FIRST_WIDTH, MAX_SPARES, WARM_BYTES, WARM_SPARES};
+    let sink = Arc::new(Recorder::default());
+    let capacity = 1000;
+    let d = start(sink.clone(), capacity, false);
+    let s = &*d.shared;
+    let first = first_sets(capacity, s.threshold);
+    assert_eq!(first, 625);
+    assert_eq!(s.q.lock().metrics.resident(), (first, first * FIRST_WIDTH));
+    // A take of 600 sets of 3 values: the dispatcher then makes spares ready for a quarter
+    // more (750 sets, but at most `first`, and 2250 values).
+    for i in 0..600 {
+        d.log_metrics(&["a", "b", "c"], &[i as f64; 3], MetricOptions::default())
+            .unwrap();
+    }
+    let ready = |need: (usize, usize)| {
+        let spares = s.spares.lock();
+        spares.len() >= WARM_SPARES
+            && spares.len() <= MAX_SPARES
+            && spares.iter().all(|c| {
+                let (sets, values) = c.resident();
+                sets >= need.0 && values >= need.1 && c.is_empty()
+            })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !ready((first, 2250)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spares not made ready"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    d.finish();
+    assert_eq!(sink.metrics.lock().len(), 600);
+    // Asked again for more, the same spares are made ready for it: no more of them.
+    let before = s.spares.lock().len();
+    warm_spares(s, 600, 30_000);
+    assert!(ready((600, 30_000)));
+    assert_eq!(s.spares.lock().len(), before);
+    // Each spare holds at most `WARM_BYTES` made resident for wide sets.
+    warm_spares(s, 600, 10_000_000);
+    for c in s.spares.lock().iter() {
+        let (sets, values) = c.resident();
+        assert!(values >= 30_000);
+        assert!(
+            values <= 30_000.max(WARM_BYTES / crate::model::MetricColumns::VALUE_BYTES),
+            "{sets} sets, {values} values resident"
+        );
+    }
+}

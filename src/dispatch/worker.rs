@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
 use super::network::Network;
-use super::queue::{event_bytes, take_block, TakenMetrics};
+use super::queue::{event_bytes, take_block, warm_spares, warm_start, TakenMetrics};
 use super::writer::Writer;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
@@ -53,6 +53,8 @@ pub(super) struct Worker {
 /// What one wake-up took from the queues.
 struct Taken {
     metrics: Vec<MetricBatch>,
+    /// The most sets, and the most values, of the metric blocks taken.
+    fullest: (usize, usize),
     events: Vec<EventSet>,
     tensors: Vec<Vec<TensorSet>>,
     /// Stop was asked for and nothing is left behind.
@@ -152,6 +154,7 @@ impl Worker {
         };
         let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
+        warm_start(s);
         loop {
             self.wait(&at, &|| matches!(&route, Route::Writer(w) if w.behind()));
             let now = Instant::now();
@@ -185,6 +188,12 @@ impl Worker {
             }
             for (full, patch) in updates.drain(..) {
                 hand_over(Batch::Update(Box::new(full), patch));
+            }
+            // With the batches on their way, the next spares are made ready for blocks a
+            // quarter fuller than the fullest taken now (the next take may come later).
+            let (sets, values) = taken.fullest;
+            if sets > 0 && !taken.done {
+                warm_spares(s, sets + sets / 4, values + values / 4);
             }
             if taken.done {
                 break;
@@ -305,11 +314,15 @@ impl Worker {
         let done = q.stop && q.events.is_empty();
         drop(q);
         let mut metrics = Vec::new();
+        let fullest = blocks
+            .iter()
+            .fold((0, 0), |(s, v), b| (s.max(b.len()), v.max(b.values_len())));
         for cols in blocks {
             let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
             metrics.extend(MetricBatch::cut(names, cols, &cuts));
         }
         Taken {
+            fullest,
             metrics,
             events,
             tensors: tensor_batches(tensors),
