@@ -198,6 +198,23 @@ impl Tally {
     }
 }
 
+/// Marks the calling thread as background work for the scheduler (`SCHED_BATCH`, allowed
+/// to any user): waking up, it does not preempt the thread running on a core (the solver),
+/// but waits for a free core or the end of that thread's slice; its share of the CPU is the
+/// same. `SIMVUE_SCHED=normal` leaves the policy as it is.
+pub(crate) fn background_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        if std::env::var_os("SIMVUE_SCHED").is_some_and(|v| v == "normal") {
+            return;
+        }
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: plain system call on the calling thread (pid 0) with a valid parameter.
+        // A failure (a seccomp filter, say) leaves the thread as it was.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) };
+    }
+}
+
 /// What the caller's side and the background threads share.
 struct Shared {
     q: Mutex<Queues>,
@@ -269,7 +286,10 @@ impl Dispatcher {
         };
         let thread = std::thread::Builder::new()
             .name("simvue-dispatch".into())
-            .spawn(move || worker.run(on_abort))
+            .spawn(move || {
+                background_thread();
+                worker.run(on_abort)
+            })
             .map_err(|e| Error::io("cannot start the dispatcher thread", e))?;
         Ok(Dispatcher {
             remote,

@@ -553,3 +553,63 @@ fn queue_blocks_come_with_their_memory_resident() {
         );
     }
 }
+
+/// The dispatcher and writer threads run as `SCHED_BATCH`: woken, they do not preempt the
+/// solver on its core.
+#[test]
+#[cfg(target_os = "linux")]
+fn background_threads_do_not_preempt_the_solver() {
+    if std::env::var_os("SIMVUE_SCHED").is_some() {
+        return; // the policy was chosen outside
+    }
+    let sink = Arc::new(Recorder::default());
+    let d = Dispatcher::start(
+        "run".into(),
+        sink,
+        DispatchSettings {
+            writer_depth: WRITER_DEPTH,
+            ..settings(100, false)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    d.log_metrics(&["x"], &[1.0], MetricOptions::default())
+        .unwrap();
+    // The policies of the live threads named `name` (other tests' threads share the names;
+    // one that ended meanwhile does not answer).
+    let policies = |name: &str| -> Vec<i32> {
+        let mut found = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let task = task.path();
+            let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            let tid = task
+                .file_name()
+                .and_then(|t| t.to_str()?.parse::<i32>().ok());
+            if let (true, Some(tid)) = (comm.trim_end() == name, tid) {
+                // SAFETY: a plain query of a thread of this process.
+                let policy = unsafe { libc::sched_getscheduler(tid) };
+                if policy >= 0 {
+                    found.push(policy);
+                }
+            }
+        }
+        found
+    };
+    // The writer starts with the dispatcher's first take.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while policies("simvue-writer").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no writer thread");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for name in ["simvue-dispatch", "simvue-writer"] {
+        let found = policies(name);
+        assert!(!found.is_empty(), "no {name} thread");
+        assert!(
+            found.iter().all(|p| *p == libc::SCHED_BATCH),
+            "{name}: {found:?}"
+        );
+    }
+    d.finish();
+}

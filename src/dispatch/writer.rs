@@ -69,6 +69,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("simvue-writer".into())
             .spawn(move || {
+                super::background_thread();
                 // Batches in the order they were handed over: metrics, events and run updates
                 // keep the order the dispatcher gave them.
                 for b in rx {
