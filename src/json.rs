@@ -574,7 +574,54 @@ pub fn push_python_float(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b".0");
         return;
     }
-    push_python_float_digits(out, f);
+    if !push_micros(out, f) {
+        push_python_float_digits(out, f);
+    }
+}
+
+/// Writes `f` as [`push_python_float_digits`] would when it is a whole number of millionths
+/// with 1e-4 <= |f| < 2^32 and not integral (every automatic metric `time`, microseconds
+/// since the start; values such as 0.25 or 1234.5), with integer conversions; returns false,
+/// having written nothing, for any other value.
+///
+/// Why the text is the same: with `x` the nearest integer to `|f| * 1e6`, `x / 1e6 == |f|`
+/// (a correctly rounded division) says that the decimal `x * 10^-6` reads back as `f`. Any
+/// other decimal with at most six decimals is at least 10^-6 from it, and one with more
+/// decimals has more significant digits; below 2^32 a float's neighbours are under 10^-6
+/// apart, so no other decimal as short reads back as `f`: `x * 10^-6`, trailing zeros
+/// dropped, is the shortest, and unique. From 1e-4 up Python writes it without an exponent.
+#[inline]
+fn push_micros(out: &mut Vec<u8>, f: f64) -> bool {
+    let a = f.abs();
+    // Also false for NaN.
+    if !(1e-4..4_294_967_296.0).contains(&a) {
+        return false;
+    }
+    // The nearest integer (no call of `round`: below 2^52, adding a half is exact).
+    let x = (a * 1e6 + 0.5) as u64;
+    if x as f64 / 1e6 != a {
+        return false;
+    }
+    let (whole, mut frac) = (x / 1_000_000, (x % 1_000_000) as u32);
+    if frac == 0 {
+        return false;
+    }
+    let mut digits = [b'0'; 6];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    let mut n = 6;
+    while digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(&digits[..n]);
+    true
 }
 
 /// [`push_python_float`] through the shortest-digits search, for any value.
@@ -716,6 +763,73 @@ mod tests {
         }
         assert_eq!(float(-0.0), "-0.0");
         assert_eq!(float(9007199254740991.0), "9007199254740991.0");
+    }
+
+    /// The millionths path writes what the shortest-digits search writes: at its edges (1e-4
+    /// and the float below it, 2^32 and below, one millionth more or less), on whole numbers
+    /// of millionths of every size (automatic times), on values with fewer decimals, and on
+    /// values it must leave alone (seven decimals, thirds, random doubles).
+    #[test]
+    fn millionths_take_a_fast_path_to_the_same_text() {
+        let digits = |f: f64| {
+            let mut out = Vec::new();
+            push_python_float_digits(&mut out, f);
+            String::from_utf8(out).unwrap()
+        };
+        let below = |f: f64| f64::from_bits(f.to_bits() - 1);
+        let mut cases = vec![
+            1e-4,
+            below(1e-4),
+            1.5e-4,
+            0.000999,
+            0.1,
+            0.2,
+            0.3,
+            1.0 / 3.0,
+            2.0 / 3.0,
+            0.1234567,
+            123.456789,
+            4_294_967_295.999999,
+            4_294_967_296.5,
+            below(4_294_967_296.0),
+            4_294_967_296.0 - 1e-6,
+            1e9 + 0.000001,
+        ];
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..300_000u64 {
+            let r = next();
+            let f = match i % 3 {
+                // Microseconds since a start up to 136 years and beyond.
+                0 => (r >> (i % 64).max(11)) as f64 / 1e6,
+                // Fewer decimals, any magnitude below 2^33.
+                1 => (r % (1 << 33)) as f64 / 10f64.powi((r >> 59) as i32 % 8),
+                _ => f64::from_bits(r),
+            };
+            cases.extend([f, -f, below(f.abs())]);
+        }
+        let mut fast = 0;
+        for f in cases {
+            if !f.is_finite() {
+                continue;
+            }
+            let mut out = Vec::new();
+            if push_micros(&mut out, f) {
+                fast += 1;
+                assert_eq!(String::from_utf8(out).unwrap(), digits(f), "{f:?}");
+            }
+            assert_eq!(float(f), digits(f), "{f:?}");
+        }
+        assert!(fast > 250_000, "{fast} values took the fast path");
+        assert_eq!(float(0.387559), "0.387559");
+        assert_eq!(float(-1234.5), "-1234.5");
+        assert_eq!(float(1e-4), "0.0001");
+        assert_eq!(float(below(1e-4)), "9.999999999999999e-05");
     }
 
     #[test]
