@@ -776,7 +776,7 @@ mod tests {
             push_python_float_digits(&mut out, f);
             String::from_utf8(out).unwrap()
         };
-        let below = |f: f64| f64::from_bits(f.to_bits() - 1);
+        let below = |f: f64| f64::from_bits(f.to_bits().saturating_sub(1));
         let mut cases = vec![
             1e-4,
             below(1e-4),
