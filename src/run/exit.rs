@@ -93,7 +93,41 @@ pub fn terminate(why: &str, code: i32) -> ! {
             eprintln!("[simvue] closing run: {}", e.message);
         }
     }
+    hold_stdout();
     std::process::exit(code)
+}
+
+/// Takes C's `stdout` lock for good, waiting up to a second for a thread that holds it: glibc's
+/// `exit` flushes stdio buffers without their locks, "underneath" threads that still print,
+/// and a solver thread printing meanwhile lost part of its buffered output (seen in a test:
+/// lines 9 to 179 of 196 gone). With the lock held here, such a thread waits in its next
+/// `printf` until the process ends, and `exit`, on this thread, flushes what it wrote before.
+fn hold_stdout() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            static mut stdout: *mut libc::FILE;
+            fn ftrylockfile(file: *mut libc::FILE) -> libc::c_int;
+        }
+        // SAFETY: glibc's `stdout` points to its static stream object, valid for the life of
+        // the process (also after `fclose`); `ftrylockfile` never blocks, and the lock is
+        // never given back: the process is ending.
+        unsafe {
+            let out = std::ptr::addr_of!(stdout).read();
+            if out.is_null() {
+                return;
+            }
+            // A thread printing in a loop holds the lock most of the time: try again at once
+            // (yielding the core), within the second.
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while ftrylockfile(out) != 0 {
+                if std::time::Instant::now() >= until {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 /// Registers an active run to be closed at exit (the hook is installed by the first run).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 import time
 
 from .helpers import describe, env_for, kv
@@ -20,11 +21,19 @@ from .helpers import describe, env_for, kv
 POLICY_RUN, POLICY_TERMINATE = 0, 1
 
 
-def _abort_run(exes, srv, work, policy):
+def _abort_run(exes, srv, work, policy, *extra):
+    """Runs the abort program until it has logged 20 steps, aborts its run from the server,
+    and waits for it. Its output is a pipe, read as it comes (as a terminal or a batch
+    system's spooler would), so that the program never waits for it."""
     (work / "cwd").mkdir(parents=True)
-    p = subprocess.Popen([str(exes["abort"]), "3000", str(policy)], cwd=work / "cwd",
-                         env=env_for(work, srv.url, mode="online"), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    err_path = work / "stderr"
+    with open(err_path, "wb") as err_f:
+        p = subprocess.Popen([str(exes["abort"]), "3000", str(policy), *extra], cwd=work / "cwd",
+                             env=env_for(work, srv.url, mode="online"), stdout=subprocess.PIPE,
+                             stderr=err_f)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read1(1 << 16), b"")))
+    reader.start()
     deadline = time.monotonic() + 60
     rid = None
     while rid is None and time.monotonic() < deadline:
@@ -37,10 +46,13 @@ def _abort_run(exes, srv, work, policy):
         time.sleep(0.05)
     srv.abort(rid)
     try:
-        out, err = p.communicate(timeout=60)
+        p.wait(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
-        out, err = p.communicate()
+        p.wait()
+    reader.join()
+    out = b"".join(chunks).decode(errors="replace")
+    err = err_path.read_text(errors="replace")
     return rid, subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
@@ -76,3 +88,26 @@ def test_policy_terminate_closes_the_run_and_exits_with_code_1(exes, servers, tm
     assert run.get("endtime")
     steps = [i["values"]["step_value"] for i in srv.metrics(rid)]
     assert steps == [float(s) for s in range(len(steps))] and len(steps) >= 20
+
+
+def test_terminate_writes_out_what_a_thread_still_printing_buffered(exes, servers, tmp_path):
+    """The library exits from its own thread while the solver's main thread prints a line every
+    2 microseconds into stdout's buffer: glibc's exit flushes buffers without their locks, so
+    the library takes stdout's lock first. What comes out is whole lines, in order, a prefix of
+    each sequence the program printed (before, lines went missing from the middle)."""
+    srv = servers()
+    rid, res = _abort_run(exes, srv, tmp_path / "chatter", POLICY_TERMINATE, "chatter")
+    assert res.returncode == 1, describe(res)
+    assert "exiting with code 1" in res.stderr, res.stderr
+    body = res.stdout.split("run_id=", 1)[1].split("\n", 1)[1]
+    assert body.endswith("\n"), body[-200:]
+    steps, chats = [], []
+    for line in body.splitlines():
+        m = re.fullmatch(r"(step|chat)=(\d+)|aborted_at=\d+ callback=1 user_flag=1", line)
+        assert m, f"line {line!r}"
+        if m.group(1):
+            (steps if m.group(1) == "step" else chats).append(int(m.group(2)))
+    assert steps == list(range(len(steps))) and len(steps) >= 20, steps[:50]
+    assert len(chats) > 1000 and chats == list(range(len(chats))), next(
+        (f"chat {k} is {c}" for k, c in enumerate(chats) if c != k), len(chats))
+    assert srv.run(rid)["status"] == "terminated"

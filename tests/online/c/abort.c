@@ -9,6 +9,10 @@
  * ends the run itself: the program then logs 5 more steps (refused_after=<how many were
  * refused>), sets no status, and closes. Every step also prints "step=<n>" without flushing
  * (what the process's exit must still write out).
+ * `abort MAX_STEPS POLICY chatter`: instead of sleeping 10 ms a step, and after the abort
+ * until the library ends the process (policy TERMINATE), the program prints "chat=<k>" for
+ * k = 0, 1, ... about every 2 microseconds, never flushing: the process's exit, which happens
+ * on another thread while it prints, must write out whole lines, a prefix of each sequence.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -24,8 +28,27 @@ static void on_abort(void *user_data) {
     *(volatile int *)user_data = 1;
 }
 
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Prints "chat=<k>" lines, one about every 2 microseconds, for `ns` nanoseconds. */
+static void chat(long *k, long ns) {
+    long end = now_ns() + ns;
+    while (now_ns() < end) {
+        printf("chat=%ld\n", (*k)++);
+        long next = now_ns() + 2000;
+        while (now_ns() < next) {
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     int max_steps = argc > 1 ? atoi(argv[1]) : 3000;
+    int chatter = argc > 3;
+    long chats = 0;
     static volatile int user_flag = 0;
     simvue_run *run = NULL;
     if (simvue_run_new(SIMVUE_MODE_ONLINE, &run) != SIMVUE_OK) return 3;
@@ -47,8 +70,12 @@ int main(int argc, char **argv) {
     for (n = 0; n < max_steps; n++) {
         simvue_run_log_metric(run, "step_value", (double)n);
         printf("step=%d\n", n);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        if (chatter) {
+            chat(&chats, 10 * 1000 * 1000);
+        } else {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         int32_t requested = 0;
         simvue_run_abort_requested(run, &requested);
         if (requested) {
@@ -59,6 +86,9 @@ int main(int argc, char **argv) {
     }
     if (!stopped) printf("finished_all=%d\n", n);
     fflush(stdout);
+    while (stopped && chatter) {
+        chat(&chats, 1000000000L);
+    }
     if (policy == SIMVUE_ABORT_ON_ALERT_IGNORE || !stopped) {
         rc = simvue_run_set_status(run, stopped ? SIMVUE_STATUS_TERMINATED : SIMVUE_STATUS_COMPLETED);
         printf("status_rc=%s\n", simvue_result_name(rc));
