@@ -736,15 +736,17 @@ mod tests {
         }
     }
 
+    /// `f` through the shortest-digits search alone (what the fast paths must match).
+    fn digits(f: f64) -> String {
+        let mut out = Vec::new();
+        push_python_float_digits(&mut out, f);
+        String::from_utf8(out).unwrap()
+    }
+
     /// The integral fast path writes what the shortest-digits search writes, at its edges
     /// (0, -0.0, 2^53 and its neighbours, 1e15, 1e16) and on random integers of every size.
     #[test]
     fn integral_floats_take_a_fast_path_to_the_same_text() {
-        let digits = |f: f64| {
-            let mut out = Vec::new();
-            push_python_float_digits(&mut out, f);
-            String::from_utf8(out).unwrap()
-        };
         let mut cases = vec![0.0, -0.0, 1.0, -1.0, 1e15, 1e16, -1e16, 9.2e18, -9.3e18];
         for k in [52, 53, 54, 62, 63] {
             let p = 2f64.powi(k);
@@ -771,11 +773,6 @@ mod tests {
     /// values it must leave alone (seven decimals, thirds, random doubles).
     #[test]
     fn millionths_take_a_fast_path_to_the_same_text() {
-        let digits = |f: f64| {
-            let mut out = Vec::new();
-            push_python_float_digits(&mut out, f);
-            String::from_utf8(out).unwrap()
-        };
         let below = |f: f64| f64::from_bits(f.to_bits().saturating_sub(1));
         let mut cases = vec![
             1e-4,
