@@ -158,7 +158,6 @@ struct worker {
     int failed;
 };
 
-
 static void *logger(void *arg) {
     struct worker *w = arg;
     double values[1000];

@@ -189,14 +189,14 @@ impl Worker {
             for (full, patch) in updates.drain(..) {
                 hand_over(Batch::Update(Box::new(full), patch));
             }
+            if taken.done {
+                break;
+            }
             // With the batches on their way, the next spares are made ready for blocks a
             // quarter fuller than the fullest taken now (the next take may come later).
             let (sets, values) = taken.fullest;
-            if sets > 0 && !taken.done {
+            if sets > 0 {
                 warm_spares(s, sets + sets / 4, values + values / 4);
-            }
-            if taken.done {
-                break;
             }
             if now >= at.heartbeat {
                 at.heartbeat = now + self.settings.heartbeat_interval;
