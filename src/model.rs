@@ -943,12 +943,23 @@ impl MetricColumns {
     /// each (a set larger than `max_bytes` makes a batch of its own): the start of every batch
     /// after the first.
     pub fn cuts(&self, max_sets: usize, max_bytes: usize) -> Vec<usize> {
+        self.cuts_from(0, max_sets, max_bytes)
+    }
+
+    /// As [`MetricColumns::cuts`] for the sets from `first` on.
+    pub fn cuts_from(&self, first: usize, max_sets: usize, max_bytes: usize) -> Vec<usize> {
         let mut cuts = Vec::new();
-        if self.len() <= max_sets && self.bytes() <= max_bytes {
+        let values: usize = self.values.len()
+            - self.sets[..first]
+                .iter()
+                .map(|h| h.len as usize)
+                .sum::<usize>();
+        let bytes = (self.len() - first) * Self::set_bytes(0) + values * Self::VALUE_BYTES;
+        if self.len() - first <= max_sets && bytes <= max_bytes {
             return cuts;
         }
-        let (mut start, mut bytes) = (0, 0);
-        for (i, h) in self.sets.iter().enumerate() {
+        let (mut start, mut bytes) = (first, 0);
+        for (i, h) in self.sets.iter().enumerate().skip(first) {
             let b = Self::set_bytes(h.len as usize);
             if i > start && (i - start >= max_sets || bytes + b > max_bytes) {
                 cuts.push(i);
@@ -994,6 +1005,61 @@ impl MetricColumns {
         self.values.capacity() >= values
     }
 
+    /// Whether one more set of `values` values fits without growing, within `max_sets` sets
+    /// and `max_values` values.
+    #[inline]
+    pub fn fits(&self, values: usize, max_sets: usize, max_values: usize) -> bool {
+        self.sets.len() < self.sets.capacity().min(max_sets)
+            && values <= self.values.capacity().min(max_values) - self.values.len()
+    }
+
+    /// Removes the first `sets` sets, whose values are the first `values` values, moving the
+    /// others to the front (the columns keep their memory: they do not move).
+    pub fn drain_front(&mut self, sets: usize, values: usize) {
+        self.resident = self.resident();
+        self.sets.drain(..sets);
+        self.ids.drain(..values);
+        self.values.drain(..values);
+    }
+
+    /// Sets the columns have room for without growing.
+    pub fn sets_capacity(&self) -> usize {
+        self.sets.capacity()
+    }
+
+    /// Where the columns' memory is, for another thread to copy sets from
+    /// ([`MetricColumns::extend_copied`]) while this block is being filled: valid as long as
+    /// the columns do not grow (see [`MetricColumns::fits`]).
+    pub fn at(&self) -> ColumnsAt {
+        ColumnsAt {
+            sets: self.sets.as_ptr(),
+            ids: self.ids.as_ptr(),
+            values: self.values.as_ptr(),
+        }
+    }
+
+    /// Appends copies of the sets `from.0..to` of the columns at `at`, whose values start at
+    /// value `from.1`; returns how many values they hold.
+    ///
+    /// # Safety
+    /// Those sets and their values are initialised (below the other columns' length), the
+    /// columns did not grow since `at` was taken, and nothing writes them meanwhile.
+    pub unsafe fn extend_copied(
+        &mut self,
+        at: ColumnsAt,
+        from: (usize, usize),
+        to: usize,
+    ) -> usize {
+        let sets = std::slice::from_raw_parts(at.sets.add(from.0), to - from.0);
+        let n: usize = sets.iter().map(|h| h.len as usize).sum();
+        self.sets.extend_from_slice(sets);
+        self.ids
+            .extend_from_slice(std::slice::from_raw_parts(at.ids.add(from.1), n));
+        self.values
+            .extend_from_slice(std::slice::from_raw_parts(at.values.add(from.1), n));
+        n
+    }
+
     /// Makes the memory that `sets` sets of `values` values in all will fill (with the sets
     /// there now) resident, by writing a byte into each page of it not yet written (within
     /// the room reserved): a block prepared so off the logging thread spares that thread the
@@ -1016,6 +1082,20 @@ impl MetricColumns {
             self.resident.0.max(self.sets.len()),
             self.resident.1.max(self.values.len()),
         )
+    }
+}
+
+/// Where the columns of a [`MetricColumns`] are ([`MetricColumns::at`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnsAt {
+    sets: *const SetHeader,
+    ids: *const u32,
+    values: *const f64,
+}
+
+impl Default for ColumnsAt {
+    fn default() -> ColumnsAt {
+        MetricColumns::default().at()
     }
 }
 
@@ -1060,9 +1140,20 @@ pub struct MetricBatch {
 impl MetricBatch {
     /// The batches of `cols` cut before each set in `cuts` (increasing).
     pub fn cut(names: &Arc<NameTable>, cols: MetricColumns, cuts: &[usize]) -> Vec<MetricBatch> {
+        MetricBatch::cut_from(names, cols, (0, 0), cuts)
+    }
+
+    /// As [`MetricBatch::cut`] for the sets from `first.0` on, whose values start at value
+    /// `first.1` (those before were taken otherwise).
+    pub fn cut_from(
+        names: &Arc<NameTable>,
+        cols: MetricColumns,
+        first: (usize, usize),
+        cuts: &[usize],
+    ) -> Vec<MetricBatch> {
         let cols = Arc::new(cols);
         let ends = cuts.iter().copied().chain(std::iter::once(cols.len()));
-        let (mut start, mut first_value) = (0, 0);
+        let (mut start, mut first_value) = first;
         let mut batches = Vec::with_capacity(cuts.len() + 1);
         for end in ends {
             let values: usize = cols.sets[start..end].iter().map(|h| h.len as usize).sum();
@@ -2174,8 +2265,9 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn touch_makes_the_memory_sets_will_fill_resident_once() {
-        // Large enough that the allocator maps fresh pages for each column.
-        let mut cols = MetricColumns::with_capacity(400_000, 1_200_000);
+        // Large enough that the allocator maps fresh pages for the values (past the 32 MiB
+        // that glibc's mmap threshold may grow to after other tests freed large blocks).
+        let mut cols = MetricColumns::with_capacity(400_000, 4_500_000);
         let values_at = cols.values.as_ptr().cast::<u8>();
         let values_len = 30_000 * 8;
         assert!(resident_pages(values_at, values_len) <= 1);
@@ -2198,7 +2290,7 @@ mod tests {
         assert_eq!(cols.resident(), (25_000, 75_000));
         assert_eq!(cols.touch(25_000, 75_000), 0);
         let all = cols.touch(usize::MAX, usize::MAX);
-        let room = (400_000 * 32 + 1_200_000 * 12) / 4096;
+        let room = (400_000 * 32 + 4_500_000 * 12) / 4096;
         assert!(all <= room, "{all} pages written, room for {room}");
         assert_eq!(cols.touch(usize::MAX, usize::MAX), 0);
     }

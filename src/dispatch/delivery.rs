@@ -643,6 +643,9 @@ mod tests {
             threshold_bytes: 1 << 20,
             held: Default::default(),
             spares: Default::default(),
+            ready: Default::default(),
+            step: Default::default(),
+            number: 0,
         })
     }
 

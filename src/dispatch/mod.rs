@@ -73,6 +73,7 @@ macro_rules! unused_sink_methods {
 }
 
 mod delivery;
+mod lane;
 mod network;
 mod queue;
 #[cfg(test)]
@@ -235,6 +236,13 @@ struct Shared {
     events: Tally,
     /// Emptied metric columns, for the queue to fill again (see `queue::TakenMetrics`).
     spares: Mutex<Vec<crate::model::MetricColumns>>,
+    /// Blocks waiting in `Queues::ready` (as of the last change, made under the lock), for
+    /// the lanes' fast path to tell a full queue without the lock.
+    ready: AtomicUsize,
+    /// The automatic step: calls of every thread, dropped ones included.
+    step: AtomicU64,
+    /// This dispatcher's number, which its lanes are found by ([`lane::cached`]).
+    number: u64,
 }
 
 /// The queues of one run and their dispatcher thread.
@@ -259,10 +267,7 @@ impl Dispatcher {
         let capacity = settings.capacity.max(1);
         let threshold = (capacity / 2).clamp(1, MAX_BATCH);
         let shared = Arc::new(Shared {
-            q: Mutex::new(Queues {
-                metrics: queue::first_block(capacity, threshold),
-                ..Queues::default()
-            }),
+            q: Mutex::new(Queues::default()),
             work: Condvar::new(),
             space: Condvar::new(),
             capacity,
@@ -273,7 +278,11 @@ impl Dispatcher {
             pid: AtomicU32::new(settings.pid),
             metrics: Tally::default(),
             events: Tally::default(),
-            spares: Mutex::new(Vec::new()),
+            // The first lane's block (or the queue's), its first pages resident.
+            spares: Mutex::new(vec![queue::first_block(capacity, threshold)]),
+            ready: AtomicUsize::new(0),
+            step: AtomicU64::new(0),
+            number: lane::dispatcher_number(),
         });
         let remote = sink.remote().is_some();
         let worker = Worker {
@@ -329,9 +338,12 @@ impl Dispatcher {
         let (m, e) = (&s.metrics, &s.events);
         let (metrics_queued, metrics_dropped, events_queued, events_dropped) = {
             let q = s.q.lock();
+            let lanes = |f: fn(&lane::Lane) -> &AtomicU64| -> u64 {
+                q.lanes.iter().map(|l| f(l).load(Ordering::Relaxed)).sum()
+            };
             (
-                q.metrics_queued,
-                q.metrics_dropped,
+                q.metrics_queued + lanes(|l| &l.queued),
+                q.metrics_dropped + lanes(|l| &l.dropped),
                 q.events_queued,
                 q.events_dropped,
             )

@@ -8,6 +8,7 @@ use parking_lot::MutexGuard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::lane::{self, bump, bytes, pack, unpack, Lane, LaneOwn, MAX_LANES, RESERVE_AHEAD};
 use super::{Dispatcher, MetricOptions, Shared, Updates, MAX_HELD_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -54,6 +55,7 @@ impl MetricNames for [&str] {
 /// The names of one set, in one buffer, each NUL-terminated: what callers' names are compared
 /// with, as text or in place as C strings, touching no reference count and following no
 /// pointer per name.
+#[derive(Clone)]
 pub struct KnownNames {
     /// `name0\0<padding>name1\0...`.
     bytes: Box<[u8]>,
@@ -120,24 +122,20 @@ const RECENT_SETS: usize = 8;
 const SITE_SLOTS: usize = 16;
 
 /// One set of names logged together, validated (and without duplicates).
-struct NameSet {
+#[derive(Clone)]
+pub(super) struct NameSet {
     /// Their numbers in the name table.
-    ids: Box<[u32]>,
+    pub(super) ids: Box<[u32]>,
     /// The names, in the same order (what callers' names are compared with).
     names: KnownNames,
 }
 
-/// Metric names already validated and numbered. The queue stores numbers, so logging touches
-/// no reference counts shared with the dispatcher thread; the sets of names logged lately are
-/// recognised without hashing.
+/// The name sets logged lately (at most [`RECENT_SETS`]), recognised without hashing: the
+/// queue's, and each lane's own copies of those its thread logs ([`super::lane`]).
 #[derive(Default)]
-pub(super) struct NameCache {
-    /// Every name seen, by number (append-only).
-    pub(super) table: NameTable,
-    known: HashMap<Box<str>, u32>,
-    /// The name sets logged lately (at most [`RECENT_SETS`]).
-    recent: Vec<NameSet>,
-    /// Call site ([`MetricNames::site`]) -> index in `recent` of the set logged there last,
+pub(super) struct RecentSets {
+    pub(super) sets: Vec<NameSet>,
+    /// Call site ([`MetricNames::site`]) -> index in `sets` of the set logged there last,
     /// so that call sites that take turns each find their set first time, the same way.
     sites: [(usize, usize); SITE_SLOTS],
     /// The set to forget next when a new one comes.
@@ -149,13 +147,13 @@ fn site_slot(site: usize) -> usize {
     (site >> 3) % SITE_SLOTS
 }
 
-impl NameCache {
-    /// The index in `recent` of the set `names` are, if they were logged lately.
+impl RecentSets {
+    /// The index in `sets` of the set `names` are, if they were logged lately.
     #[inline]
-    fn recognise<N: MetricNames + ?Sized>(&mut self, names: &N) -> Option<usize> {
+    pub(super) fn recognise<N: MetricNames + ?Sized>(&mut self, names: &N) -> Option<usize> {
         let site = names.site();
         let (known_site, i) = self.sites[site_slot(site)];
-        match self.recent.get(i) {
+        match self.sets.get(i) {
             Some(set) if known_site == site && names.are(&set.names) => Some(i),
             _ => self.recognise_other(names, site),
         }
@@ -167,15 +165,50 @@ impl NameCache {
         names: &N,
         site: usize,
     ) -> Option<usize> {
-        let i = self.recent.iter().position(|set| names.are(&set.names))?;
+        let i = self.sets.iter().position(|set| names.are(&set.names))?;
         self.sites[site_slot(site)] = (site, i);
         Some(i)
+    }
+
+    /// Remembers `set` (logged at `site`) and returns its index.
+    pub(super) fn remember(&mut self, set: NameSet, site: usize) -> usize {
+        let at = if self.sets.len() < RECENT_SETS {
+            self.sets.push(set);
+            self.sets.len() - 1
+        } else {
+            // Round robin: a solver with more call sites than this pays the slow path.
+            let at = self.victim;
+            self.victim = (at + 1) % RECENT_SETS;
+            self.sets[at] = set;
+            at
+        };
+        self.sites[site_slot(site)] = (site, at);
+        at
+    }
+}
+
+/// Metric names already validated and numbered. The queue stores numbers, so logging touches
+/// no reference counts shared with the dispatcher thread; the sets of names logged lately are
+/// recognised without hashing.
+#[derive(Default)]
+pub(super) struct NameCache {
+    /// Every name seen, by number (append-only).
+    pub(super) table: NameTable,
+    known: HashMap<Box<str>, u32>,
+    pub(super) recent: RecentSets,
+}
+
+impl NameCache {
+    /// The index in `recent` of the set `names` are, if they were logged lately.
+    #[inline]
+    pub(super) fn recognise<N: MetricNames + ?Sized>(&mut self, names: &N) -> Option<usize> {
+        self.recent.recognise(names)
     }
 
     /// Validates and numbers new `names` (given at `site`), remembers them as a set and
     /// returns its index.
     #[cold]
-    fn learn(&mut self, names: &[&str], site: usize) -> Result<usize> {
+    pub(super) fn learn(&mut self, names: &[&str], site: usize) -> Result<usize> {
         for &name in names {
             if !self.known.contains_key(name) {
                 validate::metric_name(name)?;
@@ -192,18 +225,7 @@ impl NameCache {
             names: KnownNames::new(names),
             ids,
         };
-        let at = if self.recent.len() < RECENT_SETS {
-            self.recent.push(set);
-            self.recent.len() - 1
-        } else {
-            // Round robin: a solver with more call sites than this pays the slow path.
-            let at = self.victim;
-            self.victim = (at + 1) % RECENT_SETS;
-            self.recent[at] = set;
-            at
-        };
-        self.sites[site_slot(site)] = (site, at);
-        Ok(at)
+        Ok(self.recent.remember(set, site))
     }
 
     /// The number of `name`, added to the table if new (not validated: the caller's rule).
@@ -300,14 +322,8 @@ impl Drop for TakenMetrics {
     fn drop(&mut self) {
         let s = &*self.shared;
         // The last batch of a block gives the block back, when it is a queue's block.
-        if let Some(mut cols) = self.batch.take().and_then(MetricBatch::into_columns) {
-            if cols.holds(queue_values(s.capacity)) {
-                cols.clear();
-                let mut spares = s.spares.lock();
-                if spares.len() < MAX_SPARES {
-                    spares.push(cols);
-                }
-            }
+        if let Some(cols) = self.batch.take().and_then(MetricBatch::into_columns) {
+            put_back(s, cols);
         }
         let bytes = *self.bytes.get_mut();
         if bytes > 0 {
@@ -321,8 +337,9 @@ impl Drop for TakenMetrics {
 /// [`MAX_HELD_BYTES`]), reserved once: callers then never wait for a reallocation, and memory
 /// never written stays virtual.
 pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
+    // Twice the sets: a lane's block keeps the sets copied out until it starts over.
     MetricColumns::with_capacity(
-        capacity.min(MAX_HELD_BYTES / MetricColumns::set_bytes(0)),
+        2 * capacity.min(MAX_HELD_BYTES / MetricColumns::set_bytes(0)),
         queue_values(capacity),
     )
 }
@@ -331,14 +348,30 @@ pub(super) fn queue_columns(capacity: usize) -> MetricColumns {
 /// counted as held before the caller releases the lock, so that callers never see them in
 /// neither place: the dispatcher's take, and a caller's hand-off.
 pub(super) fn take_block(s: &Shared, q: &mut Queues) -> MetricColumns {
-    let mut cols = s
-        .spares
-        .lock()
-        .pop()
-        .unwrap_or_else(|| queue_columns(s.capacity));
+    let mut cols = spare_block(s);
     std::mem::swap(&mut cols, &mut q.metrics);
     s.held.fetch_add(cols.bytes(), Ordering::Relaxed);
     cols
+}
+
+/// Gives `cols` back to the spares, emptied, when it is a queue's block (and fewer than
+/// [`MAX_SPARES`] are kept).
+pub(super) fn put_back(s: &Shared, mut cols: MetricColumns) {
+    if cols.holds(queue_values(s.capacity)) {
+        cols.clear();
+        let mut spares = s.spares.lock();
+        if spares.len() < MAX_SPARES {
+            spares.push(cols);
+        }
+    }
+}
+
+/// A spare block, or a new one.
+pub(super) fn spare_block(s: &Shared) -> MetricColumns {
+    s.spares
+        .lock()
+        .pop()
+        .unwrap_or_else(|| queue_columns(s.capacity))
 }
 
 /// Gets [`WARM_SPARES`] spare blocks ready for the queue, each with the memory that `sets`
@@ -420,6 +453,20 @@ fn queue_values(_capacity: usize) -> usize {
     MAX_HELD_BYTES / MetricColumns::VALUE_BYTES
 }
 
+/// Bytes of sets copied out of a lane's block past which the sets left move to the front
+/// when they are at most a quarter of that (see [`Dispatcher::lane_room`]).
+const COMPACT_BYTES: usize = 1 << 20;
+
+/// What [`Dispatcher::lane_room`] found.
+enum Room {
+    /// There is room, reserved.
+    Made,
+    /// The lane is full.
+    Full,
+    /// Room needs the block's memory moved, and the dispatcher is copying out of it.
+    Copying,
+}
+
 /// Full queue blocks the logging threads may hand over themselves ([`Dispatcher::hand_off`])
 /// before the dispatcher takes them: with the queue's own block, up to `3 × capacity` sets
 /// wait for the dispatcher, which at the default 10 000 absorbs a writer or dispatcher held up
@@ -443,18 +490,23 @@ pub(super) const MAX_SPARES: usize = WARM_SPARES + 1;
 pub(super) struct Queues {
     pub(super) metrics: MetricColumns,
     /// Full metric blocks a logging thread handed over itself because the dispatcher had not
-    /// taken them yet (see `Dispatcher::hand_off`), oldest first; their bytes are counted in
-    /// `Shared::held`.
-    pub(super) ready: Vec<MetricColumns>,
+    /// taken them yet (see `Dispatcher::hand_off`), oldest first, each with the sets and
+    /// values at its start that were copied out before (a lane's); the bytes of the rest are
+    /// counted in `Shared::held`.
+    pub(super) ready: Vec<(MetricColumns, (usize, usize))>,
+    /// The threads' lanes ([`super::lane`]); boxed, so that a lane stays where its thread
+    /// found it. Never removed while the dispatcher lives.
+    #[allow(clippy::vec_box)] // a lane must not move when the vector grows
+    pub(super) lanes: Vec<Box<Lane>>,
     pub(super) events: VecDeque<EventSet>,
     /// Arrays of tensor metrics (counted as metric sets).
     pub(super) tensors: VecDeque<TensorSet>,
     /// Run updates for a remote sink, sent after what was logged before them.
     pub(super) updates: Updates,
     pub(super) names: NameCache,
-    pub(super) step: u64,
     pub(super) stop: bool,
-    /// Counted here, under the lock the caller takes anyway, rather than in atomics.
+    /// Counted here for the queue's own block, under the lock its callers take anyway (the
+    /// lanes count their own).
     pub(super) metrics_queued: u64,
     pub(super) metrics_dropped: u64,
     pub(super) events_queued: u64,
@@ -511,6 +563,10 @@ impl Dispatcher {
         let now = Timestamp::now_fast();
         let s = &*self.shared;
         let mut q = s.q.lock();
+        if let Some(lane) = self.lane(&mut q) {
+            let logged = self.lane_log(&mut q, lane, names, values, opts, now, true)?;
+            return Ok(logged.unwrap_or_else(|| unreachable!("the full path waits")));
+        }
         let mut set = match (q.names.recognise(names), names.texts()) {
             (Some(set), _) => set,
             (None, Some(texts)) => q.names.learn(texts, names.site())?,
@@ -519,7 +575,7 @@ impl Dispatcher {
         if self.metrics_full(&q) && !self.hand_off(&mut q) {
             if !self.wait_for_room(&mut q, |d, q| d.metrics_full(q) && !d.hand_off(q))? {
                 q.metrics_dropped += 1;
-                q.step += 1;
+                s.step.fetch_add(1, Ordering::Relaxed);
                 return Ok(true);
             }
             // The lock was released while waiting: other threads may have logged other names.
@@ -553,7 +609,21 @@ impl Dispatcher {
         }
         let now = Timestamp::now_fast();
         let s = &*self.shared;
+        if let Some(lane) = lane::cached(s.number) {
+            // SAFETY: the lane is this thread's (its cache is), and the dispatcher that owns
+            // it is alive (its number is never given again).
+            if unsafe { (*lane).try_push(s, names, values, self.seconds_since_start(now), now) } {
+                return true;
+            }
+        }
         let mut q = s.q.lock();
+        if let Some(lane) = self.lane(&mut q) {
+            let opts = MetricOptions::default();
+            return matches!(
+                self.lane_log(&mut q, lane, names, values, opts, now, false),
+                Ok(Some(true))
+            );
+        }
         let Some(set) = q.names.recognise(names) else {
             return false;
         };
@@ -562,7 +632,7 @@ impl Dispatcher {
                 return false;
             }
             q.metrics_dropped += 1;
-            q.step += 1;
+            s.step.fetch_add(1, Ordering::Relaxed);
             return true;
         }
         self.enqueue(
@@ -595,12 +665,12 @@ impl Dispatcher {
         step: Option<u64>,
         values: &[f64],
     ) {
-        let step = step.unwrap_or(q.step);
-        q.step += 1;
+        let auto = self.shared.step.fetch_add(1, Ordering::Relaxed);
+        let step = step.unwrap_or(auto);
         q.metrics_queued += 1;
         let before = q.metrics.bytes();
         q.metrics
-            .push(time, timestamp, step, &q.names.recent[set].ids, values);
+            .push(time, timestamp, step, &q.names.recent.sets[set].ids, values);
         self.wake(q.metrics.len(), before, q.metrics.bytes());
     }
 
@@ -628,9 +698,204 @@ impl Dispatcher {
             return false;
         }
         let cols = take_block(s, q);
-        q.ready.push(cols);
+        q.ready.push((cols, (0, 0)));
+        s.ready.store(q.ready.len(), Ordering::Relaxed);
         s.work.notify_one();
         true
+    }
+
+    /// The calling thread's lane, found or given under the queue's lock (and remembered for
+    /// its fast path); `None` when every lane is taken: the thread uses the queue's block.
+    fn lane<'a>(&'a self, q: &mut Queues) -> Option<&'a Lane> {
+        let s = &*self.shared;
+        let key = lane::thread_key();
+        if key == 0 {
+            return None;
+        }
+        let found = match q.lanes.iter().position(|l| l.owner == key) {
+            Some(i) => i,
+            None if q.lanes.len() < MAX_LANES => {
+                q.lanes.push(Box::new(Lane::new(key, spare_block(s))));
+                q.lanes.len() - 1
+            }
+            None => return None,
+        };
+        let lane: *const Lane = &*q.lanes[found];
+        lane::remember(s.number, lane);
+        // SAFETY: a lane is boxed and stays in `lanes` as long as the dispatcher lives.
+        Some(unsafe { &*lane })
+    }
+
+    /// Queues one set through the calling thread's `lane`, under the queue's lock: the
+    /// names are recognised (or, when `full`, learnt), room is made, and the dispatcher is
+    /// woken as the queue's block would wake it. Returns `Some(false)` when the names are new
+    /// and have no text (or `full` is false), `None` when the set would have to wait for
+    /// room and `full` is false.
+    #[allow(clippy::too_many_arguments)]
+    fn lane_log<N: MetricNames + ?Sized>(
+        &self,
+        q: &mut MutexGuard<'_, Queues>,
+        lane: &Lane,
+        names: &N,
+        values: &[f64],
+        opts: MetricOptions,
+        now: Timestamp,
+        full: bool,
+    ) -> Result<Option<bool>> {
+        let s = &*self.shared;
+        // SAFETY: the lane is this thread's.
+        let own = unsafe { &mut *lane.own.get() };
+        let set = match own.names.recognise(names) {
+            Some(i) => i,
+            None => {
+                let shared = match (q.names.recognise(names), names.texts()) {
+                    (Some(j), _) => j,
+                    (None, Some(texts)) if full => q.names.learn(texts, names.site())?,
+                    _ => return Ok(Some(false)),
+                };
+                let copy = q.names.recent.sets[shared].clone();
+                own.names.remember(copy, names.site())
+            }
+        };
+        let n = values.len();
+        loop {
+            match self.lane_room(q, lane, own, n) {
+                Room::Made => break,
+                Room::Copying if full => {
+                    // The dispatcher is copying out of the block: it says when it is done.
+                    s.space.wait(q);
+                    continue;
+                }
+                Room::Copying => return Ok(None),
+                Room::Full => {}
+            }
+            if !s.blocking {
+                bump(&lane.dropped);
+                s.step.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(true));
+            }
+            if !full {
+                return Ok(None);
+            }
+            if q.stop {
+                return Err(Error::new(ErrorKind::Closed, "the run was closed"));
+            }
+            s.work.notify_one();
+            s.space.wait(q);
+        }
+        let auto = s.step.fetch_add(1, Ordering::Relaxed);
+        let time = opts.time.unwrap_or_else(|| self.seconds_since_start(now));
+        let (len, values_len) = (own.block.len(), own.block.values_len());
+        let (c, cv) = unpack(lane.consumed.load(Ordering::Relaxed));
+        own.block.push(
+            time,
+            opts.timestamp.unwrap_or(now),
+            opts.step.unwrap_or(auto),
+            &own.names.sets[set].ids,
+            values,
+        );
+        lane.published
+            .store(pack(len + 1, values_len + n), Ordering::Release);
+        bump(&lane.queued);
+        // Woken as for the queue's block: when the lane stops being empty (the dispatcher
+        // then sleeps until the flush deadline), and at the threshold in sets or bytes.
+        let after = bytes(len + 1 - c, values_len + n - cv);
+        if len == c || len + 1 - c >= s.threshold || after >= s.threshold_bytes {
+            s.work.notify_one();
+        }
+        Ok(Some(true))
+    }
+
+    /// Makes room in `lane` (its owner's `own`) for one set of `n` values, under the
+    /// queue's lock, reserving its bytes of the memory bound; returns false when the lane
+    /// is full: `capacity` sets, or [`MAX_HELD_BYTES`] held with the others' (a set alone
+    /// larger than that is let in when there is any room), with no block to hand over.
+    fn lane_room(&self, q: &mut Queues, lane: &Lane, own: &mut LaneOwn, n: usize) -> Room {
+        let s = &*self.shared;
+        loop {
+            let (len, values_len) = (own.block.len(), own.block.values_len());
+            let (c, cv) = unpack(lane.consumed.load(Ordering::Relaxed));
+            let limit = if len == 0 {
+                usize::MAX
+            } else {
+                lane::lane_values()
+            };
+            let fits = own.block.fits(n, usize::MAX, limit);
+            // What follows moves the block's memory, which a copy going on reads.
+            let still = !lane.copying.load(Ordering::Relaxed);
+            if len > 0 && len == c && still {
+                // All copied out: the block starts over, its memory resident already.
+                own.block.clear();
+                lane.published.store(0, Ordering::Release);
+                lane.consumed.store(0, Ordering::Release);
+                continue;
+            }
+            let (gone, left) = (bytes(c, cv), bytes(len - c, values_len - cv));
+            if c > 0 && still && (!fits || (gone >= COMPACT_BYTES && left <= gone / 4)) {
+                // The block's memory ran out, or the sets copied out take much of it and few
+                // are left: those left move to the front (a small copy), and the memory the
+                // block keeps resident is what its thread holds at a time, not a multiple.
+                own.block.drain_front(c, cv);
+                lane.published
+                    .store(pack(len - c, values_len - cv), Ordering::Release);
+                lane.consumed.store(0, Ordering::Release);
+                continue;
+            }
+            let mine = bytes(len - c, values_len - cv);
+            let reserved = lane.reserved.load(Ordering::Relaxed);
+            let others = s.held.load(Ordering::Relaxed).saturating_sub(reserved);
+            if fits && len - c < s.capacity && others + mine < MAX_HELD_BYTES {
+                let need = mine + MetricColumns::set_bytes(n);
+                if need > reserved {
+                    let ahead = RESERVE_AHEAD.min(MAX_HELD_BYTES.saturating_sub(others + need));
+                    lane.reserved.store(need + ahead, Ordering::Relaxed);
+                    s.held.fetch_add(need + ahead - reserved, Ordering::Relaxed);
+                }
+                return Room::Made;
+            }
+            let hand_over = len > c && (!fits || len - c >= s.capacity);
+            if hand_over && q.ready.len() < MAX_READY {
+                if !still {
+                    return Room::Copying;
+                }
+                self.lane_hand_over(q, lane, own);
+                continue;
+            }
+            if !fits && !still {
+                // Room may come of moving the sets copied out, once the copy is done.
+                return Room::Copying;
+            }
+            if len == 0 && !fits {
+                // One set larger than a block: a block of its own size.
+                own.block = MetricColumns::with_capacity(own.block.sets_capacity(), n);
+                // SAFETY: under the queue's lock.
+                unsafe { *lane.at.get() = own.block.at() };
+                continue;
+            }
+            return Room::Full;
+        }
+    }
+
+    /// Hands `lane`'s block over to the dispatcher as a full block (the part not copied out
+    /// yet), under the queue's lock, and gives the lane a spare one.
+    #[cold]
+    fn lane_hand_over(&self, q: &mut Queues, lane: &Lane, own: &mut LaneOwn) {
+        let s = &*self.shared;
+        let (c, cv) = unpack(lane.consumed.load(Ordering::Relaxed));
+        let block = std::mem::replace(&mut own.block, spare_block(s));
+        // SAFETY: under the queue's lock.
+        unsafe { *lane.at.get() = own.block.at() };
+        // The block's sets stay counted in `held` (as a ready block's); the rest of the
+        // reservation is given back.
+        let handed = bytes(block.len() - c, block.values_len() - cv);
+        let reserved = lane.reserved.load(Ordering::Relaxed);
+        s.held.fetch_sub(reserved - handed, Ordering::Relaxed);
+        lane.reserved.store(0, Ordering::Relaxed);
+        lane.published.store(0, Ordering::Release);
+        lane.consumed.store(0, Ordering::Release);
+        q.ready.push((block, (c, cv)));
+        s.ready.store(q.ready.len(), Ordering::Relaxed);
+        s.work.notify_one();
     }
 
     /// Whether the event queue is full (as [`Dispatcher::metrics_full`], for messages).
@@ -659,11 +924,11 @@ impl Dispatcher {
         let mut q = s.q.lock();
         if self.tensors_full(&q) && !self.wait_for_room(&mut q, |d, q| d.tensors_full(q))? {
             q.metrics_dropped += 1;
-            q.step += 1;
+            s.step.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        let step = opts.step.unwrap_or(q.step);
-        q.step += 1;
+        let auto = s.step.fetch_add(1, Ordering::Relaxed);
+        let step = opts.step.unwrap_or(auto);
         let item = TensorSet {
             time: opts.time.unwrap_or_else(|| self.seconds_since_start(now)),
             timestamp: opts.timestamp.unwrap_or(now),

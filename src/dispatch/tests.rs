@@ -74,6 +74,13 @@ fn settings(capacity: usize, blocking: bool) -> DispatchSettings {
     }
 }
 
+/// Metric sets queued and not taken by the dispatcher yet: in the queue's block and the
+/// lanes.
+fn queued(d: &Dispatcher) -> usize {
+    let q = d.shared.q.lock();
+    q.metrics.len() + q.lanes.iter().map(|l| l.pending().0).sum::<usize>()
+}
+
 fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
     Dispatcher::start(
         "run".into(),
@@ -126,10 +133,10 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
     for _ in 0..depth {
         log(capacity / 2);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !d.shared.q.lock().metrics.is_empty() && std::time::Instant::now() < deadline {
+        while queued(&d) > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
-        emptied.push(d.shared.q.lock().metrics.is_empty());
+        emptied.push(queued(&d) == 0);
     }
     gate.wait(); // (let the writer go before any assertion, so a failure cannot hang the test)
     d.finish();
@@ -178,7 +185,7 @@ fn a_writer_that_is_behind_is_not_handed_a_batch_every_flush() {
         // is not behind.
         std::thread::sleep(Duration::from_millis(80));
     }
-    let left = d.shared.q.lock().metrics.len();
+    let left = queued(&d);
     gate.wait(); // (let the writer go before any assertion, so a failure cannot hang the test)
     d.finish();
     // 1 batch in the sink, 8 waiting, the rest left queued (timing may move one either way).
@@ -511,7 +518,16 @@ fn queue_blocks_come_with_their_memory_resident() {
     let s = &*d.shared;
     let first = first_sets(capacity, s.threshold);
     assert_eq!(first, 625);
-    assert_eq!(s.q.lock().metrics.resident(), (first, first * FIRST_WIDTH));
+    // The first set's lane gets a block whose first sets are resident.
+    d.log_metrics(&["a"], &[0.0], MetricOptions::default())
+        .unwrap();
+    {
+        let q = s.q.lock();
+        assert_eq!(q.lanes.len(), 1);
+        // SAFETY: this thread is the lane's.
+        let own = unsafe { &*q.lanes[0].own.get() };
+        assert_eq!(own.block.resident(), (first, first * FIRST_WIDTH));
+    }
     // A take of 600 sets of 3 values: the dispatcher then makes spares ready for a quarter
     // more (750 sets, but at most `first`, and 2250 values).
     for i in 0..600 {
@@ -536,7 +552,7 @@ fn queue_blocks_come_with_their_memory_resident() {
         std::thread::sleep(Duration::from_millis(5));
     }
     d.finish();
-    assert_eq!(sink.metrics.lock().len(), 600);
+    assert_eq!(sink.metrics.lock().len(), 601);
     // Asked again for more, the same spares are made ready for it: no more of them.
     let before = s.spares.lock().len();
     warm_spares(s, 600, 30_000);
@@ -612,4 +628,238 @@ fn background_threads_do_not_preempt_the_solver() {
         );
     }
     d.finish();
+}
+
+/// The common call takes no lock shared with other threads: with the queue's lock held by
+/// another thread, a thread whose lane has room logs on.
+#[test]
+fn a_thread_with_a_lane_logs_while_the_queues_lock_is_held() {
+    let sink = Arc::new(Recorder::default());
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        DispatchSettings {
+            flush_interval: Duration::from_secs(30),
+            ..settings(100_000, true)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    // The first call gets the lane, learns the names and reserves room.
+    d.log_metrics(&["a", "b"], &[0.0, 0.0], MetricOptions::default())
+        .unwrap();
+    let held = Arc::new(Barrier::new(2));
+    let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        let (holder, done) = (held.clone(), released.clone());
+        let shared = &d.shared;
+        scope.spawn(move || {
+            let q = shared.q.lock();
+            holder.wait();
+            std::thread::sleep(Duration::from_millis(500));
+            done.store(true, Ordering::SeqCst);
+            drop(q);
+        });
+        held.wait();
+        for i in 1..1000 {
+            assert!(d.try_log_metrics(&["a", "b"][..], &[i as f64, 1.0]));
+        }
+        assert!(
+            !released.load(Ordering::SeqCst),
+            "the calls waited for the lock"
+        );
+    });
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), 1000);
+    assert!(got
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.step == i as u64 && m.values[0].1 == i as f64));
+}
+
+/// Steps of the sets `got` logged by threads that log `(thread, i)` as values 0 and 1:
+/// checks that each thread's sets came in the order logged, and returns the steps, sorted.
+fn per_thread_in_order(got: &[MetricSet], threads: usize) -> Vec<u64> {
+    let mut next = vec![0.0; threads];
+    let mut steps = Vec::with_capacity(got.len());
+    for m in got {
+        let t = m.values[0].1 as usize;
+        assert!(
+            m.values[1].1 >= next[t],
+            "thread {t}: {} after {}",
+            m.values[1].1,
+            next[t]
+        );
+        next[t] = m.values[1].1 + 1.0;
+        steps.push(m.step);
+    }
+    steps.sort_unstable();
+    steps
+}
+
+/// More threads than lanes log at once, through lanes and the queue's block: with a blocking
+/// queue every set arrives once, each thread's in the order it logged them, and the steps
+/// number the calls of all threads.
+#[test]
+fn many_threads_lose_nothing_and_keep_their_order() {
+    let sink = Arc::new(Recorder::default());
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        DispatchSettings {
+            flush_interval: Duration::from_millis(1),
+            writer_depth: 2,
+            ..settings(64, true)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    let threads = super::lane::MAX_LANES + 4;
+    let per = 5_000;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let d = &d;
+            scope.spawn(move || {
+                let names: [&str; 2] = ["thread", "i"];
+                for i in 0..per {
+                    if i % 500 == 0 {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    d.log_metrics(&names, &[t as f64, i as f64], MetricOptions::default())
+                        .unwrap();
+                }
+            });
+        }
+    });
+    d.finish();
+    assert_eq!(d.shared.q.lock().lanes.len(), super::lane::MAX_LANES);
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), threads * per);
+    let steps = per_thread_in_order(&got, threads);
+    assert!(steps.iter().enumerate().all(|(i, &s)| s == i as u64));
+    let st = d.stats();
+    assert_eq!(
+        (st.metrics_queued, st.metrics_sent, st.metrics_dropped),
+        ((threads * per) as u64, (threads * per) as u64, 0)
+    );
+}
+
+/// Threads that log in bursts, with pauses around the flush interval, through a small
+/// non-blocking queue: the dispatcher copies what lanes published while they go on, lanes
+/// start over, move what is left to the front and hand blocks over; the counts stay exact and
+/// what was kept arrives once, in order.
+#[test]
+fn lanes_in_bursts_count_exactly_and_keep_their_order() {
+    let sink = Arc::new(Recorder::default());
+    let d = Dispatcher::start(
+        "run".into(),
+        sink.clone(),
+        DispatchSettings {
+            flush_interval: Duration::from_millis(1),
+            writer_depth: 2,
+            ..settings(32, false)
+        },
+        Timestamp::now(),
+        Box::new(|e| panic!("sink error {e}")),
+        Box::new(|| {}),
+    )
+    .unwrap();
+    let threads = 3;
+    let calls = 20_000;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let d = &d;
+            scope.spawn(move || {
+                let names: [&str; 3] = ["thread", "i", "w"];
+                // A cheap generator of burst lengths and pauses.
+                let mut r = 0x9e37_79b9_u32.wrapping_mul(t as u32 + 1);
+                let mut i = 0;
+                while i < calls {
+                    r ^= r << 13;
+                    r ^= r >> 17;
+                    r ^= r << 5;
+                    let burst = (r % 97) as usize + 1;
+                    for _ in 0..burst.min(calls - i) {
+                        let v = [t as f64, i as f64, (r % 7) as f64];
+                        // The fast path and the full path take turns.
+                        let fast = i % 3 != 0 && d.try_log_metrics(&names[..], &v);
+                        if !fast {
+                            d.log_metrics(&names, &v, MetricOptions::default()).unwrap();
+                        }
+                        i += 1;
+                    }
+                    if r % 5 == 0 {
+                        std::thread::sleep(Duration::from_micros((r % 1500) as u64));
+                    }
+                }
+            });
+        }
+    });
+    d.finish();
+    let st = d.stats();
+    let got = sink.metrics.lock();
+    assert_eq!(
+        st.metrics_queued + st.metrics_dropped,
+        (threads * calls) as u64
+    );
+    assert_eq!(st.metrics_queued, got.len() as u64);
+    assert_eq!((st.metrics_sent, st.metrics_failed), (st.metrics_queued, 0));
+    let steps = per_thread_in_order(&got, threads);
+    // Dropped calls take steps too: the kept ones are distinct steps below the calls.
+    assert!(steps.windows(2).all(|w| w[0] < w[1]));
+    assert!(steps.last().is_some_and(|&s| s < (threads * calls) as u64));
+}
+
+/// The memory bound holds for all lanes together: threads logging wide sets while the sink
+/// is stuck keep at most [`MAX_HELD_BYTES`] (each lane may pass it by the set it let in).
+#[test]
+fn lanes_share_the_bound_on_held_bytes() {
+    let sink = Arc::new(Recorder::default());
+    let gate = Arc::new(Barrier::new(2));
+    *sink.gate.lock() = Some(gate.clone());
+    let d = start(sink.clone(), 1_000_000, false);
+    let names = wide_names(500);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let set = crate::model::MetricColumns::set_bytes(500);
+    d.log_metrics(&names, &[0.5; 500], MetricOptions::default())
+        .unwrap();
+    gate.wait(); // the dispatcher holds the first set in the sink
+    let threads = 4;
+    let calls = 2 * MAX_HELD_BYTES / set;
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (d, names) = (&d, &names);
+            scope.spawn(move || {
+                for _ in 0..calls {
+                    d.log_metrics(names, &[1.5; 500], MetricOptions::default())
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let st = d.stats();
+    assert_eq!(
+        st.metrics_queued + st.metrics_dropped,
+        (threads * calls + 1) as u64
+    );
+    let kept = st.metrics_queued as usize;
+    assert!(
+        kept * set <= MAX_HELD_BYTES + threads * set,
+        "{kept} sets of {set} bytes kept"
+    );
+    assert!(
+        kept * set > MAX_HELD_BYTES - (threads + 1) * (set + super::lane::RESERVE_AHEAD),
+        "{kept} sets kept"
+    );
+    assert!(d.shared.held.load(Ordering::Relaxed) <= MAX_HELD_BYTES + threads * set);
+    gate.wait();
+    d.finish();
+    assert_eq!(sink.metrics.lock().len(), kept);
+    assert_eq!(d.stats().metrics_sent, kept as u64);
+    assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::delivery::{Batch, Delivery};
+use super::lane::Copy;
 use super::network::Network;
-use super::queue::{event_bytes, take_block, warm_spares, warm_start, TakenMetrics};
+use super::queue::{event_bytes, spare_block, take_block, warm_spares, warm_start, TakenMetrics};
 use super::writer::Writer;
 use super::{DispatchSettings, Shared, Updates, MAX_BATCH, MAX_BATCH_BYTES};
 use crate::error::{Error, ErrorKind};
@@ -190,6 +191,8 @@ impl Worker {
                 hand_over(Batch::Update(Box::new(full), patch));
             }
             if taken.done {
+                let q = s.q.lock();
+                super::lane::release_all(s, &q.lanes);
                 break;
             }
             // With the batches on their way, the next spares are made ready for blocks a
@@ -260,7 +263,17 @@ impl Worker {
         let mut flush_due = at.last_flush + self.settings.flush_interval;
         loop {
             let now = Instant::now();
-            let queued = !q.metrics.is_empty() || !q.events.is_empty() || !q.tensors.is_empty();
+            // What the lanes hold (published, not copied out yet): sets, the most of one
+            // lane, and bytes, the most of one lane.
+            let lanes = q
+                .lanes
+                .iter()
+                .map(|l| l.pending())
+                .fold((0, 0, 0), |a, p| (a.0 + p.0, a.1.max(p.0), a.2.max(p.1)));
+            let queued = !q.metrics.is_empty()
+                || !q.events.is_empty()
+                || !q.tensors.is_empty()
+                || lanes.0 > 0;
             if queued && now >= flush_due && behind() {
                 flush_due = now + self.settings.flush_interval;
             }
@@ -269,6 +282,8 @@ impl Worker {
                 || !q.ready.is_empty()
                 || q.metrics.len() >= s.threshold
                 || q.metrics.bytes() >= s.threshold_bytes
+                || lanes.1 >= s.threshold
+                || lanes.2 >= s.threshold_bytes
                 || q.events.len() >= s.threshold
                 || q.events_bytes >= s.threshold_bytes
                 || q.tensors.len() >= s.threshold
@@ -282,6 +297,11 @@ impl Worker {
             let mut deadline = at.heartbeat.min(at.sample);
             if queued {
                 deadline = deadline.min(flush_due);
+            }
+            if !q.lanes.is_empty() {
+                // A lane's thread wakes the dispatcher when it stops being empty, but may
+                // find it not empty while a copy empties it: looked at each flush interval.
+                deadline = deadline.min(now + self.settings.flush_interval);
             }
             s.work.wait_until(&mut q, deadline);
         }
@@ -298,9 +318,13 @@ impl Worker {
         // Blocks the logging threads handed over first (their bytes are held already), then
         // the queue's.
         let mut blocks = std::mem::take(&mut q.ready);
+        s.ready.store(0, Ordering::Relaxed);
         if !q.metrics.is_empty() {
-            blocks.push(take_block(s, &mut q));
+            blocks.push((take_block(s, &mut q), (0, 0)));
         }
+        // Then what each lane published since the last take, copied below without the lock
+        // (the lanes' threads go on filling their blocks meanwhile).
+        let copies: Vec<Copy> = q.lanes.iter().filter_map(|l| l.start_copy()).collect();
         if names.len() < q.names.table.len() {
             let new = &q.names.table[names.len()..];
             Arc::make_mut(names).extend_from_slice(new);
@@ -313,13 +337,22 @@ impl Worker {
         updates.extend(q.updates.drain(..));
         let done = q.stop && q.events.is_empty();
         drop(q);
+        if !copies.is_empty() {
+            for copy in &copies {
+                let mut cols = spare_block(s);
+                copy.run(&mut cols);
+                blocks.push((cols, (0, 0)));
+            }
+            let _q = s.q.lock();
+            copies.into_iter().for_each(Copy::finish);
+        }
         let mut metrics = Vec::new();
-        let fullest = blocks
-            .iter()
-            .fold((0, 0), |(s, v), b| (s.max(b.len()), v.max(b.values_len())));
-        for cols in blocks {
-            let cuts = cols.cuts(MAX_BATCH, MAX_BATCH_BYTES);
-            metrics.extend(MetricBatch::cut(names, cols, &cuts));
+        let fullest = blocks.iter().fold((0, 0), |(s, v), (b, first)| {
+            (s.max(b.len() - first.0), v.max(b.values_len() - first.1))
+        });
+        for (cols, first) in blocks {
+            let cuts = cols.cuts_from(first.0, MAX_BATCH, MAX_BATCH_BYTES);
+            metrics.extend(MetricBatch::cut_from(names, cols, first, &cuts));
         }
         Taken {
             fullest,
