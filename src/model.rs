@@ -1010,7 +1010,7 @@ impl MetricColumns {
     #[inline]
     pub fn fits(&self, values: usize, max_sets: usize, max_values: usize) -> bool {
         self.sets.len() < self.sets.capacity().min(max_sets)
-            && values <= self.values.capacity().min(max_values) - self.values.len()
+            && self.values.len() + values <= self.values.capacity().min(max_values)
     }
 
     /// Removes the first `sets` sets, whose values are the first `values` values, moving the

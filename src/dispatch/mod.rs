@@ -1,7 +1,8 @@
 //! Bounded metric and event queues and the background threads that drain them into a sink.
 //!
-//! The caller's thread only validates, stamps and enqueues ([`queue`]); everything else
-//! happens in the background. The dispatcher thread ([`worker`]) wakes when a queue fills up
+//! The caller's thread only validates, stamps and enqueues ([`queue`]), metric sets into a
+//! lane of its own ([`lane`]) with no lock in the common case; everything else happens in the
+//! background. The dispatcher thread ([`worker`]) wakes when a queue fills up
 //! or the flush interval passes, turns what is queued into batches, samples resources and
 //! sends heartbeats. A local sink gets the batches written from there; a remote one gets them
 //! through a bounded outbox drained by a network thread ([`network`]), so that a slow or

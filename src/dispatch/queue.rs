@@ -1,5 +1,7 @@
 //! The caller's side of the dispatcher: recognising names, stamping and enqueueing one
-//! `log_metrics` or `log_event` call, under one mutex, with no allocation in the steady state.
+//! `log_metrics` or `log_event` call, with no allocation in the steady state. A thread's
+//! metric sets go to its lane ([`super::lane`]), without a lock in the common case; the full
+//! path, events, arrays and the threads past [`MAX_LANES`] take the queue's mutex.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -867,7 +869,8 @@ impl Dispatcher {
             }
             if len == 0 && !fits {
                 // One set larger than a block: a block of its own size.
-                own.block = MetricColumns::with_capacity(own.block.sets_capacity(), n);
+                let big = MetricColumns::with_capacity(own.block.sets_capacity(), n);
+                put_back(s, std::mem::replace(&mut own.block, big));
                 // SAFETY: under the queue's lock.
                 unsafe { *lane.at.get() = own.block.at() };
                 continue;

@@ -863,3 +863,27 @@ fn lanes_share_the_bound_on_held_bytes() {
     assert_eq!(d.stats().metrics_sent, kept as u64);
     assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
 }
+
+/// Sets wider than half a lane's block, and wider than a whole block (past the memory
+/// bound: let in alone), between narrow ones: each arrives once, in order.
+#[test]
+fn sets_wider_than_a_block_come_through_in_order() {
+    let sink = Arc::new(Recorder::default());
+    let d = start(sink.clone(), 100, true);
+    let widths = [1, 800_000, 2, 800_000, 1_500_000, 3, 1];
+    let names: Vec<String> = wide_names(1_500_000);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for (i, &w) in widths.iter().enumerate() {
+        d.log_metrics(&names[..w], &vec![i as f64; w], MetricOptions::default())
+            .unwrap();
+    }
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), widths.len());
+    for (i, (m, &w)) in got.iter().zip(&widths).enumerate() {
+        assert_eq!((m.step, m.values.len()), (i as u64, w));
+        assert!(m.values.iter().all(|v| v.1 == i as f64));
+    }
+    assert_eq!(d.stats().metrics_sent, widths.len() as u64);
+    assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
+}
