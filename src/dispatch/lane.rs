@@ -66,7 +66,9 @@ pub(super) struct LaneOwn {
     pub(super) names: RecentSets,
 }
 
-/// One thread's lane (see the module's documentation).
+/// One thread's lane (see the module's documentation). Aligned so that no two lanes share
+/// a cache line.
+#[repr(align(128))]
 pub(super) struct Lane {
     /// The owning thread ([`thread_key`]).
     pub(super) owner: u64,

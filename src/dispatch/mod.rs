@@ -217,6 +217,18 @@ pub(crate) fn background_thread() {
     }
 }
 
+/// A value on cache lines of its own (two: the hardware prefetches lines in pairs).
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// What the caller's side and the background threads share.
 struct Shared {
     q: Mutex<Queues>,
@@ -240,8 +252,10 @@ struct Shared {
     /// Blocks waiting in `Queues::ready` (as of the last change, made under the lock), for
     /// the lanes' fast path to tell a full queue without the lock.
     ready: AtomicUsize,
-    /// The automatic step: calls of every thread, dropped ones included.
-    step: AtomicU64,
+    /// The automatic step: calls of every thread, dropped ones included. On a cache line of
+    /// its own: written by every call, it would otherwise take the settings every call reads
+    /// away from the other threads' cores.
+    step: Padded<AtomicU64>,
     /// This dispatcher's number, which its lanes are found by ([`lane::cached`]).
     number: u64,
 }
@@ -282,7 +296,7 @@ impl Dispatcher {
             // The first lane's block (or the queue's), its first pages resident.
             spares: Mutex::new(vec![queue::first_block(capacity, threshold)]),
             ready: AtomicUsize::new(0),
-            step: AtomicU64::new(0),
+            step: Padded::default(),
             number: lane::dispatcher_number(),
         });
         let remote = sink.remote().is_some();

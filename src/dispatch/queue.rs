@@ -849,7 +849,10 @@ impl Dispatcher {
             if fits && len - c < s.capacity && others + mine < MAX_HELD_BYTES {
                 let need = mine + MetricColumns::set_bytes(n);
                 if need > reserved {
-                    let ahead = RESERVE_AHEAD.min(MAX_HELD_BYTES.saturating_sub(others + need));
+                    // A quarter of what is left at most: when the bound is near, a few
+                    // lanes waiting for room all get some of what a write frees.
+                    let left = MAX_HELD_BYTES.saturating_sub(others + need);
+                    let ahead = RESERVE_AHEAD.min(left / 4);
                     lane.reserved.store(need + ahead, Ordering::Relaxed);
                     s.held.fetch_add(need + ahead - reserved, Ordering::Relaxed);
                 }

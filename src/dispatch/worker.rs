@@ -338,11 +338,12 @@ impl Worker {
         let done = q.stop && q.events.is_empty();
         drop(q);
         if !copies.is_empty() {
+            // Into one block (fewer blocks in flight, each with memory resident).
+            let mut cols = spare_block(s);
             for copy in &copies {
-                let mut cols = spare_block(s);
                 copy.run(&mut cols);
-                blocks.push((cols, (0, 0)));
             }
+            blocks.push((cols, (0, 0)));
             let _q = s.q.lock();
             copies.into_iter().for_each(Copy::finish);
         }
