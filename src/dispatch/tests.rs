@@ -82,10 +82,14 @@ fn queued(d: &Dispatcher) -> usize {
 }
 
 fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
+    start_with(sink, settings(capacity, blocking))
+}
+
+fn start_with(sink: Arc<Recorder>, settings: DispatchSettings) -> Dispatcher {
     Dispatcher::start(
         "run".into(),
         sink,
-        settings(capacity, blocking),
+        settings,
         Timestamp::now(),
         Box::new(|e| panic!("sink error {e}")),
         Box::new(|| {}),
@@ -104,18 +108,13 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
     *sink.gate.lock() = Some(gate.clone());
     let capacity = 10;
     let depth = 2;
-    let d = Dispatcher::start(
-        "run".into(),
+    let d = start_with(
         sink.clone(),
         DispatchSettings {
             writer_depth: depth,
             ..settings(capacity, true)
         },
-        Timestamp::now(),
-        Box::new(|e| panic!("sink error {e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    );
     let mut step = 0u64;
     let mut log = |n: usize| {
         for _ in 0..n {
@@ -162,18 +161,13 @@ fn a_writer_that_is_behind_is_not_handed_a_batch_every_flush() {
     let sink = Arc::new(Recorder::default());
     let gate = Arc::new(Barrier::new(2));
     *sink.gate.lock() = Some(gate.clone());
-    let d = Dispatcher::start(
-        "run".into(),
+    let d = start_with(
         sink.clone(),
         DispatchSettings {
             writer_depth: 4,
             ..settings(1000, true)
         },
-        Timestamp::now(),
-        Box::new(|e| panic!("sink error {e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    );
     let n = 14;
     for i in 0..n {
         d.log_metrics(&["x"], &[i as f64], MetricOptions::default())
@@ -413,15 +407,7 @@ fn heartbeats_and_resource_samples_come_from_the_dispatcher() {
     let mut st = settings(100, true);
     st.heartbeat_interval = Duration::from_millis(100);
     st.resources_interval = Some(Duration::from_millis(200));
-    let d = Dispatcher::start(
-        "run".into(),
-        sink.clone(),
-        st,
-        Timestamp::now(),
-        Box::new(|e| panic!("{e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    let d = start_with(sink.clone(), st);
     std::thread::sleep(Duration::from_millis(750));
     d.finish();
     assert!(sink.heartbeats.load(Ordering::Relaxed) >= 3);
@@ -635,18 +621,13 @@ fn background_threads_do_not_preempt_the_solver() {
 #[test]
 fn a_thread_with_a_lane_logs_while_the_queues_lock_is_held() {
     let sink = Arc::new(Recorder::default());
-    let d = Dispatcher::start(
-        "run".into(),
+    let d = start_with(
         sink.clone(),
         DispatchSettings {
             flush_interval: Duration::from_secs(30),
             ..settings(100_000, true)
         },
-        Timestamp::now(),
-        Box::new(|e| panic!("sink error {e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    );
     // The first call gets the lane, learns the names and reserves room.
     d.log_metrics(&["a", "b"], &[0.0, 0.0], MetricOptions::default())
         .unwrap();
@@ -680,6 +661,19 @@ fn a_thread_with_a_lane_logs_while_the_queues_lock_is_held() {
         .all(|(i, m)| m.step == i as u64 && m.values[0].1 == i as f64));
 }
 
+/// A dispatcher for tests of several logging threads: with the writer thread (as a run has),
+/// and a flush interval of 1 ms, so that the dispatcher copies out of lanes often.
+fn start_threaded(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
+    start_with(
+        sink,
+        DispatchSettings {
+            flush_interval: Duration::from_millis(1),
+            writer_depth: 2,
+            ..settings(capacity, blocking)
+        },
+    )
+}
+
 /// Steps of the sets `got` logged by threads that log `(thread, i)` as values 0 and 1:
 /// checks that each thread's sets came in the order logged, and returns the steps, sorted.
 fn per_thread_in_order(got: &[MetricSet], threads: usize) -> Vec<u64> {
@@ -706,19 +700,7 @@ fn per_thread_in_order(got: &[MetricSet], threads: usize) -> Vec<u64> {
 #[test]
 fn many_threads_lose_nothing_and_keep_their_order() {
     let sink = Arc::new(Recorder::default());
-    let d = Dispatcher::start(
-        "run".into(),
-        sink.clone(),
-        DispatchSettings {
-            flush_interval: Duration::from_millis(1),
-            writer_depth: 2,
-            ..settings(64, true)
-        },
-        Timestamp::now(),
-        Box::new(|e| panic!("sink error {e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    let d = start_threaded(sink.clone(), 64, true);
     let threads = super::lane::MAX_LANES + 4;
     let per = 5_000;
     std::thread::scope(|scope| {
@@ -756,19 +738,7 @@ fn many_threads_lose_nothing_and_keep_their_order() {
 #[test]
 fn lanes_in_bursts_count_exactly_and_keep_their_order() {
     let sink = Arc::new(Recorder::default());
-    let d = Dispatcher::start(
-        "run".into(),
-        sink.clone(),
-        DispatchSettings {
-            flush_interval: Duration::from_millis(1),
-            writer_depth: 2,
-            ..settings(32, false)
-        },
-        Timestamp::now(),
-        Box::new(|e| panic!("sink error {e}")),
-        Box::new(|| {}),
-    )
-    .unwrap();
+    let d = start_threaded(sink.clone(), 32, false);
     let threads = 3;
     let calls = 20_000;
     std::thread::scope(|scope| {
