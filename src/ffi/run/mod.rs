@@ -409,7 +409,8 @@ pub unsafe extern "C" fn simvue_run_free(run: *mut simvue_run) {
 /// - `suppress_errors` (default 1): errors are printed to stderr and the solver goes on; with
 ///   0 nothing is printed and background failures are returned by the next call.
 /// - `queue_blocking` (default 0): wait when a queue is full instead of dropping the item.
-/// - `queue_size` (default 10000): items each of the metrics and events queues holds.
+/// - `queue_size` (default 10000): items each of the metrics and events queues holds (each
+///   thread that logs metrics has a metrics queue of its own, up to 16 threads).
 /// - `disable_resources_metrics` (default 0): turn off CPU and memory sampling.
 /// - `resources_metrics_interval` (default 30): seconds between resource samples.
 ///
