@@ -646,6 +646,7 @@ mod tests {
             ready: Default::default(),
             step: Default::default(),
             number: 0,
+            copy_gate: Default::default(),
         })
     }
 

@@ -3,12 +3,14 @@
 //!
 //! A lane is a single-producer block read by one consumer. Its owning thread appends sets
 //! to its block and publishes how many there are with a release store ([`Lane::published`]);
-//! the dispatcher, under the queue's lock, copies the sets published since its last take
-//! into a block of its own and records how far it went ([`Lane::consumed`]). Nothing the
-//! dispatcher reads is written again until the owner, under the same lock, starts the block
-//! over (all of it copied), moves what is left to the front (the block's memory ran out), or
-//! hands the whole block over (the lane holds `capacity` sets, as the queue does). The block
-//! never grows while it is a lane's, so the memory the dispatcher copies from stays put.
+//! the dispatcher copies the sets published since its last take into a block of its own
+//! (starting and finishing the copy under the queue's lock, copying without it) and records
+//! how far it went ([`Lane::consumed`]). Nothing the dispatcher reads is written again until
+//! the owner, under the same lock and with no copy going on, starts the block over (all of it
+//! copied) or moves what is left to the front (the block's memory ran out); it may hand the
+//! whole block over at any time (the lane holds `capacity` sets, as the queue does), as that
+//! moves no memory. The block never grows while it is a lane's, so the memory the dispatcher
+//! copies from stays put.
 //!
 //! The common call ([`Lane::try_push`]) reads two words the dispatcher writes (what it
 //! consumed, and the bytes reserved), compares the names with the lane's own copy of the sets
@@ -87,8 +89,11 @@ pub(super) struct Lane {
     /// the queue's lock.
     pub(super) at: UnsafeCell<ColumnsAt>,
     /// The dispatcher is copying sets out of the block without the lock: the owner must not
-    /// start it over, move its sets or hand it over meanwhile. Under the queue's lock.
+    /// start it over or move its sets meanwhile; it may hand it over (the block's memory stays
+    /// where it is), and then records where in the ready blocks it is (`handed`), for
+    /// [`Copy::finish`]. Under the queue's lock.
     pub(super) copying: AtomicBool,
+    pub(super) handed: UnsafeCell<Option<usize>>,
     /// Sets this lane queued, and dropped (written by the owner only).
     pub(super) queued: AtomicU64,
     pub(super) dropped: AtomicU64,
@@ -121,6 +126,7 @@ impl Lane {
             reserved: AtomicUsize::new(0),
             at: UnsafeCell::new(at),
             copying: AtomicBool::new(false),
+            handed: UnsafeCell::new(None),
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
@@ -240,16 +246,24 @@ impl Copy {
         debug_assert_eq!(copied, self.to.1 - self.from.1);
     }
 
-    /// Records the copy made (under the queue's lock): the sets' bytes move from the lane's
-    /// reservation to the copy, and the owner may move the block's memory again.
-    pub(super) fn finish(self) {
+    /// Records the copy made (under the queue's lock, `ready` the queue's ready blocks): the
+    /// sets' bytes move from the lane's reservation to the copy, and the owner may move the
+    /// block's memory again. When the owner handed the block over during the copy, the block
+    /// waits in `ready` (its bytes, these sets' included, counted as held) and its batches
+    /// start after the sets copied.
+    pub(super) fn finish(self, ready: &mut [(MetricColumns, (usize, usize))]) {
         // SAFETY: lanes live as long as their dispatcher, which made this copy.
         let lane = unsafe { &*self.lane };
-        let moved = bytes(self.to.0 - self.from.0, self.to.1 - self.from.1);
-        let reserved = lane.reserved.load(Ordering::Relaxed);
-        lane.reserved.store(reserved - moved, Ordering::Release);
-        lane.consumed
-            .store(pack(self.to.0, self.to.1), Ordering::Release);
+        // SAFETY: under the queue's lock.
+        if let Some(i) = unsafe { (*lane.handed.get()).take() } {
+            ready[i].1 = self.to;
+        } else {
+            let moved = bytes(self.to.0 - self.from.0, self.to.1 - self.from.1);
+            let reserved = lane.reserved.load(Ordering::Relaxed);
+            lane.reserved.store(reserved - moved, Ordering::Release);
+            lane.consumed
+                .store(pack(self.to.0, self.to.1), Ordering::Release);
+        }
         lane.copying.store(false, Ordering::Relaxed);
     }
 }

@@ -258,6 +258,9 @@ struct Shared {
     step: Padded<AtomicU64>,
     /// This dispatcher's number, which its lanes are found by ([`lane::cached`]).
     number: u64,
+    /// Tests: a barrier the dispatcher waits at twice before its next copy out of the lanes.
+    #[cfg(test)]
+    copy_gate: Mutex<Option<Arc<std::sync::Barrier>>>,
 }
 
 /// The queues of one run and their dispatcher thread.
@@ -298,6 +301,8 @@ impl Dispatcher {
             ready: AtomicUsize::new(0),
             step: Padded::default(),
             number: lane::dispatcher_number(),
+            #[cfg(test)]
+            copy_gate: Mutex::new(None),
         });
         let remote = sink.remote().is_some();
         let worker = Worker {

@@ -858,11 +858,9 @@ impl Dispatcher {
                 }
                 return Room::Made;
             }
+            // (A block being copied out of may be handed over: its memory does not move.)
             let hand_over = len > c && (!fits || len - c >= s.capacity);
             if hand_over && q.ready.len() < MAX_READY {
-                if !still {
-                    return Room::Copying;
-                }
                 self.lane_hand_over(q, lane, own);
                 continue;
             }
@@ -900,6 +898,13 @@ impl Dispatcher {
         lane.published.store(0, Ordering::Release);
         lane.consumed.store(0, Ordering::Release);
         q.ready.push((block, (c, cv)));
+        if lane.copying.load(Ordering::Relaxed) {
+            // The dispatcher is copying sets of it: where its batches start is known when
+            // the copy is done (`Copy::finish`); the new block's copy state starts afresh.
+            // SAFETY: under the queue's lock.
+            unsafe { *lane.handed.get() = Some(q.ready.len() - 1) };
+            lane.copying.store(false, Ordering::Relaxed);
+        }
         s.ready.store(q.ready.len(), Ordering::Relaxed);
         s.work.notify_one();
     }

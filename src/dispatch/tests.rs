@@ -857,3 +857,49 @@ fn sets_wider_than_a_block_come_through_in_order() {
     assert_eq!(d.stats().metrics_sent, widths.len() as u64);
     assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
 }
+
+/// A lane's thread that fills its block while the dispatcher copies out of it hands the
+/// block over without waiting for the copy (its memory does not move): the sets being copied
+/// are written once, from the copy, and the block's batches start after them.
+#[test]
+fn a_block_handed_over_during_a_copy_is_written_once_in_order() {
+    let sink = Arc::new(Recorder::default());
+    let capacity = 10;
+    let d = start(sink.clone(), capacity, true);
+    let gate = Arc::new(Barrier::new(2));
+    *d.shared.copy_gate.lock() = Some(gate.clone());
+    let mut i = 0;
+    let mut log = |n: usize| {
+        for _ in 0..n {
+            assert!(
+                d.try_log_metrics(&["x"][..], &[i as f64]) || {
+                    d.log_metrics(&["x"], &[i as f64], MetricOptions::default())
+                        .unwrap();
+                    true
+                }
+            );
+            i += 1;
+        }
+    };
+    // The threshold wakes the dispatcher, which starts copying these 5 and waits at the gate.
+    log(capacity / 2);
+    gate.wait();
+    // The lane fills up to `capacity` sets not copied out yet, hands its block over (during
+    // the copy) and goes on in a new one.
+    log(capacity / 2 + 7);
+    {
+        let q = d.shared.q.lock();
+        assert_eq!(q.ready.len(), 1);
+        assert_eq!(q.ready[0].0.len(), capacity);
+    }
+    gate.wait();
+    d.finish();
+    let got = sink.metrics.lock();
+    assert_eq!(got.len(), capacity + 7);
+    for (k, m) in got.iter().enumerate() {
+        assert_eq!((m.step, m.values[0].1), (k as u64, k as f64));
+    }
+    let st = d.stats();
+    assert_eq!((st.metrics_queued, st.metrics_sent), (17, 17));
+    assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
+}

@@ -340,12 +340,19 @@ impl Worker {
         if !copies.is_empty() {
             // Into one block (fewer blocks in flight, each with memory resident).
             let mut cols = spare_block(s);
+            #[cfg(test)]
+            if let Some(gate) = s.copy_gate.lock().take() {
+                gate.wait(); // the test knows a copy is going on
+                gate.wait(); // ... until it lets it go
+            }
             for copy in &copies {
                 copy.run(&mut cols);
             }
             blocks.push((cols, (0, 0)));
-            let _q = s.q.lock();
-            copies.into_iter().for_each(Copy::finish);
+            let mut q = s.q.lock();
+            for copy in copies {
+                copy.finish(&mut q.ready);
+            }
         }
         let mut metrics = Vec::new();
         let fullest = blocks.iter().fold((0, 0), |(s, v), (b, first)| {
