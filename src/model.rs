@@ -931,7 +931,13 @@ impl MetricColumns {
 
     /// Bytes held, as the memory bound counts them.
     pub fn bytes(&self) -> usize {
-        self.sets.len() * Self::set_bytes(0) + self.values.len() * Self::VALUE_BYTES
+        Self::bytes_of(self.sets.len(), self.values.len())
+    }
+
+    /// Bytes of `sets` sets of `values` values in all, as the memory bound counts them.
+    #[inline]
+    pub const fn bytes_of(sets: usize, values: usize) -> usize {
+        sets * Self::set_bytes(0) + values * Self::VALUE_BYTES
     }
 
     /// Bytes allocated (what the columns could hold without growing).
@@ -943,21 +949,23 @@ impl MetricColumns {
     /// each (a set larger than `max_bytes` makes a batch of its own): the start of every batch
     /// after the first.
     pub fn cuts(&self, max_sets: usize, max_bytes: usize) -> Vec<usize> {
-        self.cuts_from(0, max_sets, max_bytes)
+        self.cuts_from((0, 0), max_sets, max_bytes)
     }
 
-    /// As [`MetricColumns::cuts`] for the sets from `first` on.
-    pub fn cuts_from(&self, first: usize, max_sets: usize, max_bytes: usize) -> Vec<usize> {
+    /// As [`MetricColumns::cuts`] for the sets from `first.0` on, whose values start at value
+    /// `first.1`.
+    pub fn cuts_from(
+        &self,
+        first: (usize, usize),
+        max_sets: usize,
+        max_bytes: usize,
+    ) -> Vec<usize> {
         let mut cuts = Vec::new();
-        let values: usize = self.values.len()
-            - self.sets[..first]
-                .iter()
-                .map(|h| h.len as usize)
-                .sum::<usize>();
-        let bytes = (self.len() - first) * Self::set_bytes(0) + values * Self::VALUE_BYTES;
-        if self.len() - first <= max_sets && bytes <= max_bytes {
+        let (sets, values) = (self.len() - first.0, self.values.len() - first.1);
+        if sets <= max_sets && Self::bytes_of(sets, values) <= max_bytes {
             return cuts;
         }
+        let first = first.0;
         let (mut start, mut bytes) = (first, 0);
         for (i, h) in self.sets.iter().enumerate().skip(first) {
             let b = Self::set_bytes(h.len as usize);
@@ -1005,11 +1013,11 @@ impl MetricColumns {
         self.values.capacity() >= values
     }
 
-    /// Whether one more set of `values` values fits without growing, within `max_sets` sets
-    /// and `max_values` values.
+    /// Whether one more set of `values` values fits without growing, within `max_values`
+    /// values in all.
     #[inline]
-    pub fn fits(&self, values: usize, max_sets: usize, max_values: usize) -> bool {
-        self.sets.len() < self.sets.capacity().min(max_sets)
+    pub fn fits(&self, values: usize, max_values: usize) -> bool {
+        self.sets.len() < self.sets.capacity()
             && self.values.len() + values <= self.values.capacity().min(max_values)
     }
 
@@ -1091,12 +1099,6 @@ pub struct ColumnsAt {
     sets: *const SetHeader,
     ids: *const u32,
     values: *const f64,
-}
-
-impl Default for ColumnsAt {
-    fn default() -> ColumnsAt {
-        MetricColumns::default().at()
-    }
 }
 
 /// Writes a zero byte into every page of `v`'s spare capacity that items `from..to` take,
@@ -1236,7 +1238,7 @@ impl MetricBatch {
 
     /// Bytes of metric data, as the memory bound counts them.
     pub fn bytes(&self) -> usize {
-        self.len() * MetricColumns::set_bytes(0) + self.values * MetricColumns::VALUE_BYTES
+        MetricColumns::bytes_of(self.len(), self.values)
     }
 
     /// The columns back, when this is the last batch sharing them.

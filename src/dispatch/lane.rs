@@ -54,12 +54,6 @@ pub(super) fn unpack(w: u64) -> (usize, usize) {
     ((w >> 32) as usize, (w & 0xffff_ffff) as usize)
 }
 
-/// Bytes of `sets` sets of `values` values in all, as the memory bound counts them.
-#[inline]
-pub(super) fn bytes(sets: usize, values: usize) -> usize {
-    sets * MetricColumns::set_bytes(0) + values * MetricColumns::VALUE_BYTES
-}
-
 /// What only the owning thread touches: without the lock on the fast path, under it on the
 /// full path.
 pub(super) struct LaneOwn {
@@ -162,7 +156,7 @@ impl Lane {
             let ready = s.ready.load(Ordering::Relaxed) >= super::queue::MAX_READY;
             return ready && self.try_drop(s, own, names);
         }
-        let before = bytes(len - c, values_len - cv);
+        let before = MetricColumns::bytes_of(len - c, values_len - cv);
         let after = before + MetricColumns::set_bytes(n);
         let reserved = self.reserved.load(Ordering::Relaxed);
         if after > reserved {
@@ -172,7 +166,7 @@ impl Lane {
         }
         if sets == s.threshold
             || (before < s.threshold_bytes && after >= s.threshold_bytes)
-            || !own.block.fits(n, usize::MAX, lane_values())
+            || !own.block.fits(n, lane_values())
         {
             return false;
         }
@@ -204,7 +198,7 @@ impl Lane {
     pub(super) fn pending(&self) -> (usize, usize) {
         let (p, pv) = unpack(self.published.load(Ordering::Acquire));
         let (c, cv) = unpack(self.consumed.load(Ordering::Relaxed));
-        (p - c, bytes(p - c, pv - cv))
+        (p - c, MetricColumns::bytes_of(p - c, pv - cv))
     }
 
     /// Starts a copy of the sets published since the last one (the dispatcher, under the
@@ -258,7 +252,7 @@ impl Copy {
         if let Some(i) = unsafe { (*lane.handed.get()).take() } {
             ready[i].1 = self.to;
         } else {
-            let moved = bytes(self.to.0 - self.from.0, self.to.1 - self.from.1);
+            let moved = MetricColumns::bytes_of(self.to.0 - self.from.0, self.to.1 - self.from.1);
             let reserved = lane.reserved.load(Ordering::Relaxed);
             lane.reserved.store(reserved - moved, Ordering::Release);
             lane.consumed

@@ -10,7 +10,7 @@ use parking_lot::MutexGuard;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::lane::{self, bump, bytes, pack, unpack, Lane, LaneOwn, MAX_LANES, RESERVE_AHEAD};
+use super::lane::{self, bump, pack, unpack, Lane, LaneOwn, MAX_LANES, RESERVE_AHEAD};
 use super::{Dispatcher, MetricOptions, Shared, Updates, MAX_HELD_BYTES};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -779,11 +779,7 @@ impl Dispatcher {
             if !full {
                 return Ok(None);
             }
-            if q.stop {
-                return Err(Error::new(ErrorKind::Closed, "the run was closed"));
-            }
-            s.work.notify_one();
-            s.space.wait(q);
+            self.wait_for_space(q)?;
         }
         let auto = s.step.fetch_add(1, Ordering::Relaxed);
         let time = opts.time.unwrap_or_else(|| self.seconds_since_start(now));
@@ -799,12 +795,9 @@ impl Dispatcher {
         lane.published
             .store(pack(len + 1, values_len + n), Ordering::Release);
         bump(&lane.queued);
-        // Woken as for the queue's block: when the lane stops being empty (the dispatcher
-        // then sleeps until the flush deadline), and at the threshold in sets or bytes.
-        let after = bytes(len + 1 - c, values_len + n - cv);
-        if len == c || len + 1 - c >= s.threshold || after >= s.threshold_bytes {
-            s.work.notify_one();
-        }
+        // Woken as for the queue's block (the fast path leaves these calls to this one).
+        let before = MetricColumns::bytes_of(len - c, values_len - cv);
+        self.wake(len + 1 - c, before, before + MetricColumns::set_bytes(n));
         Ok(Some(true))
     }
 
@@ -822,7 +815,7 @@ impl Dispatcher {
             } else {
                 lane::lane_values()
             };
-            let fits = own.block.fits(n, usize::MAX, limit);
+            let fits = own.block.fits(n, limit);
             // What follows moves the block's memory, which a copy going on reads.
             let still = !lane.copying.load(Ordering::Relaxed);
             if len > 0 && len == c && still {
@@ -832,8 +825,9 @@ impl Dispatcher {
                 lane.consumed.store(0, Ordering::Release);
                 continue;
             }
-            let (gone, left) = (bytes(c, cv), bytes(len - c, values_len - cv));
-            if c > 0 && still && (!fits || (gone >= COMPACT_BYTES && left <= gone / 4)) {
+            let gone = MetricColumns::bytes_of(c, cv);
+            let mine = MetricColumns::bytes_of(len - c, values_len - cv);
+            if c > 0 && still && (!fits || (gone >= COMPACT_BYTES && mine <= gone / 4)) {
                 // The block's memory ran out, or the sets copied out take much of it and few
                 // are left: those left move to the front (a small copy), and the memory the
                 // block keeps resident is what its thread holds at a time, not a multiple.
@@ -843,7 +837,6 @@ impl Dispatcher {
                 lane.consumed.store(0, Ordering::Release);
                 continue;
             }
-            let mine = bytes(len - c, values_len - cv);
             let reserved = lane.reserved.load(Ordering::Relaxed);
             let others = s.held.load(Ordering::Relaxed).saturating_sub(reserved);
             if fits && len - c < s.capacity && others + mine < MAX_HELD_BYTES {
@@ -891,7 +884,7 @@ impl Dispatcher {
         unsafe { *lane.at.get() = own.block.at() };
         // The block's sets stay counted in `held` (as a ready block's); the rest of the
         // reservation is given back.
-        let handed = bytes(block.len() - c, block.values_len() - cv);
+        let handed = MetricColumns::bytes_of(block.len() - c, block.values_len() - cv);
         let reserved = lane.reserved.load(Ordering::Relaxed);
         s.held.fetch_sub(reserved - handed, Ordering::Relaxed);
         lane.reserved.store(0, Ordering::Relaxed);
@@ -1014,12 +1007,20 @@ impl Dispatcher {
             return Ok(false);
         }
         while full(self, &mut *q) {
-            if q.stop {
-                return Err(Error::new(ErrorKind::Closed, "the run was closed"));
-            }
-            s.work.notify_one();
-            s.space.wait(q);
+            self.wait_for_space(q)?;
         }
         Ok(true)
+    }
+
+    /// Waits once for the dispatcher or the writer to make room (a blocking queue that is
+    /// full), waking the dispatcher first; an error once the run is closed.
+    fn wait_for_space(&self, q: &mut MutexGuard<'_, Queues>) -> Result<()> {
+        if q.stop {
+            return Err(Error::new(ErrorKind::Closed, "the run was closed"));
+        }
+        let s = &*self.shared;
+        s.work.notify_one();
+        s.space.wait(q);
+        Ok(())
     }
 }

@@ -23,6 +23,16 @@ struct Recorder {
     batch_sizes: Mutex<Vec<usize>>,
 }
 
+impl Recorder {
+    /// Makes the next metric batch wait in the sink: the returned barrier is met once when
+    /// the batch is there (the dispatcher is busy), and once more to let it go.
+    fn hold_first_batch(&self) -> Arc<Barrier> {
+        let gate = Arc::new(Barrier::new(2));
+        *self.gate.lock() = Some(gate.clone());
+        gate
+    }
+}
+
 impl Sink for Recorder {
     unused_sink_methods!();
     fn send_metrics(&self, _: &str, batch: &crate::model::MetricBatch) -> Result<()> {
@@ -104,8 +114,7 @@ fn start_with(sink: Arc<Recorder>, settings: DispatchSettings) -> Dispatcher {
 #[test]
 fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let capacity = 10;
     let depth = 2;
     let d = start_with(
@@ -159,8 +168,7 @@ fn a_slow_local_sink_does_not_stop_the_dispatcher_emptying_the_queue() {
 #[test]
 fn a_writer_that_is_behind_is_not_handed_a_batch_every_flush() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let d = start_with(
         sink.clone(),
         DispatchSettings {
@@ -222,8 +230,7 @@ fn blocking_queue_loses_nothing_under_pressure() {
 #[test]
 fn non_blocking_queue_counts_exactly_what_it_drops() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let capacity = 10;
     let d = start(sink.clone(), capacity, false);
     // Fill to the threshold so the dispatcher takes a first batch and then hangs in the sink.
@@ -257,8 +264,7 @@ fn non_blocking_queue_counts_exactly_what_it_drops() {
 #[test]
 fn the_fast_path_takes_only_what_it_can_finish_and_changes_nothing_otherwise() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let capacity = 10;
     let d = start(sink.clone(), capacity, false);
     // Names never logged: left to the full path, with no step taken.
@@ -302,8 +308,7 @@ fn the_fast_path_takes_only_what_it_can_finish_and_changes_nothing_otherwise() {
 #[test]
 fn the_fast_path_leaves_a_full_blocking_queue_to_the_full_path() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let capacity = 4;
     let d = start(sink.clone(), capacity, true);
     for i in 0..capacity / 2 {
@@ -430,8 +435,7 @@ fn wide_names(n: usize) -> Vec<String> {
 fn wide_sets_are_bounded_in_bytes_not_only_in_items() {
     // 1000 values a set: the item capacity (a million) is never reached; the byte bound is.
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let d = start(sink.clone(), 1_000_000, false);
     let names = wide_names(1000);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -790,8 +794,7 @@ fn lanes_in_bursts_count_exactly_and_keep_their_order() {
 #[test]
 fn lanes_share_the_bound_on_held_bytes() {
     let sink = Arc::new(Recorder::default());
-    let gate = Arc::new(Barrier::new(2));
-    *sink.gate.lock() = Some(gate.clone());
+    let gate = sink.hold_first_batch();
     let d = start(sink.clone(), 1_000_000, false);
     let names = wide_names(500);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();

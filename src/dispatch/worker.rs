@@ -359,7 +359,7 @@ impl Worker {
             (s.max(b.len() - first.0), v.max(b.values_len() - first.1))
         });
         for (cols, first) in blocks {
-            let cuts = cols.cuts_from(first.0, MAX_BATCH, MAX_BATCH_BYTES);
+            let cuts = cols.cuts_from(first, MAX_BATCH, MAX_BATCH_BYTES);
             metrics.extend(MetricBatch::cut_from(names, cols, first, &cuts));
         }
         Taken {
