@@ -25,6 +25,7 @@
 #include "simvue.h"
 
 #include "check.h"
+#include "files.h"
 
 
 #define SENTINEL_MODE (-12345)
@@ -70,34 +71,6 @@ static const char BAD_TRUNCATED[] = "ok\xc3";
 /* ------------------------------------------------------------------------------------------ */
 /* Files */
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len < 2) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[len] = '\0';
-    }
-    return buf;
-}
-
 static size_t count_substr(const char *text, const char *needle) {
     size_t n = 0;
     size_t k = strlen(needle);
@@ -109,33 +82,23 @@ static size_t count_substr(const char *text, const char *needle) {
 
 /* Counts `needle` in the <dir>/<sub>/NAME.json files (not the hidden temporaries); *files gets the
  * number of files read. */
+struct count {
+    const char *needle;
+    size_t total;
+};
+
+static void count_in(const char *text, void *ctx) {
+    struct count *c = ctx;
+    if (text) {
+        c->total += count_substr(text, c->needle);
+    }
+}
+
 static size_t count_in_json_files(const char *dir, const char *sub, const char *needle,
                                   int *files) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, sub);
-    size_t total = 0;
-    *files = 0;
-    DIR *d = opendir(path);
-    if (!d) {
-        return 0;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 5, ".json") != 0) {
-            continue;
-        }
-        char file[4096 + 256];
-        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
-        char *text = read_file(file);
-        if (text) {
-            total += count_substr(text, needle);
-            (*files)++;
-            free(text);
-        }
-    }
-    closedir(d);
-    return total;
+    struct count c = {needle, 0};
+    *files = for_each_json_file(dir, sub, count_in, &c);
+    return c.total;
 }
 
 /* Whether `json` has `"key": value` (value given as JSON text) anywhere, any spacing. */
@@ -1655,16 +1618,7 @@ int main(void) {
     unsetenv("SIMVUE_URL");
     unsetenv("SIMVUE_TOKEN");
     unsetenv("SIMVUE_SERVER_PROFILE");
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/simvue-test-api-XXXXXX",
-             tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(tmp_root)) {
-        perror("mkdtemp");
-        return 2;
-    }
-    setenv("HOME", tmp_root, 1);
-    if (chdir(tmp_root) != 0) {
-        perror("chdir");
+    if (enter_test_root(tmp_root, sizeof tmp_root, "api") != 0) {
         return 2;
     }
 

@@ -27,6 +27,7 @@
 #include "simvue.h"
 
 #include "check.h"
+#include "files.h"
 
 
 static void expect_ok_(simvue_result got, const char *call, int line) {
@@ -193,17 +194,7 @@ int main(void) {
     unsetenv("SIMVUE_SERVER_PROFILE");
 
     char root[1024];
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/simvue-test-disabled-XXXXXX",
-             tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        return 2;
-    }
-    /* No simvue.toml can be found from here, and ~/.simvue would be inside root too. */
-    setenv("HOME", root, 1);
-    if (chdir(root) != 0) {
-        perror("chdir");
+    if (enter_test_root(root, sizeof root, "disabled") != 0) {
         return 2;
     }
     char cache[1100];

@@ -13,7 +13,6 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "simvue.h"
 
 #include "check.h"
+#include "files.h"
 
 enum { THREADS = 20, PER_THREAD = 1500 };
 
@@ -46,26 +46,6 @@ static void *log_sets(void *arg) {
     return NULL;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)len + 1);
-    if (text && fread(text, 1, (size_t)len, f) != (size_t)len) {
-        free(text);
-        text = NULL;
-    }
-    if (text) {
-        text[len] = '\0';
-    }
-    fclose(f);
-    return text;
-}
-
 /* What the metrics files of a cache hold. */
 struct found {
     long sets;         /* sets read */
@@ -76,58 +56,46 @@ struct found {
     unsigned char seen[THREADS][PER_THREAD]; /* how often each (thread, i) was seen */
 };
 
-static void read_metrics(const char *cache, struct found *f) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/metrics", cache);
-    DIR *d = opendir(dir);
-    if (!d) {
+/* Reads the sets of one metrics file into `ctx` (a struct found). */
+static void read_sets(const char *text, void *ctx) {
+    struct found *f = ctx;
+    if (!text) {
+        f->bad++;
         return;
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 5, ".json") != 0) {
-            continue;
+    long last[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        last[t] = -1;
+    }
+    for (const char *p = strstr(text, "\"step\":"); p; p = strstr(p + 1, "\"step\":")) {
+        char *end;
+        long step = strtol(p + 7, &end, 10);
+        const char *v = "\"values\":{\"thread\":";
+        char *q = strstr(end, v);
+        double t = -1, i = -1;
+        if (q) {
+            t = strtod(q + strlen(v), &end);
+            if (strncmp(end, ",\"i\":", 5) == 0) {
+                i = strtod(end + 5, &end);
+            }
         }
-        char path[4096 + 256];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        char *text = read_file(path);
-        if (!text) {
+        f->sets++;
+        if (step < 0 || step >= f->max_steps || t < 0 || t >= THREADS || i < 0 ||
+            i >= PER_THREAD) {
             f->bad++;
             continue;
         }
-        long last[THREADS];
-        for (int t = 0; t < THREADS; t++) {
-            last[t] = -1;
+        f->steps[step]++;
+        f->seen[(int)t][(int)i]++;
+        if ((long)i <= last[(int)t]) {
+            f->out_of_order++;
         }
-        for (char *p = strstr(text, "\"step\":"); p; p = strstr(p + 1, "\"step\":")) {
-            char *end;
-            long step = strtol(p + 7, &end, 10);
-            const char *v = "\"values\":{\"thread\":";
-            char *q = strstr(end, v);
-            double t = -1, i = -1;
-            if (q) {
-                t = strtod(q + strlen(v), &end);
-                if (strncmp(end, ",\"i\":", 5) == 0) {
-                    i = strtod(end + 5, &end);
-                }
-            }
-            f->sets++;
-            if (step < 0 || step >= f->max_steps || t < 0 || t >= THREADS || i < 0 ||
-                i >= PER_THREAD) {
-                f->bad++;
-                continue;
-            }
-            f->steps[step]++;
-            f->seen[(int)t][(int)i]++;
-            if ((long)i <= last[(int)t]) {
-                f->out_of_order++;
-            }
-            last[(int)t] = (long)i;
-        }
-        free(text);
+        last[(int)t] = (long)i;
     }
-    closedir(d);
+}
+
+static void read_metrics(const char *cache, struct found *f) {
+    for_each_json_file(cache, "metrics", read_sets, f);
 }
 
 /* Runs THREADS threads logging PER_THREAD sets each into a new offline run in `cache`. Returns
@@ -162,15 +130,10 @@ int main(void) {
     unsetenv("SIMVUE_URL");
     unsetenv("SIMVUE_TOKEN");
     unsetenv("SIMVUE_SERVER_PROFILE");
-    const char *tmpdir = getenv("TMPDIR");
     char root[1024];
-    snprintf(root, sizeof root, "%s/simvue-test-threads-XXXXXX",
-             tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
+    if (enter_test_root(root, sizeof root, "threads") != 0) {
         return 2;
     }
-    setenv("HOME", root, 1);
     const long calls = (long)THREADS * PER_THREAD;
 
     /* Blocking, a queue of 200 sets: everything arrives once, in each thread's order. */
@@ -220,7 +183,7 @@ int main(void) {
     free(f->steps);
     free(f);
 
-    if (!getenv("SIMVUE_TEST_KEEP")) {
+    if (chdir("/") == 0 && !getenv("SIMVUE_TEST_KEEP")) {
         char cmd[1200];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
         if (system(cmd) != 0) {
