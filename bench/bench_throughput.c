@@ -18,6 +18,10 @@
  *   search=0                       1: find the highest paced rate with nothing dropped (runs of
  *                                  `secs` seconds at rising rates; n is ignored)
  *   secs=0.5                       length of one paced run of the search
+ *   jitter=0                       T > 0: no run; T threads each read the clock in a loop for
+ *                                  `secs` seconds and report the longest time between two reads
+ *                                  (the machine's own pauses of a busy thread: the floor under
+ *                                  any latency figure) and how many exceeded 1 ms
  *
  * Prints one JSON object: calls, loop_s (the logging loop), total_s (loop + close),
  * call_ns (loop_s / calls per thread), dropped, loop_faults (page faults the logging threads
@@ -41,10 +45,10 @@
 #include "simvue.h"
 
 static struct {
-    int mode, blocking, roomy, k, threads, alt, lat, search;
+    int mode, blocking, roomy, k, threads, alt, lat, search, jitter;
     long n;
     double pace, secs;
-} cfg = {SIMVUE_MODE_OFFLINE, 0, 0, 3, 1, 0, 0, 0, 1000000, 0.0, 0.5};
+} cfg = {SIMVUE_MODE_OFFLINE, 0, 0, 3, 1, 0, 0, 0, 0, 1000000, 0.0, 0.5};
 
 static char name_buf[2][1000][24];
 static const char *names[2][1000];
@@ -303,6 +307,51 @@ static long peak_rss_kb(void) {
     return kb;
 }
 
+/* One thread of jitter=T: the longest gap between two clock reads in `secs` seconds of
+ * reading it, and the gaps over 1 ms. */
+struct gaps {
+    uint64_t max_ns;
+    long over_1ms;
+};
+
+static void *spin_gaps(void *arg) {
+    struct gaps *g = arg;
+    uint64_t prev = now_ns();
+    uint64_t end = prev + (uint64_t)(cfg.secs * 1e9);
+    while (prev < end) {
+        uint64_t t = now_ns();
+        uint64_t d = t - prev;
+        if (d > g->max_ns) {
+            g->max_ns = d;
+        }
+        g->over_1ms += d > 1000000u;
+        prev = t;
+    }
+    return NULL;
+}
+
+static void jitter(int threads) {
+    pthread_t th[64];
+    struct gaps g[64];
+    memset(g, 0, sizeof g);
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&th[i], NULL, spin_gaps, &g[i]) != 0) {
+            fprintf(stderr, "bench_throughput: cannot start a thread\n");
+            exit(1);
+        }
+    }
+    uint64_t max = 0;
+    long over = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        max = g[i].max_ns > max ? g[i].max_ns : max;
+        over += g[i].over_1ms;
+    }
+    printf("{\"client\":\"machine\",\"jitter_threads\":%d,\"secs\":%.2f,\"max_gap_ns\":%llu"
+           ",\"gaps_over_1ms\":%ld}\n",
+           threads, cfg.secs, (unsigned long long)max, over);
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         char key[32];
@@ -334,6 +383,8 @@ int main(int argc, char **argv) {
             cfg.search = atoi(val);
         } else if (!strcmp(key, "secs")) {
             cfg.secs = atof(val);
+        } else if (!strcmp(key, "jitter")) {
+            cfg.jitter = atoi(val);
         } else {
             fprintf(stderr, "bench_throughput: unknown key %s\n", key);
             return 2;
@@ -342,6 +393,10 @@ int main(int argc, char **argv) {
     if (cfg.k < 1 || cfg.k > 1000 || cfg.threads < 1 || cfg.threads > 64 || cfg.n < 1) {
         fprintf(stderr, "bench_throughput: k in 1..1000, threads in 1..64, n >= 1\n");
         return 2;
+    }
+    if (cfg.jitter > 0) {
+        jitter(cfg.jitter > 64 ? 64 : cfg.jitter);
+        return 0;
     }
     for (int s = 0; s < 2; s++) {
         for (int j = 0; j < cfg.k; j++) {

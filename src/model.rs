@@ -975,6 +975,27 @@ impl MetricColumns {
             }
             bytes += b;
         }
+        // A last batch of a few sets (a block a little over the limit: one file of a handful
+        // of sets each time) shares the sets of the one before it, half each, when both
+        // halves keep within the limits.
+        if let Some(&last) = cuts.last() {
+            let before = cuts.len().checked_sub(2).map_or(first, |i| cuts[i]);
+            let end = self.sets.len();
+            if (end - last) * 4 < last - before {
+                let mid = before + (end - before) / 2;
+                let bytes = |r: std::ops::Range<usize>| -> usize {
+                    self.sets[r]
+                        .iter()
+                        .map(|h| Self::set_bytes(h.len as usize))
+                        .sum()
+                };
+                let fits = |r: std::ops::Range<usize>| r.len() <= max_sets && bytes(r) <= max_bytes;
+                if fits(before..mid) && fits(mid..end) {
+                    cuts.pop();
+                    cuts.push(mid);
+                }
+            }
+        }
         cuts
     }
 
@@ -2029,6 +2050,15 @@ mod tests {
         assert_eq!(cols.cuts(100, b(10)), vec![3, 4]);
         // Smaller than one set: one set a batch.
         assert_eq!(cols.cuts(100, 1), vec![1, 2, 3, 4, 5]);
+        // A last batch of a few sets shares the sets of the one before, when both keep
+        // within the limits: 9 + 1 sets become 5 + 5.
+        let mut even = MetricColumns::default();
+        for _ in 0..10 {
+            even.push(0.0, Timestamp(0), 0, &[0; 3], &[0.0; 3]);
+        }
+        assert_eq!(even.cuts(9, usize::MAX), vec![5]);
+        assert_eq!(even.cuts(100, 9 * b(3)), vec![5]);
+        assert_eq!(even.cuts(4, usize::MAX), vec![4, 8]);
         let names: Arc<NameTable> = Arc::new(vec![Arc::new(MetricName::new("a"))]);
         let batches = MetricBatch::cut(&names, cols, &[3, 4]);
         let shape: Vec<(usize, usize, usize)> = batches

@@ -2,22 +2,26 @@
 //! common `log_metrics` call takes no lock shared with other threads or the dispatcher.
 //!
 //! A lane is a single-producer block read by one consumer. Its owning thread appends sets
-//! to its block and publishes how many there are with a release store ([`Lane::published`]);
-//! the dispatcher copies the sets published since its last take into a block of its own
-//! (starting and finishing the copy under the queue's lock, copying without it) and records
-//! how far it went ([`Lane::consumed`]). Nothing the dispatcher reads is written again until
-//! the owner, under the same lock and with no copy going on, starts the block over (all of it
-//! copied) or moves what is left to the front (the block's memory ran out); it may hand the
-//! whole block over at any time (the lane holds `capacity` sets, as the queue does), as that
-//! moves no memory. The block never grows while it is a lane's, so the memory the dispatcher
-//! copies from stays put.
+//! to its block and publishes how many there are with a release store ([`Lane::published`]).
+//! When the lane reaches the threshold (half of `queue_size` sets, or 4 MiB), its thread hands
+//! the whole block over to the dispatcher under the queue's lock and goes on in a spare one:
+//! nothing is copied. Below the threshold (a thread that logs slowly, at the flush interval),
+//! or past it when the dispatcher has not taken the blocks handed over yet, the dispatcher
+//! copies the sets published since its last take into a block of its own (starting and
+//! finishing the copy under the queue's lock, copying without it) and records how far it went
+//! ([`Lane::consumed`]). Nothing the dispatcher reads is written again until the owner, under
+//! the same lock and with no copy going on, starts the block over (all of it copied) or moves
+//! what is left to the front (the block's memory ran out); it may hand the whole block over
+//! at any time, as that moves no memory. The block never grows while it is a lane's, so the
+//! memory the dispatcher copies from stays put.
 //!
 //! The common call ([`Lane::try_push`]) reads two words the dispatcher writes (what it
 //! consumed, and the bytes reserved), compares the names with the lane's own copy of the sets
 //! its thread logs, appends, and stores one word; the automatic step is the one atomic
 //! read-modify-write, as it counts the calls of every thread. Everything else goes through
 //! the full path under the queue's lock ([`super::Dispatcher`]): a lane that was empty (the
-//! dispatcher is told, for the flush interval), that reaches the threshold (it is woken),
+//! dispatcher is told, for the flush interval), that reaches the threshold (its block is
+//! handed over),
 //! whose reservation of the memory bound ran out ([`super::MAX_HELD_BYTES`] is shared by all
 //! lanes and the queue), or that is full.
 //!

@@ -108,8 +108,11 @@ pub const MAX_BATCH: usize = 16_000;
 /// without bound. Events count their messages against the same amount, in their own queue.
 pub const MAX_HELD_BYTES: usize = 16 << 20;
 
-/// The most metric data in one batch, in bytes (a single larger set makes a batch of its own).
-const MAX_BATCH_BYTES: usize = 4 << 20;
+/// The most metric data in one batch, in bytes (a single larger set makes a batch of its own):
+/// a little more than the bytes at which the dispatcher is woken, or a lane hands its block
+/// over (a quarter of [`MAX_HELD_BYTES`]), so that such a block, with the set that reached
+/// it, is one batch (one file) rather than one and a remainder.
+const MAX_BATCH_BYTES: usize = MAX_HELD_BYTES / 4 + MAX_HELD_BYTES / 16;
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]

@@ -356,16 +356,30 @@ pub(super) fn take_block(s: &Shared, q: &mut Queues) -> MetricColumns {
     cols
 }
 
-/// Gives `cols` back to the spares, emptied, when it is a queue's block (and fewer than
-/// [`MAX_SPARES`] are kept).
+/// Gives `cols` back to the spares, emptied, when it is a queue's block and the spares have
+/// room for it ([`keeps`]).
 pub(super) fn put_back(s: &Shared, mut cols: MetricColumns) {
     if cols.holds(queue_values(s.capacity)) {
         cols.clear();
         let mut spares = s.spares.lock();
-        if spares.len() < MAX_SPARES {
+        if keeps(&spares, &cols) {
             spares.push(cols);
         }
     }
+}
+
+/// Whether `spares` keep `cols` too: at most [`MAX_SPARES`] blocks whose memory made resident
+/// comes to at most [`SPARE_BYTES`] with its. Blocks come back from the writer in bursts (when
+/// it catches up, every block in flight); freeing them, to allocate and fault in new ones at
+/// the next burst of logging, cost the dispatcher and the logging threads page faults and
+/// the process unmaps; kept, the memory the process holds stays what it held at its busiest.
+fn keeps(spares: &[MetricColumns], cols: &MetricColumns) -> bool {
+    let bytes = |c: &MetricColumns| {
+        let (sets, values) = c.resident();
+        MetricColumns::bytes_of(sets, values)
+    };
+    spares.len() < MAX_SPARES
+        && spares.iter().map(bytes).sum::<usize>() + bytes(cols) <= SPARE_BYTES
 }
 
 /// A spare block, or a new one.
@@ -417,7 +431,7 @@ pub(super) fn warm_spares(s: &Shared, sets: usize, values: usize) {
     }
     let mut spares = s.spares.lock();
     for cols in ready {
-        if spares.len() < MAX_SPARES {
+        if keeps(&spares, &cols) {
             spares.push(cols);
         }
     }
@@ -469,23 +483,34 @@ enum Room {
     Copying,
 }
 
-/// Full queue blocks the logging threads may hand over themselves ([`Dispatcher::hand_off`])
-/// before the dispatcher takes them: with the queue's own block, up to `3 × capacity` sets
-/// wait for the dispatcher, which at the default 10 000 absorbs a writer or dispatcher held up
-/// for 10 ms at 3 M sets/s.
-pub(super) const MAX_READY: usize = 2;
+/// Blocks the logging threads may hand over themselves before the dispatcher takes them: a
+/// lane's as it reaches the threshold (`capacity / 2` sets, see [`Dispatcher::lane_log`]), the
+/// queue's own when full ([`Dispatcher::hand_off`]), all within [`MAX_HELD_BYTES`]. With the
+/// lane's own block, up to `3 × capacity` sets of a lane wait for the dispatcher, which at the
+/// default 10 000 absorbs a dispatcher held up for 10 ms at 3 M sets/s (on a busy machine a
+/// background thread may wait a scheduler tick, 4 ms, or more for a core). More keeps more
+/// sets at the defaults, but on two cores the writer, with more to write, then takes the
+/// logging thread's core more often.
+pub(super) const MAX_READY: usize = 4;
 
-/// Spare blocks the dispatcher keeps ready ([`warm_spares`]): as many as may be taken between
-/// two of its takes ([`MAX_READY`] hand-offs, and its own take).
-pub(super) const WARM_SPARES: usize = MAX_READY + 1;
+/// Spare blocks the dispatcher keeps ready ([`warm_spares`]): as many as are taken between
+/// two of its takes when it is on time (a few hand-overs, and its own take); a dispatcher
+/// that came late finds more blocks taken, and new ones made on the logging threads.
+pub(super) const WARM_SPARES: usize = 5;
 
 /// The most memory of each spare block [`warm_spares`] makes resident.
 pub(super) const WARM_BYTES: usize = 1 << 20;
 
-/// Emptied queue blocks kept for reuse at most: the bound on held data keeps a few blocks in
-/// use at a time, and reusing them (rather than freeing and allocating) keeps the process's
-/// memory from spreading over new pages.
-pub(super) const MAX_SPARES: usize = WARM_SPARES + 1;
+/// Emptied queue blocks kept for reuse at most (see [`keeps`]): the bound on held data keeps
+/// a number of blocks in use at a time, and reusing them (rather than freeing and allocating)
+/// keeps the process's memory from spreading over new pages.
+pub(super) const MAX_SPARES: usize = 64;
+
+/// The memory made resident of the spare blocks kept, at most: twice the bound on held data
+/// ([`MAX_HELD_BYTES`]). The blocks in flight hold at most that bound (and the part of their
+/// memory a set never filled), so the spares keep what the busiest moment made resident,
+/// rather than giving it back to make it again at the next.
+pub(super) const SPARE_BYTES: usize = 2 * MAX_HELD_BYTES;
 
 /// Everything queued for the dispatcher, behind the one mutex of [`super::Shared`].
 #[derive(Default)]
@@ -797,7 +822,18 @@ impl Dispatcher {
         bump(&lane.queued);
         // Woken as for the queue's block (the fast path leaves these calls to this one).
         let before = MetricColumns::bytes_of(len - c, values_len - cv);
-        self.wake(len + 1 - c, before, before + MetricColumns::set_bytes(n));
+        let after = before + MetricColumns::set_bytes(n);
+        let sets = len + 1 - c;
+        if (sets == s.threshold || (before < s.threshold_bytes && after >= s.threshold_bytes))
+            && q.ready.len() < MAX_READY
+        {
+            // At the threshold the block itself goes to the dispatcher (it moves no memory):
+            // the dispatcher then cuts it into batches, rather than copying it out later, and
+            // leaves the cores to the caller and the writer.
+            self.lane_hand_over(q, lane, own);
+        } else {
+            self.wake(sets, before, after);
+        }
         Ok(Some(true))
     }
 

@@ -239,16 +239,19 @@ fn non_blocking_queue_counts_exactly_what_it_drops() {
             .unwrap();
     }
     gate.wait();
-    // The dispatcher is stuck in the sink holding its first batch of `k` items; the queue
-    // holds the other 5 - k, so exactly `capacity - (5 - k)` of the next 100 fit, and the
-    // caller hands [`MAX_READY`] full queues over itself, each making room for `capacity`.
+    // The dispatcher is stuck in the sink holding its first batch of `k` items (the lane's
+    // block handed over at the threshold, or what a flush copied out); the lane holds the
+    // other 5 - k. Of the next 100, the lane takes `k` to the threshold and hands its block
+    // over, then [`MAX_READY`] - 1 blocks more of `threshold` sets, and then fills up to
+    // `capacity`.
     let k = sink.first_batch.load(Ordering::Relaxed);
     assert!((1..=5).contains(&k));
     for _ in 0..100 {
         d.log_metrics(&["x"], &[2.0], MetricOptions::default())
             .unwrap();
     }
-    let fitted = capacity as u64 - (5 - k) + (MAX_READY * capacity) as u64;
+    let threshold = capacity as u64 / 2;
+    let fitted = k + (MAX_READY as u64 - 1) * threshold + capacity as u64;
     assert_eq!(d.stats().metrics_dropped, 100 - fitted);
     gate.wait();
     d.finish();
@@ -282,14 +285,16 @@ fn the_fast_path_takes_only_what_it_can_finish_and_changes_nothing_otherwise() {
         assert!(d.try_log_metrics(&["x", "y"][..], &[i as f64, -(i as f64)]));
     }
     gate.wait();
-    // The dispatcher holds its first batch of k in the sink: the queue fits capacity - (5 - k)
-    // more, and `capacity` more for each full queue handed over ([`MAX_READY`]); the fast path
-    // counts the rest dropped (with their steps), as the full path does.
+    // The dispatcher holds its first batch of k in the sink: the lane fits k more to the
+    // threshold, hands its block over, [`MAX_READY`] - 1 blocks more of `threshold` sets, and
+    // then `capacity`; the fast path counts the rest dropped (with their steps), as the full
+    // path does.
     let k = sink.first_batch.load(Ordering::Relaxed);
     for _ in 0..100 {
         assert!(d.try_log_metrics(&["x", "y"][..], &[7.0, 7.0]));
     }
-    let fitted = capacity as u64 - (5 - k) + (MAX_READY * capacity) as u64;
+    let threshold = capacity as u64 / 2;
+    let fitted = k + (MAX_READY as u64 - 1) * threshold + capacity as u64;
     assert_eq!(d.stats().metrics_dropped, 100 - fitted);
     gate.wait();
     d.finish();
@@ -322,7 +327,13 @@ fn the_fast_path_leaves_a_full_blocking_queue_to_the_full_path() {
     while d.try_log_metrics(&["x"][..], &[logged as f64]) {
         logged += 1;
     }
-    assert_eq!(logged, capacity + k + MAX_READY * capacity);
+    // (k more to the threshold, [`MAX_READY`] - 1 blocks more of `threshold` sets handed
+    // over, then `capacity`.)
+    let threshold = capacity / 2;
+    assert_eq!(
+        logged,
+        capacity / 2 + k + (MAX_READY - 1) * threshold + capacity
+    );
     assert_eq!(d.stats().metrics_dropped, 0);
     gate.wait();
     d.log_metrics(&["x"], &[logged as f64], MetricOptions::default())
@@ -884,25 +895,77 @@ fn a_block_handed_over_during_a_copy_is_written_once_in_order() {
             i += 1;
         }
     };
-    // The threshold wakes the dispatcher, which starts copying these 5 and waits at the gate.
-    log(capacity / 2);
+    // Below the threshold: the flush interval wakes the dispatcher, which starts copying
+    // what the lane holds and waits at the gate.
+    log(3);
     gate.wait();
-    // The lane fills up to `capacity` sets not copied out yet, hands its block over (during
-    // the copy) and goes on in a new one.
-    log(capacity / 2 + 7);
+    // The lane reaches the threshold with no set copied out yet, hands its block over
+    // (during the copy) and goes on in a new one.
+    let threshold = capacity / 2;
+    log(threshold - 3 + 3);
     {
         let q = d.shared.q.lock();
         assert_eq!(q.ready.len(), 1);
-        assert_eq!(q.ready[0].0.len(), capacity);
+        assert_eq!(q.ready[0].0.len(), threshold);
     }
     gate.wait();
     d.finish();
     let got = sink.metrics.lock();
-    assert_eq!(got.len(), capacity + 7);
+    assert_eq!(got.len(), threshold + 3);
     for (k, m) in got.iter().enumerate() {
         assert_eq!((m.step, m.values[0].1), (k as u64, k as f64));
     }
     let st = d.stats();
-    assert_eq!((st.metrics_queued, st.metrics_sent), (17, 17));
+    assert_eq!((st.metrics_queued, st.metrics_sent), (8, 8));
     assert_eq!(d.shared.held.load(Ordering::Relaxed), 0);
+}
+
+/// A lane that reaches the threshold hands its block over whole; the dispatcher's take of it
+/// leaves another lane's few sets where they are until the flush is due (or the run stops),
+/// rather than copying them into a batch (a file) of their own at every take.
+#[test]
+fn a_lane_below_the_threshold_waits_for_the_flush_while_another_hands_its_block_over() {
+    let sink = Arc::new(Recorder::default());
+    let capacity = 10;
+    let d = start_with(
+        sink.clone(),
+        DispatchSettings {
+            flush_interval: Duration::from_secs(30),
+            ..settings(capacity, true)
+        },
+    );
+    let log = |name: &str, n: usize| {
+        for i in 0..n {
+            d.log_metrics(&[name], &[i as f64], MetricOptions::default())
+                .unwrap();
+        }
+    };
+    // A thread of its own logs 2 sets (its lane stays below the threshold), then another
+    // reaches the threshold: its block goes to the dispatcher as it is.
+    std::thread::scope(|s| {
+        s.spawn(|| log("slow", 2));
+    });
+    std::thread::scope(|s| {
+        s.spawn(|| log("fast", capacity / 2));
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sink.metrics.lock().len() < capacity / 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the block was not taken"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(*sink.batch_sizes.lock(), vec![capacity / 2]);
+    assert_eq!(queued(&d), 2);
+    {
+        let q = d.shared.q.lock();
+        assert!(q.lanes.iter().all(|l| !l.copying.load(Ordering::Relaxed)));
+    }
+    d.finish();
+    assert_eq!(*sink.batch_sizes.lock(), vec![capacity / 2, 2]);
+    let got = sink.metrics.lock();
+    assert!(got[..5].iter().all(|m| &*m.values[0].0 == "fast"));
+    assert!(got[5..].iter().all(|m| &*m.values[0].0 == "slow"));
 }

@@ -165,7 +165,8 @@ impl Worker {
                     sm.sample_into(s, self.start);
                 }
             }
-            let taken = self.take(&mut names, &mut updates);
+            let flush_due = at.last_flush + self.settings.flush_interval;
+            let taken = self.take(&mut names, &mut updates, flush_due);
             if !taken.metrics.is_empty() || !taken.events.is_empty() || !taken.tensors.is_empty() {
                 s.space.notify_all();
                 at.last_flush = Instant::now();
@@ -312,7 +313,7 @@ impl Worker {
     /// queue gets a spare block, and the blocks callers handed over come first), up to
     /// [`MAX_BATCH`] events and every run update. `names` is kept in step with the queue's
     /// name table.
-    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates) -> Taken {
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, flush_due: Instant) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();
         // Blocks the logging threads handed over first (their bytes are held already), then
@@ -323,8 +324,22 @@ impl Worker {
             blocks.push((take_block(s, &mut q), (0, 0)));
         }
         // Then what each lane published since the last take, copied below without the lock
-        // (the lanes' threads go on filling their blocks meanwhile).
-        let copies: Vec<Copy> = q.lanes.iter().filter_map(|l| l.start_copy()).collect();
+        // (the lanes' threads go on filling their blocks meanwhile): when the flush is due,
+        // or the run stops, or an update is to go after what was logged before it; else only
+        // from a lane past the threshold (whose thread could not hand its block over). A lane
+        // handed its block over as it reached the threshold, and what it logged since is not
+        // cut into a batch (a file) of its own at each take.
+        let flush = q.stop || !q.updates.is_empty() || Instant::now() >= flush_due;
+        let at_threshold = |l: &super::lane::Lane| {
+            let (sets, bytes) = l.pending();
+            sets >= s.threshold || bytes >= s.threshold_bytes
+        };
+        let copies: Vec<Copy> = q
+            .lanes
+            .iter()
+            .filter(|l| flush || at_threshold(l))
+            .filter_map(|l| l.start_copy())
+            .collect();
         if names.len() < q.names.table.len() {
             let new = &q.names.table[names.len()..];
             Arc::make_mut(names).extend_from_slice(new);
