@@ -969,3 +969,51 @@ fn a_lane_below_the_threshold_waits_for_the_flush_while_another_hands_its_block_
     assert!(got[..5].iter().all(|m| &*m.values[0].0 == "fast"));
     assert!(got[5..].iter().all(|m| &*m.values[0].0 == "slow"));
 }
+
+/// A thread that logs slowly is not starved by one that hands blocks over all the time: its
+/// lane is copied out at the flush interval, counted from the last time every lane was, not
+/// from the last take.
+#[test]
+fn a_slow_lane_is_flushed_while_a_fast_one_keeps_handing_blocks_over() {
+    let sink = Arc::new(Recorder::default());
+    let capacity = 10;
+    let d = start_with(
+        sink.clone(),
+        DispatchSettings {
+            flush_interval: Duration::from_millis(100),
+            ..settings(capacity, true)
+        },
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            d.log_metrics(&["slow"], &[1.0], MetricOptions::default())
+                .unwrap()
+        });
+    });
+    let arrived = || {
+        sink.metrics
+            .lock()
+            .iter()
+            .any(|m| &*m.values[0].0 == "slow")
+    };
+    let start = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // A block handed over every 10 ms: the dispatcher takes every 10 ms.
+            while !arrived() && start.elapsed() < Duration::from_secs(5) {
+                for i in 0..capacity / 2 {
+                    d.log_metrics(&["fast"], &[i as f64], MetricOptions::default())
+                        .unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+    });
+    assert!(arrived(), "the slow lane was not flushed in 5 s");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    d.finish();
+}

@@ -60,6 +60,8 @@ struct Taken {
     tensors: Vec<Vec<TensorSet>>,
     /// Stop was asked for and nothing is left behind.
     done: bool,
+    /// Every lane was copied out (the flush of the lanes).
+    lanes_flushed: bool,
 }
 
 /// When the dispatcher must wake up next, besides a queue reaching its threshold.
@@ -67,6 +69,9 @@ struct Deadlines {
     heartbeat: Instant,
     sample: Instant,
     last_flush: Instant,
+    /// When every lane was last copied out: a lane below the threshold is copied out at the
+    /// flush interval even while other lanes' blocks keep the dispatcher taking.
+    lanes_flushed: Instant,
 }
 
 /// Resource samples on the dispatcher thread, logged as metric sets of their own step count.
@@ -152,6 +157,7 @@ impl Worker {
                 .as_ref()
                 .map_or(far, |sm| now + sm.interval.min(Duration::from_secs(1))),
             last_flush: now,
+            lanes_flushed: now,
         };
         let mut names: Arc<NameTable> = Arc::default();
         let mut updates = Updates::new();
@@ -165,8 +171,11 @@ impl Worker {
                     sm.sample_into(s, self.start);
                 }
             }
-            let flush_due = at.last_flush + self.settings.flush_interval;
-            let taken = self.take(&mut names, &mut updates, flush_due);
+            let lanes_due = at.lanes_flushed + self.settings.flush_interval;
+            let taken = self.take(&mut names, &mut updates, lanes_due);
+            if taken.lanes_flushed {
+                at.lanes_flushed = now;
+            }
             if !taken.metrics.is_empty() || !taken.events.is_empty() || !taken.tensors.is_empty() {
                 s.space.notify_all();
                 at.last_flush = Instant::now();
@@ -313,7 +322,7 @@ impl Worker {
     /// queue gets a spare block, and the blocks callers handed over come first), up to
     /// [`MAX_BATCH`] events and every run update. `names` is kept in step with the queue's
     /// name table.
-    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, flush_due: Instant) -> Taken {
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, lanes_due: Instant) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();
         // Blocks the logging threads handed over first (their bytes are held already), then
@@ -324,12 +333,14 @@ impl Worker {
             blocks.push((take_block(s, &mut q), (0, 0)));
         }
         // Then what each lane published since the last take, copied below without the lock
-        // (the lanes' threads go on filling their blocks meanwhile): when the flush is due,
-        // or the run stops, or an update is to go after what was logged before it; else only
+        // (the lanes' threads go on filling their blocks meanwhile): when the lanes' flush is
+        // due (the flush interval since every lane was last copied out, whatever other takes
+        // came between), or the run stops, or an update is to go after what was logged
+        // before it; else only
         // from a lane past the threshold (whose thread could not hand its block over). A lane
         // handed its block over as it reached the threshold, and what it logged since is not
         // cut into a batch (a file) of its own at each take.
-        let flush = q.stop || !q.updates.is_empty() || Instant::now() >= flush_due;
+        let flush = q.stop || !q.updates.is_empty() || Instant::now() >= lanes_due;
         let at_threshold = |l: &super::lane::Lane| {
             let (sets, bytes) = l.pending();
             sets >= s.threshold || bytes >= s.threshold_bytes
@@ -383,6 +394,7 @@ impl Worker {
             events,
             tensors: tensor_batches(tensors),
             done,
+            lanes_flushed: flush,
         }
     }
 }
