@@ -15,7 +15,8 @@ use crate::error::{Error, ErrorKind};
 
 /// Bytes of logged data waiting for the network thread (besides the batch it is sending) at
 /// most. Half of [`super::MAX_HELD_BYTES`], so that the queue keeps room while the network
-/// catches up; batches are at most a quarter of it, so several are always in flight.
+/// catches up; batches are at most 5 MiB, so at least two are always in flight (the one sent
+/// and one waiting; twice as much, tried, sent no faster).
 const OUTBOX_BYTES: usize = super::MAX_HELD_BYTES / 2;
 
 /// With `queue_blocking`, how long the dispatcher waits for the network thread to make room
