@@ -25,8 +25,8 @@
 //! whose reservation of the memory bound ran out ([`super::MAX_HELD_BYTES`] is shared by all
 //! lanes and the queue), or that is full.
 //!
-//! A thread finds its lane through a thread-local cache keyed by the dispatcher's number, so
-//! a thread logging to two runs in turn takes the full path each time. A run has at most
+//! A thread finds its lane through a thread-local cache keyed by the dispatcher's number; it
+//! remembers the lanes of the last 4 runs it logged to. A run has at most
 //! [`MAX_LANES`] lanes; threads past them share the queue's own block under the lock.
 
 use std::cell::{Cell, UnsafeCell};
@@ -282,10 +282,15 @@ pub(super) fn lane_values() -> usize {
     super::MAX_HELD_BYTES / MetricColumns::VALUE_BYTES / 2
 }
 
+/// Lanes a thread remembers: of the runs it logged to last, so that a thread logging to a
+/// few runs in turn finds each lane without the lock.
+const REMEMBERED: usize = 4;
+
 thread_local! {
-    /// The lane this thread used last: the number of the dispatcher it belongs to, and
-    /// where it is.
-    static LANE: Cell<(u64, *const Lane)> = const { Cell::new((0, std::ptr::null())) };
+    /// The lanes this thread used last, the latest first: the number of the dispatcher each
+    /// belongs to (0: none), and where it is.
+    static LANES: [Cell<(u64, *const Lane)>; REMEMBERED] =
+        const { [const { Cell::new((0, std::ptr::null())) }; REMEMBERED] };
     /// This thread's number for lanes.
     static KEY: Cell<u64> = const { Cell::new(0) };
 }
@@ -311,16 +316,31 @@ pub(super) fn thread_key() -> u64 {
     .unwrap_or(0)
 }
 
-/// The calling thread's lane of dispatcher `dispatcher`, if it used it last.
+/// The calling thread's lane of dispatcher `dispatcher`, if it is among those it used last.
 #[inline]
 pub(super) fn cached(dispatcher: u64) -> Option<*const Lane> {
-    match LANE.try_with(Cell::get) {
-        Ok((d, lane)) if d == dispatcher => Some(lane),
-        _ => None,
-    }
+    LANES
+        .try_with(|lanes| {
+            lanes.iter().find_map(|c| match c.get() {
+                (d, lane) if d == dispatcher => Some(lane),
+                _ => None,
+            })
+        })
+        .ok()
+        .flatten()
 }
 
-/// Remembers `lane` of dispatcher `dispatcher` as the calling thread's.
+/// Remembers `lane` of dispatcher `dispatcher` as the calling thread's, first; the lane used
+/// least lately is forgotten when all are taken.
 pub(super) fn remember(dispatcher: u64, lane: *const Lane) {
-    let _ = LANE.try_with(|c| c.set((dispatcher, lane)));
+    let _ = LANES.try_with(|lanes| {
+        let at = lanes
+            .iter()
+            .position(|c| c.get().0 == dispatcher)
+            .unwrap_or(REMEMBERED - 1);
+        for i in (1..=at).rev() {
+            lanes[i].set(lanes[i - 1].get());
+        }
+        lanes[0].set((dispatcher, lane));
+    });
 }

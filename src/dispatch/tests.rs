@@ -95,6 +95,17 @@ fn start(sink: Arc<Recorder>, capacity: usize, blocking: bool) -> Dispatcher {
     start_with(sink, settings(capacity, blocking))
 }
 
+/// A blocking dispatcher as [`start`] makes, with flush interval `flush`.
+fn start_flushing(sink: Arc<Recorder>, capacity: usize, flush: Duration) -> Dispatcher {
+    start_with(
+        sink,
+        DispatchSettings {
+            flush_interval: flush,
+            ..settings(capacity, true)
+        },
+    )
+}
+
 fn start_with(sink: Arc<Recorder>, settings: DispatchSettings) -> Dispatcher {
     Dispatcher::start(
         "run".into(),
@@ -636,40 +647,47 @@ fn background_threads_do_not_preempt_the_solver() {
 #[test]
 fn a_thread_with_a_lane_logs_while_the_queues_lock_is_held() {
     let sink = Arc::new(Recorder::default());
-    let d = start_with(
-        sink.clone(),
-        DispatchSettings {
-            flush_interval: Duration::from_secs(30),
-            ..settings(100_000, true)
-        },
-    );
+    let d = start_flushing(sink.clone(), 100_000, Duration::from_secs(30));
     // The first call gets the lane, learns the names and reserves room.
     d.log_metrics(&["a", "b"], &[0.0, 0.0], MetricOptions::default())
         .unwrap();
+    runs_while_the_locks_are_held(&[&d], || {
+        for i in 1..1000 {
+            assert!(d.try_log_metrics(&["a", "b"][..], &[i as f64, 1.0]));
+        }
+    });
+    d.finish();
+    assert_numbered(&sink, 1000);
+}
+
+/// Holds the queue locks of `runs` on another thread for half a second while `calls` runs,
+/// and checks that `calls` did not wait for them (it was over before they were released).
+fn runs_while_the_locks_are_held(runs: &[&Dispatcher], calls: impl FnOnce()) {
     let held = Arc::new(Barrier::new(2));
     let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
     std::thread::scope(|scope| {
         let (holder, done) = (held.clone(), released.clone());
-        let shared = &d.shared;
+        let shared: Vec<&super::Shared> = runs.iter().map(|d| &*d.shared).collect();
         scope.spawn(move || {
-            let q = shared.q.lock();
+            let locks: Vec<_> = shared.iter().map(|s| s.q.lock()).collect();
             holder.wait();
             std::thread::sleep(Duration::from_millis(500));
             done.store(true, Ordering::SeqCst);
-            drop(q);
+            drop(locks);
         });
         held.wait();
-        for i in 1..1000 {
-            assert!(d.try_log_metrics(&["a", "b"][..], &[i as f64, 1.0]));
-        }
+        calls();
         assert!(
             !released.load(Ordering::SeqCst),
-            "the calls waited for the lock"
+            "the calls waited for a lock"
         );
     });
-    d.finish();
+}
+
+/// Checks that `sink` got `n` sets, their steps and first values 0, 1, 2, ...
+fn assert_numbered(sink: &Recorder, n: usize) {
     let got = sink.metrics.lock();
-    assert_eq!(got.len(), 1000);
+    assert_eq!(got.len(), n);
     assert!(got
         .iter()
         .enumerate()
@@ -927,13 +945,7 @@ fn a_block_handed_over_during_a_copy_is_written_once_in_order() {
 fn a_lane_below_the_threshold_waits_for_the_flush_while_another_hands_its_block_over() {
     let sink = Arc::new(Recorder::default());
     let capacity = 10;
-    let d = start_with(
-        sink.clone(),
-        DispatchSettings {
-            flush_interval: Duration::from_secs(30),
-            ..settings(capacity, true)
-        },
-    );
+    let d = start_flushing(sink.clone(), capacity, Duration::from_secs(30));
     let log = |name: &str, n: usize| {
         for i in 0..n {
             d.log_metrics(&[name], &[i as f64], MetricOptions::default())
@@ -977,13 +989,7 @@ fn a_lane_below_the_threshold_waits_for_the_flush_while_another_hands_its_block_
 fn a_slow_lane_is_flushed_while_a_fast_one_keeps_handing_blocks_over() {
     let sink = Arc::new(Recorder::default());
     let capacity = 10;
-    let d = start_with(
-        sink.clone(),
-        DispatchSettings {
-            flush_interval: Duration::from_millis(100),
-            ..settings(capacity, true)
-        },
-    );
+    let d = start_flushing(sink.clone(), capacity, Duration::from_millis(100));
     std::thread::scope(|s| {
         s.spawn(|| {
             d.log_metrics(&["slow"], &[1.0], MetricOptions::default())
@@ -1016,4 +1022,29 @@ fn a_slow_lane_is_flushed_while_a_fast_one_keeps_handing_blocks_over() {
         start.elapsed()
     );
     d.finish();
+}
+
+/// A thread logging to two runs in turn finds both lanes without the lock: with both queues'
+/// locks held by another thread, it logs on to each.
+#[test]
+fn a_thread_logging_to_two_runs_in_turn_takes_no_lock_for_either() {
+    let start_one =
+        |sink: &Arc<Recorder>| start_flushing(sink.clone(), 100_000, Duration::from_secs(30));
+    let sinks = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
+    let runs = [start_one(&sinks[0]), start_one(&sinks[1])];
+    for d in &runs {
+        d.log_metrics(&["a"], &[0.0], MetricOptions::default())
+            .unwrap();
+    }
+    runs_while_the_locks_are_held(&[&runs[0], &runs[1]], || {
+        for i in 1..1000 {
+            for d in &runs {
+                assert!(d.try_log_metrics(&["a"][..], &[i as f64]));
+            }
+        }
+    });
+    for (d, sink) in runs.iter().zip(&sinks) {
+        d.finish();
+        assert_numbered(sink, 1000);
+    }
 }
