@@ -168,10 +168,7 @@ impl Lane {
             let others = s.held.load(Ordering::Relaxed).saturating_sub(reserved);
             return others + before >= super::MAX_HELD_BYTES && self.try_drop(s, own, names);
         }
-        if sets == s.threshold
-            || (before < s.threshold_bytes && after >= s.threshold_bytes)
-            || !own.block.fits(n, lane_values())
-        {
+        if s.reaches_threshold(sets, before, after) || !own.block.fits(n, lane_values()) {
             return false;
         }
         let Some(i) = own.names.recognise(names) else {

@@ -108,11 +108,14 @@ pub const MAX_BATCH: usize = 16_000;
 /// without bound. Events count their messages against the same amount, in their own queue.
 pub const MAX_HELD_BYTES: usize = 16 << 20;
 
+/// Bytes of metric data queued at which the dispatcher is woken, or a lane hands its block
+/// over: a quarter of [`MAX_HELD_BYTES`].
+const THRESHOLD_BYTES: usize = MAX_HELD_BYTES / 4;
+
 /// The most metric data in one batch, in bytes (a single larger set makes a batch of its own):
-/// a little more than the bytes at which the dispatcher is woken, or a lane hands its block
-/// over (a quarter of [`MAX_HELD_BYTES`]), so that such a block, with the set that reached
-/// it, is one batch (one file) rather than one and a remainder.
-const MAX_BATCH_BYTES: usize = MAX_HELD_BYTES / 4 + MAX_HELD_BYTES / 16;
+/// a quarter more than [`THRESHOLD_BYTES`], so that a block taken at the threshold, with the
+/// set that reached it, is one batch (one file) rather than one and a remainder.
+const MAX_BATCH_BYTES: usize = THRESHOLD_BYTES + THRESHOLD_BYTES / 4;
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
@@ -220,6 +223,23 @@ pub(crate) fn background_thread() {
     }
 }
 
+impl Shared {
+    /// Whether a queue (or a lane) of `len` items and `bytes` bytes is at its threshold or
+    /// past it: the dispatcher takes it.
+    #[inline]
+    fn past_threshold(&self, len: usize, bytes: usize) -> bool {
+        len >= self.threshold || bytes >= self.threshold_bytes
+    }
+
+    /// Whether the item that made a queue (or a lane) `len` items long and took it from
+    /// `bytes_before` to `bytes` bytes brought it to its threshold (once as it fills).
+    #[inline]
+    fn reaches_threshold(&self, len: usize, bytes_before: usize, bytes: usize) -> bool {
+        len == self.threshold
+            || (bytes_before < self.threshold_bytes && bytes >= self.threshold_bytes)
+    }
+}
+
 /// A value on cache lines of its own (two: the hardware prefetches lines in pairs).
 #[derive(Default)]
 #[repr(align(128))]
@@ -293,7 +313,7 @@ impl Dispatcher {
             space: Condvar::new(),
             capacity,
             threshold,
-            threshold_bytes: MAX_HELD_BYTES / 4,
+            threshold_bytes: THRESHOLD_BYTES,
             held: AtomicUsize::new(0),
             blocking: settings.blocking,
             pid: AtomicU32::new(settings.pid),

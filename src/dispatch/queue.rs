@@ -824,9 +824,7 @@ impl Dispatcher {
         let before = MetricColumns::bytes_of(len - c, values_len - cv);
         let after = before + MetricColumns::set_bytes(n);
         let sets = len + 1 - c;
-        if (sets == s.threshold || (before < s.threshold_bytes && after >= s.threshold_bytes))
-            && q.ready.len() < MAX_READY
-        {
+        if s.reaches_threshold(sets, before, after) && q.ready.len() < MAX_READY {
             // At the threshold the block itself goes to the dispatcher (it moves no memory):
             // the dispatcher then cuts it into batches, rather than copying it out later, and
             // leaves the cores to the caller and the writer.
@@ -1022,10 +1020,7 @@ impl Dispatcher {
     #[inline]
     fn wake(&self, len: usize, bytes_before: usize, bytes: usize) {
         let s = &*self.shared;
-        if len == 1
-            || len == s.threshold
-            || (bytes_before < s.threshold_bytes && bytes >= s.threshold_bytes)
-        {
+        if len == 1 || s.reaches_threshold(len, bytes_before, bytes) {
             s.work.notify_one();
         }
     }

@@ -171,7 +171,7 @@ impl Worker {
                     sm.sample_into(s, self.start);
                 }
             }
-            let lanes_due = at.lanes_flushed + self.settings.flush_interval;
+            let lanes_due = now >= at.lanes_flushed + self.settings.flush_interval;
             let taken = self.take(&mut names, &mut updates, lanes_due);
             if taken.lanes_flushed {
                 at.lanes_flushed = now;
@@ -273,31 +273,29 @@ impl Worker {
         let mut flush_due = at.last_flush + self.settings.flush_interval;
         loop {
             let now = Instant::now();
-            // What the lanes hold (published, not copied out yet): sets, the most of one
-            // lane, and bytes, the most of one lane.
-            let lanes = q
+            // What the lanes hold (published, not copied out yet): sets, and whether one of
+            // them is past the threshold.
+            let (lane_sets, lane_past) = q
                 .lanes
                 .iter()
                 .map(|l| l.pending())
-                .fold((0, 0, 0), |a, p| (a.0 + p.0, a.1.max(p.0), a.2.max(p.1)));
+                .fold((0, false), |(n, past), (sets, bytes)| {
+                    (n + sets, past || s.past_threshold(sets, bytes))
+                });
             let queued = !q.metrics.is_empty()
                 || !q.events.is_empty()
                 || !q.tensors.is_empty()
-                || lanes.0 > 0;
+                || lane_sets > 0;
             if queued && now >= flush_due && behind() {
                 flush_due = now + self.settings.flush_interval;
             }
             if q.stop
                 || !q.updates.is_empty()
                 || !q.ready.is_empty()
-                || q.metrics.len() >= s.threshold
-                || q.metrics.bytes() >= s.threshold_bytes
-                || lanes.1 >= s.threshold
-                || lanes.2 >= s.threshold_bytes
-                || q.events.len() >= s.threshold
-                || q.events_bytes >= s.threshold_bytes
-                || q.tensors.len() >= s.threshold
-                || q.tensors_bytes >= s.threshold_bytes
+                || s.past_threshold(q.metrics.len(), q.metrics.bytes())
+                || lane_past
+                || s.past_threshold(q.events.len(), q.events_bytes)
+                || s.past_threshold(q.tensors.len(), q.tensors_bytes)
                 || (queued && now >= flush_due)
                 || now >= at.heartbeat
                 || now >= at.sample
@@ -322,7 +320,7 @@ impl Worker {
     /// queue gets a spare block, and the blocks callers handed over come first), up to
     /// [`MAX_BATCH`] events and every run update. `names` is kept in step with the queue's
     /// name table.
-    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, lanes_due: Instant) -> Taken {
+    fn take(&self, names: &mut Arc<NameTable>, updates: &mut Updates, lanes_due: bool) -> Taken {
         let s = &*self.shared;
         let mut q = s.q.lock();
         // Blocks the logging threads handed over first (their bytes are held already), then
@@ -333,22 +331,22 @@ impl Worker {
             blocks.push((take_block(s, &mut q), (0, 0)));
         }
         // Then what each lane published since the last take, copied below without the lock
-        // (the lanes' threads go on filling their blocks meanwhile): when the lanes' flush is
-        // due (the flush interval since every lane was last copied out, whatever other takes
-        // came between), or the run stops, or an update is to go after what was logged
-        // before it; else only
-        // from a lane past the threshold (whose thread could not hand its block over). A lane
-        // handed its block over as it reached the threshold, and what it logged since is not
-        // cut into a batch (a file) of its own at each take.
-        let flush = q.stop || !q.updates.is_empty() || Instant::now() >= lanes_due;
-        let at_threshold = |l: &super::lane::Lane| {
-            let (sets, bytes) = l.pending();
-            sets >= s.threshold || bytes >= s.threshold_bytes
-        };
+        // (the lanes' threads go on filling their blocks meanwhile): when `lanes_due` (the
+        // flush interval passed since every lane was last copied out, whatever other takes
+        // came between), the run stops, or an update is to go after what was logged before
+        // it; else only from a lane past the threshold (whose thread could not hand its block
+        // over). A lane handed its block over as it reached the threshold, and what it logged
+        // since is not cut into a batch (a file) of its own at each take.
+        let flush = lanes_due || q.stop || !q.updates.is_empty();
         let copies: Vec<Copy> = q
             .lanes
             .iter()
-            .filter(|l| flush || at_threshold(l))
+            .filter(|l| {
+                flush || {
+                    let (sets, bytes) = l.pending();
+                    s.past_threshold(sets, bytes)
+                }
+            })
             .filter_map(|l| l.start_copy())
             .collect();
         if names.len() < q.names.table.len() {

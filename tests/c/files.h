@@ -1,5 +1,5 @@
-/* Files for the C tests: a fresh folder to run in, a whole file as text, and every cache file
- * of one kind (`<cache>/<kind>/NAME.json`, not the hidden temporaries). */
+/* Files for the C tests: a clean environment and a fresh folder to run in, a whole file as
+ * text, and every cache file of one kind (`<cache>/<kind>/NAME.json`, not the hidden temporaries). */
 #ifndef SIMVUE_TEST_FILES_H
 #define SIMVUE_TEST_FILES_H
 
@@ -8,6 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Clears the environment variables that choose a run's mode or server, so that a test
+ * depends on nothing of its caller's environment (test_disabled clears fewer on purpose). */
+static inline void clear_simvue_environment(void) {
+    unsetenv("SIMVUE_MODE");
+    unsetenv("SIMVUE_URL");
+    unsetenv("SIMVUE_TOKEN");
+    unsetenv("SIMVUE_SERVER_PROFILE");
+}
 
 /* Makes a fresh folder `$TMPDIR/simvue-test-<name>-XXXXXX` (in /tmp without TMPDIR) into
  * `root`, the home folder (no simvue.toml can be found from there, and ~/.simvue is inside it)

@@ -1614,10 +1614,7 @@ static void test_context_api(void) {
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     /* Isolate the test from the caller's environment and simvue.toml files. */
-    unsetenv("SIMVUE_MODE");
-    unsetenv("SIMVUE_URL");
-    unsetenv("SIMVUE_TOKEN");
-    unsetenv("SIMVUE_SERVER_PROFILE");
+    clear_simvue_environment();
     if (enter_test_root(tmp_root, sizeof tmp_root, "api") != 0) {
         return 2;
     }

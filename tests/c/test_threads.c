@@ -126,10 +126,7 @@ static int run_threads(const char *cache, int blocking, int64_t queue_size, uint
 
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    unsetenv("SIMVUE_MODE");
-    unsetenv("SIMVUE_URL");
-    unsetenv("SIMVUE_TOKEN");
-    unsetenv("SIMVUE_SERVER_PROFILE");
+    clear_simvue_environment();
     char root[1024];
     if (enter_test_root(root, sizeof root, "threads") != 0) {
         return 2;
